@@ -1,0 +1,44 @@
+// The client face: listens on a local TCP port and carries each accepted connection through its
+// own WebSocket to the server.
+#pragma once
+
+#include "clientoptions.h"
+
+#include <QHostAddress>
+#include <QObject>
+
+class QTcpServer;
+class QTcpSocket;
+class RedirectResolver;
+
+class ClientTunnel : public QObject
+{
+    Q_OBJECT
+public:
+    explicit ClientTunnel(const ClientOptions &options, QObject *parent = nullptr);
+    ~ClientTunnel() override;
+
+    // Starts listening. On failure returns false with a readable reason.
+    bool listen(QString *error);
+    void close();
+
+    QHostAddress serverAddress() const;
+    quint16 serverPort() const;
+    int activeConnections() const { return m_activeConnections; }
+
+Q_SIGNALS:
+    // A local connection could not be carried (server unreachable, refused, TLS error...).
+    void connectionFailed(const QString &reason);
+    void transferred(qint64 sentBytes, qint64 receivedBytes);
+    void activeConnectionsChanged(int count);
+
+private:
+    void onNewConnection();
+    void openWebSocket(QTcpSocket *tcp, const QUrl &url, int redirectsLeft);
+
+    ClientOptions m_options;
+    QTcpServer *m_server = nullptr;
+    RedirectResolver *m_redirects;
+    QUrl m_effectiveUrl; // the server URL after redirects, reused by later connections
+    int m_activeConnections = 0;
+};

@@ -1,0 +1,62 @@
+#include "redirectresolver.h"
+
+#include "net/websocketurl.h"
+
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QNetworkRequest>
+#include <QPointer>
+
+RedirectResolver::RedirectResolver(QObject *parent)
+    : QObject(parent), m_network(new QNetworkAccessManager(this))
+{
+}
+
+void RedirectResolver::resolve(const QUrl &url, int maxHops, bool insecure, const QObject *context,
+                               Callback callback)
+{
+    step(url, maxHops, insecure, context, std::move(callback));
+}
+
+void RedirectResolver::step(const QUrl &url, int hopsLeft, bool insecure, const QObject *context,
+                            Callback callback)
+{
+    QUrl httpUrl = url;
+    httpUrl.setScheme(url.scheme() == QLatin1String("wss") ? QStringLiteral("https")
+                                                           : QStringLiteral("http"));
+    QNetworkRequest request(httpUrl);
+    request.setAttribute(QNetworkRequest::RedirectPolicyAttribute,
+                         QNetworkRequest::ManualRedirectPolicy);
+    request.setTransferTimeout(15000);
+    QNetworkReply *reply = m_network->get(request);
+    if (insecure)
+        connect(reply, &QNetworkReply::sslErrors, reply, [reply] { reply->ignoreSslErrors(); });
+    QPointer<const QObject> guard(context);
+    connect(reply, &QNetworkReply::finished, this,
+            [this, reply, url, hopsLeft, insecure, guard, callback = std::move(callback)] {
+                reply->deleteLater();
+                if (!guard)
+                    return;
+                const int status =
+                    reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+                const bool isRedirect = status == 301 || status == 302 || status == 303
+                    || status == 307 || status == 308;
+                if (!isRedirect) {
+                    // The server stopped redirecting: the previous hop is where to connect.
+                    callback(url, QString());
+                    return;
+                }
+                if (hopsLeft <= 0) {
+                    callback(std::nullopt, QStringLiteral("too many redirects"));
+                    return;
+                }
+                const QString location = QString::fromUtf8(reply->rawHeader("Location"));
+                QString error;
+                const auto next = WebSocketUrl::resolveRedirect(url, location, &error);
+                if (!next) {
+                    callback(std::nullopt, QStringLiteral("bad redirect: %1").arg(error));
+                    return;
+                }
+                step(*next, hopsLeft - 1, insecure, guard.data(), callback);
+            });
+}

@@ -1,0 +1,5 @@
+#include "logcategories.h"
+
+Q_LOGGING_CATEGORY(lcRelay, "tow.relay", QtInfoMsg)
+Q_LOGGING_CATEGORY(lcServer, "tow.server", QtInfoMsg)
+Q_LOGGING_CATEGORY(lcClient, "tow.client", QtInfoMsg)

@@ -1,0 +1,131 @@
+#include "metricsregistry.h"
+
+#include <cmath>
+
+namespace {
+
+QString escapeLabelValue(const QString &value)
+{
+    QString out;
+    out.reserve(value.size());
+    for (const QChar c : value) {
+        if (c == QLatin1Char('\\'))
+            out += QLatin1String("\\\\");
+        else if (c == QLatin1Char('"'))
+            out += QLatin1String("\\\"");
+        else if (c == QLatin1Char('\n'))
+            out += QLatin1String("\\n");
+        else
+            out += c;
+    }
+    return out;
+}
+
+QString escapeHelp(const QString &help)
+{
+    QString out = help;
+    out.replace(QLatin1String("\\"), QLatin1String("\\\\"));
+    out.replace(QLatin1String("\n"), QLatin1String("\\n"));
+    return out;
+}
+
+QString formatValue(double value)
+{
+    if (std::isnan(value))
+        return QStringLiteral("NaN");
+    if (std::isinf(value))
+        return value > 0 ? QStringLiteral("+Inf") : QStringLiteral("-Inf");
+    if (value == std::floor(value) && std::fabs(value) < 9.0e15)
+        return QString::number(qint64(value));
+    return QString::number(value, 'g', 17);
+}
+
+} // namespace
+
+void MetricsRegistry::declare(const QString &name, Type type, const QString &help)
+{
+    if (find(name))
+        return;
+    m_families.append(Family {name, type, help, {}});
+}
+
+void MetricsRegistry::add(const QString &name, const Labels &labels, double delta)
+{
+    if (Family *family = find(name))
+        family->samples[renderLabels(labels)] += delta;
+}
+
+void MetricsRegistry::set(const QString &name, const Labels &labels, double value)
+{
+    if (Family *family = find(name))
+        family->samples[renderLabels(labels)] = value;
+}
+
+void MetricsRegistry::setMax(const QString &name, double value)
+{
+    if (Family *family = find(name)) {
+        double &current = family->samples[QString()];
+        current = qMax(current, value);
+    }
+}
+
+double MetricsRegistry::value(const QString &name, const Labels &labels) const
+{
+    const Family *family = find(name);
+    if (!family)
+        return 0;
+    const auto it = family->samples.find(renderLabels(labels));
+    return it == family->samples.end() ? 0 : it->second;
+}
+
+QByteArray MetricsRegistry::render() const
+{
+    QString out;
+    for (const Family &family : m_families) {
+        out += QLatin1String("# HELP ") + family.name + QLatin1Char(' ') + escapeHelp(family.help)
+            + QLatin1Char('\n');
+        out += QLatin1String("# TYPE ") + family.name + QLatin1Char(' ')
+            + (family.type == Type::Counter ? QLatin1String("counter") : QLatin1String("gauge"))
+            + QLatin1Char('\n');
+        if (family.samples.empty()) {
+            out += family.name + QLatin1String(" 0\n");
+            continue;
+        }
+        for (const auto &[labels, value] : family.samples)
+            out += family.name + labels + QLatin1Char(' ') + formatValue(value) + QLatin1Char('\n');
+    }
+    return out.toUtf8();
+}
+
+MetricsRegistry::Family *MetricsRegistry::find(const QString &name)
+{
+    for (Family &family : m_families) {
+        if (family.name == name)
+            return &family;
+    }
+    return nullptr;
+}
+
+const MetricsRegistry::Family *MetricsRegistry::find(const QString &name) const
+{
+    for (const Family &family : m_families) {
+        if (family.name == name)
+            return &family;
+    }
+    return nullptr;
+}
+
+QString MetricsRegistry::renderLabels(const Labels &labels)
+{
+    if (labels.isEmpty())
+        return QString();
+    QString out = QStringLiteral("{");
+    for (qsizetype i = 0; i < labels.size(); ++i) {
+        if (i > 0)
+            out += QLatin1Char(',');
+        out += labels[i].first + QLatin1String("=\"") + escapeLabelValue(labels[i].second)
+            + QLatin1Char('"');
+    }
+    out += QLatin1Char('}');
+    return out;
+}

@@ -1,0 +1,29 @@
+// A QTcpServer that hands out PausableTcpSocket objects and finds them again by peer endpoint.
+#pragma once
+
+#include <QHash>
+#include <QTcpServer>
+
+class PausableTcpSocket;
+
+class PausableTcpServer : public QTcpServer
+{
+    Q_OBJECT
+public:
+    explicit PausableTcpServer(qint64 socketReadBufferBytes, QObject *parent = nullptr);
+
+    // The socket accepted from that peer, if it still exists. QWebSocket reports the peer of the
+    // socket it runs on, which is how the server finds the transport of an upgraded connection.
+    PausableTcpSocket *socketFor(const QHostAddress &peerAddress, quint16 peerPort) const;
+
+    int openSocketCount() const { return int(m_sockets.size()); }
+
+protected:
+    void incomingConnection(qintptr socketDescriptor) override;
+
+private:
+    static QString key(const QHostAddress &address, quint16 port);
+
+    qint64 m_socketReadBufferBytes;
+    QHash<QString, PausableTcpSocket *> m_sockets;
+};

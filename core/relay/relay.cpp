@@ -1,0 +1,441 @@
+#include "relay.h"
+
+#include "logcategories.h"
+#include "pausabletcpsocket.h"
+
+#include <QTcpSocket>
+#include <QWebSocket>
+
+namespace {
+
+// A WebSocket frame header is at most 14 bytes; the read buffer must hold a whole frame.
+constexpr qint64 kFrameHeaderSlackBytes = 64;
+
+QString closeCodeText(QWebSocketProtocol::CloseCode code)
+{
+    return QString::number(int(code));
+}
+
+} // namespace
+
+Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, PausableTcpSocket *serverTransport,
+             const RelayOptions &options, const QString &description, QObject *parent)
+    : QObject(parent),
+      m_tcp(tcp),
+      m_ws(ws),
+      m_serverTransport(serverTransport),
+      m_options(options),
+      m_description(description),
+      m_transportReadBufferBytes(options.maxIncomingFrameBytes + kFrameHeaderSlackBytes)
+{
+    m_tcp->setParent(this);
+    m_ws->setParent(this);
+    m_age.start();
+
+    // QWebSocket (Qt 6.4) creates its own socket on the client side and keeps no accessor for
+    // it; it is its only QAbstractSocket child. On the server side our server made it.
+    if (m_serverTransport)
+        m_transport = m_serverTransport;
+    else
+        m_transport = m_ws->findChild<QAbstractSocket *>();
+
+    m_ws->setMaxAllowedIncomingFrameSize(quint64(m_options.maxIncomingFrameBytes));
+    m_ws->setMaxAllowedIncomingMessageSize(quint64(m_options.maxIncomingFrameBytes));
+    m_ws->setOutgoingFrameSize(quint64(m_options.maxOutgoingFrameBytes));
+    if (m_transport) {
+        // Bounded read-ahead from the WebSocket peer. Qt 6.4 only reads a frame once it is
+        // wholly buffered, so the buffer must hold the largest frame we accept.
+        m_transport->setReadBufferSize(m_transportReadBufferBytes);
+        m_transport->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+    }
+    m_tcp->setReadBufferSize(m_options.tcpReadBufferBytes);
+
+    connect(m_tcp, &QTcpSocket::connected, this, &Relay::onTcpConnected);
+    connect(m_tcp, &QTcpSocket::readyRead, this, &Relay::onTcpReadyRead);
+    connect(m_tcp, &QTcpSocket::bytesWritten, this, &Relay::onTcpBytesWritten);
+    connect(m_tcp, &QTcpSocket::disconnected, this, &Relay::onTcpDisconnected);
+    connect(m_tcp, &QTcpSocket::errorOccurred, this, &Relay::onTcpError);
+
+    connect(m_ws, &QWebSocket::binaryFrameReceived, this, &Relay::onWsFrame);
+    connect(m_ws, &QWebSocket::textFrameReceived, this, &Relay::onWsText);
+    connect(m_ws, &QWebSocket::disconnected, this, &Relay::onWsDisconnected);
+    connect(m_ws, &QWebSocket::bytesWritten, this, &Relay::onWsBytesWritten);
+
+    m_keepAliveTimer.setSingleShot(true);
+    connect(&m_keepAliveTimer, &QTimer::timeout, this, &Relay::sendKeepAlive);
+    m_closeTimer.setSingleShot(true);
+    connect(&m_closeTimer, &QTimer::timeout, this, [this] {
+        // The peer did not finish the closing handshake (or TCP never drained) in time.
+        if (m_ws->state() != QAbstractSocket::UnconnectedState)
+            m_ws->abort();
+        if (m_tcp->state() != QAbstractSocket::UnconnectedState)
+            m_tcp->abort();
+        checkFinished();
+    });
+
+    qCInfo(lcRelay).noquote() << "tunnel opened" << m_description;
+
+    if (m_tcp->state() == QAbstractSocket::ConnectedState) {
+        m_tcpConnected = true;
+        m_tcp->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+    } else if (m_tcp->state() == QAbstractSocket::UnconnectedState) {
+        // Client side: the local peer may have sent everything and left during the handshake.
+        m_tcpEnded = true;
+    }
+    if (m_options.keepAliveIntervalMs > 0)
+        m_keepAliveTimer.start(m_options.keepAliveIntervalMs);
+
+    // Bytes may already wait on either side (client side: sent during the handshake).
+    QMetaObject::invokeMethod(
+        this,
+        [this] {
+            if (m_tcpEnded)
+                onTcpDisconnected();
+            else
+                pumpTcpToWs();
+            if (m_transport && m_transport->bytesAvailable() > 0)
+                Q_EMIT m_transport->readyRead();
+            if (m_ws->state() == QAbstractSocket::UnconnectedState)
+                onWsDisconnected();
+        },
+        Qt::QueuedConnection);
+}
+
+Relay::~Relay()
+{
+    // Sockets are children; make sure none of their signals reach us half-destroyed.
+    m_tcp->disconnect(this);
+    m_ws->disconnect(this);
+}
+
+void Relay::shutdown()
+{
+    if (m_finished)
+        return;
+    setReason(QStringLiteral("server shutting down"));
+    closeWs(QWebSocketProtocol::CloseCodeGoingAway, QStringLiteral("going away"));
+    closeTcpAfterFlush();
+}
+
+void Relay::onTcpConnected()
+{
+    m_tcpConnected = true;
+    m_tcp->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+    if (m_wsEnded)
+        closeTcpAfterFlush();
+    pumpTcpToWs();
+}
+
+void Relay::onTcpReadyRead()
+{
+    pumpTcpToWs();
+}
+
+void Relay::pumpTcpToWs()
+{
+    if (m_wsClosing || m_wsEnded) {
+        // Nobody to deliver to any more: discard, so the TCP peer is not stuck on a full buffer.
+        if (m_tcp->bytesAvailable() > 0)
+            m_tcp->skip(m_tcp->bytesAvailable());
+        return;
+    }
+    const bool bufferWasFull = m_tcp->bytesAvailable() >= m_options.tcpReadBufferBytes;
+    qint64 moved = 0;
+    while (m_tcp->bytesAvailable() > 0) {
+        // Stop reading while the WebSocket peer is slow: the TCP read buffer fills up and the
+        // kernel pushes back on the sender. Once TCP has ended, flush what is left regardless.
+        if (!m_tcpEnded && m_ws->bytesToWrite() >= m_options.highWatermarkBytes)
+            break;
+        // Asking for a whole frame, more than may be buffered, makes QAbstractSocket re-enable
+        // its read notifier once the buffer is empty.
+        const QByteArray chunk = m_tcp->read(m_options.maxOutgoingFrameBytes);
+        if (chunk.isEmpty())
+            break;
+        sendToWs(chunk);
+        moved += chunk.size();
+    }
+    if (bufferWasFull && m_tcp->state() == QAbstractSocket::ConnectedState) {
+        // Qt 6.4: a full read buffer disables the read notifier until it is read empty; make
+        // sure reading resumes now that there is room (alternating sizes forces the re-check).
+        const qint64 size = m_tcp->readBufferSize();
+        m_tcp->setReadBufferSize(
+            size == m_options.tcpReadBufferBytes ? size + 1 : m_options.tcpReadBufferBytes);
+    }
+    if (moved > 0)
+        Q_EMIT transferred(moved, 0);
+}
+
+void Relay::sendToWs(const QByteArray &data)
+{
+    m_ws->sendBinaryMessage(data);
+    m_bytesTcpToWs += data.size();
+    m_peakWsQueued = qMax(m_peakWsQueued, m_ws->bytesToWrite());
+    if (m_options.keepAliveIntervalMs > 0)
+        m_keepAliveTimer.start(m_options.keepAliveIntervalMs);
+}
+
+void Relay::sendKeepAlive()
+{
+    if (m_wsClosing || m_wsEnded || m_ws->state() != QAbstractSocket::ConnectedState)
+        return;
+    // The wire's keep-alive: an empty binary message, which the original ignores too. It keeps
+    // reverse proxies (nginx proxy_read_timeout) from cutting an idle tunnel.
+    m_ws->sendBinaryMessage(QByteArray());
+    m_keepAliveTimer.start(m_options.keepAliveIntervalMs);
+}
+
+void Relay::onWsBytesWritten()
+{
+    if (!m_tcpEnded && m_ws->bytesToWrite() <= m_options.lowWatermarkBytes)
+        pumpTcpToWs();
+}
+
+void Relay::onWsFrame(const QByteArray &frame, bool isLastFrame)
+{
+    if (m_tcpEnded || m_tcpClosing) {
+        // TCP is gone: nothing can be delivered any more (the WebSocket is being closed).
+        return;
+    }
+    if (!frame.isEmpty()) { // an empty message is a keep-alive
+        m_tcp->write(frame);
+        m_bytesWsToTcp += frame.size();
+        m_peakTcpQueued = qMax(m_peakTcpQueued, m_tcp->bytesToWrite());
+        Q_EMIT transferred(0, frame.size());
+    }
+    // Pause only at the end of a message: QWebSocket (Qt 6.4) drops a connection whose frame
+    // stays incomplete for 5 s, and it only looks at bytesAvailable() between messages.
+    if (isLastFrame && m_tcp->bytesToWrite() > m_options.highWatermarkBytes)
+        pauseWsReading();
+    scheduleTransportKick();
+}
+
+void Relay::onWsText()
+{
+    if (m_wsClosing)
+        return;
+    setReason(QStringLiteral("protocol error: text message received"));
+    qCWarning(lcRelay).noquote() << m_description
+                                 << "received a text message; only binary messages carry data";
+    closeWs(QWebSocketProtocol::CloseCodeDatatypeNotSupported,
+            QStringLiteral("text messages are not supported"));
+    m_wsEnded = true;
+    closeTcpAfterFlush();
+}
+
+void Relay::onTcpBytesWritten()
+{
+    if (m_paused && m_tcp->bytesToWrite() <= m_options.lowWatermarkBytes)
+        resumeWsReading();
+    checkFinished();
+}
+
+void Relay::onTcpDisconnected()
+{
+    if (!m_tcpEnded)
+        setReason(m_tcp->error() == QAbstractSocket::RemoteHostClosedError
+                          || m_tcp->error() == QAbstractSocket::UnknownSocketError
+                      ? QStringLiteral("tcp closed")
+                      : QStringLiteral("tcp error: %1").arg(m_tcp->errorString()));
+    m_tcpEnded = true;
+    // Every byte TCP delivered goes to the WebSocket before it is closed.
+    pumpTcpToWs();
+    const bool tcpFailed = m_tcp->error() != QAbstractSocket::RemoteHostClosedError
+        && m_tcp->error() != QAbstractSocket::UnknownSocketError && !m_tcpClosing;
+    closeWs(tcpFailed ? QWebSocketProtocol::CloseCodeAbnormalDisconnection
+                      : QWebSocketProtocol::CloseCodeNormal,
+            tcpFailed ? QStringLiteral("tcp error") : QString());
+    checkFinished();
+}
+
+void Relay::onTcpError()
+{
+    const auto error = m_tcp->error();
+    if (!m_tcpConnected && !m_tcpEnded) {
+        // Server side: the remote could not be reached.
+        m_tcpEnded = true;
+        const QString text = m_tcp->errorString();
+        setReason(QStringLiteral("remote unreachable: %1").arg(text));
+        qCWarning(lcRelay).noquote() << m_description << "cannot connect to the remote:" << text;
+        Q_EMIT tcpConnectFailed(text);
+        m_wsEnded = true;
+        closeWs(QWebSocketProtocol::CloseCodeBadOperation, QStringLiteral("remote unreachable"));
+        checkFinished();
+        return;
+    }
+    if (error != QAbstractSocket::RemoteHostClosedError && m_closeReason.isEmpty())
+        setReason(QStringLiteral("tcp error: %1").arg(m_tcp->errorString()));
+    // disconnected() follows for a connected socket.
+    if (m_tcp->state() == QAbstractSocket::UnconnectedState && !m_tcpEnded)
+        onTcpDisconnected();
+}
+
+void Relay::onWsDisconnected()
+{
+    if (m_wsEnded && m_ws->state() == QAbstractSocket::UnconnectedState && m_finished)
+        return;
+    if (!m_wsClosing) {
+        const auto code = m_ws->closeCode();
+        setReason(QStringLiteral("websocket closed (%1%2)")
+                      .arg(closeCodeText(code),
+                           m_ws->closeReason().isEmpty()
+                               ? QString()
+                               : QStringLiteral(" ") + m_ws->closeReason()));
+    }
+    // Qt 6.4 reports the disconnect while frames may still sit unread in a paused transport:
+    // read them now, so the TCP side gets every byte before it is closed.
+    drainWsTransport();
+    m_wsEnded = true;
+    m_keepAliveTimer.stop();
+    closeTcpAfterFlush();
+    checkFinished();
+}
+
+void Relay::drainWsTransport()
+{
+    if (!m_transport)
+        return;
+    if (m_paused) {
+        m_paused = false;
+        if (m_serverTransport)
+            m_serverTransport->setPaused(false);
+        else
+            m_transport->blockSignals(false);
+    }
+    if (!m_wsEnded && m_transport->bytesAvailable() > 0)
+        Q_EMIT m_transport->readyRead();
+}
+
+void Relay::closeWs(int code, const QString &reason)
+{
+    if (m_wsClosing)
+        return;
+    m_wsClosing = true;
+    m_keepAliveTimer.stop();
+    if (m_ws->state() != QAbstractSocket::UnconnectedState) {
+        // Frames already queued go first: close() appends the close frame behind them.
+        m_ws->close(QWebSocketProtocol::CloseCode(code), reason);
+        m_closeTimer.start(m_options.closeTimeoutMs);
+    }
+}
+
+void Relay::closeTcpAfterFlush()
+{
+    if (m_tcpClosing)
+        return;
+    if (!m_tcpConnected && !m_tcpEnded)
+        return; // onTcpConnected() comes back here
+    m_tcpClosing = true;
+    if (m_tcp->state() != QAbstractSocket::UnconnectedState) {
+        // disconnectFromHost() waits until the write buffer is empty.
+        m_tcp->disconnectFromHost();
+        if (!m_closeTimer.isActive() && m_tcp->state() != QAbstractSocket::UnconnectedState)
+            m_closeTimer.start(qMax(m_options.closeTimeoutMs, 60000));
+    }
+}
+
+void Relay::pauseWsReading()
+{
+    if (m_paused || !m_transport)
+        return;
+    m_paused = true;
+    if (m_serverTransport) {
+        m_serverTransport->setPaused(true);
+    } else {
+        // Client side, no subclass possible: hide the socket's readyRead from QWebSocket.
+        m_transport->blockSignals(true);
+        // QWebSocket may have started its 5 s "incomplete frame" timer on a partial frame that
+        // cannot complete while readyRead is hidden. Stop it once the current parse returns.
+        QMetaObject::invokeMethod(this, &Relay::stopFrameWaitTimers, Qt::QueuedConnection);
+    }
+}
+
+void Relay::stopFrameWaitTimers()
+{
+    if (!m_paused)
+        return;
+    const auto timers = m_ws->findChildren<QTimer *>();
+    for (QTimer *timer : timers) {
+        if (timer->isActive())
+            timer->stop();
+    }
+}
+
+void Relay::resumeWsReading()
+{
+    if (!m_paused || !m_transport)
+        return;
+    m_paused = false;
+    if (m_serverTransport)
+        m_serverTransport->setPaused(false);
+    else
+        m_transport->blockSignals(false);
+    kickTransport();
+    if (m_transport->bytesAvailable() > 0)
+        Q_EMIT m_transport->readyRead();
+    if (m_paused)
+        return; // the buffered frames filled TCP again
+    if (!m_serverTransport) {
+        // Signals hidden while paused: a disconnect or written bytes may have gone unnoticed.
+        if (m_transport->state() == QAbstractSocket::UnconnectedState
+            && m_ws->state() != QAbstractSocket::UnconnectedState) {
+            Q_EMIT m_transport->stateChanged(QAbstractSocket::UnconnectedState);
+            Q_EMIT m_transport->disconnected();
+        }
+        pumpTcpToWs();
+    }
+}
+
+void Relay::scheduleTransportKick()
+{
+    if (m_kickPending || !m_transport)
+        return;
+    m_kickPending = true;
+    QMetaObject::invokeMethod(
+        this,
+        [this] {
+            m_kickPending = false;
+            if (!m_paused)
+                kickTransport();
+        },
+        Qt::QueuedConnection);
+}
+
+void Relay::kickTransport()
+{
+    // Qt 6.4 defect: with a limited read buffer, reading restarts only once the buffer is read
+    // empty, but QWebSocket leaves a partial frame behind -> permanent stall. Changing the buffer
+    // size re-enables the read notifier when there is room. Harmless when already enabled.
+    if (!m_transport || m_transport->state() != QAbstractSocket::ConnectedState)
+        return;
+    const qint64 size = m_transport->readBufferSize();
+    m_transport->setReadBufferSize(size == m_transportReadBufferBytes ? size + 1
+                                                                      : m_transportReadBufferBytes);
+}
+
+void Relay::setReason(const QString &reason)
+{
+    if (m_closeReason.isEmpty())
+        m_closeReason = reason;
+}
+
+void Relay::checkFinished()
+{
+    if (m_finished)
+        return;
+    if (m_ws->state() != QAbstractSocket::UnconnectedState
+        || m_tcp->state() != QAbstractSocket::UnconnectedState)
+        return;
+    if (!m_wsEnded) {
+        // Both sockets are closed: deliver whatever the WebSocket still holds, then finish.
+        drainWsTransport();
+        m_wsEnded = true;
+    }
+    m_finished = true;
+    m_keepAliveTimer.stop();
+    m_closeTimer.stop();
+    qCInfo(lcRelay).noquote().nospace()
+        << "tunnel closed " << m_description << ": " << m_bytesTcpToWs << " bytes tcp->ws, "
+        << m_bytesWsToTcp << " bytes ws->tcp, " << m_age.elapsed() << " ms, "
+        << (m_closeReason.isEmpty() ? QStringLiteral("closed") : m_closeReason);
+    QMetaObject::invokeMethod(this, &Relay::finished, Qt::QueuedConnection);
+}

@@ -1,0 +1,105 @@
+// One tunnel: joins a TCP socket and a WebSocket, relays bytes both ways with flow control,
+// keep-alive and the close rules of the wire contract.
+#pragma once
+
+#include "relayoptions.h"
+
+#include <QElapsedTimer>
+#include <QObject>
+#include <QPointer>
+#include <QTimer>
+
+class QAbstractSocket;
+class QTcpSocket;
+class QWebSocket;
+class PausableTcpSocket;
+
+class Relay : public QObject
+{
+    Q_OBJECT
+public:
+    // Takes ownership of both sockets. The WebSocket must be open; the TCP socket may still be
+    // connecting (server side), its writes are then buffered until it connects.
+    // serverTransport is the socket the WebSocket runs on when our server accepted it (it can be
+    // paused directly); nullptr on the client side, where QWebSocket owns its socket.
+    // description names the tunnel in logs ("127.0.0.1:5312 -> example.org:22"); no secrets.
+    Relay(QTcpSocket *tcp, QWebSocket *ws, PausableTcpSocket *serverTransport,
+          const RelayOptions &options, const QString &description, QObject *parent = nullptr);
+    ~Relay() override;
+
+    qint64 bytesTcpToWs() const { return m_bytesTcpToWs; }
+    qint64 bytesWsToTcp() const { return m_bytesWsToTcp; }
+
+    // Largest number of bytes ever queued towards each side. Flow control keeps them near the
+    // high watermark: these are what the tests assert to prove memory stays bounded.
+    qint64 peakTcpQueuedBytes() const { return m_peakTcpQueued; }
+    qint64 peakWsQueuedBytes() const { return m_peakWsQueued; }
+
+    // Why the tunnel ended, for logs and tests ("tcp closed", "websocket closed (1000)", ...).
+    QString closeReason() const { return m_closeReason; }
+    bool isFinished() const { return m_finished; }
+
+    // Asks both sides to close (e.g. at shutdown): WebSocket close code 1001, TCP after its
+    // pending bytes.
+    void shutdown();
+
+Q_SIGNALS:
+    // Bytes just moved, for live counters and metrics.
+    void transferred(qint64 tcpToWsBytes, qint64 wsToTcpBytes);
+    // The TCP side could not be connected (server side: remote unreachable).
+    void tcpConnectFailed(const QString &error);
+    // Both sides are closed; the relay can be deleted (deleteLater).
+    void finished();
+
+private:
+    void onTcpConnected();
+    void onTcpReadyRead();
+    void onTcpBytesWritten();
+    void onTcpDisconnected();
+    void onTcpError();
+    void onWsFrame(const QByteArray &frame, bool isLastFrame);
+    void onWsText();
+    void onWsDisconnected();
+    void onWsBytesWritten();
+
+    void pumpTcpToWs();
+    void sendToWs(const QByteArray &data);
+    void closeWs(int code, const QString &reason);
+    void closeTcpAfterFlush();
+    void pauseWsReading();
+    void resumeWsReading();
+    void drainWsTransport();
+    void scheduleTransportKick();
+    void kickTransport();
+    void stopFrameWaitTimers();
+    void sendKeepAlive();
+    void setReason(const QString &reason);
+    void checkFinished();
+
+    QTcpSocket *m_tcp;
+    QWebSocket *m_ws;
+    QPointer<QAbstractSocket> m_transport; // the socket QWebSocket reads from
+    PausableTcpSocket *m_serverTransport;
+    RelayOptions m_options;
+    QString m_description;
+    qint64 m_transportReadBufferBytes;
+
+    QTimer m_keepAliveTimer;
+    QTimer m_closeTimer;
+    QElapsedTimer m_age;
+
+    qint64 m_bytesTcpToWs = 0;
+    qint64 m_bytesWsToTcp = 0;
+    qint64 m_peakTcpQueued = 0;
+    qint64 m_peakWsQueued = 0;
+    QString m_closeReason;
+
+    bool m_tcpConnected = false;
+    bool m_tcpEnded = false; // no more bytes will come from TCP
+    bool m_tcpClosing = false; // we asked TCP to close once its queue is written
+    bool m_wsEnded = false; // no more frames will come from the WebSocket
+    bool m_wsClosing = false; // we sent (or are about to send) a close frame
+    bool m_paused = false;
+    bool m_kickPending = false;
+    bool m_finished = false;
+};

@@ -1,0 +1,28 @@
+// Tuning of one relay: watermarks, frame limits and keep-alive, with the defaults we ship.
+#pragma once
+
+#include <QtGlobal>
+
+struct RelayOptions
+{
+    // Bytes queued towards one side above which we stop reading from the other side, and below
+    // which we start again. They bound the memory of a tunnel whatever the speed of either peer.
+    qint64 highWatermarkBytes = 1024 * 1024;
+    qint64 lowWatermarkBytes = 256 * 1024;
+
+    // Largest WebSocket frame and message we accept; bigger ones are refused with close code 1009
+    // before they are buffered. The original sends 1 KiB frames.
+    qint64 maxIncomingFrameBytes = 4 * 1024 * 1024;
+
+    // Largest frame we send. 1 MiB measured best with Qt 6.4 (fewer, larger writes).
+    qint64 maxOutgoingFrameBytes = 1024 * 1024;
+
+    // Most bytes read ahead from the TCP socket before the kernel applies back-pressure.
+    qint64 tcpReadBufferBytes = 1024 * 1024;
+
+    // An empty binary message is sent after this much idleness (0: never), as the original does.
+    int keepAliveIntervalMs = 10000;
+
+    // How long a closing WebSocket may take to finish its closing handshake before it is aborted.
+    int closeTimeoutMs = 5000;
+};
