@@ -1,0 +1,154 @@
+#include "endpoints.h"
+
+#include <QRandomGenerator>
+#include <QTimer>
+
+namespace {
+// Reading at a limited rate: this many bytes every kRateTickMs.
+constexpr int kRateTickMs = 20;
+} // namespace
+
+QByteArray patternBytes(quint32 seed, qint64 size)
+{
+    QByteArray data(size, Qt::Uninitialized);
+    QRandomGenerator generator(seed);
+    const qint64 words = size / 4;
+    generator.fillRange(reinterpret_cast<quint32 *>(data.data()), words);
+    for (qint64 i = words * 4; i < size; ++i)
+        data[i] = char(generator.generate());
+    return data;
+}
+
+QByteArray sha256(const QByteArray &data)
+{
+    return QCryptographicHash::hash(data, QCryptographicHash::Sha256);
+}
+
+SinkServer::SinkServer(qint64 bytesPerSecond, QObject *parent)
+    : QTcpServer(parent), m_rate(bytesPerSecond)
+{
+}
+
+void SinkServer::incomingConnection(qintptr descriptor)
+{
+    auto *socket = new QTcpSocket(this);
+    socket->setSocketDescriptor(descriptor);
+    auto hash = std::make_shared<QCryptographicHash>(QCryptographicHash::Sha256);
+    auto count = std::make_shared<qint64>(0);
+    auto drain = [this, socket, hash, count](qint64 limit) {
+        while (socket->bytesAvailable() > 0 && limit > 0) {
+            const QByteArray chunk = socket->read(qMin<qint64>(limit, 1 << 20));
+            hash->addData(chunk);
+            *count += chunk.size();
+            m_bytesSoFar += chunk.size();
+            limit -= chunk.size();
+        }
+    };
+    if (m_rate > 0) {
+        // A slow reader: a small read buffer, so the kernel pushes back on the sender.
+        socket->setReadBufferSize(64 * 1024);
+        auto *timer = new QTimer(socket);
+        connect(timer, &QTimer::timeout, socket, [this, drain, socket] {
+            drain(m_rate > 0 ? m_rate * kRateTickMs / 1000 : (qint64(1) << 40));
+            // Reading from a full buffer does not always restart the notifier (Qt 6.4).
+            socket->setReadBufferSize(socket->readBufferSize() == 64 * 1024 ? 64 * 1024 + 1
+                                                                            : 64 * 1024);
+        });
+        timer->start(kRateTickMs);
+    } else {
+        connect(socket, &QTcpSocket::readyRead, socket, [drain] { drain(qint64(1) << 40); });
+    }
+    connect(socket, &QTcpSocket::disconnected, this, [this, socket, hash, count, drain] {
+        drain(qint64(1) << 40);
+        finished.append({*count, hash->result()});
+        socket->deleteLater();
+    });
+}
+
+SourceServer::SourceServer(quint32 seed, qint64 size, QObject *parent)
+    : QTcpServer(parent), m_seed(seed), m_size(size)
+{
+}
+
+void SourceServer::incomingConnection(qintptr descriptor)
+{
+    auto *socket = new QTcpSocket(this);
+    socket->setSocketDescriptor(descriptor);
+    // Write in pieces as the kernel accepts them, so memory stays small for large streams.
+    auto data = std::make_shared<QByteArray>(patternBytes(m_seed, m_size));
+    auto offset = std::make_shared<qint64>(0);
+    auto pump = [this, socket, data, offset] {
+        constexpr qint64 kChunk = 256 * 1024;
+        while (*offset < data->size() && socket->bytesToWrite() < kChunk) {
+            const qint64 n = qMin(kChunk, data->size() - *offset);
+            socket->write(data->constData() + *offset, n);
+            *offset += n;
+        }
+        if (*offset == data->size() && socket->bytesToWrite() == 0
+            && socket->state() == QAbstractSocket::ConnectedState) {
+            ++completed;
+            socket->disconnectFromHost();
+        }
+    };
+    connect(socket, &QTcpSocket::bytesWritten, socket, pump);
+    connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
+    pump();
+}
+
+void EchoServer::incomingConnection(qintptr descriptor)
+{
+    auto *socket = new QTcpSocket(this);
+    socket->setSocketDescriptor(descriptor);
+    connect(socket, &QTcpSocket::readyRead, socket, [socket] { socket->write(socket->readAll()); });
+    connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
+}
+
+StreamClient::StreamClient(QObject *parent) : QObject(parent)
+{
+    connect(&m_socket, &QTcpSocket::connected, this, [this] {
+        if (!m_toSend.isEmpty())
+            m_socket.write(m_toSend);
+        if (m_closeAfterSending)
+            m_socket.disconnectFromHost(); // waits for the write buffer to drain
+    });
+    connect(&m_socket, &QTcpSocket::disconnected, this, [this] {
+        readSome();
+        done = true;
+    });
+}
+
+void StreamClient::start(quint16 port, const QByteArray &toSend, bool closeAfterSending,
+                         qint64 readBytesPerSecond)
+{
+    m_toSend = toSend;
+    m_closeAfterSending = closeAfterSending;
+    m_rate = readBytesPerSecond;
+    if (m_rate > 0) {
+        m_socket.setReadBufferSize(64 * 1024);
+        auto *timer = new QTimer(this);
+        connect(timer, &QTimer::timeout, this, [this] {
+            readSome();
+            m_socket.setReadBufferSize(m_socket.readBufferSize() == 64 * 1024 ? 64 * 1024 + 1
+                                                                              : 64 * 1024);
+        });
+        timer->start(kRateTickMs);
+    } else {
+        connect(&m_socket, &QTcpSocket::readyRead, this, &StreamClient::readSome);
+    }
+    m_socket.connectToHost(QHostAddress::LocalHost, port);
+}
+
+void StreamClient::readSome()
+{
+    qint64 limit = m_rate > 0 && !done && m_socket.state() == QAbstractSocket::ConnectedState
+        ? m_rate * kRateTickMs / 1000
+        : (qint64(1) << 40);
+    while (m_socket.bytesAvailable() > 0 && limit > 0) {
+        const QByteArray chunk = m_socket.read(qMin<qint64>(limit, 1 << 20));
+        m_hash.addData(chunk);
+        if (keepData)
+            received += chunk;
+        bytesRead += chunk.size();
+        limit -= chunk.size();
+    }
+}

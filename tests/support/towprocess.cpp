@@ -1,0 +1,82 @@
+#include "towprocess.h"
+
+#include <QDeadlineTimer>
+#include <QRegularExpression>
+
+TowProcess::TowProcess()
+{
+    m_process.setProgram(executable());
+    m_process.setProcessChannelMode(QProcess::SeparateChannels);
+}
+
+TowProcess::~TowProcess()
+{
+    if (m_process.state() != QProcess::NotRunning)
+        stop();
+}
+
+QString TowProcess::executable()
+{
+    return QStringLiteral(TOW_EXECUTABLE);
+}
+
+bool TowProcess::start(const QStringList &arguments, int timeoutMs)
+{
+    m_process.setArguments(arguments);
+    m_process.start();
+    if (!m_process.waitForStarted(timeoutMs))
+        return false;
+    static const QRegularExpression listening(QStringLiteral("listening on \\S*:(\\d+)"));
+    QDeadlineTimer deadline(timeoutMs);
+    while (!deadline.hasExpired()) {
+        const auto match = listening.match(log());
+        if (match.hasMatch()) {
+            m_port = quint16(match.captured(1).toUInt());
+            return true;
+        }
+        if (m_process.state() == QProcess::NotRunning)
+            return false;
+        m_process.waitForReadyRead(50);
+    }
+    return false;
+}
+
+QString TowProcess::log()
+{
+    m_log += QString::fromUtf8(m_process.readAllStandardError());
+    return m_log;
+}
+
+int TowProcess::stop(int timeoutMs)
+{
+    if (m_process.state() == QProcess::NotRunning) {
+        log();
+        return m_process.exitCode();
+    }
+    m_process.terminate();
+    if (!m_process.waitForFinished(timeoutMs)) {
+        m_process.kill();
+        m_process.waitForFinished();
+        log();
+        return -1;
+    }
+    log();
+    return m_process.exitStatus() == QProcess::NormalExit ? m_process.exitCode() : -1;
+}
+
+ProcessResult runTow(const QStringList &arguments, int timeoutMs)
+{
+    QProcess process;
+    process.start(TowProcess::executable(), arguments);
+    ProcessResult result;
+    if (!process.waitForFinished(timeoutMs)) {
+        process.kill();
+        process.waitForFinished();
+        result.standardError = QStringLiteral("<timed out>");
+        return result;
+    }
+    result.exitCode = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1;
+    result.standardOutput = QString::fromUtf8(process.readAllStandardOutput());
+    result.standardError = QString::fromUtf8(process.readAllStandardError());
+    return result;
+}

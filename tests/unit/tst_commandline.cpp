@@ -1,0 +1,183 @@
+// Command-line parsing: the original Go tool's flags, GNU spellings and clear errors.
+#include "commandline.h"
+
+#include <QTest>
+
+class TestCommandLine : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void server_data();
+    void server();
+    void client_data();
+    void client();
+    void errors_data();
+    void errors();
+    void helpAndVersion();
+    void noArgumentsMeansTray();
+    void keepAlive();
+};
+
+void TestCommandLine::server_data()
+{
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<QString>("listen");
+    QTest::addColumn<QString>("remote");
+
+    QTest::newRow("original README")
+        << QStringList {"server", "-listen_ws", ":8080", "-remote_tcp", "github.com:22"} << ":8080"
+        << "github.com:22";
+    QTest::newRow("original code spelling")
+        << QStringList {"server", "-listen_ws", "127.0.0.1:80", "-connect_tcp", "h:22"}
+        << "127.0.0.1:80"
+        << "h:22";
+    QTest::newRow("--server flag")
+        << QStringList {"--server", "--listen-ws", "[::1]:5000", "--remote-tcp", "h:1"}
+        << "[::1]:5000"
+        << "h:1";
+    QTest::newRow("equals form") << QStringList {"server", "-listen_ws=:9000", "--connect-tcp=h:2"}
+                                 << ":9000"
+                                 << "h:2";
+    QTest::newRow("default listen") << QStringList {"server", "-remote_tcp", "h:22"} << ":8080"
+                                    << "h:22";
+    QTest::newRow("flags before command")
+        << QStringList {"-remote_tcp", "h:22", "server"} << ":8080"
+        << "h:22";
+}
+
+void TestCommandLine::server()
+{
+    QFETCH(QStringList, arguments);
+    arguments.prepend(QStringLiteral("tcp-over-websocket"));
+    QString error;
+    const auto parsed = CommandLine::parse(arguments, &error);
+    QVERIFY2(parsed, qPrintable(error));
+    QCOMPARE(parsed->mode, CommandLine::Mode::Server);
+    QTEST(parsed->server.listen.toString(), "listen");
+    QTEST(parsed->server.remote.toString(), "remote");
+}
+
+void TestCommandLine::client_data()
+{
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<QString>("listen");
+    QTest::addColumn<QString>("url");
+    QTest::addColumn<bool>("insecure");
+
+    QTest::newRow("original README")
+        << QStringList {"client", "-listen_tcp", ":1234", "-remote_ws", "ws://example.org:8080/"}
+        << ":1234"
+        << "ws://example.org:8080/" << false;
+    QTest::newRow("original code spelling")
+        << QStringList {"client",      "-listen_tcp",           "127.0.0.1:1234",
+                        "-connect_ws", "https://example.org/x", "-insecure"}
+        << "127.0.0.1:1234"
+        << "wss://example.org/x" << true;
+    QTest::newRow("gnu") << QStringList {"client", "--listen-tcp", "[::1]:1", "--remote-ws",
+                                         "wss://h/"}
+                         << "[::1]:1"
+                         << "wss://h/" << false;
+    QTest::newRow("default listen")
+        << QStringList {"client", "-remote_ws", "ws://h/"} << "127.0.0.1:1234"
+        << "ws://h/" << false;
+}
+
+void TestCommandLine::client()
+{
+    QFETCH(QStringList, arguments);
+    arguments.prepend(QStringLiteral("tcp-over-websocket"));
+    QString error;
+    const auto parsed = CommandLine::parse(arguments, &error);
+    QVERIFY2(parsed, qPrintable(error));
+    QCOMPARE(parsed->mode, CommandLine::Mode::Client);
+    QTEST(parsed->client.listen.toString(), "listen");
+    QTEST(parsed->client.serverUrl.toString(), "url");
+    QTEST(parsed->client.insecure, "insecure");
+}
+
+void TestCommandLine::errors_data()
+{
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<QString>("expected");
+
+    QTest::newRow("unknown flag") << QStringList {"server", "-remote_tcp", "h:1", "-bogus"}
+                                  << "bogus";
+    QTest::newRow("missing remote")
+        << QStringList {"server", "-listen_ws", ":80"} << "needs -remote_tcp";
+    QTest::newRow("missing value") << QStringList {"server", "-remote_tcp"} << "remote_tcp";
+    QTest::newRow("bad address") << QStringList {"server", "-remote_tcp", "nohost"}
+                                 << "-remote_tcp: invalid address \"nohost\"";
+    QTest::newRow("bad listen") << QStringList {"server", "-listen_ws", ":99999", "-remote_tcp",
+                                                "h:1"}
+                                << "out of range";
+    QTest::newRow("remote port 0") << QStringList {"server", "-remote_tcp", "h:0"} << "port 0";
+    QTest::newRow("client flag on server")
+        << QStringList {"server", "-remote_tcp", "h:1", "-listen_tcp", ":1"}
+        << "-listen_tcp is a client option";
+    QTest::newRow("server flag on client")
+        << QStringList {"client", "-remote_ws", "ws://h/", "-remote_tcp", "h:1"}
+        << "-remote_tcp is a server option";
+    QTest::newRow("missing url") << QStringList {"client", "-listen_tcp", ":1"}
+                                 << "needs -remote_ws";
+    QTest::newRow("bad url") << QStringList {"client", "-remote_ws", "ftp://h/"}
+                             << "unsupported scheme";
+    QTest::newRow("unknown command") << QStringList {"serve"} << "unknown command \"serve\"";
+    QTest::newRow("both modes") << QStringList {"client", "--server"} << "not both";
+    QTest::newRow("extra argument")
+        << QStringList {"server", "extra", "-remote_tcp", "h:1"} << "unexpected argument \"extra\"";
+    QTest::newRow("flag without command")
+        << QStringList {"-remote_tcp", "h:1"} << "needs a command";
+    QTest::newRow("repeated flag")
+        << QStringList {"server", "-remote_tcp", "h:1", "--connect-tcp", "h:2"} << "more than once";
+    QTest::newRow("bad keepalive")
+        << QStringList {"client", "-remote_ws", "ws://h/", "-keepalive", "soon"}
+        << "-keepalive expects";
+}
+
+void TestCommandLine::errors()
+{
+    QFETCH(QStringList, arguments);
+    QFETCH(QString, expected);
+    arguments.prepend(QStringLiteral("tcp-over-websocket"));
+    QString error;
+    QVERIFY(!CommandLine::parse(arguments, &error));
+    QVERIFY2(error.contains(expected), qPrintable(error));
+    QVERIFY2(!error.contains(QLatin1Char('\n')), "an error is one line");
+}
+
+void TestCommandLine::helpAndVersion()
+{
+    QString error;
+    for (const char *flag : {"--help", "-h", "-help"}) {
+        const auto parsed = CommandLine::parse({"tcp-over-websocket", flag}, &error);
+        QVERIFY2(parsed, flag);
+        QCOMPARE(parsed->mode, CommandLine::Mode::Help);
+        QVERIFY(parsed->text.contains(QLatin1String("-remote_tcp")));
+    }
+    const auto version = CommandLine::parse({"tcp-over-websocket", "--version"}, &error);
+    QVERIFY(version);
+    QCOMPARE(version->mode, CommandLine::Mode::Version);
+}
+
+void TestCommandLine::noArgumentsMeansTray()
+{
+    QString error;
+    const auto parsed = CommandLine::parse({"tcp-over-websocket"}, &error);
+    QVERIFY(parsed);
+    QCOMPARE(parsed->mode, CommandLine::Mode::Tray);
+}
+
+void TestCommandLine::keepAlive()
+{
+    QString error;
+    auto parsed = CommandLine::parse(
+        {"tcp-over-websocket", "client", "-remote_ws", "ws://h/", "-keepalive", "2.5"}, &error);
+    QVERIFY2(parsed, qPrintable(error));
+    QCOMPARE(parsed->client.relay.keepAliveIntervalMs, 2500);
+    parsed = CommandLine::parse({"tcp-over-websocket", "server", "-remote_tcp", "h:1"}, &error);
+    QVERIFY(parsed);
+    QCOMPARE(parsed->server.relay.keepAliveIntervalMs, 10000);
+}
+
+QTEST_GUILESS_MAIN(TestCommandLine)
+#include "tst_commandline.moc"
