@@ -435,7 +435,8 @@ void Relay::checkFinished()
     m_closeTimer.stop();
     qCInfo(lcRelay).noquote().nospace()
         << "tunnel closed " << m_description << ": " << m_bytesTcpToWs << " bytes tcp->ws, "
-        << m_bytesWsToTcp << " bytes ws->tcp, " << m_age.elapsed() << " ms, "
+        << m_bytesWsToTcp << " bytes ws->tcp, " << m_age.elapsed() << " ms, peak queued "
+        << m_peakWsQueued << " to ws / " << m_peakTcpQueued << " to tcp, "
         << (m_closeReason.isEmpty() ? QStringLiteral("closed") : m_closeReason);
     QMetaObject::invokeMethod(this, &Relay::finished, Qt::QueuedConnection);
 }
