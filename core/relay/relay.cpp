@@ -281,6 +281,14 @@ void Relay::onWsDisconnected()
                                ? QString()
                                : QStringLiteral(" ") + m_ws->closeReason()));
     }
+    qCDebug(lcRelay).noquote() << m_description << "websocket disconnected, paused" << m_paused
+                               << "buffered"
+                               << (m_serverTransport ? m_serverTransport->bufferedBytes()
+                                       : m_transport ? m_transport->bytesAvailable()
+                                                     : -1)
+                               << "transport state"
+                               << (m_transport ? int(m_transport->state()) : -1);
+    m_wsDisconnected = true;
     // Qt 6.4 reports the disconnect while frames may still sit unread in a paused transport:
     // read them now, so the TCP side gets every byte before it is closed.
     drainWsTransport();
@@ -335,9 +343,13 @@ void Relay::closeTcpAfterFlush()
 
 void Relay::pauseWsReading()
 {
-    if (m_paused || !m_transport)
+    // Once the WebSocket is gone its last frames are drained in one go (bounded by the read
+    // buffer): pausing then would lose them.
+    if (m_paused || !m_transport || m_wsDisconnected)
         return;
     m_paused = true;
+    qCDebug(lcRelay).noquote() << m_description << "pause reading the websocket at"
+                               << m_tcp->bytesToWrite() << "bytes queued to tcp";
     if (m_serverTransport) {
         m_serverTransport->setPaused(true);
     } else {
@@ -365,6 +377,8 @@ void Relay::resumeWsReading()
     if (!m_paused || !m_transport)
         return;
     m_paused = false;
+    qCDebug(lcRelay).noquote() << m_description << "resume reading the websocket at"
+                               << m_tcp->bytesToWrite() << "bytes queued to tcp";
     if (m_serverTransport)
         m_serverTransport->setPaused(false);
     else

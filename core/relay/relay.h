@@ -99,6 +99,7 @@ private:
     bool m_tcpClosing = false; // we asked TCP to close once its queue is written
     bool m_wsEnded = false; // no more frames will come from the WebSocket
     bool m_wsClosing = false; // we sent (or are about to send) a close frame
+    bool m_wsDisconnected = false; // QWebSocket reported disconnected (frames may remain)
     bool m_paused = false;
     bool m_kickPending = false;
     bool m_finished = false;

@@ -1,0 +1,383 @@
+// The relay in one process: server, client and endpoints on loopback, with the relays' own
+// counters checked. Covers flow control (slow readers on either side), the close rules (no tail
+// loss, also while paused), keep-alive, protocol errors and unreachable peers.
+#include "client/clienttunnel.h"
+#include "endpoints.h"
+#include "relay/relay.h"
+#include "server/tunnelserver.h"
+
+#include <QSignalSpy>
+#include <QTest>
+#include <QTimer>
+#include <QWebSocket>
+
+namespace {
+
+constexpr qint64 kMiB = 1024 * 1024;
+
+// What flow control promises: bytes queued towards one side never exceed the high watermark by
+// more than what QWebSocket parses in one go (a frame, plus a buffered frame on the client side).
+qint64 tcpQueueBound(const RelayOptions &options)
+{
+    return options.highWatermarkBytes + 2 * options.maxIncomingFrameBytes + 64;
+}
+
+qint64 wsQueueBound(const RelayOptions &options)
+{
+    return options.highWatermarkBytes + options.maxOutgoingFrameBytes + 64;
+}
+
+// Records the largest queues of every relay living under `owner` while a test runs.
+class PeakWatcher : public QObject
+{
+public:
+    explicit PeakWatcher(QObject *owner) : m_owner(owner)
+    {
+        connect(&m_timer, &QTimer::timeout, this, &PeakWatcher::sample);
+        m_timer.start(5);
+    }
+    void sample()
+    {
+        const auto relays = m_owner->findChildren<Relay *>();
+        for (const Relay *relay : relays) {
+            peakTcp = qMax(peakTcp, relay->peakTcpQueuedBytes());
+            peakWs = qMax(peakWs, relay->peakWsQueuedBytes());
+        }
+    }
+    qint64 peakTcp = 0;
+    qint64 peakWs = 0;
+
+private:
+    QObject *m_owner;
+    QTimer m_timer;
+};
+
+} // namespace
+
+class TestRelay : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void init();
+    void cleanup();
+
+    void bulkClientToServer();
+    void bulkServerToClient();
+    void slowRemoteSinkBoundsServerQueue();
+    void slowLocalReaderBoundsClientQueue();
+    void tailDeliveredWhilePaused_data();
+    void tailDeliveredWhilePaused();
+    void textMessageClosesWith1003();
+    void oversizedFrameClosesWith1009();
+    void keepAliveSentAndIgnored();
+    void remoteUnreachable();
+    void serverUnreachableClosesLocalConnection();
+    void followsRedirect();
+
+private:
+    void startTunnel(quint16 remotePort, const RelayOptions &options = {});
+    QUrl tunnelUrl() const
+    {
+        return QUrl(QStringLiteral("ws://127.0.0.1:%1/").arg(m_server->serverPort()));
+    }
+
+    std::unique_ptr<TunnelServer> m_server;
+    std::unique_ptr<ClientTunnel> m_client;
+};
+
+void TestRelay::init()
+{
+    m_server.reset();
+    m_client.reset();
+}
+
+void TestRelay::cleanup()
+{
+    m_client.reset();
+    m_server.reset();
+}
+
+void TestRelay::startTunnel(quint16 remotePort, const RelayOptions &options)
+{
+    ServerOptions serverOptions;
+    serverOptions.listen = {QStringLiteral("127.0.0.1"), 0};
+    serverOptions.remote = {QStringLiteral("127.0.0.1"), remotePort};
+    serverOptions.relay = options;
+    m_server = std::make_unique<TunnelServer>(serverOptions);
+    QString error;
+    QVERIFY2(m_server->listen(&error), qPrintable(error));
+
+    ClientOptions clientOptions;
+    clientOptions.listen = {QStringLiteral("127.0.0.1"), 0};
+    clientOptions.serverUrl = tunnelUrl();
+    clientOptions.relay = options;
+    m_client = std::make_unique<ClientTunnel>(clientOptions);
+    QVERIFY2(m_client->listen(&error), qPrintable(error));
+}
+
+void TestRelay::bulkClientToServer()
+{
+    SinkServer sink;
+    QVERIFY(sink.listen(QHostAddress::LocalHost));
+    startTunnel(sink.serverPort());
+    const QByteArray data = patternBytes(1, 48 * kMiB + 123);
+    StreamClient stream;
+    stream.start(m_client->serverPort(), data, true);
+    QTRY_COMPARE_WITH_TIMEOUT(sink.finished.size(), 1, 60000);
+    QCOMPARE(sink.finished[0].bytes, data.size());
+    QCOMPARE(sink.finished[0].sha256, sha256(data));
+}
+
+void TestRelay::bulkServerToClient()
+{
+    const qint64 size = 48 * kMiB + 7;
+    SourceServer source(2, size);
+    QVERIFY(source.listen(QHostAddress::LocalHost));
+    startTunnel(source.serverPort());
+    StreamClient stream;
+    stream.start(m_client->serverPort(), {}, false);
+    QTRY_VERIFY_WITH_TIMEOUT(stream.done, 60000);
+    QCOMPARE(stream.bytesRead, size);
+    QCOMPARE(stream.digest(), sha256(patternBytes(2, size)));
+}
+
+void TestRelay::slowRemoteSinkBoundsServerQueue()
+{
+    // The remote reads 2 MB/s while the local side pushes 64 MiB: the server's relay must stop
+    // reading the WebSocket instead of queueing it all (Qt has no API for that, see Relay).
+    SinkServer sink(2'000'000);
+    QVERIFY(sink.listen(QHostAddress::LocalHost));
+    startTunnel(sink.serverPort());
+    PeakWatcher serverPeaks(m_server.get());
+    PeakWatcher clientPeaks(m_client.get());
+    const QByteArray data = patternBytes(3, 64 * kMiB);
+    StreamClient stream;
+    stream.start(m_client->serverPort(), data, true);
+    QTRY_VERIFY_WITH_TIMEOUT(sink.bytesReadSoFar() > 6'000'000, 20000);
+    serverPeaks.sample();
+    clientPeaks.sample();
+    sink.setRate(0); // now read everything and check nothing was lost
+    QTRY_COMPARE_WITH_TIMEOUT(sink.finished.size(), 1, 60000);
+    QCOMPARE(sink.finished[0].bytes, data.size());
+    QCOMPARE(sink.finished[0].sha256, sha256(data));
+    const RelayOptions options;
+    QVERIFY2(serverPeaks.peakTcp > 0, "the watcher saw the relay");
+    QVERIFY2(serverPeaks.peakTcp <= tcpQueueBound(options),
+             qPrintable(QString::number(serverPeaks.peakTcp)));
+    QVERIFY2(clientPeaks.peakWs <= wsQueueBound(options),
+             qPrintable(QString::number(clientPeaks.peakWs)));
+}
+
+void TestRelay::slowLocalReaderBoundsClientQueue()
+{
+    // The local application reads 2 MB/s while the remote pushes 64 MiB: the client's relay must
+    // stop reading its WebSocket (signals of QWebSocket's own socket held back, see Relay).
+    const qint64 size = 64 * kMiB;
+    SourceServer source(4, size);
+    QVERIFY(source.listen(QHostAddress::LocalHost));
+    startTunnel(source.serverPort());
+    PeakWatcher serverPeaks(m_server.get());
+    PeakWatcher clientPeaks(m_client.get());
+    StreamClient stream;
+    stream.start(m_client->serverPort(), {}, false, 2'000'000);
+    QTRY_VERIFY_WITH_TIMEOUT(stream.bytesRead > 6'000'000, 20000);
+    // Longer than QWebSocket's 5 s incomplete-frame timeout would allow if it were left running.
+    QTest::qWait(5500);
+    stream.setRate(0);
+    QTRY_VERIFY_WITH_TIMEOUT(stream.done, 60000);
+    QCOMPARE(stream.bytesRead, size);
+    QCOMPARE(stream.digest(), sha256(patternBytes(4, size)));
+    const RelayOptions options;
+    QVERIFY2(clientPeaks.peakTcp > 0, "the watcher saw the relay");
+    QVERIFY2(clientPeaks.peakTcp <= tcpQueueBound(options),
+             qPrintable(QString::number(clientPeaks.peakTcp)));
+    QVERIFY2(serverPeaks.peakWs <= wsQueueBound(options),
+             qPrintable(QString::number(serverPeaks.peakWs)));
+}
+
+void TestRelay::tailDeliveredWhilePaused_data()
+{
+    QTest::addColumn<bool>("clientToServer");
+    QTest::newRow("client to server") << true;
+    QTest::newRow("server to client") << false;
+}
+
+void TestRelay::tailDeliveredWhilePaused()
+{
+    // A peer sends a burst and closes at once while the receiving side is congested: every byte
+    // must still arrive before the connection is closed.
+    QFETCH(bool, clientToServer);
+    const qint64 size = 8 * kMiB + 321;
+    if (clientToServer) {
+        SinkServer sink(4'000'000);
+        QVERIFY(sink.listen(QHostAddress::LocalHost));
+        startTunnel(sink.serverPort());
+        const QByteArray data = patternBytes(5, size);
+        for (int i = 0; i < 3; ++i) {
+            StreamClient stream;
+            stream.start(m_client->serverPort(), data, true);
+            QTRY_COMPARE_WITH_TIMEOUT(sink.finished.size(), i + 1, 30000);
+            QCOMPARE(sink.finished[i].bytes, size);
+            QCOMPARE(sink.finished[i].sha256, sha256(data));
+        }
+    } else {
+        SourceServer source(6, size);
+        QVERIFY(source.listen(QHostAddress::LocalHost));
+        startTunnel(source.serverPort());
+        for (int i = 0; i < 3; ++i) {
+            StreamClient stream;
+            stream.start(m_client->serverPort(), {}, false, 4'000'000);
+            QTRY_VERIFY_WITH_TIMEOUT(stream.done, 30000);
+            QCOMPARE(stream.bytesRead, size);
+            QCOMPARE(stream.digest(), sha256(patternBytes(6, size)));
+        }
+    }
+}
+
+void TestRelay::textMessageClosesWith1003()
+{
+    EchoServer echo;
+    QVERIFY(echo.listen(QHostAddress::LocalHost));
+    startTunnel(echo.serverPort());
+    QWebSocket ws;
+    QSignalSpy disconnected(&ws, &QWebSocket::disconnected);
+    ws.open(tunnelUrl());
+    QTRY_COMPARE(ws.state(), QAbstractSocket::ConnectedState);
+    ws.sendTextMessage(QStringLiteral("hello"));
+    QTRY_COMPARE_WITH_TIMEOUT(disconnected.size(), 1, 10000);
+    QCOMPARE(ws.closeCode(), QWebSocketProtocol::CloseCodeDatatypeNotSupported);
+}
+
+void TestRelay::oversizedFrameClosesWith1009()
+{
+    EchoServer echo;
+    QVERIFY(echo.listen(QHostAddress::LocalHost));
+    RelayOptions options;
+    options.maxIncomingFrameBytes = 64 * 1024;
+    startTunnel(echo.serverPort(), options);
+    QWebSocket ws;
+    ws.setOutgoingFrameSize(1 * kMiB);
+    QSignalSpy disconnected(&ws, &QWebSocket::disconnected);
+    ws.open(tunnelUrl());
+    QTRY_COMPARE(ws.state(), QAbstractSocket::ConnectedState);
+    ws.sendBinaryMessage(QByteArray(200 * 1024, 'x'));
+    QTRY_COMPARE_WITH_TIMEOUT(disconnected.size(), 1, 10000);
+    QCOMPARE(ws.closeCode(), QWebSocketProtocol::CloseCodeTooMuchData);
+    // The server keeps serving others.
+    QWebSocket next;
+    next.open(tunnelUrl());
+    QTRY_COMPARE(next.state(), QAbstractSocket::ConnectedState);
+    QSignalSpy echoed(&next, &QWebSocket::binaryMessageReceived);
+    next.sendBinaryMessage("still here");
+    QTRY_COMPARE(echoed.size(), 1);
+    QCOMPARE(echoed[0][0].toByteArray(), QByteArray("still here"));
+}
+
+void TestRelay::keepAliveSentAndIgnored()
+{
+    EchoServer echo;
+    QVERIFY(echo.listen(QHostAddress::LocalHost));
+    RelayOptions options;
+    options.keepAliveIntervalMs = 200;
+    startTunnel(echo.serverPort(), options);
+    QWebSocket ws;
+    QList<QByteArray> messages;
+    connect(&ws, &QWebSocket::binaryMessageReceived, this,
+            [&messages](const QByteArray &message) { messages.append(message); });
+    ws.open(tunnelUrl());
+    QTRY_COMPARE(ws.state(), QAbstractSocket::ConnectedState);
+    // Empty messages from us are keep-alives: the remote must not see them.
+    ws.sendBinaryMessage(QByteArray());
+    ws.sendBinaryMessage("abc");
+    ws.sendBinaryMessage(QByteArray());
+    // The server sends its own keep-alives while idle.
+    QTRY_VERIFY_WITH_TIMEOUT(messages.count(QByteArray()) >= 2, 5000);
+    QByteArray data;
+    for (const QByteArray &message : std::as_const(messages))
+        data += message;
+    QCOMPARE(data, QByteArray("abc"));
+}
+
+void TestRelay::remoteUnreachable()
+{
+    EchoServer echo;
+    QVERIFY(echo.listen(QHostAddress::LocalHost));
+    const quint16 port = echo.serverPort();
+    echo.close(); // nothing listens there now
+    startTunnel(port);
+    QWebSocket ws;
+    QSignalSpy disconnected(&ws, &QWebSocket::disconnected);
+    ws.open(tunnelUrl());
+    QTRY_COMPARE_WITH_TIMEOUT(disconnected.size(), 1, 10000);
+    QCOMPARE(ws.closeCode(), QWebSocketProtocol::CloseCodeBadOperation); // 1011
+    QTRY_COMPARE(m_server->metrics().value(QStringLiteral("http_to_tcp_error"),
+                                           {{QStringLiteral("type"), QStringLiteral("dial_tcp")}}),
+                 1.0);
+    // Once the remote is back, the same server carries tunnels again.
+    QVERIFY(echo.listen(QHostAddress::LocalHost, port));
+    StreamClient stream;
+    stream.keepData = true;
+    stream.start(m_client->serverPort(), "ping", false);
+    QTRY_COMPARE(stream.received, QByteArray("ping"));
+    QCOMPARE(m_server->metrics().value(QStringLiteral("http_to_tcp_connections"),
+                                       {{QStringLiteral("type"), QStringLiteral("tcp")}}),
+             1.0);
+}
+
+void TestRelay::serverUnreachableClosesLocalConnection()
+{
+    QTcpServer closed;
+    QVERIFY(closed.listen(QHostAddress::LocalHost));
+    ClientOptions options;
+    options.listen = {QStringLiteral("127.0.0.1"), 0};
+    options.serverUrl = QUrl(QStringLiteral("ws://127.0.0.1:%1/").arg(closed.serverPort()));
+    closed.close();
+    m_client = std::make_unique<ClientTunnel>(options);
+    QString error;
+    QVERIFY(m_client->listen(&error));
+    QSignalSpy failed(m_client.get(), &ClientTunnel::connectionFailed);
+    StreamClient stream;
+    stream.start(m_client->serverPort(), "data", false);
+    QTRY_VERIFY_WITH_TIMEOUT(stream.done, 5000);
+    QCOMPARE(failed.size(), 1);
+    QVERIFY2(failed[0][0].toString().contains(QLatin1String("refused"), Qt::CaseInsensitive),
+             qPrintable(failed[0][0].toString()));
+}
+
+void TestRelay::followsRedirect()
+{
+    EchoServer echo;
+    QVERIFY(echo.listen(QHostAddress::LocalHost));
+    startTunnel(echo.serverPort());
+    // A server that redirects every request to the tunnel (as a load balancer might).
+    QTcpServer redirector;
+    QVERIFY(redirector.listen(QHostAddress::LocalHost));
+    const QByteArray location =
+        QStringLiteral("http://127.0.0.1:%1/").arg(m_server->serverPort()).toUtf8();
+    connect(&redirector, &QTcpServer::newConnection, this, [&redirector, location] {
+        while (QTcpSocket *socket = redirector.nextPendingConnection()) {
+            connect(socket, &QTcpSocket::readyRead, socket, [socket, location] {
+                if (!socket->readAll().contains("\r\n\r\n"))
+                    return;
+                socket->write("HTTP/1.1 301 Moved Permanently\r\nLocation: " + location
+                              + "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                socket->disconnectFromHost();
+            });
+        }
+    });
+    ClientOptions options;
+    options.listen = {QStringLiteral("127.0.0.1"), 0};
+    options.serverUrl = QUrl(QStringLiteral("ws://127.0.0.1:%1/old").arg(redirector.serverPort()));
+    ClientTunnel client(options);
+    QString error;
+    QVERIFY(client.listen(&error));
+    for (int i = 0; i < 2; ++i) {
+        StreamClient stream;
+        stream.keepData = true;
+        stream.start(client.serverPort(), "through the redirect", false);
+        QTRY_COMPARE_WITH_TIMEOUT(stream.received, QByteArray("through the redirect"), 10000);
+    }
+}
+
+QTEST_GUILESS_MAIN(TestRelay)
+#include "tst_relay.moc"
