@@ -1,0 +1,81 @@
+// The executable's command-line behaviour: exit codes and the one-line errors users see.
+#include "towprocess.h"
+
+#include <QTcpServer>
+#include <QTest>
+
+class TestCli : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void usageErrors_data();
+    void usageErrors();
+    void helpAndVersion();
+    void portInUse();
+    void unresolvableListenAddress();
+};
+
+void TestCli::usageErrors_data()
+{
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<QString>("expected");
+    QTest::newRow("no arguments") << QStringList {} << "tray app";
+    QTest::newRow("unknown flag") << QStringList {"server", "-remote_tcp", "h:1", "-what"}
+                                  << "what";
+    QTest::newRow("missing remote") << QStringList {"server"} << "-remote_tcp";
+    QTest::newRow("bad address") << QStringList {"client", "-listen_tcp", "1.2.3.4", "-remote_ws",
+                                                 "ws://h/"}
+                                 << "missing \":port\"";
+    QTest::newRow("bad url") << QStringList {"client", "-remote_ws", "gopher://h/"}
+                             << "unsupported scheme";
+}
+
+void TestCli::usageErrors()
+{
+    QFETCH(QStringList, arguments);
+    QFETCH(QString, expected);
+    const ProcessResult result = runTow(arguments);
+    QCOMPARE(result.exitCode, 2);
+    QVERIFY2(result.standardError.contains(expected), qPrintable(result.standardError));
+    QCOMPARE(result.standardError.count(QLatin1Char('\n')), 1); // one line
+    QVERIFY(result.standardError.startsWith(QLatin1String("tcp-over-websocket: ")));
+}
+
+void TestCli::helpAndVersion()
+{
+    ProcessResult result = runTow({"--help"});
+    QCOMPARE(result.exitCode, 0);
+    QVERIFY(result.standardOutput.contains(QLatin1String("-listen_ws")));
+    QVERIFY(result.standardOutput.contains(QLatin1String("-remote_ws")));
+    result = runTow({"--version"});
+    QCOMPARE(result.exitCode, 0);
+    QVERIFY2(result.standardOutput.startsWith(QLatin1String("tcp-over-websocket ")),
+             qPrintable(result.standardOutput));
+}
+
+void TestCli::portInUse()
+{
+    QTcpServer taken;
+    QVERIFY(taken.listen(QHostAddress::LocalHost));
+    const QString address = QStringLiteral("127.0.0.1:%1").arg(taken.serverPort());
+    ProcessResult result = runTow({"server", "-listen_ws", address, "-remote_tcp", "h:22"});
+    QCOMPARE(result.exitCode, 1);
+    QVERIFY2(result.standardError.contains(QLatin1String("already in use")),
+             qPrintable(result.standardError));
+    result = runTow({"client", "-listen_tcp", address, "-remote_ws", "ws://127.0.0.1:1/"});
+    QCOMPARE(result.exitCode, 1);
+    QVERIFY2(result.standardError.contains(QLatin1String("already in use")),
+             qPrintable(result.standardError));
+}
+
+void TestCli::unresolvableListenAddress()
+{
+    const ProcessResult result =
+        runTow({"server", "-listen_ws", "no-such-host.invalid:0", "-remote_tcp", "h:22"});
+    QCOMPARE(result.exitCode, 1);
+    QVERIFY2(result.standardError.contains(QLatin1String("cannot resolve")),
+             qPrintable(result.standardError));
+}
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "tst_cli.moc"
