@@ -1,0 +1,109 @@
+// Interoperability with a WebSocket implementation we did not write: Debian's python3-websockets
+// as a client of our server and as a server for our client.
+#include "endpoints.h"
+#include "towprocess.h"
+
+#include <QFileInfo>
+#include <QProcess>
+#include <QRegularExpression>
+#include <QTest>
+
+namespace {
+
+// Debian's interpreter: the one python3-websockets is installed for (not a pyenv one on PATH).
+const QString kPython = QStringLiteral("/usr/bin/python3");
+
+QString script(const char *name)
+{
+    return QStringLiteral(TOW_INTEROP_DIR "/") + QLatin1String(name);
+}
+
+} // namespace
+
+class TestInterop : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase();
+    void pythonClientThroughOurServer_data();
+    void pythonClientThroughOurServer();
+    void pythonClientTextMessageGets1003();
+    void ourClientWithPythonServer();
+};
+
+void TestInterop::initTestCase()
+{
+    QVERIFY2(QFileInfo::exists(kPython),
+             "/usr/bin/python3 is missing (scripts/test.sh installs "
+             "python3-websockets)");
+    const int status =
+        QProcess::execute(kPython, {QStringLiteral("-c"), QStringLiteral("import websockets")});
+    QVERIFY2(status == 0, "python3-websockets is missing (scripts/test.sh installs it)");
+}
+
+void TestInterop::pythonClientThroughOurServer_data()
+{
+    QTest::addColumn<int>("size");
+    QTest::newRow("small") << 1000;
+    QTest::newRow("8 MiB") << 8 * 1024 * 1024;
+}
+
+void TestInterop::pythonClientThroughOurServer()
+{
+    QFETCH(int, size);
+    EchoServer echo;
+    QVERIFY(echo.listen(QHostAddress::LocalHost));
+    TowProcess server;
+    QVERIFY(server.start({"server", "-listen_ws", "127.0.0.1:0", "-remote_tcp",
+                          QStringLiteral("127.0.0.1:%1").arg(echo.serverPort())}));
+    QProcess client;
+    client.start(kPython,
+                 {script("ws_client.py"), QStringLiteral("echo"),
+                  QStringLiteral("ws://127.0.0.1:%1/").arg(server.port()), QString::number(size)});
+    // Our echo endpoint lives in this process: keep its event loop running while Python works.
+    QTRY_VERIFY_WITH_TIMEOUT(client.state() == QProcess::NotRunning, 60000);
+    QVERIFY2(client.exitCode() == 0, client.readAllStandardError().constData());
+}
+
+void TestInterop::pythonClientTextMessageGets1003()
+{
+    EchoServer echo;
+    QVERIFY(echo.listen(QHostAddress::LocalHost));
+    TowProcess server;
+    QVERIFY(server.start({"server", "-listen_ws", "127.0.0.1:0", "-remote_tcp",
+                          QStringLiteral("127.0.0.1:%1").arg(echo.serverPort())}));
+    QProcess client;
+    client.start(kPython,
+                 {script("ws_client.py"), QStringLiteral("text"),
+                  QStringLiteral("ws://127.0.0.1:%1/").arg(server.port())});
+    QTRY_VERIFY_WITH_TIMEOUT(client.state() == QProcess::NotRunning, 30000);
+    QVERIFY2(client.exitCode() == 0, client.readAllStandardError().constData());
+}
+
+void TestInterop::ourClientWithPythonServer()
+{
+    QProcess pythonServer;
+    pythonServer.start(kPython, {script("ws_echo_server.py")});
+    QVERIFY(pythonServer.waitForStarted());
+    static const QRegularExpression listening(QStringLiteral("listening on \\S+:(\\d+)"));
+    QString log;
+    QTRY_VERIFY_WITH_TIMEOUT((log += QString::fromUtf8(pythonServer.readAllStandardError()),
+                              listening.match(log).hasMatch()),
+                             15000);
+    const QString port = listening.match(log).captured(1);
+
+    TowProcess client;
+    QVERIFY(client.start({"client", "-listen_tcp", "127.0.0.1:0", "-remote_ws",
+                          QStringLiteral("ws://127.0.0.1:%1/").arg(port)}));
+    const QByteArray data = patternBytes(41, 8 * 1024 * 1024 + 5);
+    StreamClient stream;
+    stream.keepData = true;
+    stream.start(client.port(), data, false);
+    QTRY_COMPARE_WITH_TIMEOUT(stream.received.size(), data.size(), 60000);
+    QVERIFY(stream.received == data);
+    pythonServer.kill();
+    pythonServer.waitForFinished();
+}
+
+QTEST_GUILESS_MAIN(TestInterop)
+#include "tst_interop.moc"

@@ -1,0 +1,62 @@
+#!/usr/bin/python3
+"""A third-party WebSocket client (python3-websockets) talking to our server.
+
+Modes:
+  echo URL SIZE   send SIZE random bytes as binary messages of varied sizes (1 KiB like the
+                  original Go client, up to 256 KiB), with empty keep-alive messages between,
+                  and check the echo that comes back through the tunnel.
+  text URL        send a text message; the server must close with 1003.
+Exit status 0 on success; a one-line reason on stderr otherwise.
+"""
+import asyncio
+import os
+import sys
+
+import websockets
+
+
+async def echo(url, size):
+    data = os.urandom(size)
+    async with websockets.connect(url, max_size=None) as ws:
+        async def send():
+            offset, step = 0, 1024
+            while offset < size:
+                await ws.send(data[offset:offset + step])
+                offset += step
+                step = 1024 if step >= 256 * 1024 else step * 2
+                await ws.send(b"")  # keep-alive: must not reach the remote
+        sender = asyncio.create_task(send())
+        received = bytearray()
+        while len(received) < size:
+            message = await asyncio.wait_for(ws.recv(), 30)
+            if isinstance(message, str):
+                raise SystemExit("unexpected text message")
+            received += message
+        await sender
+        if bytes(received) != data:
+            raise SystemExit("echo differs from what was sent")
+
+
+async def text(url):
+    async with websockets.connect(url) as ws:
+        await ws.send("text is a protocol error")
+        try:
+            await asyncio.wait_for(ws.recv(), 10)
+        except websockets.ConnectionClosed:
+            pass
+        if ws.close_code != 1003:
+            raise SystemExit(f"expected close code 1003, got {ws.close_code}")
+
+
+def main():
+    mode, url = sys.argv[1], sys.argv[2]
+    if mode == "echo":
+        asyncio.run(echo(url, int(sys.argv[3])))
+    elif mode == "text":
+        asyncio.run(text(url))
+    else:
+        raise SystemExit(f"unknown mode {mode}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+#!/usr/bin/python3
+"""A third-party WebSocket server (python3-websockets) standing in for a tunnel server whose
+remote echoes: every binary message comes back as is, empty keep-alives are dropped. Our client
+connects to it. Prints "listening on 127.0.0.1:PORT" once ready and runs until killed.
+"""
+import asyncio
+import sys
+
+import websockets
+
+
+async def handler(ws, path=None):
+    async for message in ws:
+        if isinstance(message, str):
+            await ws.close(1003, "text")
+            return
+        if message:
+            await ws.send(message)
+
+
+async def main():
+    async with websockets.serve(handler, "127.0.0.1", 0, max_size=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        print(f"listening on 127.0.0.1:{port}", file=sys.stderr, flush=True)
+        await asyncio.Future()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
