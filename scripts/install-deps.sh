@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages a task needs, only those missing; non-interactive, idempotent.
+# Usage: scripts/install-deps.sh build [test]
+set -euo pipefail
+
+packages=(cmake ninja-build g++ qt6-base-dev qt6-base-dev-tools qt6-websockets-dev
+          qt6-httpserver-dev)
+for group in "$@"; do
+    case "$group" in
+        build) ;;
+        # python3-websockets: a third-party WebSocket peer; prometheus: promtool for /metrics.
+        test) packages+=(python3-websockets prometheus) ;;
+        *) echo "install-deps.sh: unknown group '$group' (expected build or test)" >&2; exit 2 ;;
+    esac
+done
+
+missing=()
+for package in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$package")
+    fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "Installing missing Debian packages: ${missing[*]}"
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+    sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -q
+"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
