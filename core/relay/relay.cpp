@@ -11,6 +11,9 @@ namespace {
 // A WebSocket frame header is at most 14 bytes; the read buffer must hold a whole frame.
 constexpr qint64 kFrameHeaderSlackBytes = 64;
 
+// A TCP peer that reads nothing of the last bytes for this long while we close is given up.
+constexpr qint64 kTcpStalledCloseMs = 60000;
+
 QString closeCodeText(QWebSocketProtocol::CloseCode code)
 {
     return QString::number(int(code));
@@ -63,15 +66,10 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, PausableTcpSocket *serverTransport
 
     m_keepAliveTimer.setSingleShot(true);
     connect(&m_keepAliveTimer, &QTimer::timeout, this, &Relay::sendKeepAlive);
-    m_closeTimer.setSingleShot(true);
-    connect(&m_closeTimer, &QTimer::timeout, this, [this] {
-        // The peer did not finish the closing handshake (or TCP never drained) in time.
-        if (m_ws->state() != QAbstractSocket::UnconnectedState)
-            m_ws->abort();
-        if (m_tcp->state() != QAbstractSocket::UnconnectedState)
-            m_tcp->abort();
-        checkFinished();
-    });
+    // While closing, a side is given up only when it makes no progress: a slow peer still
+    // reading its last bytes must get them all (aborting would drop what is still queued).
+    m_closeTimer.setInterval(m_options.closeTimeoutMs);
+    connect(&m_closeTimer, &QTimer::timeout, this, &Relay::checkCloseProgress);
 
     qCInfo(lcRelay).noquote() << "tunnel opened" << m_description;
 
@@ -322,7 +320,8 @@ void Relay::closeWs(int code, const QString &reason)
     if (m_ws->state() != QAbstractSocket::UnconnectedState) {
         // Frames already queued go first: close() appends the close frame behind them.
         m_ws->close(QWebSocketProtocol::CloseCode(code), reason);
-        m_closeTimer.start(m_options.closeTimeoutMs);
+        m_wsClosingSince.start();
+        m_closeTimer.start();
     }
 }
 
@@ -336,9 +335,42 @@ void Relay::closeTcpAfterFlush()
     if (m_tcp->state() != QAbstractSocket::UnconnectedState) {
         // disconnectFromHost() waits until the write buffer is empty.
         m_tcp->disconnectFromHost();
+        m_tcpClosingSince.start();
         if (!m_closeTimer.isActive() && m_tcp->state() != QAbstractSocket::UnconnectedState)
-            m_closeTimer.start(qMax(m_options.closeTimeoutMs, 60000));
+            m_closeTimer.start();
     }
+}
+
+void Relay::checkCloseProgress()
+{
+    // The WebSocket: the close frame sits behind the queued data; once that is written the peer
+    // has closeTimeoutMs to answer it.
+    if (m_wsClosing && m_ws->state() != QAbstractSocket::UnconnectedState) {
+        const qint64 pending = m_ws->bytesToWrite();
+        if (pending > 0 && pending < m_wsPendingAtLastCheck)
+            m_wsClosingSince.restart();
+        m_wsPendingAtLastCheck = pending;
+        if (m_wsClosingSince.hasExpired(m_options.closeTimeoutMs)) {
+            setReason(QStringLiteral("websocket close timed out"));
+            m_ws->abort();
+        }
+    }
+    // TCP: disconnectFromHost() closes once the queue is written; a reader that takes nothing
+    // for kTcpStalledCloseMs is gone.
+    if (m_tcpClosing && m_tcp->state() != QAbstractSocket::UnconnectedState) {
+        const qint64 pending = m_tcp->bytesToWrite();
+        if (pending < m_tcpPendingAtLastCheck)
+            m_tcpClosingSince.restart();
+        m_tcpPendingAtLastCheck = pending;
+        if (m_tcpClosingSince.hasExpired(kTcpStalledCloseMs)) {
+            setReason(QStringLiteral("tcp peer stopped reading while closing"));
+            m_tcp->abort();
+        }
+    }
+    if (m_ws->state() == QAbstractSocket::UnconnectedState
+        && m_tcp->state() == QAbstractSocket::UnconnectedState)
+        m_closeTimer.stop();
+    checkFinished();
 }
 
 void Relay::pauseWsReading()

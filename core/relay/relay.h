@@ -8,6 +8,7 @@
 #include <QObject>
 #include <QPointer>
 #include <QTimer>
+#include <limits>
 
 class QAbstractSocket;
 class QTcpSocket;
@@ -66,6 +67,7 @@ private:
     void sendToWs(const QByteArray &data);
     void closeWs(int code, const QString &reason);
     void closeTcpAfterFlush();
+    void checkCloseProgress();
     void pauseWsReading();
     void resumeWsReading();
     void drainWsTransport();
@@ -87,6 +89,10 @@ private:
     QTimer m_keepAliveTimer;
     QTimer m_closeTimer;
     QElapsedTimer m_age;
+    QElapsedTimer m_wsClosingSince; // since the last progress of the closing WebSocket
+    QElapsedTimer m_tcpClosingSince; // since the last progress of the closing TCP socket
+    qint64 m_wsPendingAtLastCheck = std::numeric_limits<qint64>::max();
+    qint64 m_tcpPendingAtLastCheck = std::numeric_limits<qint64>::max();
 
     qint64 m_bytesTcpToWs = 0;
     qint64 m_bytesWsToTcp = 0;

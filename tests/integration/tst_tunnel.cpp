@@ -78,6 +78,7 @@ private Q_SLOTS:
     void metricsPassPromtool();
     void remoteUnreachableKeepsServing();
     void sigtermExitsCleanly();
+    void credentialsNeverLogged();
 
 private:
     // Starts server (towards remotePort) and client processes.
@@ -190,7 +191,8 @@ void TestTunnel::slowSink()
     QFETCH(bool, clientToServer);
     const qint64 size = 256 * kMiB;
     constexpr qint64 kSlowBytesPerSecond = 1'000'000;
-    constexpr qint64 kSlowPhaseBytes = 4'000'000;
+    // Longer than the relay's 5 s close timeout: a slow reader must not lose the tail.
+    constexpr qint64 kSlowPhaseBytes = 6'000'000;
     TowProcess server, client;
     if (clientToServer) {
         SinkServer sink(kSlowBytesPerSecond);
@@ -365,6 +367,30 @@ void TestTunnel::sigtermExitsCleanly()
     QTRY_VERIFY_WITH_TIMEOUT(open.done, 10000);
     QVERIFY2(client.log().contains(QLatin1String("1001")), qPrintable(client.log()));
     QCOMPARE(client.stop(), 0);
+}
+
+void TestTunnel::credentialsNeverLogged()
+{
+    EchoServer echo;
+    QVERIFY(echo.listen(QHostAddress::LocalHost));
+    TowProcess server, client;
+    QVERIFY(server.start({"server", "-listen_ws", "127.0.0.1:0", "-remote_tcp",
+                          QStringLiteral("127.0.0.1:%1").arg(echo.serverPort())}));
+    QVERIFY(
+        client.start({"client", "-listen_tcp", "127.0.0.1:0", "-remote_ws",
+                      QStringLiteral("ws://alice:s3cr3t-pw@127.0.0.1:%1/").arg(server.port())}));
+    StreamClient stream;
+    stream.keepData = true;
+    stream.start(client.port(), "with basic auth", false);
+    QTRY_COMPARE(stream.received, QByteArray("with basic auth"));
+    stream.close();
+    QTRY_VERIFY(client.log().contains(QLatin1String("tunnel closed")));
+    QCOMPARE(client.stop(), 0);
+    const QString log = client.log();
+    QVERIFY2(!log.contains(QLatin1String("s3cr3t-pw")), qPrintable(log));
+    QVERIFY2(!log.contains(QLatin1String("alice")), qPrintable(log));
+    QVERIFY2(log.contains(QStringLiteral("ws://127.0.0.1:%1/").arg(server.port())),
+             qPrintable(log));
 }
 
 QTEST_GUILESS_MAIN(TestTunnel)

@@ -126,6 +126,11 @@ void TestRelay::bulkClientToServer()
     QTRY_COMPARE_WITH_TIMEOUT(sink.finished.size(), 1, 60000);
     QCOMPARE(sink.finished[0].bytes, data.size());
     QCOMPARE(sink.finished[0].sha256, sha256(data));
+    // A finished tunnel leaves nothing behind: relay, WebSocket and the socket it ran on.
+    QTRY_COMPARE(m_server->findChildren<Relay *>().size(), 0);
+    QTRY_COMPARE(m_server->findChildren<QAbstractSocket *>().size(), 0);
+    QTRY_COMPARE(m_client->findChildren<Relay *>().size(), 0);
+    QTRY_COMPARE(m_client->findChildren<QWebSocket *>().size(), 0);
 }
 
 void TestRelay::bulkServerToClient()

@@ -44,19 +44,28 @@ void SinkServer::incomingConnection(qintptr descriptor)
             limit -= chunk.size();
         }
     };
+    // Full speed: read whatever arrives. Limited: read on a timer from a small buffer, so the
+    // kernel pushes back on the sender; setRate(0) switches back to full speed.
+    connect(socket, &QTcpSocket::readyRead, socket, [this, drain] {
+        if (m_rate == 0)
+            drain(qint64(1) << 40);
+    });
     if (m_rate > 0) {
-        // A slow reader: a small read buffer, so the kernel pushes back on the sender.
         socket->setReadBufferSize(64 * 1024);
         auto *timer = new QTimer(socket);
-        connect(timer, &QTimer::timeout, socket, [this, drain, socket] {
-            drain(m_rate > 0 ? m_rate * kRateTickMs / 1000 : (qint64(1) << 40));
+        connect(timer, &QTimer::timeout, socket, [this, drain, socket, timer] {
+            if (m_rate == 0) {
+                timer->stop();
+                socket->setReadBufferSize(0);
+                drain(qint64(1) << 40);
+                return;
+            }
+            drain(m_rate * kRateTickMs / 1000);
             // Reading from a full buffer does not always restart the notifier (Qt 6.4).
             socket->setReadBufferSize(socket->readBufferSize() == 64 * 1024 ? 64 * 1024 + 1
                                                                             : 64 * 1024);
         });
         timer->start(kRateTickMs);
-    } else {
-        connect(socket, &QTcpSocket::readyRead, socket, [drain] { drain(qint64(1) << 40); });
     }
     connect(socket, &QTcpSocket::disconnected, this, [this, socket, hash, count, drain] {
         drain(qint64(1) << 40);
@@ -123,17 +132,25 @@ void StreamClient::start(quint16 port, const QByteArray &toSend, bool closeAfter
     m_toSend = toSend;
     m_closeAfterSending = closeAfterSending;
     m_rate = readBytesPerSecond;
+    connect(&m_socket, &QTcpSocket::readyRead, this, [this] {
+        if (m_rate == 0)
+            readSome();
+    });
     if (m_rate > 0) {
         m_socket.setReadBufferSize(64 * 1024);
         auto *timer = new QTimer(this);
-        connect(timer, &QTimer::timeout, this, [this] {
+        connect(timer, &QTimer::timeout, this, [this, timer] {
+            if (m_rate == 0) {
+                timer->stop();
+                m_socket.setReadBufferSize(0);
+                readSome();
+                return;
+            }
             readSome();
             m_socket.setReadBufferSize(m_socket.readBufferSize() == 64 * 1024 ? 64 * 1024 + 1
                                                                               : 64 * 1024);
         });
         timer->start(kRateTickMs);
-    } else {
-        connect(&m_socket, &QTcpSocket::readyRead, this, &StreamClient::readSome);
     }
     m_socket.connectToHost(QHostAddress::LocalHost, port);
 }

@@ -2,6 +2,7 @@
 
 #include <QDeadlineTimer>
 #include <QRegularExpression>
+#include <QTest>
 
 TowProcess::TowProcess()
 {
@@ -13,6 +14,10 @@ TowProcess::~TowProcess()
 {
     if (m_process.state() != QProcess::NotRunning)
         stop();
+    // A failed test shows what the process said: usually the quickest way to the cause.
+    if (QTest::currentTestFailed())
+        qWarning().noquote() << "log of" << m_process.arguments().join(QLatin1Char(' ')) << ":\n"
+                             << log().right(20000);
 }
 
 QString TowProcess::executable()
