@@ -16,6 +16,8 @@
 
 namespace {
 
+constexpr int kListenBacklog = 1024;
+
 // Qt 6.4 reports a refused upgrade only as text: "...Unhandled http status code: 301 (...)".
 int handshakeStatus(const QString &errorString)
 {
@@ -63,6 +65,9 @@ bool ClientTunnel::listen(QString *error)
         address = info.addresses().constFirst();
     }
     m_server = new QTcpServer(this);
+    // Qt's default backlog (50) overflows when an application opens many connections at once;
+    // the kernel then drops or resets them before we can accept them.
+    m_server->setListenBacklogSize(kListenBacklog);
     if (!m_server->listen(address, m_options.listen.port)) {
         if (m_server->serverError() == QAbstractSocket::AddressInUseError)
             *error = QStringLiteral("cannot listen on %1: the port is already in use")

@@ -249,8 +249,17 @@ void TestTunnel::concurrentTunnels()
         streams.push_back(std::move(stream));
     }
     // All tunnels are open at once: each echo comes back whole and unmixed.
-    for (int i = 0; i < kTunnels; ++i)
-        QTRY_COMPARE_WITH_TIMEOUT(streams[i]->received.size(), payloads[i].size(), 60000);
+    for (int i = 0; i < kTunnels; ++i) {
+        QTRY_VERIFY2_WITH_TIMEOUT(
+            streams[i]->received.size() == payloads[i].size(),
+            qPrintable(QStringLiteral("tunnel %1: %2 of %3 bytes, state %4, %5")
+                           .arg(i)
+                           .arg(streams[i]->received.size())
+                           .arg(payloads[i].size())
+                           .arg(streams[i]->socket().state())
+                           .arg(streams[i]->socket().errorString())),
+            60000);
+    }
     const HttpAnswer metrics = httpGet(server.port(), QStringLiteral("/metrics"));
     QCOMPARE(metricValue(metrics.body, QStringLiteral("http_to_tcp_active_connections")),
              double(kTunnels));

@@ -6,6 +6,8 @@
 namespace {
 // Reading at a limited rate: this many bytes every kRateTickMs.
 constexpr int kRateTickMs = 20;
+// Tests open hundreds of connections at once; Qt's default backlog (50) would overflow.
+constexpr int kListenBacklog = 1024;
 } // namespace
 
 QByteArray patternBytes(quint32 seed, qint64 size)
@@ -27,6 +29,7 @@ QByteArray sha256(const QByteArray &data)
 SinkServer::SinkServer(qint64 bytesPerSecond, QObject *parent)
     : QTcpServer(parent), m_rate(bytesPerSecond)
 {
+    setListenBacklogSize(kListenBacklog);
 }
 
 void SinkServer::incomingConnection(qintptr descriptor)
@@ -77,6 +80,7 @@ void SinkServer::incomingConnection(qintptr descriptor)
 SourceServer::SourceServer(quint32 seed, qint64 size, QObject *parent)
     : QTcpServer(parent), m_seed(seed), m_size(size)
 {
+    setListenBacklogSize(kListenBacklog);
 }
 
 void SourceServer::incomingConnection(qintptr descriptor)
@@ -102,6 +106,11 @@ void SourceServer::incomingConnection(qintptr descriptor)
     connect(socket, &QTcpSocket::bytesWritten, socket, pump);
     connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
     pump();
+}
+
+EchoServer::EchoServer(QObject *parent) : QTcpServer(parent)
+{
+    setListenBacklogSize(kListenBacklog);
 }
 
 void EchoServer::incomingConnection(qintptr descriptor)

@@ -56,7 +56,7 @@ class EchoServer : public QTcpServer
 {
     Q_OBJECT
 public:
-    using QTcpServer::QTcpServer;
+    explicit EchoServer(QObject *parent = nullptr);
 
 protected:
     void incomingConnection(qintptr descriptor) override;

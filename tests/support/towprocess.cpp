@@ -1,6 +1,9 @@
 #include "towprocess.h"
 
+#include <QCoreApplication>
 #include <QDeadlineTimer>
+#include <QDir>
+#include <QFile>
 #include <QRegularExpression>
 #include <QTest>
 
@@ -15,9 +18,24 @@ TowProcess::~TowProcess()
     if (m_process.state() != QProcess::NotRunning)
         stop();
     // A failed test shows what the process said: usually the quickest way to the cause.
-    if (QTest::currentTestFailed())
-        qWarning().noquote() << "log of" << m_process.arguments().join(QLatin1Char(' ')) << ":\n"
-                             << log().right(20000);
+    if (QTest::currentTestFailed()) {
+        // Every warning, then the end of the log (a busy test logs thousands of tunnel lines).
+        const QStringList lines = log().split(QLatin1Char('\n'));
+        QStringList shown;
+        for (const QString &line : lines) {
+            if (!line.contains(QLatin1String(" info ")))
+                shown.append(line);
+        }
+        shown.append(QStringLiteral("... last lines:"));
+        shown += lines.mid(qMax(0, int(lines.size()) - 20));
+        qWarning().noquote() << "log of" << m_process.arguments().join(QLatin1Char(' ')) << "("
+                             << lines.size() << "lines):\n"
+                             << shown.join(QLatin1Char('\n'));
+        QFile file(QDir::temp().filePath(
+            QStringLiteral("tow-failed-%1.log").arg(QCoreApplication::applicationPid())));
+        if (file.open(QIODevice::Append))
+            file.write(m_log.toUtf8());
+    }
 }
 
 QString TowProcess::executable()
