@@ -230,7 +230,10 @@ void ClientTunnel::openWebSocket(QTcpSocket *tcp, const QUrl &url, int redirects
                 qCInfo(lcClient).noquote() << "redirected from" << WebSocketUrl::redacted(url)
                                            << "to" << WebSocketUrl::redacted(*next);
                 QUrl withCredentials = *next;
-                if (withCredentials.userName().isEmpty() && next->host() == url.host())
+                // Credentials follow a redirect only to the very same origin: never to
+                // another port or host, never from wss:// down to ws://.
+                if (withCredentials.userName().isEmpty() && next->scheme() == url.scheme()
+                    && next->host() == url.host() && next->port() == url.port())
                     withCredentials.setUserInfo(url.userInfo());
                 m_effectiveUrl = withCredentials;
                 openWebSocket(tcpGuard.data(), withCredentials, redirectsLeft - 1);

@@ -32,31 +32,40 @@ void RedirectResolver::step(const QUrl &url, int hopsLeft, bool insecure, const 
     if (insecure)
         connect(reply, &QNetworkReply::sslErrors, reply, [reply] { reply->ignoreSslErrors(); });
     QPointer<const QObject> guard(context);
-    connect(reply, &QNetworkReply::finished, this,
-            [this, reply, url, hopsLeft, insecure, guard, callback = std::move(callback)] {
-                reply->deleteLater();
-                if (!guard)
-                    return;
-                const int status =
-                    reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-                const bool isRedirect = status == 301 || status == 302 || status == 303
-                    || status == 307 || status == 308;
-                if (!isRedirect) {
-                    // The server stopped redirecting: the previous hop is where to connect.
-                    callback(url, QString());
-                    return;
-                }
-                if (hopsLeft <= 0) {
-                    callback(std::nullopt, QStringLiteral("too many redirects"));
-                    return;
-                }
-                const QString location = QString::fromUtf8(reply->rawHeader("Location"));
-                QString error;
-                const auto next = WebSocketUrl::resolveRedirect(url, location, &error);
-                if (!next) {
-                    callback(std::nullopt, QStringLiteral("bad redirect: %1").arg(error));
-                    return;
-                }
-                step(*next, hopsLeft - 1, insecure, guard.data(), callback);
-            });
+    // Only the status line and headers matter: act on them as soon as they arrive and drop the
+    // body, which may be large or never end.
+    auto handled = std::make_shared<bool>(false);
+    auto onHeaders = [this, reply, url, hopsLeft, insecure, guard, handled,
+                      callback = std::move(callback)] {
+        const QVariant statusAttribute = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute);
+        if (*handled || (!statusAttribute.isValid() && !reply->isFinished()))
+            return;
+        *handled = true;
+        reply->abort();
+        reply->deleteLater();
+        if (!guard)
+            return;
+        const int status = statusAttribute.toInt();
+        const bool isRedirect =
+            status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+        if (!isRedirect) {
+            // The server stopped redirecting: the previous hop is where to connect.
+            callback(url, QString());
+            return;
+        }
+        if (hopsLeft <= 0) {
+            callback(std::nullopt, QStringLiteral("too many redirects"));
+            return;
+        }
+        const QString location = QString::fromUtf8(reply->rawHeader("Location"));
+        QString error;
+        const auto next = WebSocketUrl::resolveRedirect(url, location, &error);
+        if (!next) {
+            callback(std::nullopt, QStringLiteral("bad redirect: %1").arg(error));
+            return;
+        }
+        step(*next, hopsLeft - 1, insecure, guard.data(), callback);
+    };
+    connect(reply, &QNetworkReply::metaDataChanged, this, onHeaders);
+    connect(reply, &QNetworkReply::finished, this, onHeaders);
 }

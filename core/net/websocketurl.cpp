@@ -1,16 +1,28 @@
 #include "websocketurl.h"
 
+#include <QRegularExpression>
+
 namespace {
+
+// The text with any "user:password@" removed, for error messages (they reach logs).
+QString withoutUserInfo(const QString &text)
+{
+    static const QRegularExpression userInfo(QStringLiteral("//[^/?#]*@"));
+    QString out = text;
+    return out.replace(userInfo, QStringLiteral("//"));
+}
 
 std::optional<QUrl> normalise(QUrl url, const QString &original, QString *error)
 {
     auto fail = [&](const QString &why) -> std::optional<QUrl> {
         if (error)
-            *error = QStringLiteral("invalid WebSocket URL \"%1\": %2").arg(original, why);
+            *error = QStringLiteral("invalid WebSocket URL \"%1\": %2")
+                         .arg(withoutUserInfo(original), why);
         return std::nullopt;
     };
+    // QUrl::errorString() quotes the whole input, password included: not for messages.
     if (!url.isValid())
-        return fail(url.errorString());
+        return fail(QStringLiteral("it is not a valid URL"));
     const QString scheme = url.scheme().toLower();
     if (scheme == QLatin1String("http"))
         url.setScheme(QStringLiteral("ws"));

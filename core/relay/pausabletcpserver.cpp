@@ -14,7 +14,7 @@ PausableTcpServer::PausableTcpServer(qint64 socketReadBufferBytes, QObject *pare
 PausableTcpSocket *PausableTcpServer::socketFor(const QHostAddress &peerAddress,
                                                 quint16 peerPort) const
 {
-    return m_sockets.value(key(peerAddress, peerPort), nullptr);
+    return m_sockets.value(key(peerAddress, peerPort)).data();
 }
 
 void PausableTcpServer::incomingConnection(qintptr socketDescriptor)
@@ -25,14 +25,16 @@ void PausableTcpServer::incomingConnection(qintptr socketDescriptor)
         return;
     }
     socket->setReadBufferSize(m_socketReadBufferBytes);
-    const QString k = key(socket->peerAddress(), socket->peerPort());
-    m_sockets.insert(k, socket);
-    connect(socket, &QObject::destroyed, this, [this, k, socket] {
-        const auto it = m_sockets.constFind(k);
-        if (it != m_sockets.cend() && it.value() == socket)
-            m_sockets.erase(it);
-    });
+    m_sockets.insert(key(socket->peerAddress(), socket->peerPort()), socket);
+    if (m_sockets.size() > 2 * m_sizeAfterPrune + 64)
+        pruneClosedSockets();
     addPendingConnection(socket);
+}
+
+void PausableTcpServer::pruneClosedSockets()
+{
+    m_sockets.removeIf([](const auto &entry) { return entry.value().isNull(); });
+    m_sizeAfterPrune = m_sockets.size();
 }
 
 QString PausableTcpServer::key(const QHostAddress &address, quint16 port)

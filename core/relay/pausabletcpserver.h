@@ -2,6 +2,7 @@
 #pragma once
 
 #include <QHash>
+#include <QPointer>
 #include <QTcpServer>
 
 class PausableTcpSocket;
@@ -16,8 +17,6 @@ public:
     // socket it runs on, which is how the server finds the transport of an upgraded connection.
     PausableTcpSocket *socketFor(const QHostAddress &peerAddress, quint16 peerPort) const;
 
-    int openSocketCount() const { return int(m_sockets.size()); }
-
 protected:
     void incomingConnection(qintptr socketDescriptor) override;
 
@@ -25,5 +24,10 @@ private:
     static QString key(const QHostAddress &address, quint16 port);
 
     qint64 m_socketReadBufferBytes;
-    QHash<QString, PausableTcpSocket *> m_sockets;
+    void pruneClosedSockets();
+
+    // QHttpServer (6.4) disconnects every signal of a socket it upgrades, so entries cannot be
+    // removed on destroyed(): QPointer notices instead, and stale entries are pruned.
+    QHash<QString, QPointer<PausableTcpSocket>> m_sockets;
+    qsizetype m_sizeAfterPrune = 0;
 };

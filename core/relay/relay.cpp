@@ -11,8 +11,11 @@ namespace {
 // A WebSocket frame header is at most 14 bytes; the read buffer must hold a whole frame.
 constexpr qint64 kFrameHeaderSlackBytes = 64;
 
-// A TCP peer that reads nothing of the last bytes for this long while we close is given up.
-constexpr qint64 kTcpStalledCloseMs = 60000;
+// A peer that reads nothing of the last bytes for this long while we close is given up.
+constexpr qint64 kStalledCloseMs = 60000;
+
+// While a client-side relay is paused, how often the TCP -> WebSocket direction is re-checked.
+constexpr int kPausePollMs = 20;
 
 QString closeCodeText(QWebSocketProtocol::CloseCode code)
 {
@@ -70,6 +73,11 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, PausableTcpSocket *serverTransport
     // reading its last bytes must get them all (aborting would drop what is still queued).
     m_closeTimer.setInterval(m_options.closeTimeoutMs);
     connect(&m_closeTimer, &QTimer::timeout, this, &Relay::checkCloseProgress);
+    m_pausePollTimer.setInterval(kPausePollMs);
+    connect(&m_pausePollTimer, &QTimer::timeout, this, [this] {
+        if (m_ws->bytesToWrite() <= m_options.lowWatermarkBytes)
+            pumpTcpToWs();
+    });
 
     qCInfo(lcRelay).noquote() << "tunnel opened" << m_description;
 
@@ -104,6 +112,12 @@ Relay::~Relay()
     // Sockets are children; make sure none of their signals reach us half-destroyed.
     m_tcp->disconnect(this);
     m_ws->disconnect(this);
+}
+
+void Relay::connectTcp(const QString &host, quint16 port)
+{
+    m_tcpEnded = false;
+    m_tcp->connectToHost(host, port);
 }
 
 void Relay::shutdown()
@@ -239,7 +253,8 @@ void Relay::onTcpDisconnected()
     pumpTcpToWs();
     const bool tcpFailed = m_tcp->error() != QAbstractSocket::RemoteHostClosedError
         && m_tcp->error() != QAbstractSocket::UnknownSocketError && !m_tcpClosing;
-    closeWs(tcpFailed ? QWebSocketProtocol::CloseCodeAbnormalDisconnection
+    // 1011: RFC 6455 forbids sending 1006 (Qt's CloseCodeAbnormalDisconnection).
+    closeWs(tcpFailed ? QWebSocketProtocol::CloseCodeBadOperation
                       : QWebSocketProtocol::CloseCodeNormal,
             tcpFailed ? QStringLiteral("tcp error") : QString());
     checkFinished();
@@ -302,6 +317,7 @@ void Relay::drainWsTransport()
         return;
     if (m_paused) {
         m_paused = false;
+        m_pausePollTimer.stop();
         if (m_serverTransport)
             m_serverTransport->setPaused(false);
         else
@@ -317,6 +333,10 @@ void Relay::closeWs(int code, const QString &reason)
         return;
     m_wsClosing = true;
     m_keepAliveTimer.stop();
+    // A paused client-side relay hides its socket's signals from QWebSocket, which would then
+    // never see the end of the closing handshake. Nothing more is written to TCP now anyway.
+    if (m_paused)
+        resumeWsReading();
     if (m_ws->state() != QAbstractSocket::UnconnectedState) {
         // Frames already queued go first: close() appends the close frame behind them.
         m_ws->close(QWebSocketProtocol::CloseCode(code), reason);
@@ -347,22 +367,25 @@ void Relay::checkCloseProgress()
     // has closeTimeoutMs to answer it.
     if (m_wsClosing && m_ws->state() != QAbstractSocket::UnconnectedState) {
         const qint64 pending = m_ws->bytesToWrite();
-        if (pending > 0 && pending < m_wsPendingAtLastCheck)
-            m_wsClosingSince.restart();
+        if (pending > 0 ? pending < m_wsPendingAtLastCheck : m_wsPendingAtLastCheck > 0)
+            m_wsClosingSince.restart(); // progress, or the close frame has just been written
         m_wsPendingAtLastCheck = pending;
-        if (m_wsClosingSince.hasExpired(m_options.closeTimeoutMs)) {
+        // Data still queued: the peer is slow, give it as long as a TCP reader. All written:
+        // the peer has closeTimeoutMs to answer the close frame.
+        if (m_wsClosingSince.hasExpired(pending > 0 ? kStalledCloseMs
+                                                    : qint64(m_options.closeTimeoutMs))) {
             setReason(QStringLiteral("websocket close timed out"));
             m_ws->abort();
         }
     }
     // TCP: disconnectFromHost() closes once the queue is written; a reader that takes nothing
-    // for kTcpStalledCloseMs is gone.
+    // for kStalledCloseMs is gone.
     if (m_tcpClosing && m_tcp->state() != QAbstractSocket::UnconnectedState) {
         const qint64 pending = m_tcp->bytesToWrite();
         if (pending < m_tcpPendingAtLastCheck)
             m_tcpClosingSince.restart();
         m_tcpPendingAtLastCheck = pending;
-        if (m_tcpClosingSince.hasExpired(kTcpStalledCloseMs)) {
+        if (m_tcpClosingSince.hasExpired(kStalledCloseMs)) {
             setReason(QStringLiteral("tcp peer stopped reading while closing"));
             m_tcp->abort();
         }
@@ -387,6 +410,8 @@ void Relay::pauseWsReading()
     } else {
         // Client side, no subclass possible: hide the socket's readyRead from QWebSocket.
         m_transport->blockSignals(true);
+        // That hides bytesWritten too: keep the other direction moving by polling.
+        m_pausePollTimer.start();
         // QWebSocket may have started its 5 s "incomplete frame" timer on a partial frame that
         // cannot complete while readyRead is hidden. Stop it once the current parse returns.
         QMetaObject::invokeMethod(this, &Relay::stopFrameWaitTimers, Qt::QueuedConnection);
@@ -411,10 +436,12 @@ void Relay::resumeWsReading()
     m_paused = false;
     qCDebug(lcRelay).noquote() << m_description << "resume reading the websocket at"
                                << m_tcp->bytesToWrite() << "bytes queued to tcp";
-    if (m_serverTransport)
+    if (m_serverTransport) {
         m_serverTransport->setPaused(false);
-    else
+    } else {
         m_transport->blockSignals(false);
+        m_pausePollTimer.stop();
+    }
     kickTransport();
     if (m_transport->bytesAvailable() > 0)
         Q_EMIT m_transport->readyRead();

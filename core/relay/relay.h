@@ -40,6 +40,10 @@ public:
     QString closeReason() const { return m_closeReason; }
     bool isFinished() const { return m_finished; }
 
+    // Server side: connects the TCP socket (given unconnected) once the relay watches it, so that
+    // even an immediate failure is reported through tcpConnectFailed().
+    void connectTcp(const QString &host, quint16 port);
+
     // Asks both sides to close (e.g. at shutdown): WebSocket close code 1001, TCP after its
     // pending bytes.
     void shutdown();
@@ -88,6 +92,7 @@ private:
 
     QTimer m_keepAliveTimer;
     QTimer m_closeTimer;
+    QTimer m_pausePollTimer;
     QElapsedTimer m_age;
     QElapsedTimer m_wsClosingSince; // since the last progress of the closing WebSocket
     QElapsedTimer m_tcpClosingSince; // since the last progress of the closing TCP socket

@@ -197,7 +197,6 @@ void TunnelServer::onNewWebSocketConnection()
         m_metrics.set(kActive, m_activeTunnels);
 
         auto *tcp = new QTcpSocket;
-        tcp->connectToHost(m_options.remote.host, m_options.remote.port);
         auto *relay = new Relay(tcp, ws.release(), transport, m_options.relay,
                                 peer + QLatin1String(" -> ") + m_options.remote.toString(), this);
         connect(tcp, &QTcpSocket::connected, this, [this] {
@@ -218,5 +217,6 @@ void TunnelServer::onNewWebSocketConnection()
             relay->deleteLater();
             Q_EMIT tunnelFinished();
         });
+        relay->connectTcp(m_options.remote.host, m_options.remote.port);
     }
 }

@@ -67,6 +67,7 @@ private Q_SLOTS:
     void slowLocalReaderBoundsClientQueue();
     void tailDeliveredWhilePaused_data();
     void tailDeliveredWhilePaused();
+    void localAppLeavesWhilePaused();
     void textMessageClosesWith1003();
     void oversizedFrameClosesWith1009();
     void keepAliveSentAndIgnored();
@@ -237,6 +238,23 @@ void TestRelay::tailDeliveredWhilePaused()
             QCOMPARE(stream.digest(), sha256(patternBytes(6, size)));
         }
     }
+}
+
+void TestRelay::localAppLeavesWhilePaused()
+{
+    // The local application stops reading (the client relay pauses) and then goes away: both
+    // relays must still finish, not wait forever for signals hidden by the pause.
+    SourceServer source(7, 64 * kMiB);
+    QVERIFY(source.listen(QHostAddress::LocalHost));
+    startTunnel(source.serverPort());
+    StreamClient stream;
+    stream.start(m_client->serverPort(), {}, false, 500'000);
+    QTRY_VERIFY_WITH_TIMEOUT(stream.bytesRead > 1'000'000, 20000);
+    QTRY_VERIFY(m_client->findChildren<Relay *>().size() == 1);
+    stream.socket().abort();
+    QTRY_COMPARE_WITH_TIMEOUT(m_client->activeConnections(), 0, 20000);
+    QTRY_COMPARE_WITH_TIMEOUT(m_server->activeTunnels(), 0, 20000);
+    QTRY_COMPARE(m_client->findChildren<Relay *>().size(), 0);
 }
 
 void TestRelay::textMessageClosesWith1003()

@@ -14,6 +14,8 @@ private Q_SLOTS:
     void redirect_data();
     void redirect();
     void redactedHidesCredentials();
+    void errorsHideCredentials_data();
+    void errorsHideCredentials();
 };
 
 void TestWebSocketUrl::parse_data()
@@ -61,6 +63,8 @@ void TestWebSocketUrl::errors_data()
                          << "unsupported scheme \"ftp\"";
     QTest::newRow("no host") << "ws:///path"
                              << "host is missing";
+    QTest::newRow("invalid port") << "ws://h:99999/"
+                                  << "not a valid URL";
 }
 
 void TestWebSocketUrl::errors()
@@ -110,6 +114,23 @@ void TestWebSocketUrl::redactedHidesCredentials()
     QVERIFY2(!shown.contains(QLatin1String("s3cret")), qPrintable(shown));
     QVERIFY2(!shown.contains(QLatin1String("alice")), qPrintable(shown));
     QCOMPARE(shown, QStringLiteral("wss://h/p"));
+}
+
+void TestWebSocketUrl::errorsHideCredentials_data()
+{
+    QTest::addColumn<QString>("text");
+    QTest::newRow("bad port") << "wss://alice:s3cret@host:44x/";
+    QTest::newRow("bad scheme") << "ftp://alice:s3cret@host/";
+}
+
+void TestWebSocketUrl::errorsHideCredentials()
+{
+    // Error messages end up on stderr and in the journal: no password there.
+    QFETCH(QString, text);
+    QString error;
+    QVERIFY(!WebSocketUrl::parse(text, &error).has_value());
+    QVERIFY2(!error.contains(QLatin1String("s3cret")), qPrintable(error));
+    QVERIFY2(error.contains(QLatin1String("host")), qPrintable(error));
 }
 
 QTEST_APPLESS_MAIN(TestWebSocketUrl)
