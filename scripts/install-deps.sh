@@ -9,7 +9,8 @@ for group in "$@"; do
     case "$group" in
         build) ;;
         # python3-websockets: a third-party WebSocket peer; prometheus: promtool for /metrics.
-        test) packages+=(python3-websockets prometheus) ;;
+        # socat, websockify: the baselines the benchmark (and its --quick smoke test) runs.
+        test) packages+=(python3-websockets prometheus socat websockify) ;;
         *) echo "install-deps.sh: unknown group '$group' (expected build or test)" >&2; exit 2 ;;
     esac
 done

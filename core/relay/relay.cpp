@@ -30,6 +30,7 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, PausableTcpSocket *serverTransport
       m_tcp(tcp),
       m_ws(ws),
       m_serverTransport(serverTransport),
+      m_serverSide(serverTransport != nullptr),
       m_options(options),
       m_description(description),
       m_transportReadBufferBytes(options.maxIncomingFrameBytes + kFrameHeaderSlackBytes)
@@ -40,8 +41,8 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, PausableTcpSocket *serverTransport
 
     // QWebSocket (Qt 6.4) creates its own socket on the client side and keeps no accessor for
     // it; it is its only QAbstractSocket child. On the server side our server made it.
-    if (m_serverTransport)
-        m_transport = m_serverTransport;
+    if (m_serverSide)
+        m_transport = serverTransport;
     else
         m_transport = m_ws->findChild<QAbstractSocket *>();
 
@@ -318,10 +319,12 @@ void Relay::drainWsTransport()
     if (m_paused) {
         m_paused = false;
         m_pausePollTimer.stop();
-        if (m_serverTransport)
-            m_serverTransport->setPaused(false);
-        else
+        if (m_serverSide) {
+            if (m_serverTransport)
+                m_serverTransport->setPaused(false);
+        } else {
             m_transport->blockSignals(false);
+        }
     }
     if (!m_wsEnded && m_transport->bytesAvailable() > 0)
         Q_EMIT m_transport->readyRead();
@@ -405,8 +408,8 @@ void Relay::pauseWsReading()
     m_paused = true;
     qCDebug(lcRelay).noquote() << m_description << "pause reading the websocket at"
                                << m_tcp->bytesToWrite() << "bytes queued to tcp";
-    if (m_serverTransport) {
-        m_serverTransport->setPaused(true);
+    if (m_serverSide) {
+        m_serverTransport->setPaused(true); // m_transport (the same object) was checked above
     } else {
         // Client side, no subclass possible: hide the socket's readyRead from QWebSocket.
         m_transport->blockSignals(true);
@@ -436,8 +439,8 @@ void Relay::resumeWsReading()
     m_paused = false;
     qCDebug(lcRelay).noquote() << m_description << "resume reading the websocket at"
                                << m_tcp->bytesToWrite() << "bytes queued to tcp";
-    if (m_serverTransport) {
-        m_serverTransport->setPaused(false);
+    if (m_serverSide) {
+        m_serverTransport->setPaused(false); // m_transport (the same object) was checked above
     } else {
         m_transport->blockSignals(false);
         m_pausePollTimer.stop();
@@ -447,7 +450,7 @@ void Relay::resumeWsReading()
         Q_EMIT m_transport->readyRead();
     if (m_paused)
         return; // the buffered frames filled TCP again
-    if (!m_serverTransport) {
+    if (!m_serverSide) {
         // Signals hidden while paused: a disconnect or written bytes may have gone unnoticed.
         if (m_transport->state() == QAbstractSocket::UnconnectedState
             && m_ws->state() != QAbstractSocket::UnconnectedState) {

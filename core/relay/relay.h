@@ -85,7 +85,8 @@ private:
     QTcpSocket *m_tcp;
     QWebSocket *m_ws;
     QPointer<QAbstractSocket> m_transport; // the socket QWebSocket reads from
-    PausableTcpSocket *m_serverTransport;
+    QPointer<PausableTcpSocket> m_serverTransport; // may be deleted by QWebSocket first
+    bool m_serverSide;
     RelayOptions m_options;
     QString m_description;
     qint64 m_transportReadBufferBytes;

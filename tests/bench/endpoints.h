@@ -1,0 +1,111 @@
+// Loopback endpoints for the benchmark, on plain POSIX sockets and threads so that they cost
+// little next to the tunnels measured: a sink (counts and checksums, optionally reading slowly),
+// a source (sends a known stream, then closes) and an epoll echo server for thousands of
+// connections.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace bench {
+
+// A cheap checksum both ends compute over the byte stream (64-bit FNV-1a over 8-byte words).
+class Checksum
+{
+public:
+    void add(const char *data, size_t size);
+    uint64_t value() const { return m_state; }
+
+private:
+    uint64_t m_state = 14695981039346656037ull;
+    unsigned char m_pending[8] = {};
+    size_t m_pendingSize = 0;
+    void mix(uint64_t word);
+};
+
+// The pattern byte at a stream offset: sender and receiver agree without storing data.
+void fillPattern(char *buffer, size_t size, uint64_t offset);
+
+int listenLoopback(uint16_t *port);
+int connectLoopback(uint16_t port, bool noDelay = true);
+void setNoDelay(int fd);
+
+class SinkEndpoint
+{
+public:
+    struct Result
+    {
+        uint64_t bytes = 0;
+        uint64_t checksum = 0;
+    };
+    SinkEndpoint();
+    ~SinkEndpoint();
+    uint16_t port() const { return m_port; }
+    // Slow reading: bytesPerSecond for `seconds` after each accept, then full speed.
+    void setSlow(uint64_t bytesPerSecond, double seconds);
+    uint64_t bytesRead() const { return m_bytesRead.load(); }
+    // Waits for the next finished connection (false on timeout).
+    bool waitResult(Result *result, int timeoutMs);
+
+private:
+    void acceptLoop();
+    void serve(int fd);
+
+    int m_listenFd = -1;
+    uint16_t m_port = 0;
+    std::atomic<bool> m_stop {false};
+    std::atomic<uint64_t> m_bytesRead {0};
+    uint64_t m_slowRate = 0;
+    double m_slowSeconds = 0;
+    std::mutex m_mutex;
+    std::condition_variable m_cv;
+    std::vector<Result> m_results;
+    std::vector<std::thread> m_threads;
+    std::thread m_acceptThread;
+};
+
+class SourceEndpoint
+{
+public:
+    explicit SourceEndpoint(uint64_t bytesPerConnection);
+    ~SourceEndpoint();
+    uint16_t port() const { return m_port; }
+    void setBytes(uint64_t bytes) { m_bytes = bytes; }
+    // Bytes the kernel accepted from us so far, over all connections.
+    uint64_t bytesWritten() const { return m_written.load(); }
+
+private:
+    void acceptLoop();
+
+    int m_listenFd = -1;
+    uint16_t m_port = 0;
+    std::atomic<uint64_t> m_bytes;
+    std::atomic<uint64_t> m_written {0};
+    std::atomic<bool> m_stop {false};
+    std::vector<std::thread> m_threads;
+    std::thread m_acceptThread;
+};
+
+class EchoEndpoint
+{
+public:
+    EchoEndpoint();
+    ~EchoEndpoint();
+    uint16_t port() const { return m_port; }
+
+private:
+    void loop();
+
+    int m_listenFd = -1;
+    int m_epollFd = -1;
+    int m_wakeFd = -1;
+    uint16_t m_port = 0;
+    std::atomic<bool> m_stop {false};
+    std::thread m_thread;
+};
+
+} // namespace bench

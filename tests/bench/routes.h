@@ -1,0 +1,56 @@
+// The ways a TCP connection can reach an endpoint in the benchmark: directly (the limit), through
+// two socat relays (the userspace-relay baseline), through our client and server, and through our
+// client and websockify. Each route runs its processes and reports their memory and CPU.
+#pragma once
+
+#include <QProcess>
+#include <QString>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace bench {
+
+enum class RouteKind { Direct, Socat, Ours, Websockify };
+
+struct ProcessStats
+{
+    double cpuSeconds = 0; // user + system, including reaped children
+    uint64_t peakRssKb = 0; // VmHWM (largest resident set since start), children summed
+    uint64_t rssKb = 0;
+    uint64_t pssKb = 0;
+};
+
+class Route
+{
+public:
+    Route(RouteKind kind, QString towExecutable);
+    ~Route();
+
+    static QString name(RouteKind kind);
+    QString name() const { return name(m_kind); }
+    RouteKind kind() const { return m_kind; }
+
+    // Starts the route's processes towards targetPort; returns false with *error set.
+    bool start(uint16_t targetPort, QString *error);
+    void stop();
+    uint16_t entryPort() const { return m_entryPort; }
+
+    // Per process of the route (the tunnel's processes; empty for Direct).
+    std::vector<ProcessStats> stats() const;
+    std::vector<QString> processNames() const;
+
+private:
+    bool spawn(const QString &label, const QString &program, const QStringList &arguments,
+               uint16_t waitPort, QString *error);
+
+    RouteKind m_kind;
+    QString m_tow;
+    uint16_t m_entryPort = 0;
+    std::vector<std::unique_ptr<QProcess>> m_processes;
+    std::vector<QString> m_labels;
+};
+
+uint16_t freePort();
+
+} // namespace bench

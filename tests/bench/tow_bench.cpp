@@ -1,0 +1,650 @@
+// tow_bench: measures tcp-over-websocket beside direct TCP, a socat two-hop relay and websockify
+// (paired with our client) on the same machine in one run, and checks every transfer.
+// Usage: tow_bench [--quick] [--json FILE] [--markdown FILE] [--tow PATH]
+#include "endpoints.h"
+#include "routes.h"
+
+#include <QCommandLineParser>
+#include <QCoreApplication>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QStandardPaths>
+#include <QThread>
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <functional>
+#include <map>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace bench;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Settings
+{
+    bool quick = false;
+    uint64_t bulkBytes = 1ull << 30;
+    int bulkRuns = 3;
+    int roundTrips = 10000;
+    int setupSequential = 2000;
+    int setupParallel = 2000;
+    int parallelism = 32;
+    std::vector<int> concurrency {1000, 10000};
+    int holdSeconds = 15;
+    uint64_t slowPushBytes = 512ull << 20;
+    uint64_t slowRate = 5'000'000;
+    double slowSeconds = 20;
+    std::vector<uint64_t> tails {64 * 1024, 16ull << 20};
+    int closeTrials = 20;
+};
+
+double seconds(Clock::time_point since)
+{
+    return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+bool writeAll(int fd, const char *data, size_t size)
+{
+    while (size > 0) {
+        const ssize_t n = write(fd, data, size);
+        if (n <= 0)
+            return false;
+        data += n;
+        size -= size_t(n);
+    }
+    return true;
+}
+
+bool readExactly(int fd, char *data, size_t size)
+{
+    while (size > 0) {
+        const ssize_t n = read(fd, data, size);
+        if (n <= 0)
+            return false;
+        data += n;
+        size -= size_t(n);
+    }
+    return true;
+}
+
+uint64_t patternChecksum(uint64_t bytes)
+{
+    static std::map<uint64_t, uint64_t> cache;
+    const auto it = cache.find(bytes);
+    if (it != cache.end())
+        return it->second;
+    Checksum checksum;
+    std::vector<char> buffer(1 << 20);
+    for (uint64_t offset = 0; offset < bytes; offset += buffer.size()) {
+        const size_t n = size_t(std::min<uint64_t>(buffer.size(), bytes - offset));
+        fillPattern(buffer.data(), n, offset);
+        checksum.add(buffer.data(), n);
+    }
+    return cache[bytes] = checksum.value();
+}
+
+// Sends `bytes` of the pattern then closes. Returns false on a write error.
+bool sendPattern(int fd, uint64_t bytes)
+{
+    std::vector<char> buffer(1 << 20);
+    for (uint64_t offset = 0; offset < bytes; offset += buffer.size()) {
+        const size_t n = size_t(std::min<uint64_t>(buffer.size(), bytes - offset));
+        fillPattern(buffer.data(), n, offset);
+        if (!writeAll(fd, buffer.data(), n))
+            return false;
+    }
+    return true;
+}
+
+// Reads until EOF; returns the byte count and checksum.
+std::pair<uint64_t, uint64_t> receiveAll(int fd)
+{
+    std::vector<char> buffer(1 << 20);
+    Checksum checksum;
+    uint64_t total = 0;
+    for (;;) {
+        const ssize_t n = read(fd, buffer.data(), buffer.size());
+        if (n <= 0)
+            break;
+        checksum.add(buffer.data(), size_t(n));
+        total += uint64_t(n);
+    }
+    return {total, checksum.value()};
+}
+
+double cpuOf(const Route &route)
+{
+    double total = 0;
+    for (const ProcessStats &stats : route.stats())
+        total += stats.cpuSeconds;
+    return total;
+}
+
+double median(std::vector<double> values)
+{
+    if (values.empty())
+        return 0;
+    std::sort(values.begin(), values.end());
+    return values[values.size() / 2];
+}
+
+class Bench
+{
+public:
+    Bench(Settings settings, QString tow) : m_settings(std::move(settings)), m_tow(std::move(tow))
+    {
+    }
+
+    int run(const std::vector<RouteKind> &kinds);
+    QJsonObject json() const { return m_json; }
+    QString markdown() const;
+
+private:
+    bool withRoute(RouteKind kind, uint16_t target, const std::function<void(Route &)> &body);
+    // A failed check of our route (or of direct TCP, which checks the harness) fails the run;
+    // a baseline's failure is a finding about that baseline, reported but not fatal.
+    void fail(const QString &what)
+    {
+        const bool ours = what.startsWith(Route::name(RouteKind::Ours))
+            || what.startsWith(Route::name(RouteKind::Direct));
+        std::fprintf(stderr, "%s: %s\n", ours ? "FAILED" : "baseline failed", qPrintable(what));
+        if (ours)
+            ++m_failures;
+        else
+            m_baselineFailures.append(what);
+    }
+    void record(RouteKind kind, const QString &metric, double value)
+    {
+        m_results[metric][kind] = value;
+        std::printf("  %-26s %-28s %.2f\n", qPrintable(Route::name(kind)), qPrintable(metric),
+                    value);
+        std::fflush(stdout);
+    }
+
+    void bulk(RouteKind kind);
+    void roundTrip(RouteKind kind);
+    void setup(RouteKind kind);
+    void concurrency(RouteKind kind, int tunnels);
+    void slowConsumer(RouteKind kind, bool clientToServer);
+    void closeTails(RouteKind kind);
+
+    Settings m_settings;
+    QString m_tow;
+    int m_failures = 0;
+    QStringList m_baselineFailures;
+    std::map<QString, std::map<RouteKind, double>> m_results;
+    std::vector<QString> m_metricOrder;
+    QJsonObject m_json;
+};
+
+bool Bench::withRoute(RouteKind kind, uint16_t target, const std::function<void(Route &)> &body)
+{
+    Route route(kind, m_tow);
+    QString error;
+    if (!route.start(target, &error)) {
+        fail(Route::name(kind) + QStringLiteral(": ") + error);
+        return false;
+    }
+    body(route);
+    route.stop();
+    return true;
+}
+
+void Bench::bulk(RouteKind kind)
+{
+    const uint64_t bytes = m_settings.bulkBytes;
+    const uint64_t expected = patternChecksum(bytes);
+    const double gib = double(bytes) / double(1ull << 30);
+    for (const bool clientToServer : {true, false}) {
+        std::vector<double> rates;
+        double cpu = 0;
+        for (int runIndex = 0; runIndex < m_settings.bulkRuns; ++runIndex) {
+            if (clientToServer) {
+                SinkEndpoint sink;
+                withRoute(kind, sink.port(), [&](Route &route) {
+                    const double cpuBefore = cpuOf(route);
+                    const auto start = Clock::now();
+                    const int fd = connectLoopback(route.entryPort(), false);
+                    const bool sent = fd >= 0 && sendPattern(fd, bytes);
+                    if (fd >= 0)
+                        close(fd);
+                    SinkEndpoint::Result result;
+                    if (!sent || !sink.waitResult(&result, 300000) || result.bytes != bytes
+                        || result.checksum != expected) {
+                        fail(Route::name(kind)
+                             + QStringLiteral(": bulk client->server lost or "
+                                              "changed bytes"));
+                        return;
+                    }
+                    rates.push_back(double(bytes) / 1e6 / seconds(start));
+                    cpu += cpuOf(route) - cpuBefore;
+                });
+            } else {
+                SourceEndpoint source(bytes);
+                withRoute(kind, source.port(), [&](Route &route) {
+                    const double cpuBefore = cpuOf(route);
+                    const auto start = Clock::now();
+                    const int fd = connectLoopback(route.entryPort(), false);
+                    const auto [received, checksum] =
+                        fd >= 0 ? receiveAll(fd) : std::pair<uint64_t, uint64_t> {0, 0};
+                    if (fd >= 0)
+                        close(fd);
+                    if (received != bytes || checksum != expected) {
+                        fail(Route::name(kind)
+                             + QStringLiteral(": bulk server->client got %1 "
+                                              "of %2 bytes or changed bytes")
+                                   .arg(received)
+                                   .arg(bytes));
+                        return;
+                    }
+                    rates.push_back(double(bytes) / 1e6 / seconds(start));
+                    // The route's processes have exited their connection by now: reaped
+                    // children (socat) count in cutime.
+                    QThread::msleep(50);
+                    cpu += cpuOf(route) - cpuBefore;
+                });
+            }
+        }
+        const QString direction =
+            clientToServer ? QStringLiteral("client->server") : QStringLiteral("server->client");
+        record(kind, QStringLiteral("bulk %1 MB/s").arg(direction), median(rates));
+        if (kind != RouteKind::Direct && !rates.empty())
+            record(kind, QStringLiteral("bulk %1 CPU s/GiB").arg(direction),
+                   cpu / (gib * double(rates.size())));
+    }
+}
+
+void Bench::roundTrip(RouteKind kind)
+{
+    EchoEndpoint echo;
+    withRoute(kind, echo.port(), [&](Route &route) {
+        const int fd = connectLoopback(route.entryPort(), true);
+        if (fd < 0) {
+            fail(Route::name(kind) + QStringLiteral(": round trip: cannot connect"));
+            return;
+        }
+        char out[64];
+        char in[64];
+        std::vector<double> micros;
+        for (int i = -100; i < m_settings.roundTrips; ++i) {
+            fillPattern(out, sizeof out, uint64_t(i + 100) * 64);
+            const auto start = Clock::now();
+            if (!writeAll(fd, out, sizeof out) || !readExactly(fd, in, sizeof in)
+                || std::memcmp(in, out, sizeof in) != 0) {
+                fail(Route::name(kind) + QStringLiteral(": round trip: wrong echo"));
+                close(fd);
+                return;
+            }
+            if (i >= 0) // the first 100 warm up
+                micros.push_back(seconds(start) * 1e6);
+        }
+        close(fd);
+        std::sort(micros.begin(), micros.end());
+        record(kind, QStringLiteral("round trip p50 us"), micros[micros.size() / 2]);
+        record(kind, QStringLiteral("round trip p99 us"), micros[micros.size() * 99 / 100]);
+    });
+}
+
+void Bench::setup(RouteKind kind)
+{
+    EchoEndpoint echo;
+    withRoute(kind, echo.port(), [&](Route &route) {
+        auto probe = [&route]() -> bool {
+            const int fd = connectLoopback(route.entryPort(), true);
+            if (fd < 0)
+                return false;
+            timeval timeout {10, 0};
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+            char byte = 'x';
+            const bool ok = writeAll(fd, &byte, 1) && readExactly(fd, &byte, 1) && byte == 'x';
+            close(fd);
+            return ok;
+        };
+        int errors = 0;
+        auto start = Clock::now();
+        for (int i = 0; i < m_settings.setupSequential; ++i)
+            errors += probe() ? 0 : 1;
+        record(kind, QStringLiteral("setup sequential conn/s"),
+               m_settings.setupSequential / seconds(start));
+        std::atomic<int> parallelErrors {0};
+        start = Clock::now();
+        std::vector<std::thread> threads;
+        for (int t = 0; t < m_settings.parallelism; ++t) {
+            threads.emplace_back([&] {
+                for (int i = 0; i < m_settings.setupParallel / m_settings.parallelism; ++i)
+                    parallelErrors += probe() ? 0 : 1;
+            });
+        }
+        for (auto &thread : threads)
+            thread.join();
+        record(kind, QStringLiteral("setup 32 parallel conn/s"),
+               m_settings.setupParallel / seconds(start));
+        record(kind, QStringLiteral("setup errors"), errors + parallelErrors);
+        if (errors + parallelErrors > 0)
+            fail(Route::name(kind)
+                 + QStringLiteral(": %1 connection setups failed").arg(errors + parallelErrors));
+    });
+}
+
+void Bench::concurrency(RouteKind kind, int tunnels)
+{
+    EchoEndpoint echo;
+    withRoute(kind, echo.port(), [&](Route &route) {
+        QThread::msleep(200);
+        const std::vector<ProcessStats> idle = route.stats();
+        std::vector<int> fds;
+        int failures = 0;
+        auto ping = [](int fd, char byte) {
+            timeval timeout {30, 0};
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+            char in = 0;
+            return writeAll(fd, &byte, 1) && readExactly(fd, &in, 1) && in == byte;
+        };
+        for (int i = 0; i < tunnels; ++i) {
+            const int fd = connectLoopback(route.entryPort(), true);
+            if (fd < 0 || !ping(fd, 'a')) {
+                ++failures;
+                if (fd >= 0)
+                    close(fd);
+                continue;
+            }
+            fds.push_back(fd);
+        }
+        std::this_thread::sleep_for(std::chrono::seconds(m_settings.holdSeconds));
+        const std::vector<ProcessStats> held = route.stats();
+        for (const int fd : fds)
+            failures += ping(fd, 'b') ? 0 : 1;
+        for (const int fd : fds)
+            close(fd);
+        record(kind, QStringLiteral("%1 tunnels failed").arg(tunnels), failures);
+        if (failures > 0)
+            fail(Route::name(kind)
+                 + QStringLiteral(": %1 of %2 concurrent tunnels failed")
+                       .arg(failures)
+                       .arg(tunnels));
+        const std::vector<QString> names = route.processNames();
+        for (size_t p = 0; p < held.size(); ++p) {
+            record(kind, QStringLiteral("%1 tunnels %2 PSS MiB").arg(tunnels).arg(names[p]),
+                   double(held[p].pssKb) / 1024.0);
+            record(kind, QStringLiteral("%1 tunnels %2 KB/tunnel").arg(tunnels).arg(names[p]),
+                   (double(held[p].pssKb) - double(idle[p].pssKb)) * 1.024 / tunnels);
+        }
+    });
+}
+
+void Bench::slowConsumer(RouteKind kind, bool clientToServer)
+{
+    const QString direction =
+        clientToServer ? QStringLiteral("client->server") : QStringLiteral("server->client");
+    auto report = [&](Route &route, uint64_t accepted, uint64_t consumed) {
+        const std::vector<QString> names = route.processNames();
+        const std::vector<ProcessStats> stats = route.stats();
+        for (size_t p = 0; p < stats.size(); ++p)
+            record(kind, QStringLiteral("slow %1 %2 peak RSS MiB").arg(direction, names[p]),
+                   double(stats[p].peakRssKb) / 1024.0);
+        record(kind, QStringLiteral("slow %1 in flight MiB").arg(direction),
+               double(accepted - std::min(accepted, consumed)) / double(1 << 20));
+    };
+    if (clientToServer) {
+        SinkEndpoint sink;
+        sink.setSlow(m_settings.slowRate, m_settings.slowSeconds + 3600);
+        withRoute(kind, sink.port(), [&](Route &route) {
+            const int fd = connectLoopback(route.entryPort(), false);
+            fcntl(fd, F_SETFL, O_NONBLOCK);
+            std::vector<char> buffer(1 << 20);
+            fillPattern(buffer.data(), buffer.size(), 0);
+            uint64_t accepted = 0;
+            const auto start = Clock::now();
+            while (seconds(start) < m_settings.slowSeconds && accepted < m_settings.slowPushBytes) {
+                const ssize_t n = write(fd, buffer.data(), buffer.size());
+                if (n > 0)
+                    accepted += uint64_t(n);
+                else
+                    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            }
+            report(route, accepted, sink.bytesRead());
+            close(fd);
+        });
+    } else {
+        SourceEndpoint source(m_settings.slowPushBytes);
+        withRoute(kind, source.port(), [&](Route &route) {
+            const int fd = connectLoopback(route.entryPort(), false);
+            int small = 64 * 1024;
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+            std::vector<char> buffer(64 * 1024);
+            uint64_t consumed = 0;
+            const auto start = Clock::now();
+            while (seconds(start) < m_settings.slowSeconds) {
+                const uint64_t allowed = uint64_t(seconds(start) * double(m_settings.slowRate));
+                if (consumed >= allowed) {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                    continue;
+                }
+                const ssize_t n =
+                    read(fd, buffer.data(), std::min<size_t>(buffer.size(), allowed - consumed));
+                if (n <= 0)
+                    break;
+                consumed += uint64_t(n);
+            }
+            report(route, source.bytesWritten(), consumed);
+            close(fd);
+        });
+    }
+}
+
+void Bench::closeTails(RouteKind kind)
+{
+    for (const uint64_t tail : m_settings.tails) {
+        const uint64_t expected = patternChecksum(tail);
+        int complete = 0;
+        int trials = 0;
+        {
+            SinkEndpoint sink;
+            withRoute(kind, sink.port(), [&](Route &route) {
+                for (int i = 0; i < m_settings.closeTrials; ++i, ++trials) {
+                    const int fd = connectLoopback(route.entryPort(), false);
+                    if (fd < 0)
+                        continue;
+                    sendPattern(fd, tail);
+                    close(fd);
+                    SinkEndpoint::Result result;
+                    if (sink.waitResult(&result, 60000) && result.bytes == tail
+                        && result.checksum == expected)
+                        ++complete;
+                }
+            });
+        }
+        {
+            SourceEndpoint source(tail);
+            withRoute(kind, source.port(), [&](Route &route) {
+                for (int i = 0; i < m_settings.closeTrials; ++i, ++trials) {
+                    const int fd = connectLoopback(route.entryPort(), false);
+                    if (fd < 0)
+                        continue;
+                    const auto [received, checksum] = receiveAll(fd);
+                    close(fd);
+                    if (received == tail && checksum == expected)
+                        ++complete;
+                }
+            });
+        }
+        const QString label = tail >= (1 << 20) ? QStringLiteral("%1 MiB").arg(tail >> 20)
+                                                : QStringLiteral("%1 KiB").arg(tail >> 10);
+        record(kind, QStringLiteral("close tail %1: complete of %2").arg(label).arg(trials),
+               complete);
+        if (complete != trials)
+            fail(Route::name(kind)
+                 + QStringLiteral(": close with a %1 tail: %2 of %3 complete")
+                       .arg(label)
+                       .arg(complete)
+                       .arg(trials));
+    }
+}
+
+int Bench::run(const std::vector<RouteKind> &kinds)
+{
+    for (const RouteKind kind : kinds) {
+        std::printf("== %s\n", qPrintable(Route::name(kind)));
+        bulk(kind);
+        roundTrip(kind);
+        setup(kind);
+        for (const int tunnels : m_settings.concurrency)
+            concurrency(kind, tunnels);
+        if (kind != RouteKind::Direct) {
+            slowConsumer(kind, true);
+            slowConsumer(kind, false);
+        }
+        closeTails(kind);
+    }
+    QJsonArray rows;
+    for (const auto &[metric, values] : m_results) {
+        QJsonObject row {{QStringLiteral("metric"), metric}};
+        for (const auto &[kind, value] : values)
+            row.insert(Route::name(kind), value);
+        rows.append(row);
+    }
+    m_json = QJsonObject {{QStringLiteral("quick"), m_settings.quick},
+                          {QStringLiteral("failures"), m_failures},
+                          {QStringLiteral("results"), rows}};
+    return m_failures;
+}
+
+QString Bench::markdown() const
+{
+    const std::vector<RouteKind> kinds {RouteKind::Direct, RouteKind::Socat, RouteKind::Websockify,
+                                        RouteKind::Ours};
+    QString out = QStringLiteral("| metric |");
+    for (const RouteKind kind : kinds)
+        out += QLatin1Char(' ') + Route::name(kind) + QStringLiteral(" |");
+    out += QStringLiteral(" ours / socat | ours / websockify |\n|---|");
+    for (size_t i = 0; i < kinds.size() + 2; ++i)
+        out += QStringLiteral("---:|");
+    out += QLatin1Char('\n');
+    for (const auto &[metric, values] : m_results) {
+        out += QStringLiteral("| ") + metric + QStringLiteral(" |");
+        for (const RouteKind kind : kinds) {
+            const auto it = values.find(kind);
+            out += it == values.end() ? QStringLiteral(" |")
+                                      : QStringLiteral(" %1 |").arg(it->second, 0, 'f', 2);
+        }
+        auto ratio = [&values](RouteKind base) {
+            const auto ours = values.find(RouteKind::Ours);
+            const auto other = values.find(base);
+            if (ours == values.end() || other == values.end() || other->second == 0)
+                return QStringLiteral(" |");
+            return QStringLiteral(" %1 |").arg(ours->second / other->second, 0, 'f', 2);
+        };
+        out += ratio(RouteKind::Socat) + ratio(RouteKind::Websockify) + QLatin1Char('\n');
+    }
+    for (const QString &failure : m_baselineFailures)
+        out += QStringLiteral("\nBaseline check failed: ") + failure + QLatin1Char('\n');
+    return out;
+}
+
+} // namespace
+
+int main(int argc, char *argv[])
+{
+    QCoreApplication app(argc, argv);
+    // Peers closing first is part of the workloads: a write error, not a signal.
+    std::signal(SIGPIPE, SIG_IGN);
+    QCommandLineParser parser;
+    parser.setApplicationDescription(
+        QStringLiteral("Benchmark of tcp-over-websocket beside direct TCP, socat and websockify."));
+    parser.addHelpOption();
+    const QCommandLineOption quick(QStringLiteral("quick"),
+                                   QStringLiteral("Small sizes: a correctness smoke test."));
+    const QCommandLineOption json(QStringLiteral("json"), QStringLiteral("Write results here."),
+                                  QStringLiteral("file"));
+    const QCommandLineOption markdown(QStringLiteral("markdown"),
+                                      QStringLiteral("Write the Markdown table here."),
+                                      QStringLiteral("file"));
+    const QCommandLineOption tow(QStringLiteral("tow"), QStringLiteral("Our executable."),
+                                 QStringLiteral("path"), QStringLiteral(TOW_EXECUTABLE));
+    const QCommandLineOption only(
+        QStringLiteral("only"), QStringLiteral("Routes to measure: direct,socat,websockify,ours"),
+        QStringLiteral("list"), QStringLiteral("direct,socat,websockify,ours"));
+    const QCommandLineOption tunnels(QStringLiteral("tunnels"),
+                                     QStringLiteral("Concurrent tunnel counts to hold (default "
+                                                    "1000,10000; --quick: 100)."),
+                                     QStringLiteral("list"));
+    parser.addOptions({quick, json, markdown, tow, only, tunnels});
+    parser.process(app);
+
+    Settings settings;
+    if (parser.isSet(quick)) {
+        settings.quick = true;
+        settings.bulkBytes = 64ull << 20;
+        settings.bulkRuns = 1;
+        settings.roundTrips = 500;
+        settings.setupSequential = 100;
+        settings.setupParallel = 128;
+        settings.concurrency = {100};
+        settings.holdSeconds = 1;
+        settings.slowPushBytes = 64ull << 20;
+        settings.slowSeconds = 2;
+        settings.tails = {64 * 1024, 1ull << 20};
+        settings.closeTrials = 3;
+    }
+    if (parser.isSet(tunnels)) {
+        settings.concurrency.clear();
+        for (const QString &count : parser.value(tunnels).split(QLatin1Char(',')))
+            settings.concurrency.push_back(count.toInt());
+    }
+    // 10,000 tunnels need about 20,000 descriptors in each tunnel process (inherited limit).
+    rlimit limit {};
+    getrlimit(RLIMIT_NOFILE, &limit);
+    limit.rlim_cur = std::max<rlim_t>(limit.rlim_cur, 65536);
+    limit.rlim_max = std::max(limit.rlim_max, limit.rlim_cur);
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+        getrlimit(RLIMIT_NOFILE, &limit);
+        limit.rlim_cur = limit.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &limit);
+    }
+
+    std::vector<RouteKind> kinds;
+    for (const QString &name : parser.value(only).split(QLatin1Char(','))) {
+        if (name == QLatin1String("direct"))
+            kinds.push_back(RouteKind::Direct);
+        else if (name == QLatin1String("socat"))
+            kinds.push_back(RouteKind::Socat);
+        else if (name == QLatin1String("websockify"))
+            kinds.push_back(RouteKind::Websockify);
+        else if (name == QLatin1String("ours"))
+            kinds.push_back(RouteKind::Ours);
+    }
+    for (const char *tool : {"socat", "websockify"}) {
+        if (QStandardPaths::findExecutable(QString::fromLatin1(tool)).isEmpty()) {
+            std::fprintf(stderr, "tow_bench: %s is missing (scripts/install-deps.sh bench)\n",
+                         tool);
+            return 2;
+        }
+    }
+
+    Bench bench(settings, parser.value(tow));
+    const int failures = bench.run(kinds);
+    const QString table = bench.markdown();
+    std::printf("\n%s", qPrintable(table));
+    if (parser.isSet(markdown)) {
+        QFile file(parser.value(markdown));
+        if (file.open(QIODevice::WriteOnly))
+            file.write(table.toUtf8());
+    }
+    if (parser.isSet(json)) {
+        QFile file(parser.value(json));
+        if (file.open(QIODevice::WriteOnly))
+            file.write(QJsonDocument(bench.json()).toJson());
+    }
+    std::printf("\n%s\n", failures == 0 ? "all transfers verified" : "SOME CHECKS FAILED");
+    return failures == 0 ? 0 : 1;
+}
