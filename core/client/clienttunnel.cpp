@@ -1,11 +1,11 @@
 #include "clienttunnel.h"
 
 #include "logcategories.h"
+#include "net/tcplisten.h"
 #include "net/websocketurl.h"
 #include "redirectresolver.h"
 #include "relay/relay.h"
 
-#include <QHostInfo>
 #include <QNetworkRequest>
 #include <QRegularExpression>
 #include <QTcpServer>
@@ -15,8 +15,6 @@
 #include <memory>
 
 namespace {
-
-constexpr int kListenBacklog = 1024;
 
 // Qt 6.4 reports a refused upgrade only as text: "...Unhandled http status code: 301 (...)".
 int handshakeStatus(const QString &errorString)
@@ -54,27 +52,8 @@ ClientTunnel::~ClientTunnel()
 
 bool ClientTunnel::listen(QString *error)
 {
-    QHostAddress address = m_options.listen.listenAddress();
-    if (address.isNull()) {
-        const QHostInfo info = QHostInfo::fromName(m_options.listen.host);
-        if (info.error() != QHostInfo::NoError || info.addresses().isEmpty()) {
-            *error = QStringLiteral("cannot resolve listen address \"%1\": %2")
-                         .arg(m_options.listen.host, info.errorString());
-            return false;
-        }
-        address = info.addresses().constFirst();
-    }
     m_server = new QTcpServer(this);
-    // Qt's default backlog (50) overflows when an application opens many connections at once;
-    // the kernel then drops or resets them before we can accept them.
-    m_server->setListenBacklogSize(kListenBacklog);
-    if (!m_server->listen(address, m_options.listen.port)) {
-        if (m_server->serverError() == QAbstractSocket::AddressInUseError)
-            *error = QStringLiteral("cannot listen on %1: the port is already in use")
-                         .arg(m_options.listen.toString());
-        else
-            *error = QStringLiteral("cannot listen on %1: %2")
-                         .arg(m_options.listen.toString(), m_server->errorString());
+    if (!TcpListen::listen(m_server, m_options.listen, error)) {
         delete m_server;
         m_server = nullptr;
         return false;

@@ -2,10 +2,6 @@
 
 #include "pausabletcpsocket.h"
 
-namespace {
-constexpr int kListenBacklog = 1024;
-}
-
 PausableTcpServer::PausableTcpServer(qint64 socketReadBufferBytes, QObject *parent)
     : QTcpServer(parent), m_socketReadBufferBytes(socketReadBufferBytes)
 {

@@ -8,9 +8,6 @@
 
 namespace {
 
-// A WebSocket frame header is at most 14 bytes; the read buffer must hold a whole frame.
-constexpr qint64 kFrameHeaderSlackBytes = 64;
-
 // A peer that reads nothing of the last bytes for this long while we close is given up.
 constexpr qint64 kStalledCloseMs = 60000;
 
@@ -20,6 +17,18 @@ constexpr int kPausePollMs = 20;
 QString closeCodeText(QWebSocketProtocol::CloseCode code)
 {
     return QString::number(int(code));
+}
+
+// Qt 6.4 defect: with a limited read buffer, a full buffer disables the read notifier until the
+// buffer is read empty, which may never happen -> permanent stall. Changing the buffer size
+// re-enables the notifier when there is room (alternating size and size + 1 forces the re-check);
+// harmless when it is already enabled.
+void restartReading(QAbstractSocket *socket, qint64 bufferBytes)
+{
+    if (socket->state() != QAbstractSocket::ConnectedState)
+        return;
+    socket->setReadBufferSize(socket->readBufferSize() == bufferBytes ? bufferBytes + 1
+                                                                      : bufferBytes);
 }
 
 } // namespace
@@ -33,7 +42,7 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, PausableTcpSocket *serverTransport
       m_serverSide(serverTransport != nullptr),
       m_options(options),
       m_description(description),
-      m_transportReadBufferBytes(options.maxIncomingFrameBytes + kFrameHeaderSlackBytes)
+      m_transportReadBufferBytes(options.transportReadBufferBytes())
 {
     m_tcp->setParent(this);
     m_ws->setParent(this);
@@ -167,13 +176,8 @@ void Relay::pumpTcpToWs()
         sendToWs(chunk);
         moved += chunk.size();
     }
-    if (bufferWasFull && m_tcp->state() == QAbstractSocket::ConnectedState) {
-        // Qt 6.4: a full read buffer disables the read notifier until it is read empty; make
-        // sure reading resumes now that there is room (alternating sizes forces the re-check).
-        const qint64 size = m_tcp->readBufferSize();
-        m_tcp->setReadBufferSize(
-            size == m_options.tcpReadBufferBytes ? size + 1 : m_options.tcpReadBufferBytes);
-    }
+    if (bufferWasFull)
+        restartReading(m_tcp, m_options.tcpReadBufferBytes);
     if (moved > 0)
         Q_EMIT transferred(moved, 0);
 }
@@ -478,14 +482,9 @@ void Relay::scheduleTransportKick()
 
 void Relay::kickTransport()
 {
-    // Qt 6.4 defect: with a limited read buffer, reading restarts only once the buffer is read
-    // empty, but QWebSocket leaves a partial frame behind -> permanent stall. Changing the buffer
-    // size re-enables the read notifier when there is room. Harmless when already enabled.
-    if (!m_transport || m_transport->state() != QAbstractSocket::ConnectedState)
-        return;
-    const qint64 size = m_transport->readBufferSize();
-    m_transport->setReadBufferSize(size == m_transportReadBufferBytes ? size + 1
-                                                                      : m_transportReadBufferBytes);
+    // QWebSocket leaves a partial frame behind in the buffer, so it is never read empty.
+    if (m_transport)
+        restartReading(m_transport, m_transportReadBufferBytes);
 }
 
 void Relay::setReason(const QString &reason)

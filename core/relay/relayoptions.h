@@ -14,6 +14,10 @@ struct RelayOptions
     // before they are buffered. The original sends 1 KiB frames.
     qint64 maxIncomingFrameBytes = 4 * 1024 * 1024;
 
+    // Read buffer of the socket a WebSocket runs on: Qt 6.4 reads a frame only once it is wholly
+    // buffered, so it must hold the largest frame we accept plus its header (at most 14 bytes).
+    qint64 transportReadBufferBytes() const { return maxIncomingFrameBytes + 64; }
+
     // Largest frame we send. 1 MiB measured best with Qt 6.4 (fewer, larger writes).
     qint64 maxOutgoingFrameBytes = 1024 * 1024;
 

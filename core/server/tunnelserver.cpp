@@ -2,12 +2,12 @@
 
 #include "logcategories.h"
 #include "metrics/processmetrics.h"
+#include "net/tcplisten.h"
 #include "relay/pausabletcpserver.h"
 #include "relay/pausabletcpsocket.h"
 #include "relay/relay.h"
 #include "upgraderule.h"
 
-#include <QHostInfo>
 #include <QHttpServer>
 #include <QHttpServerRequest>
 #include <QHttpServerResponder>
@@ -27,9 +27,6 @@ const QString kErrors = QStringLiteral("http_to_tcp_error");
 const QString kBytes = QStringLiteral("tcp_over_websocket_relayed_bytes_total");
 const QString kPeakQueued = QStringLiteral("tcp_over_websocket_relay_peak_queued_bytes");
 const QString kHttpRequests = QStringLiteral("tcp_over_websocket_http_requests_total");
-
-// Room for one whole WebSocket frame plus its header in the read buffer of an accepted socket.
-constexpr qint64 kFrameHeaderSlackBytes = 64;
 
 } // namespace
 
@@ -107,25 +104,8 @@ void TunnelServer::declareMetrics()
 
 bool TunnelServer::listen(QString *error)
 {
-    QHostAddress address = m_options.listen.listenAddress();
-    if (address.isNull()) {
-        const QHostInfo info = QHostInfo::fromName(m_options.listen.host);
-        if (info.error() != QHostInfo::NoError || info.addresses().isEmpty()) {
-            *error = QStringLiteral("cannot resolve listen address \"%1\": %2")
-                         .arg(m_options.listen.host, info.errorString());
-            return false;
-        }
-        address = info.addresses().constFirst();
-    }
-    m_tcpServer =
-        new PausableTcpServer(m_options.relay.maxIncomingFrameBytes + kFrameHeaderSlackBytes, this);
-    if (!m_tcpServer->listen(address, m_options.listen.port)) {
-        if (m_tcpServer->serverError() == QAbstractSocket::AddressInUseError)
-            *error = QStringLiteral("cannot listen on %1: the port is already in use")
-                         .arg(m_options.listen.toString());
-        else
-            *error = QStringLiteral("cannot listen on %1: %2")
-                         .arg(m_options.listen.toString(), m_tcpServer->errorString());
+    m_tcpServer = new PausableTcpServer(m_options.relay.transportReadBufferBytes(), this);
+    if (!TcpListen::listen(m_tcpServer, m_options.listen, error)) {
         delete m_tcpServer;
         m_tcpServer = nullptr;
         return false;
