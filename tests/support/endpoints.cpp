@@ -2,12 +2,45 @@
 
 #include <QRandomGenerator>
 #include <QTimer>
+#include <functional>
 
 namespace {
 // Reading at a limited rate: this many bytes every kRateTickMs.
 constexpr int kRateTickMs = 20;
+constexpr qint64 kUnlimited = qint64(1) << 40;
+// Read buffer of a slow reader: small, so the kernel pushes back on the sender.
+constexpr qint64 kSlowReadBufferBytes = 64 * 1024;
 // Tests open hundreds of connections at once; Qt's default backlog (50) would overflow.
 constexpr int kListenBacklog = 1024;
+
+// Reads through drain(limit): whatever arrives while rate is 0; otherwise on a timer, rate bytes
+// per second from a small read buffer. Setting rate to 0 later switches to full speed.
+void readAtRate(QTcpSocket *socket, QObject *context, const qint64 &rate,
+                const std::function<void(qint64)> &drain)
+{
+    QObject::connect(socket, &QTcpSocket::readyRead, context, [&rate, drain] {
+        if (rate == 0)
+            drain(kUnlimited);
+    });
+    if (rate == 0)
+        return;
+    socket->setReadBufferSize(kSlowReadBufferBytes);
+    auto *timer = new QTimer(context);
+    QObject::connect(timer, &QTimer::timeout, context, [socket, timer, &rate, drain] {
+        if (rate == 0) {
+            timer->stop();
+            socket->setReadBufferSize(0);
+            drain(kUnlimited);
+            return;
+        }
+        drain(rate * kRateTickMs / 1000);
+        // Reading from a full buffer does not always restart the notifier (Qt 6.4).
+        socket->setReadBufferSize(socket->readBufferSize() == kSlowReadBufferBytes
+                                      ? kSlowReadBufferBytes + 1
+                                      : kSlowReadBufferBytes);
+    });
+    timer->start(kRateTickMs);
+}
 } // namespace
 
 QByteArray patternBytes(quint32 seed, qint64 size)
@@ -47,31 +80,9 @@ void SinkServer::incomingConnection(qintptr descriptor)
             limit -= chunk.size();
         }
     };
-    // Full speed: read whatever arrives. Limited: read on a timer from a small buffer, so the
-    // kernel pushes back on the sender; setRate(0) switches back to full speed.
-    connect(socket, &QTcpSocket::readyRead, socket, [this, drain] {
-        if (m_rate == 0)
-            drain(qint64(1) << 40);
-    });
-    if (m_rate > 0) {
-        socket->setReadBufferSize(64 * 1024);
-        auto *timer = new QTimer(socket);
-        connect(timer, &QTimer::timeout, socket, [this, drain, socket, timer] {
-            if (m_rate == 0) {
-                timer->stop();
-                socket->setReadBufferSize(0);
-                drain(qint64(1) << 40);
-                return;
-            }
-            drain(m_rate * kRateTickMs / 1000);
-            // Reading from a full buffer does not always restart the notifier (Qt 6.4).
-            socket->setReadBufferSize(socket->readBufferSize() == 64 * 1024 ? 64 * 1024 + 1
-                                                                            : 64 * 1024);
-        });
-        timer->start(kRateTickMs);
-    }
+    readAtRate(socket, socket, m_rate, drain);
     connect(socket, &QTcpSocket::disconnected, this, [this, socket, hash, count, drain] {
-        drain(qint64(1) << 40);
+        drain(kUnlimited);
         finished.append({*count, hash->result()});
         socket->deleteLater();
     });
@@ -130,7 +141,7 @@ StreamClient::StreamClient(QObject *parent) : QObject(parent)
             m_socket.disconnectFromHost(); // waits for the write buffer to drain
     });
     connect(&m_socket, &QTcpSocket::disconnected, this, [this] {
-        readSome();
+        readSome(kUnlimited);
         done = true;
     });
 }
@@ -141,34 +152,12 @@ void StreamClient::start(quint16 port, const QByteArray &toSend, bool closeAfter
     m_toSend = toSend;
     m_closeAfterSending = closeAfterSending;
     m_rate = readBytesPerSecond;
-    connect(&m_socket, &QTcpSocket::readyRead, this, [this] {
-        if (m_rate == 0)
-            readSome();
-    });
-    if (m_rate > 0) {
-        m_socket.setReadBufferSize(64 * 1024);
-        auto *timer = new QTimer(this);
-        connect(timer, &QTimer::timeout, this, [this, timer] {
-            if (m_rate == 0) {
-                timer->stop();
-                m_socket.setReadBufferSize(0);
-                readSome();
-                return;
-            }
-            readSome();
-            m_socket.setReadBufferSize(m_socket.readBufferSize() == 64 * 1024 ? 64 * 1024 + 1
-                                                                              : 64 * 1024);
-        });
-        timer->start(kRateTickMs);
-    }
+    readAtRate(&m_socket, this, m_rate, [this](qint64 limit) { readSome(limit); });
     m_socket.connectToHost(QHostAddress::LocalHost, port);
 }
 
-void StreamClient::readSome()
+void StreamClient::readSome(qint64 limit)
 {
-    qint64 limit = m_rate > 0 && !done && m_socket.state() == QAbstractSocket::ConnectedState
-        ? m_rate * kRateTickMs / 1000
-        : (qint64(1) << 40);
     while (m_socket.bytesAvailable() > 0 && limit > 0) {
         const QByteArray chunk = m_socket.read(qMin<qint64>(limit, 1 << 20));
         m_hash.addData(chunk);

@@ -82,7 +82,7 @@ public:
     QTcpSocket &socket() { return m_socket; }
 
 private:
-    void readSome();
+    void readSome(qint64 limit);
 
     QTcpSocket m_socket;
     QCryptographicHash m_hash {QCryptographicHash::Sha256};
