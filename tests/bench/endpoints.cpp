@@ -100,15 +100,22 @@ int connectLoopback(uint16_t port, bool noDelay)
     return fd;
 }
 
-SinkEndpoint::SinkEndpoint()
+ThreadPerConnectionServer::ThreadPerConnectionServer(std::function<void(int fd)> serve)
+    : m_serve(std::move(serve))
 {
     m_listenFd = listenLoopback(&m_port);
-    m_acceptThread = std::thread([this] { acceptLoop(); });
+    m_acceptThread = std::thread([this] {
+        for (;;) {
+            const int fd = accept4(m_listenFd, nullptr, nullptr, SOCK_CLOEXEC);
+            if (fd < 0)
+                break; // shut down by the destructor
+            m_threads.emplace_back(m_serve, fd);
+        }
+    });
 }
 
-SinkEndpoint::~SinkEndpoint()
+ThreadPerConnectionServer::~ThreadPerConnectionServer()
 {
-    m_stop = true;
     shutdown(m_listenFd, SHUT_RDWR);
     m_acceptThread.join();
     for (auto &thread : m_threads)
@@ -120,16 +127,6 @@ void SinkEndpoint::setSlow(uint64_t bytesPerSecond, double seconds)
 {
     m_slowRate = bytesPerSecond;
     m_slowSeconds = seconds;
-}
-
-void SinkEndpoint::acceptLoop()
-{
-    while (!m_stop) {
-        const int fd = accept4(m_listenFd, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd < 0)
-            break;
-        m_threads.emplace_back([this, fd] { serve(fd); });
-    }
 }
 
 void SinkEndpoint::serve(int fd)
@@ -179,50 +176,27 @@ bool SinkEndpoint::waitResult(Result *result, int timeoutMs)
     return true;
 }
 
-SourceEndpoint::SourceEndpoint(uint64_t bytesPerConnection) : m_bytes(bytesPerConnection)
+void SourceEndpoint::serve(int fd)
 {
-    m_listenFd = listenLoopback(&m_port);
-    m_acceptThread = std::thread([this] { acceptLoop(); });
-}
-
-SourceEndpoint::~SourceEndpoint()
-{
-    m_stop = true;
-    shutdown(m_listenFd, SHUT_RDWR);
-    m_acceptThread.join();
-    for (auto &thread : m_threads)
-        thread.join();
-    close(m_listenFd);
-}
-
-void SourceEndpoint::acceptLoop()
-{
-    while (!m_stop) {
-        const int fd = accept4(m_listenFd, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd < 0)
-            break;
-        const uint64_t bytes = m_bytes;
-        m_threads.emplace_back([this, fd, bytes] {
-            std::vector<char> buffer(kIoChunk);
-            uint64_t sent = 0;
-            while (sent < bytes) {
-                const size_t n = size_t(std::min<uint64_t>(buffer.size(), bytes - sent));
-                fillPattern(buffer.data(), n, sent);
-                size_t done = 0;
-                while (done < n) {
-                    const ssize_t w = write(fd, buffer.data() + done, n - done);
-                    if (w <= 0) {
-                        close(fd);
-                        return;
-                    }
-                    done += size_t(w);
-                    m_written += uint64_t(w);
-                }
-                sent += n;
+    const uint64_t bytes = m_bytes;
+    std::vector<char> buffer(kIoChunk);
+    uint64_t sent = 0;
+    while (sent < bytes) {
+        const size_t n = size_t(std::min<uint64_t>(buffer.size(), bytes - sent));
+        fillPattern(buffer.data(), n, sent);
+        size_t done = 0;
+        while (done < n) {
+            const ssize_t w = write(fd, buffer.data() + done, n - done);
+            if (w <= 0) {
+                close(fd);
+                return;
             }
-            close(fd);
-        });
+            done += size_t(w);
+            m_written += uint64_t(w);
+        }
+        sent += n;
     }
+    close(fd);
 }
 
 EchoEndpoint::EchoEndpoint()

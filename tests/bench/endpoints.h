@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -34,6 +35,23 @@ int listenLoopback(uint16_t *port);
 int connectLoopback(uint16_t port, bool noDelay = true);
 void setNoDelay(int fd);
 
+// Accepts connections on a loopback port and serves each on its own thread; the destructor stops
+// accepting and waits for every connection's thread.
+class ThreadPerConnectionServer
+{
+public:
+    explicit ThreadPerConnectionServer(std::function<void(int fd)> serve);
+    ~ThreadPerConnectionServer();
+    uint16_t port() const { return m_port; }
+
+private:
+    std::function<void(int fd)> m_serve;
+    int m_listenFd = -1;
+    uint16_t m_port = 0;
+    std::vector<std::thread> m_threads;
+    std::thread m_acceptThread;
+};
+
 class SinkEndpoint
 {
 public:
@@ -42,9 +60,7 @@ public:
         uint64_t bytes = 0;
         uint64_t checksum = 0;
     };
-    SinkEndpoint();
-    ~SinkEndpoint();
-    uint16_t port() const { return m_port; }
+    uint16_t port() const { return m_server.port(); }
     // Slow reading: bytesPerSecond for `seconds` after each accept, then full speed.
     void setSlow(uint64_t bytesPerSecond, double seconds);
     uint64_t bytesRead() const { return m_bytesRead.load(); }
@@ -52,42 +68,33 @@ public:
     bool waitResult(Result *result, int timeoutMs);
 
 private:
-    void acceptLoop();
     void serve(int fd);
 
-    int m_listenFd = -1;
-    uint16_t m_port = 0;
-    std::atomic<bool> m_stop {false};
     std::atomic<uint64_t> m_bytesRead {0};
     uint64_t m_slowRate = 0;
     double m_slowSeconds = 0;
     std::mutex m_mutex;
     std::condition_variable m_cv;
     std::vector<Result> m_results;
-    std::vector<std::thread> m_threads;
-    std::thread m_acceptThread;
+    // Last: its threads use the members above, so it stops before they go.
+    ThreadPerConnectionServer m_server {[this](int fd) { serve(fd); }};
 };
 
 class SourceEndpoint
 {
 public:
-    explicit SourceEndpoint(uint64_t bytesPerConnection);
-    ~SourceEndpoint();
-    uint16_t port() const { return m_port; }
+    explicit SourceEndpoint(uint64_t bytesPerConnection) : m_bytes(bytesPerConnection) { }
+    uint16_t port() const { return m_server.port(); }
     void setBytes(uint64_t bytes) { m_bytes = bytes; }
     // Bytes the kernel accepted from us so far, over all connections.
     uint64_t bytesWritten() const { return m_written.load(); }
 
 private:
-    void acceptLoop();
+    void serve(int fd);
 
-    int m_listenFd = -1;
-    uint16_t m_port = 0;
     std::atomic<uint64_t> m_bytes;
     std::atomic<uint64_t> m_written {0};
-    std::atomic<bool> m_stop {false};
-    std::vector<std::thread> m_threads;
-    std::thread m_acceptThread;
+    ThreadPerConnectionServer m_server {[this](int fd) { serve(fd); }}; // last, as above
 };
 
 class EchoEndpoint
