@@ -46,7 +46,31 @@ void MetricsRegistry::declare(const QString &name, Type type, const QString &hel
 {
     if (find(name))
         return;
-    m_families.append(Family {name, type, help, {}});
+    m_families.append(Family {name, type, help, {}, {}, {}});
+}
+
+void MetricsRegistry::declareHistogram(const QString &name, const QString &help,
+                                       const QList<double> &bounds)
+{
+    if (find(name))
+        return;
+    m_families.append(Family {name, Type::Histogram, help, {}, bounds, {}});
+}
+
+void MetricsRegistry::observe(const QString &name, const Labels &labels, double value)
+{
+    Family *family = find(name);
+    if (!family || family->type != Type::Histogram)
+        return;
+    Buckets &buckets = family->histograms[renderLabels(labels)];
+    if (buckets.counts.isEmpty())
+        buckets.counts.fill(0, family->bounds.size() + 1);
+    qsizetype bucket = 0;
+    while (bucket < family->bounds.size() && value > family->bounds.at(bucket))
+        ++bucket;
+    ++buckets.counts[bucket];
+    buckets.sum += value;
+    ++buckets.count;
 }
 
 void MetricsRegistry::add(const QString &name, const Labels &labels, double delta)
@@ -85,8 +109,14 @@ QByteArray MetricsRegistry::render() const
         out += QLatin1String("# HELP ") + family.name + QLatin1Char(' ') + escapeHelp(family.help)
             + QLatin1Char('\n');
         out += QLatin1String("# TYPE ") + family.name + QLatin1Char(' ')
-            + (family.type == Type::Counter ? QLatin1String("counter") : QLatin1String("gauge"))
+            + (family.type == Type::Counter     ? QLatin1String("counter")
+                   : family.type == Type::Gauge ? QLatin1String("gauge")
+                                                : QLatin1String("histogram"))
             + QLatin1Char('\n');
+        if (family.type == Type::Histogram) {
+            renderHistogram(family, &out);
+            continue;
+        }
         if (family.samples.empty()) {
             out += family.name + QLatin1String(" 0\n");
             continue;
@@ -113,6 +143,28 @@ const MetricsRegistry::Family *MetricsRegistry::find(const QString &name) const
             return &family;
     }
     return nullptr;
+}
+
+void MetricsRegistry::renderHistogram(const Family &family, QString *out)
+{
+    // Families with no observation yet show nothing: their label sets are not known.
+    for (const auto &[labels, buckets] : family.histograms) {
+        // "{a="b"}" -> "{a="b",le="0.5"}"; "" -> "{le="0.5"}"
+        const QString prefix =
+            labels.isEmpty() ? QStringLiteral("{") : labels.chopped(1) + QLatin1Char(',');
+        quint64 cumulative = 0;
+        for (qsizetype i = 0; i <= family.bounds.size(); ++i) {
+            cumulative += buckets.counts.at(i);
+            const QString bound = i < family.bounds.size() ? formatValue(family.bounds.at(i))
+                                                           : QStringLiteral("+Inf");
+            *out += family.name + QLatin1String("_bucket") + prefix + QLatin1String("le=\"") + bound
+                + QLatin1String("\"} ") + QString::number(cumulative) + QLatin1Char('\n');
+        }
+        *out += family.name + QLatin1String("_sum") + labels + QLatin1Char(' ')
+            + formatValue(buckets.sum) + QLatin1Char('\n');
+        *out += family.name + QLatin1String("_count") + labels + QLatin1Char(' ')
+            + QString::number(buckets.count) + QLatin1Char('\n');
+    }
 }
 
 QString MetricsRegistry::renderLabels(const Labels &labels)

@@ -10,11 +10,16 @@
 class MetricsRegistry
 {
 public:
-    enum class Type { Counter, Gauge };
+    enum class Type { Counter, Gauge, Histogram };
     using Labels = QList<QPair<QString, QString>>;
 
     // Declares a metric family; rendering keeps declaration order. Declaring twice is a no-op.
     void declare(const QString &name, Type type, const QString &help);
+
+    // Declares a histogram with these upper bounds (ascending; +Inf is implied).
+    void declareHistogram(const QString &name, const QString &help, const QList<double> &bounds);
+    // Records one observation in a histogram.
+    void observe(const QString &name, const Labels &labels, double value);
 
     // Adds to a counter or gauge (created at 0 if this label set is new).
     void add(const QString &name, const Labels &labels, double delta);
@@ -33,17 +38,27 @@ public:
     static QByteArray contentType() { return "text/plain; version=0.0.4; charset=utf-8"; }
 
 private:
+    struct Buckets
+    {
+        QList<quint64> counts; // one per bound, not cumulative; the last is +Inf
+        double sum = 0;
+        quint64 count = 0;
+    };
+
     struct Family
     {
         QString name;
         Type type;
         QString help;
         std::map<QString, double> samples; // rendered label set -> value
+        QList<double> bounds; // histograms only
+        std::map<QString, Buckets> histograms; // histograms only: label set -> buckets
     };
 
     Family *find(const QString &name);
     const Family *find(const QString &name) const;
     static QString renderLabels(const Labels &labels);
+    static void renderHistogram(const Family &family, QString *out);
 
     QList<Family> m_families;
 };

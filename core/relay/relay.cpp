@@ -1,7 +1,7 @@
 #include "relay.h"
 
 #include "logcategories.h"
-#include "pausabletcpsocket.h"
+#include "pausabletransport.h"
 
 #include <QTcpSocket>
 #include <QWebSocket>
@@ -33,13 +33,14 @@ void restartReading(QAbstractSocket *socket, qint64 bufferBytes)
 
 } // namespace
 
-Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, PausableTcpSocket *serverTransport,
+Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
              const RelayOptions &options, const QString &description, QObject *parent)
     : QObject(parent),
       m_tcp(tcp),
       m_ws(ws),
       m_serverTransport(serverTransport),
-      m_serverSide(serverTransport != nullptr),
+      m_pausable(dynamic_cast<PausableTransport *>(serverTransport)),
+      m_serverSide(m_pausable != nullptr),
       m_options(options),
       m_description(description),
       m_transportReadBufferBytes(options.transportReadBufferBytes())
@@ -83,6 +84,8 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, PausableTcpSocket *serverTransport
     // reading its last bytes must get them all (aborting would drop what is still queued).
     m_closeTimer.setInterval(m_options.closeTimeoutMs);
     connect(&m_closeTimer, &QTimer::timeout, this, &Relay::checkCloseProgress);
+    m_idleTimer.setSingleShot(true);
+    connect(&m_idleTimer, &QTimer::timeout, this, &Relay::checkIdle);
     m_pausePollTimer.setInterval(kPausePollMs);
     connect(&m_pausePollTimer, &QTimer::timeout, this, [this] {
         if (m_ws->bytesToWrite() <= m_options.lowWatermarkBytes)
@@ -100,6 +103,9 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, PausableTcpSocket *serverTransport
     }
     if (m_options.keepAliveIntervalMs > 0)
         m_keepAliveTimer.start(m_options.keepAliveIntervalMs);
+    m_sinceData.start();
+    if (m_options.idleTimeoutMs > 0)
+        m_idleTimer.start(m_options.idleTimeoutMs);
 
     // Bytes may already wait on either side (client side: sent during the handshake).
     QMetaObject::invokeMethod(
@@ -186,6 +192,7 @@ void Relay::sendToWs(const QByteArray &data)
 {
     m_ws->sendBinaryMessage(data);
     m_bytesTcpToWs += data.size();
+    m_sinceData.restart();
     m_peakWsQueued = qMax(m_peakWsQueued, m_ws->bytesToWrite());
     if (m_options.keepAliveIntervalMs > 0)
         m_keepAliveTimer.start(m_options.keepAliveIntervalMs);
@@ -199,6 +206,23 @@ void Relay::sendKeepAlive()
     // reverse proxies (nginx proxy_read_timeout) from cutting an idle tunnel.
     m_ws->sendBinaryMessage(QByteArray());
     m_keepAliveTimer.start(m_options.keepAliveIntervalMs);
+}
+
+void Relay::checkIdle()
+{
+    // Data only restarts a clock (cheap on every chunk); the timer checks it when it fires.
+    const qint64 remainingMs = m_options.idleTimeoutMs - m_sinceData.elapsed();
+    if (remainingMs > 0) {
+        m_idleTimer.start(int(remainingMs));
+        return;
+    }
+    if (m_wsClosing || m_tcpClosing || m_finished)
+        return;
+    setReason(QStringLiteral("idle timeout"));
+    qCInfo(lcRelay).noquote() << m_description << "closed: no data for"
+                              << m_options.idleTimeoutMs / 1000 << "s";
+    closeWs(QWebSocketProtocol::CloseCodeNormal, QStringLiteral("idle timeout"));
+    closeTcpAfterFlush();
 }
 
 void Relay::onWsBytesWritten()
@@ -216,6 +240,7 @@ void Relay::onWsFrame(const QByteArray &frame, bool isLastFrame)
     if (!frame.isEmpty()) { // an empty message is a keep-alive
         m_tcp->write(frame);
         m_bytesWsToTcp += frame.size();
+        m_sinceData.restart();
         m_peakTcpQueued = qMax(m_peakTcpQueued, m_tcp->bytesToWrite());
         Q_EMIT transferred(0, frame.size());
     }
@@ -301,7 +326,7 @@ void Relay::onWsDisconnected()
     }
     qCDebug(lcRelay).noquote() << m_description << "websocket disconnected, paused" << m_paused
                                << "buffered"
-                               << (m_serverTransport ? m_serverTransport->bufferedBytes()
+                               << (pausable()        ? pausable()->bufferedBytes()
                                        : m_transport ? m_transport->bytesAvailable()
                                                      : -1)
                                << "transport state"
@@ -324,8 +349,8 @@ void Relay::drainWsTransport()
         m_paused = false;
         m_pausePollTimer.stop();
         if (m_serverSide) {
-            if (m_serverTransport)
-                m_serverTransport->setPaused(false);
+            if (pausable())
+                pausable()->setPaused(false);
         } else {
             m_transport->blockSignals(false);
         }
@@ -413,7 +438,7 @@ void Relay::pauseWsReading()
     qCDebug(lcRelay).noquote() << m_description << "pause reading the websocket at"
                                << m_tcp->bytesToWrite() << "bytes queued to tcp";
     if (m_serverSide) {
-        m_serverTransport->setPaused(true); // m_transport (the same object) was checked above
+        pausable()->setPaused(true);
     } else {
         // Client side, no subclass possible: hide the socket's readyRead from QWebSocket.
         m_transport->blockSignals(true);
@@ -444,7 +469,7 @@ void Relay::resumeWsReading()
     qCDebug(lcRelay).noquote() << m_description << "resume reading the websocket at"
                                << m_tcp->bytesToWrite() << "bytes queued to tcp";
     if (m_serverSide) {
-        m_serverTransport->setPaused(false); // m_transport (the same object) was checked above
+        pausable()->setPaused(false);
     } else {
         m_transport->blockSignals(false);
         m_pausePollTimer.stop();
@@ -508,6 +533,7 @@ void Relay::checkFinished()
     m_finished = true;
     m_keepAliveTimer.stop();
     m_closeTimer.stop();
+    m_idleTimer.stop();
     qCInfo(lcRelay).noquote().nospace()
         << "tunnel closed " << m_description << ": " << m_bytesTcpToWs << " bytes tcp->ws, "
         << m_bytesWsToTcp << " bytes ws->tcp, " << m_age.elapsed() << " ms, peak queued "

@@ -13,7 +13,7 @@
 class QAbstractSocket;
 class QTcpSocket;
 class QWebSocket;
-class PausableTcpSocket;
+class PausableTransport;
 
 class Relay : public QObject
 {
@@ -21,11 +21,12 @@ class Relay : public QObject
 public:
     // Takes ownership of both sockets. The WebSocket must be open; the TCP socket may still be
     // connecting (server side), its writes are then buffered until it connects.
-    // serverTransport is the socket the WebSocket runs on when our server accepted it (it can be
-    // paused directly); nullptr on the client side, where QWebSocket owns its socket.
+    // serverTransport is the socket the WebSocket runs on when our server accepted it (a
+    // PausableTransport: it can be paused directly); nullptr on the client side, where
+    // QWebSocket owns its socket.
     // description names the tunnel in logs ("127.0.0.1:5312 -> example.org:22"); no secrets.
-    Relay(QTcpSocket *tcp, QWebSocket *ws, PausableTcpSocket *serverTransport,
-          const RelayOptions &options, const QString &description, QObject *parent = nullptr);
+    Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport, const RelayOptions &options,
+          const QString &description, QObject *parent = nullptr);
     ~Relay() override;
 
     qint64 bytesTcpToWs() const { return m_bytesTcpToWs; }
@@ -79,13 +80,16 @@ private:
     void kickTransport();
     void stopFrameWaitTimers();
     void sendKeepAlive();
+    void checkIdle();
     void setReason(const QString &reason);
     void checkFinished();
 
     QTcpSocket *m_tcp;
     QWebSocket *m_ws;
     QPointer<QAbstractSocket> m_transport; // the socket QWebSocket reads from
-    QPointer<PausableTcpSocket> m_serverTransport; // may be deleted by QWebSocket first
+    QPointer<QTcpSocket> m_serverTransport; // may be deleted by QWebSocket first
+    PausableTransport *m_pausable = nullptr; // m_serverTransport's interface, valid with it
+    PausableTransport *pausable() const { return m_serverTransport ? m_pausable : nullptr; }
     bool m_serverSide;
     RelayOptions m_options;
     QString m_description;
@@ -94,6 +98,8 @@ private:
     QTimer m_keepAliveTimer;
     QTimer m_closeTimer;
     QTimer m_pausePollTimer;
+    QTimer m_idleTimer;
+    QElapsedTimer m_sinceData; // since the last byte moved either way
     QElapsedTimer m_age;
     QElapsedTimer m_wsClosingSince; // since the last progress of the closing WebSocket
     QElapsedTimer m_tcpClosingSince; // since the last progress of the closing TCP socket

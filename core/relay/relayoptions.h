@@ -27,6 +27,10 @@ struct RelayOptions
     // An empty binary message is sent after this much idleness (0: never), as the original does.
     int keepAliveIntervalMs = 10000;
 
+    // A tunnel that moves no data either way for this long is closed (0: never). Keep-alive
+    // messages do not count as data.
+    int idleTimeoutMs = 0;
+
     // How long a closing WebSocket may take to finish its closing handshake before it is aborted.
     int closeTimeoutMs = 5000;
 };
