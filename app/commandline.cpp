@@ -1,6 +1,7 @@
 #include "commandline.h"
 
 #include "net/websocketurl.h"
+#include "server/serverconfigfile.h"
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
@@ -17,6 +18,28 @@ const QStringList kInsecure = {QStringLiteral("insecure")};
 const QStringList kKeepAlive = {QStringLiteral("keepalive"), QStringLiteral("keep-alive")};
 const QStringList kServerFlag = {QStringLiteral("server")};
 const QStringList kClientFlag = {QStringLiteral("client")};
+// Server hardening (no equivalent in the original).
+const QStringList kConfig = {QStringLiteral("config")};
+const QStringList kTokenFile = {QStringLiteral("token-file"), QStringLiteral("token_file")};
+const QStringList kMaxTunnels = {QStringLiteral("max-tunnels"), QStringLiteral("max_tunnels")};
+const QStringList kMaxTunnelsPerIp = {QStringLiteral("max-tunnels-per-ip"),
+                                      QStringLiteral("max_tunnels_per_ip")};
+const QStringList kHandshakeTimeout = {QStringLiteral("handshake-timeout"),
+                                       QStringLiteral("handshake_timeout")};
+const QStringList kIdleTimeout = {QStringLiteral("idle-timeout"), QStringLiteral("idle_timeout")};
+const QStringList kMaxFrameSize = {QStringLiteral("max-frame-size"),
+                                   QStringLiteral("max_frame_size")};
+const QStringList kAllowedOrigin = {QStringLiteral("allowed-origin"),
+                                    QStringLiteral("allowed_origin")};
+const QStringList kRealIpHeader = {QStringLiteral("real-ip-header"),
+                                   QStringLiteral("real_ip_header")};
+const QStringList kTrustedProxy = {QStringLiteral("trusted-proxy"),
+                                   QStringLiteral("trusted_proxy")};
+const QStringList kTlsCert = {QStringLiteral("tls-cert"), QStringLiteral("tls_cert")};
+const QStringList kTlsKey = {QStringLiteral("tls-key"), QStringLiteral("tls_key")};
+const QStringList kDrainTimeout = {QStringLiteral("drain-timeout"),
+                                   QStringLiteral("drain_timeout")};
+const QStringList kLogLevel = {QStringLiteral("log-level"), QStringLiteral("log_level")};
 const QStringList kHelp = {QStringLiteral("help"), QStringLiteral("h")};
 const QStringList kVersion = {QStringLiteral("version")};
 
@@ -41,6 +64,21 @@ QString CommandLine::usage()
         "                       (default :8080)\n"
         "  -remote_tcp ADDR     the TCP service each tunnel connects to (alias -connect_tcp)\n"
         "  --server             same as the server command\n"
+        "  --config FILE        JSON configuration with several routes (see README); replaces\n"
+        "                       -remote_tcp and the options below; SIGHUP reloads it\n"
+        "  --token-file FILE    require \"Authorization: Bearer TOKEN\" (or ?token=TOKEN);\n"
+        "                       the environment variable TOW_TOKEN works too\n"
+        "  --max-tunnels N      concurrent tunnels (default 10000, 0: no limit)\n"
+        "  --max-tunnels-per-ip N  concurrent tunnels per client address (default 256)\n"
+        "  --handshake-timeout SECONDS  close connections that are no tunnel by then (10)\n"
+        "  --idle-timeout SECONDS  close tunnels without data for that long (default 0: never)\n"
+        "  --max-frame-size BYTES  largest WebSocket message accepted (default 4194304)\n"
+        "  --allowed-origin ORIGIN  accept browsers only from this Origin (repeatable)\n"
+        "  --real-ip-header NAME  client address header set by a reverse proxy\n"
+        "                       (X-Forwarded-For, X-Real-IP); needs --trusted-proxy\n"
+        "  --trusted-proxy ADDR[/BITS]  a reverse proxy whose header is believed (repeatable)\n"
+        "  --tls-cert FILE, --tls-key FILE  serve wss:// directly (PEM; TLS 1.2 or later)\n"
+        "  --drain-timeout SECONDS  on SIGTERM, time open tunnels get to finish (default 30)\n"
         "\n"
         "Client options:\n"
         "  -listen_tcp ADDR     the local TCP address to accept connections on\n"
@@ -52,6 +90,7 @@ QString CommandLine::usage()
         "Common options:\n"
         "  -keepalive SECONDS   idle time before an empty keep-alive message (default 10,\n"
         "                       0 disables)\n"
+        "  --log-level LEVEL    debug, info (default), warning or error\n"
         "  -h, --help           show this help\n"
         "  --version            show the version\n"
         "\n"
@@ -73,10 +112,32 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     const QCommandLineOption keepAlive(kKeepAlive, QString(), QStringLiteral("seconds"));
     const QCommandLineOption serverFlag(kServerFlag);
     const QCommandLineOption clientFlag(kClientFlag);
+    const QCommandLineOption config(kConfig, QString(), QStringLiteral("file"));
+    const QCommandLineOption tokenFile(kTokenFile, QString(), QStringLiteral("file"));
+    const QCommandLineOption maxTunnels(kMaxTunnels, QString(), QStringLiteral("n"));
+    const QCommandLineOption maxTunnelsPerIp(kMaxTunnelsPerIp, QString(), QStringLiteral("n"));
+    const QCommandLineOption handshakeTimeout(kHandshakeTimeout, QString(), QStringLiteral("s"));
+    const QCommandLineOption idleTimeout(kIdleTimeout, QString(), QStringLiteral("s"));
+    const QCommandLineOption maxFrameSize(kMaxFrameSize, QString(), QStringLiteral("bytes"));
+    const QCommandLineOption allowedOrigin(kAllowedOrigin, QString(), QStringLiteral("origin"));
+    const QCommandLineOption realIpHeader(kRealIpHeader, QString(), QStringLiteral("name"));
+    const QCommandLineOption trustedProxy(kTrustedProxy, QString(), QStringLiteral("addr"));
+    const QCommandLineOption tlsCert(kTlsCert, QString(), QStringLiteral("file"));
+    const QCommandLineOption tlsKey(kTlsKey, QString(), QStringLiteral("file"));
+    const QCommandLineOption drainTimeout(kDrainTimeout, QString(), QStringLiteral("s"));
+    const QCommandLineOption logLevel(kLogLevel, QString(), QStringLiteral("level"));
     const QCommandLineOption help(kHelp);
     const QCommandLineOption version(kVersion);
-    parser.addOptions({listenWs, remoteTcp, listenTcp, remoteWs, insecure, keepAlive, serverFlag,
-                       clientFlag, help, version});
+    parser.addOptions(
+        {listenWs,         remoteTcp,   listenTcp,    remoteWs,      insecure,     keepAlive,
+         serverFlag,       clientFlag,  config,       tokenFile,     maxTunnels,   maxTunnelsPerIp,
+         handshakeTimeout, idleTimeout, maxFrameSize, allowedOrigin, realIpHeader, trustedProxy,
+         tlsCert,          tlsKey,      drainTimeout, logLevel,      help,         version});
+    // Server-only options, in the order they are checked and reported.
+    const QList<const QCommandLineOption *> serverOnly = {
+        &listenWs,        &remoteTcp,        &config,      &tokenFile,    &maxTunnels,
+        &maxTunnelsPerIp, &handshakeTimeout, &idleTimeout, &maxFrameSize, &allowedOrigin,
+        &realIpHeader,    &trustedProxy,     &tlsCert,     &tlsKey,       &drainTimeout};
 
     auto fail = [error](const QString &message) -> std::optional<CommandLine> {
         *error = message;
@@ -113,7 +174,10 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
         return fail(QStringLiteral("choose either server or client, not both"));
 
     // Only one value per flag: a repeated flag is most likely a typo.
-    for (const auto *option : {&listenWs, &remoteTcp, &listenTcp, &remoteWs, &keepAlive}) {
+    for (const auto *option :
+         {&listenWs, &remoteTcp, &listenTcp, &remoteWs, &keepAlive, &config, &tokenFile,
+          &maxTunnels, &maxTunnelsPerIp, &handshakeTimeout, &idleTimeout, &maxFrameSize,
+          &realIpHeader, &tlsCert, &tlsKey, &drainTimeout, &logLevel}) {
         if (parser.values(*option).size() > 1)
             return fail(
                 QStringLiteral("%1 is given more than once").arg(flagName(option->names())));
@@ -130,6 +194,49 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
         keepAliveMs = int(seconds * 1000);
     }
 
+    if (parser.isSet(logLevel)) {
+        const QString level = parser.value(logLevel).toLower();
+        if (!QStringList {QStringLiteral("debug"), QStringLiteral("info"),
+                          QStringLiteral("warning"), QStringLiteral("error")}
+                 .contains(level))
+            return fail(QStringLiteral("--log-level expects debug, info, warning or error, not "
+                                       "\"%1\"")
+                            .arg(parser.value(logLevel)));
+        result.logLevel = level;
+    }
+
+    // A number of seconds (fractions allowed) as milliseconds, within [min, max] seconds.
+    auto seconds = [&](const QCommandLineOption &option, double min, double max,
+                       int *outMs) -> bool {
+        bool ok = false;
+        const double value = parser.value(option).toDouble(&ok);
+        if (!ok || value < min || value > max) {
+            *error = QStringLiteral("%1 expects a number of seconds from %2 to %3, not \"%4\"")
+                         .arg(flagName(option.names()))
+                         .arg(min)
+                         .arg(max)
+                         .arg(parser.value(option));
+            return false;
+        }
+        *outMs = int(value * 1000);
+        return true;
+    };
+    auto count = [&](const QCommandLineOption &option, qint64 min, qint64 max,
+                     qint64 *out) -> bool {
+        bool ok = false;
+        const qint64 value = parser.value(option).toLongLong(&ok);
+        if (!ok || value < min || value > max) {
+            *error = QStringLiteral("%1 expects a whole number from %2 to %3, not \"%4\"")
+                         .arg(flagName(option.names()))
+                         .arg(min)
+                         .arg(max)
+                         .arg(parser.value(option));
+            return false;
+        }
+        *out = value;
+        return true;
+    };
+
     if (wantsServer) {
         for (const auto *option : {&listenTcp, &remoteWs, &insecure}) {
             if (parser.isSet(*option))
@@ -139,6 +246,17 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
         }
         result.mode = Mode::Server;
         result.server.relay.keepAliveIntervalMs = keepAliveMs;
+        if (parser.isSet(config)) {
+            // The file holds the whole configuration, so a reload (SIGHUP) sees all of it.
+            for (const auto *option : serverOnly) {
+                if (option != &config && parser.isSet(*option))
+                    return fail(QStringLiteral("%1 cannot be combined with --config; set it in the "
+                                               "configuration file")
+                                    .arg(flagName(option->names())));
+            }
+            result.serverConfigPath = parser.value(config);
+            return result;
+        }
         QString why;
         if (parser.isSet(listenWs)) {
             const auto listen = HostPort::parse(parser.value(listenWs), true, &why);
@@ -147,19 +265,78 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
             result.server.listen = *listen;
         }
         if (!parser.isSet(remoteTcp))
-            return fail(QStringLiteral("the server needs -remote_tcp HOST:PORT (the TCP service "
-                                       "to reach, e.g. -remote_tcp 127.0.0.1:22)"));
+            return fail(
+                QStringLiteral("the server needs -remote_tcp HOST:PORT (the TCP service "
+                               "to reach, e.g. -remote_tcp 127.0.0.1:22) or --config FILE"));
         const auto remote = HostPort::parse(parser.value(remoteTcp), false, &why);
         if (!remote)
             return fail(QStringLiteral("-remote_tcp: %1").arg(why));
         if (remote->port == 0)
             return fail(QStringLiteral("-remote_tcp: port 0 cannot be connected to"));
-        result.server.remote = *remote;
+        ServerRoute route;
+        route.remote = *remote;
+        route.allowedOrigins = parser.values(allowedOrigin);
+        if (parser.isSet(tokenFile)) {
+            const auto token = ServerConfigFile::readSecretFile(parser.value(tokenFile), &why);
+            if (!token)
+                return fail(QStringLiteral("--token-file: %1").arg(why));
+            route.token = *token;
+        } else if (!qEnvironmentVariableIsEmpty("TOW_TOKEN")) {
+            route.token = qEnvironmentVariable("TOW_TOKEN").trimmed();
+        }
+        result.server.routes = {route};
+
+        ServerLimits &limits = result.server.limits;
+        qint64 number = 0;
+        if (parser.isSet(maxTunnels)) {
+            if (!count(maxTunnels, 0, 1000000, &number))
+                return std::nullopt;
+            limits.maxTunnels = int(number);
+        }
+        if (parser.isSet(maxTunnelsPerIp)) {
+            if (!count(maxTunnelsPerIp, 0, 1000000, &number))
+                return std::nullopt;
+            limits.maxTunnelsPerIp = int(number);
+        }
+        if (parser.isSet(maxFrameSize)) {
+            if (!count(maxFrameSize, 1024, qint64(64) * 1024 * 1024, &number))
+                return std::nullopt;
+            result.server.relay.maxIncomingFrameBytes = number;
+        }
+        if (parser.isSet(handshakeTimeout)
+            && !seconds(handshakeTimeout, 0.1, 3600, &limits.handshakeTimeoutMs))
+            return std::nullopt;
+        if (parser.isSet(idleTimeout) && !seconds(idleTimeout, 0, 7 * 86400, &limits.idleTimeoutMs))
+            return std::nullopt;
+        if (parser.isSet(drainTimeout)
+            && !seconds(drainTimeout, 0, 86400, &result.server.drainTimeoutMs))
+            return std::nullopt;
+        for (const QString &text : parser.values(trustedProxy)) {
+            QPair<QHostAddress, int> subnet = QHostAddress::parseSubnet(text);
+            if (!text.contains(QLatin1Char('/'))) {
+                const QHostAddress address(text);
+                subnet = {address, address.protocol() == QAbstractSocket::IPv6Protocol ? 128 : 32};
+            }
+            if (subnet.first.isNull())
+                return fail(QStringLiteral("--trusted-proxy expects an address or a subnet like "
+                                           "10.0.0.0/8, not \"%1\"")
+                                .arg(text));
+            result.server.trustedProxies.append(subnet);
+        }
+        result.server.realIpHeader = parser.value(realIpHeader);
+        if (!result.server.realIpHeader.isEmpty() && result.server.trustedProxies.isEmpty())
+            return fail(QStringLiteral("--real-ip-header needs --trusted-proxy (the address of "
+                                       "your reverse proxy); otherwise any client could choose its "
+                                       "address"));
+        result.server.tlsCertFile = parser.value(tlsCert);
+        result.server.tlsKeyFile = parser.value(tlsKey);
+        if (!ServerConfigFile::validate(result.server, &why))
+            return fail(why);
         return result;
     }
 
     if (wantsClient) {
-        for (const auto *option : {&listenWs, &remoteTcp}) {
+        for (const auto *option : serverOnly) {
             if (parser.isSet(*option))
                 return fail(QStringLiteral("%1 is a server option; the client takes -listen_tcp "
                                            "and -remote_ws")
@@ -188,8 +365,9 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
 
     // No command: the tray app, but only without any tunnel flag (a forgotten command is an
     // error, not a reason to open a window).
-    for (const auto *option :
-         {&listenWs, &remoteTcp, &listenTcp, &remoteWs, &insecure, &keepAlive}) {
+    QList<const QCommandLineOption *> tunnelOptions = serverOnly;
+    tunnelOptions.append({&listenTcp, &remoteWs, &insecure, &keepAlive});
+    for (const auto *option : std::as_const(tunnelOptions)) {
         if (parser.isSet(*option))
             return fail(QStringLiteral("%1 needs a command: server or client")
                             .arg(flagName(option->names())));

@@ -15,6 +15,8 @@ struct CommandLine
 
     Mode mode = Mode::Tray;
     ServerOptions server;
+    QString serverConfigPath; // --config: the server's options come from this file
+    QString logLevel; // --log-level: debug, info, warning, error; empty: default (info)
     ClientOptions client;
     QString text; // the help or version text for Mode::Help and Mode::Version
 

@@ -1,18 +1,25 @@
 // tcp-over-websocket: reads the command line, builds the server or client, runs the event loop.
 #include "client/clienttunnel.h"
 #include "commandline.h"
+#include "logcategories.h"
+#include "server/serverconfigfile.h"
 #include "server/tunnelserver.h"
 #include "unixsignals.h"
 
 #include <QCoreApplication>
+#include <QLoggingCategory>
 #include <QTimer>
 #include <cstdio>
+
+#ifdef Q_OS_UNIX
+#include <sys/resource.h>
+#endif
 
 namespace {
 
 constexpr int kExitRuntimeError = 1;
 constexpr int kExitUsage = 2;
-// After SIGTERM/SIGINT, how long tunnels get to finish their closing handshakes.
+// After the tunnels were told to close (1001), how long their closing handshakes may take.
 constexpr int kShutdownGraceMs = 3000;
 
 void printError(const QString &message)
@@ -20,16 +27,59 @@ void printError(const QString &message)
     std::fprintf(stderr, "tcp-over-websocket: %s\n", qPrintable(message));
 }
 
+void setUpLogging()
+{
+    if (!qEnvironmentVariableIsEmpty("QT_MESSAGE_PATTERN"))
+        return;
+    const QString levels = QStringLiteral("%{if-debug}debug%{endif}%{if-info}info%{endif}"
+                                          "%{if-warning}warning%{endif}%{if-critical}error"
+                                          "%{endif}%{if-fatal}fatal%{endif}");
+    if (!qEnvironmentVariableIsEmpty("JOURNAL_STREAM")) {
+        // Under systemd: journald stamps the time itself and reads the level from a <N> prefix.
+        qSetMessagePattern(QStringLiteral("%{if-debug}<7>%{endif}%{if-info}<6>%{endif}"
+                                          "%{if-warning}<4>%{endif}%{if-critical}<3>%{endif}"
+                                          "%{if-fatal}<2>%{endif}")
+                           + levels + QStringLiteral(" %{category}: %{message}"));
+        return;
+    }
+    qSetMessagePattern(QStringLiteral("%{time yyyy-MM-ddThh:mm:ss.zzz} ") + levels
+                       + QStringLiteral(" %{category}: %{message}"));
+}
+
+// --log-level: rules for our categories; QT_LOGGING_RULES, applied after these, still wins.
+void applyLogLevel(const QString &level)
+{
+    if (level.isEmpty())
+        return;
+    const QStringList order = {QStringLiteral("debug"), QStringLiteral("info"),
+                               QStringLiteral("warning"), QStringLiteral("error")};
+    const qsizetype threshold = order.indexOf(level);
+    QStringList rules;
+    for (qsizetype i = 0; i < order.size() - 1; ++i)
+        rules.append(QStringLiteral("tow.*.%1=%2")
+                         .arg(order.at(i),
+                              i >= threshold ? QStringLiteral("true") : QStringLiteral("false")));
+    rules.append(QStringLiteral("tow.*.critical=true"));
+    QLoggingCategory::setFilterRules(rules.join(QLatin1Char('\n')));
+}
+
+// Each tunnel holds two descriptors; the usual soft limit of 1024 would cap a server at ~500.
+void raiseDescriptorLimit()
+{
+#ifdef Q_OS_UNIX
+    struct rlimit limit = {};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+    }
+#endif
+}
+
 } // namespace
 
 int main(int argc, char *argv[])
 {
-    if (qEnvironmentVariableIsEmpty("QT_MESSAGE_PATTERN"))
-        qSetMessagePattern(QStringLiteral("%{time yyyy-MM-ddThh:mm:ss.zzz} "
-                                          "%{if-debug}debug%{endif}%{if-info}info%{endif}"
-                                          "%{if-warning}warning%{endif}%{if-critical}error"
-                                          "%{endif}%{if-fatal}fatal%{endif} "
-                                          "%{category}: %{message}"));
+    setUpLogging();
     QCoreApplication app(argc, argv);
     QCoreApplication::setApplicationName(QStringLiteral("tcp-over-websocket"));
     QCoreApplication::setApplicationVersion(QStringLiteral(TOW_VERSION));
@@ -55,37 +105,76 @@ int main(int argc, char *argv[])
         break;
     }
 
+    applyLogLevel(commandLine->logLevel);
+    raiseDescriptorLimit();
+
+    ServerOptions serverOptions = commandLine->server;
+    if (commandLine->mode == CommandLine::Mode::Server
+        && !commandLine->serverConfigPath.isEmpty()) {
+        const auto loaded =
+            ServerConfigFile::load(commandLine->serverConfigPath, commandLine->server, &error);
+        if (!loaded) {
+            printError(error);
+            return kExitUsage;
+        }
+        serverOptions = *loaded;
+    }
+
     UnixSignals signalWatcher;
     std::unique_ptr<TunnelServer> server;
     std::unique_ptr<ClientTunnel> client;
     if (commandLine->mode == CommandLine::Mode::Server) {
-        server = std::make_unique<TunnelServer>(commandLine->server);
+        server = std::make_unique<TunnelServer>(serverOptions);
         if (!server->listen(&error)) {
             printError(error);
             return kExitRuntimeError;
         }
+        QObject::connect(server.get(), &TunnelServer::drained, &app, [] {
+            // Closing handshakes of the last tunnels are done; leave.
+            QCoreApplication::quit();
+        });
+        QObject::connect(&signalWatcher, &UnixSignals::reloadRequested, &app, [&] {
+            if (commandLine->serverConfigPath.isEmpty()) {
+                qCInfo(lcServer) << "SIGHUP ignored: the server runs without --config";
+                return;
+            }
+            QString why;
+            const auto reloaded =
+                ServerConfigFile::load(commandLine->serverConfigPath, commandLine->server, &why);
+            if (!reloaded || !server->reload(*reloaded, &why))
+                qCWarning(lcServer).noquote()
+                    << "configuration not reloaded, the previous one stays:" << why;
+        });
     } else {
         client = std::make_unique<ClientTunnel>(commandLine->client);
         if (!client->listen(&error)) {
             printError(error);
             return kExitRuntimeError;
         }
+        // A closed terminal ends the client as it would without our handler.
+        QObject::connect(&signalWatcher, &UnixSignals::reloadRequested, &app,
+                         &QCoreApplication::quit);
     }
 
+    int terminations = 0;
     QObject::connect(&signalWatcher, &UnixSignals::terminationRequested, &app, [&](int) {
-        // Stop accepting, close every tunnel (1001 going away), leave once they are gone.
-        if (server) {
-            server->shutdown();
-            if (server->activeTunnels() == 0)
-                QCoreApplication::quit();
-            QObject::connect(server.get(), &TunnelServer::tunnelFinished, &app, [&] {
-                if (server->activeTunnels() == 0)
-                    QCoreApplication::quit();
-            });
-        } else {
+        ++terminations;
+        if (!server) {
             QCoreApplication::quit();
+            return;
         }
-        QTimer::singleShot(kShutdownGraceMs, &app, &QCoreApplication::quit);
+        if (terminations == 1) {
+            // Stop accepting; open tunnels may finish within the drain timeout, then are
+            // closed (1001). drained() ends the program.
+            server->drain();
+            QTimer::singleShot(serverOptions.drainTimeoutMs + kShutdownGraceMs, &app,
+                               &QCoreApplication::quit);
+        } else {
+            // Asked twice: do not wait for the tunnels any longer.
+            qCInfo(lcServer) << "second termination signal: closing every tunnel now";
+            server->shutdown();
+            QTimer::singleShot(kShutdownGraceMs, &app, &QCoreApplication::quit);
+        }
     });
 
     const int code = QCoreApplication::exec();

@@ -1,5 +1,5 @@
-// Turns SIGINT/SIGTERM into a Qt signal delivered on the event loop (self-pipe), so the program
-// can shut its tunnels down cleanly instead of dying mid-transfer.
+// Turns SIGINT/SIGTERM/SIGHUP into Qt signals delivered on the event loop (self-pipe), so the
+// program can drain its tunnels instead of dying mid-transfer, and reload its configuration.
 #pragma once
 
 #include <QObject>
@@ -15,6 +15,7 @@ public:
 
 Q_SIGNALS:
     void terminationRequested(int signalNumber);
+    void reloadRequested();
 
 private:
     QSocketNotifier *m_notifier = nullptr;

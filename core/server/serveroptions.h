@@ -1,15 +1,57 @@
-// Settings of the tunnel server: where it listens, the one remote it connects tunnels to.
+// Settings of the tunnel server: where it listens, its routes (path -> remote), limits, TLS.
 #pragma once
 
 #include "net/hostport.h"
 #include "relay/relayoptions.h"
 
+#include <QHostAddress>
+#include <QList>
+#include <QPair>
 #include <QString>
+#include <QStringList>
+
+// One tunnel endpoint: WebSocket upgrades on `path` are relayed to `remote`.
+struct ServerRoute
+{
+    QString path = QStringLiteral("/");
+    HostPort remote;
+    QString token; // empty: no token needed; otherwise "Authorization: Bearer" or ?token=
+    QStringList allowedOrigins; // empty: any Origin (and requests without one)
+    int maxTunnels = 0; // concurrent tunnels on this route, 0: only the server's limit
+    int maxTunnelsPerIp = 0; // concurrent tunnels per client address, 0: the server's limit
+    int idleTimeoutMs = -1; // -1: the server's idle timeout
+};
+
+struct ServerLimits
+{
+    int maxTunnels = 10000; // concurrent tunnels over all routes (0: unlimited)
+    int maxTunnelsPerIp = 256; // concurrent tunnels per client address (0: unlimited)
+    // A connection that has not become a tunnel after this long is closed: a slowloris client
+    // holds nothing, and plain HTTP keep-alive connections (/metrics) last at most this long.
+    int handshakeTimeoutMs = 10000;
+    // Connections still waiting to become a tunnel; beyond it the oldest is closed, so a flood
+    // of idle sockets cannot push out real clients.
+    int maxPendingConnections = 1024;
+    int idleTimeoutMs = 0; // a tunnel without data either way for this long is closed (0: never)
+};
 
 struct ServerOptions
 {
     HostPort listen {QString(), 8080};
-    HostPort remote;
-    QString tunnelPath = QStringLiteral("/");
+    QList<ServerRoute> routes; // at least one; paths are unique
+    ServerLimits limits;
+
+    // Behind a reverse proxy: the header naming the client (X-Forwarded-For, X-Real-IP), read
+    // only when the connection comes from one of trustedProxies (address, prefix length).
+    QString realIpHeader;
+    QList<QPair<QHostAddress, int>> trustedProxies;
+
+    // Native TLS (both or neither). TLS 1.2 or later.
+    QString tlsCertFile;
+    QString tlsKeyFile;
+
+    // After SIGTERM, how long running tunnels may go on before they are closed (1001).
+    int drainTimeoutMs = 30000;
+
     RelayOptions relay;
 };

@@ -4,61 +4,114 @@
 #include "metrics/processmetrics.h"
 #include "net/tcplisten.h"
 #include "relay/pausabletcpserver.h"
-#include "relay/pausabletcpsocket.h"
 #include "relay/relay.h"
 #include "upgraderule.h"
 
+#include <QFile>
 #include <QHttpServer>
 #include <QHttpServerRequest>
 #include <QHttpServerResponder>
 #include <QHttpServerResponse>
+#include <QSslCertificate>
+#include <QSslConfiguration>
+#include <QSslKey>
 #include <QTcpSocket>
+#include <QUrlQuery>
 #include <QWebSocket>
-
-#if QT_VERSION >= QT_VERSION_CHECK(6, 8, 0)
-#include <QHttpServerWebSocketUpgradeResponse>
-#endif
 
 namespace {
 
+// The original Go server's metrics, names and labels unchanged.
 const QString kConnections = QStringLiteral("http_to_tcp_connections");
 const QString kActive = QStringLiteral("http_to_tcp_active_connections");
 const QString kErrors = QStringLiteral("http_to_tcp_error");
+// Ours.
 const QString kBytes = QStringLiteral("tcp_over_websocket_relayed_bytes_total");
+const QString kRouteTunnels = QStringLiteral("tcp_over_websocket_tunnels_total");
+const QString kRouteActive = QStringLiteral("tcp_over_websocket_active_tunnels");
+const QString kDuration = QStringLiteral("tcp_over_websocket_tunnel_duration_seconds");
+const QString kHandshakeFailures = QStringLiteral("tcp_over_websocket_handshake_failures_total");
+const QString kLimitRejections = QStringLiteral("tcp_over_websocket_limit_rejections_total");
 const QString kPeakQueued = QStringLiteral("tcp_over_websocket_relay_peak_queued_bytes");
 const QString kHttpRequests = QStringLiteral("tcp_over_websocket_http_requests_total");
+const QString kReloads = QStringLiteral("tcp_over_websocket_config_reloads_total");
+const QString kDraining = QStringLiteral("tcp_over_websocket_draining");
+
+const char kTunnelProperty[] = "tow_tunnel"; // set on sockets admitted as tunnels
+constexpr int kSweepIntervalMs = 500;
+
+QByteArray textPlain()
+{
+    return QByteArrayLiteral("text/plain; charset=utf-8");
+}
+
+bool loadTls(const ServerOptions &options, QSslConfiguration *configuration, QString *error)
+{
+    QFile certFile(options.tlsCertFile);
+    if (!certFile.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("cannot read the TLS certificate %1: %2")
+                     .arg(options.tlsCertFile, certFile.errorString());
+        return false;
+    }
+    const QList<QSslCertificate> chain = QSslCertificate::fromData(certFile.readAll(), QSsl::Pem);
+    if (chain.isEmpty()) {
+        *error = QStringLiteral("%1 holds no PEM certificate").arg(options.tlsCertFile);
+        return false;
+    }
+    QFile keyFile(options.tlsKeyFile);
+    if (!keyFile.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("cannot read the TLS key %1: %2")
+                     .arg(options.tlsKeyFile, keyFile.errorString());
+        return false;
+    }
+    const QByteArray keyData = keyFile.readAll();
+    QSslKey key(keyData, QSsl::Rsa, QSsl::Pem);
+    if (key.isNull())
+        key = QSslKey(keyData, QSsl::Ec, QSsl::Pem);
+    if (key.isNull()) {
+        *error = QStringLiteral("%1 holds no unencrypted PEM RSA or EC private key")
+                     .arg(options.tlsKeyFile);
+        return false;
+    }
+    *configuration = QSslConfiguration::defaultConfiguration();
+    configuration->setLocalCertificateChain(chain);
+    configuration->setPrivateKey(key);
+    configuration->setProtocol(QSsl::TlsV1_2OrLater);
+    configuration->setPeerVerifyMode(QSslSocket::VerifyNone); // no client certificates
+    return true;
+}
 
 } // namespace
 
 TunnelServer::TunnelServer(const ServerOptions &options, QObject *parent)
-    : QObject(parent), m_options(options), m_http(new QHttpServer(this))
+    : QObject(parent), m_options(options), m_admission(options), m_http(new QHttpServer(this))
 {
     declareMetrics();
+    m_clock.start();
+    for (const ServerRoute &route : std::as_const(m_options.routes))
+        countersFor(route.path); // so every route shows in /metrics from the start
 
-#if QT_VERSION >= QT_VERSION_CHECK(6, 8, 0)
-    m_http->addWebSocketUpgradeVerifier(this, [this](const QHttpServerRequest &request) {
-        if (request.url().path() == m_options.tunnelPath)
-            return QHttpServerWebSocketUpgradeResponse::accept();
-        return QHttpServerWebSocketUpgradeResponse::passToNext();
-    });
-#else
     // Qt 6.4 hands a connection over as a WebSocket only when a route matches it; the handler
-    // itself must not answer (answering and upgrading together is broken in 6.4).
-    m_http->route<UpgradeRule>(m_options.tunnelPath,
-                               [](const QHttpServerRequest &, QHttpServerResponder &&) {});
-#endif
+    // itself must not answer (answering and upgrading together is broken in 6.4). The rule asks
+    // admit(), which knows the current routes.
+    m_http->route<UpgradeRule>(
+        QStringLiteral("/"), [this](const QHttpServerRequest &request) { return admit(request); },
+        [](const QHttpServerRequest &, QHttpServerResponder &&) {});
     m_http->route(QStringLiteral("/metrics"), [this]() {
         m_metrics.add(kHttpRequests, {{QStringLiteral("path"), QStringLiteral("/metrics")}}, 1);
-        ProcessMetrics::update(m_metrics);
-        m_metrics.set(kBytes, {{QStringLiteral("direction"), QStringLiteral("tcp_to_ws")}},
-                      double(m_bytesTcpToWs));
-        m_metrics.set(kBytes, {{QStringLiteral("direction"), QStringLiteral("ws_to_tcp")}},
-                      double(m_bytesWsToTcp));
+        updateScrapedMetrics();
         return QHttpServerResponse(MetricsRegistry::contentType(), m_metrics.render());
     });
-    m_http->route(QStringLiteral("/healthz"), []() {
-        return QHttpServerResponse(QByteArrayLiteral("text/plain; charset=utf-8"),
-                                   QByteArrayLiteral("ok\n"));
+    m_http->route(QStringLiteral("/healthz"), [this]() {
+        m_metrics.add(kHttpRequests, {{QStringLiteral("path"), QStringLiteral("/healthz")}}, 1);
+        return QHttpServerResponse(textPlain(), QByteArrayLiteral("ok\n"));
+    });
+    m_http->route(QStringLiteral("/readyz"), [this]() {
+        m_metrics.add(kHttpRequests, {{QStringLiteral("path"), QStringLiteral("/readyz")}}, 1);
+        if (isDraining())
+            return QHttpServerResponse(textPlain(), QByteArrayLiteral("draining\n"),
+                                       QHttpServerResponse::StatusCode::ServiceUnavailable);
+        return QHttpServerResponse(textPlain(), QByteArrayLiteral("ready\n"));
     });
     m_http->setMissingHandler(
         [this](const QHttpServerRequest &request, QHttpServerResponder &&responder) {
@@ -66,6 +119,15 @@ TunnelServer::TunnelServer(const ServerOptions &options, QObject *parent)
         });
     connect(m_http, &QHttpServer::newWebSocketConnection, this,
             &TunnelServer::onNewWebSocketConnection);
+
+    m_sweepTimer.setInterval(kSweepIntervalMs);
+    connect(&m_sweepTimer, &QTimer::timeout, this, &TunnelServer::sweep);
+    m_drainTimer.setSingleShot(true);
+    connect(&m_drainTimer, &QTimer::timeout, this, [this] {
+        qCInfo(lcServer) << "drain timeout reached; closing" << activeTunnels()
+                         << "remaining tunnels (1001 going away)";
+        shutdown();
+    });
 }
 
 TunnelServer::~TunnelServer()
@@ -78,7 +140,6 @@ TunnelServer::~TunnelServer()
 void TunnelServer::declareMetrics()
 {
     using Type = MetricsRegistry::Type;
-    // The original Go server's metrics, names and labels unchanged.
     m_metrics.declare(kConnections, Type::Counter,
                       QStringLiteral("The total number of connections open"));
     m_metrics.declare(kActive, Type::Gauge, QStringLiteral("The number of active connections"));
@@ -90,31 +151,60 @@ void TunnelServer::declareMetrics()
     m_metrics.set(kActive, 0);
 
     m_metrics.declare(kBytes, Type::Counter,
-                      QStringLiteral("Bytes relayed, by direction (ws_to_tcp: from the WebSocket "
-                                     "clients to the remote; tcp_to_ws: back)."));
-    m_metrics.add(kBytes, {{QStringLiteral("direction"), QStringLiteral("ws_to_tcp")}}, 0);
-    m_metrics.add(kBytes, {{QStringLiteral("direction"), QStringLiteral("tcp_to_ws")}}, 0);
+                      QStringLiteral("Bytes relayed, by route and direction (ws_to_tcp: from the "
+                                     "WebSocket clients to the remote; tcp_to_ws: back)."));
+    m_metrics.declare(kRouteTunnels, Type::Counter,
+                      QStringLiteral("Tunnels opened, by route (tunnel path)."));
+    m_metrics.declare(kRouteActive, Type::Gauge, QStringLiteral("Tunnels open now, by route."));
+    m_metrics.declareHistogram(kDuration, QStringLiteral("How long tunnels lasted, by route."),
+                               {0.1, 1, 10, 60, 300, 1800, 3600, 4 * 3600, 24 * 3600});
+    m_metrics.declare(kHandshakeFailures, Type::Counter,
+                      QStringLiteral("Connections that did not become a tunnel, by reason "
+                                     "(not_found, not_websocket, unauthorized, origin, draining, "
+                                     "timeout, evicted, websocket)."));
+    m_metrics.declare(kLimitRejections, Type::Counter,
+                      QStringLiteral("Upgrades refused by a concurrency limit (server_limit, "
+                                     "route_limit, client_limit)."));
+    for (const char *limit : {"server_limit", "route_limit", "client_limit"})
+        m_metrics.add(kLimitRejections, {{QStringLiteral("limit"), QString::fromLatin1(limit)}}, 0);
     m_metrics.declare(kPeakQueued, Type::Gauge,
                       QStringLiteral("Largest number of bytes any finished tunnel queued towards "
                                      "one side (bounded by the relay's flow control)."));
     m_metrics.declare(kHttpRequests, Type::Counter,
                       QStringLiteral("Plain HTTP requests answered, by path class."));
+    m_metrics.declare(kReloads, Type::Counter,
+                      QStringLiteral("Configuration reloads (SIGHUP), by result."));
+    for (const char *result : {"success", "failure"})
+        m_metrics.add(kReloads, {{QStringLiteral("result"), QString::fromLatin1(result)}}, 0);
+    m_metrics.declare(kDraining, Type::Gauge,
+                      QStringLiteral("1 while the server drains before exiting."));
     ProcessMetrics::declare(m_metrics);
 }
 
 bool TunnelServer::listen(QString *error)
 {
+    QSslConfiguration tls;
+    if (!m_options.tlsCertFile.isEmpty() && !loadTls(m_options, &tls, error))
+        return false;
     m_tcpServer = new PausableTcpServer(m_options.relay.transportReadBufferBytes(), this);
+    if (!m_options.tlsCertFile.isEmpty())
+        m_tcpServer->setTlsConfiguration(tls);
+    connect(m_tcpServer, &PausableTcpServer::accepted, this, &TunnelServer::onAccepted);
     if (!TcpListen::listen(m_tcpServer, m_options.listen, error)) {
         delete m_tcpServer;
         m_tcpServer = nullptr;
         return false;
     }
     m_http->bind(m_tcpServer); // takes a listening server; returns void in Qt 6.4
+    m_sweepTimer.start();
+    QStringList routes;
+    for (const ServerRoute &route : std::as_const(m_options.routes))
+        routes.append(route.path + QLatin1String(" -> ") + route.remote.toString()
+                      + (route.token.isEmpty() ? QString() : QStringLiteral(" (token)")));
     qCInfo(lcServer).noquote() << "listening on"
                                << HostPort {serverAddress().toString(), serverPort()}.toString()
-                               << "tunnel path" << m_options.tunnelPath << "remote"
-                               << m_options.remote.toString();
+                               << (m_options.tlsCertFile.isEmpty() ? "(ws)" : "(wss, TLS 1.2+)")
+                               << "routes:" << routes.join(QLatin1String(", "));
     return true;
 }
 
@@ -128,38 +218,230 @@ quint16 TunnelServer::serverPort() const
     return m_tcpServer ? m_tcpServer->serverPort() : 0;
 }
 
-void TunnelServer::shutdown()
+bool TunnelServer::reload(const ServerOptions &options, QString *error)
 {
-    if (m_tcpServer)
-        m_tcpServer->close();
-    const auto relays = findChildren<Relay *>(QString(), Qt::FindDirectChildrenOnly);
-    for (Relay *relay : relays)
-        relay->shutdown();
+    auto fail = [&](const QString &message) {
+        *error = message;
+        m_metrics.add(kReloads, {{QStringLiteral("result"), QStringLiteral("failure")}}, 1);
+        return false;
+    };
+    QSslConfiguration tls;
+    if (!options.tlsCertFile.isEmpty() && !loadTls(options, &tls, error))
+        return fail(*error);
+    if (options.tlsCertFile.isEmpty() != m_options.tlsCertFile.isEmpty())
+        return fail(QStringLiteral("switching TLS on or off needs a restart"));
+    if (!(options.listen == m_options.listen))
+        qCWarning(lcServer).noquote()
+            << "the listening address changed to" << options.listen.toString()
+            << "; that needs a restart, still listening on" << m_options.listen.toString();
+    const HostPort listen = m_options.listen;
+    m_options = options;
+    m_options.listen = listen;
+    m_admission.setOptions(m_options);
+    for (const ServerRoute &route : std::as_const(m_options.routes))
+        countersFor(route.path);
+    if (m_tcpServer && !m_options.tlsCertFile.isEmpty())
+        m_tcpServer->setTlsConfiguration(tls);
+    m_metrics.add(kReloads, {{QStringLiteral("result"), QStringLiteral("success")}}, 1);
+    qCInfo(lcServer) << "configuration reloaded:" << m_options.routes.size() << "route(s);"
+                     << activeTunnels() << "open tunnel(s) kept";
+    return true;
+}
+
+void TunnelServer::onAccepted(QTcpSocket *socket)
+{
+    // Connected before QHttpServer connects its own handler, so this runs first and admit()
+    // knows which socket the request it decides came from.
+    connect(socket, &QTcpSocket::readyRead, this, [this, socket] { m_currentSocket = socket; });
+    m_pending.push_back({socket, m_clock.elapsed()});
+    if (qsizetype(m_pending.size()) > m_options.limits.maxPendingConnections)
+        evictOldestPending();
+}
+
+void TunnelServer::evictOldestPending()
+{
+    // Forget what needs no action first; if still over the limit, close the oldest waiting.
+    std::deque<PendingConnection> live;
+    for (PendingConnection &entry : m_pending) {
+        if (entry.socket && !entry.socket->property(kTunnelProperty).toBool())
+            live.push_back(std::move(entry));
+    }
+    m_pending.swap(live);
+    while (qsizetype(m_pending.size()) > m_options.limits.maxPendingConnections) {
+        QPointer<QTcpSocket> oldest = m_pending.front().socket;
+        m_pending.pop_front();
+        countHandshakeFailure(QStringLiteral("evicted"));
+        qCDebug(lcServer).noquote() << "too many connections waiting to become tunnels; closing"
+                                    << oldest->peerAddress().toString();
+        oldest->abort();
+    }
+}
+
+void TunnelServer::sweep()
+{
+    const qint64 now = m_clock.elapsed();
+    const qint64 deadline = now - m_options.limits.handshakeTimeoutMs;
+    while (!m_pending.empty() && m_pending.front().acceptedAtMs <= deadline) {
+        QPointer<QTcpSocket> socket = m_pending.front().socket;
+        m_pending.pop_front();
+        if (!socket || socket->property(kTunnelProperty).toBool())
+            continue;
+        countHandshakeFailure(QStringLiteral("timeout"));
+        qCDebug(lcServer).noquote()
+            << socket->peerAddress().toString() << "closed: no WebSocket upgrade within"
+            << m_options.limits.handshakeTimeoutMs << "ms";
+        socket->abort();
+    }
+    // Admitted but QWebSocketServer never produced the WebSocket (a bad handshake): free the
+    // slot the admission took.
+    for (auto it = m_admitted.begin(); it != m_admitted.end();) {
+        if (!it->socket || it->admittedAtMs <= deadline) {
+            m_admission.release(it->slot);
+            countHandshakeFailure(QStringLiteral("websocket"));
+            it = m_admitted.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    while (!m_unidentified.empty() && m_unidentified.front().admittedAtMs <= deadline) {
+        m_admission.release(m_unidentified.front().slot);
+        countHandshakeFailure(QStringLiteral("websocket"));
+        m_unidentified.pop_front();
+    }
+}
+
+bool TunnelServer::admit(const QHttpServerRequest &request)
+{
+    AdmissionRequest candidate;
+    candidate.path = request.url().path();
+    candidate.queryToken =
+        request.query().queryItemValue(QStringLiteral("token"), QUrl::FullyDecoded);
+    candidate.authorization = request.value(QByteArrayLiteral("authorization"));
+    candidate.origin = request.value(QByteArrayLiteral("origin"));
+    if (!m_options.realIpHeader.isEmpty())
+        candidate.realIpHeaderValue = request.value(m_options.realIpHeader.toLatin1().toLower());
+    candidate.peer = request.remoteAddress();
+    candidate.isWebSocketUpgrade = UpgradeRule::isWebSocketUpgrade(request);
+
+    const TunnelAdmission::Decision decision = m_admission.admit(candidate);
+    if (decision.outcome != TunnelAdmission::Outcome::Admit) {
+        m_lastRefusal = decision.outcome; // the missing handler answers right after
+        return false;
+    }
+    // Which socket carries this request: the one that just signalled readyRead (our handler
+    // runs before QHttpServer's, see onAccepted). Qt 6.4's request does not tell its port.
+    QTcpSocket *socket = m_currentSocket;
+    if (socket && socket->peerAddress() != request.remoteAddress())
+        socket = nullptr;
+    if (socket) {
+        socket->setProperty(kTunnelProperty, true);
+        m_admitted.insert(socket, {socket, decision.slot, m_clock.elapsed()});
+    } else {
+        m_unidentified.push_back({nullptr, decision.slot, m_clock.elapsed()});
+    }
+    return true;
+}
+
+void TunnelServer::countHandshakeFailure(const QString &reason)
+{
+    m_metrics.add(kHandshakeFailures, {{QStringLiteral("reason"), reason}}, 1);
 }
 
 void TunnelServer::answerUnrouted(const QHttpServerRequest &request,
                                   QHttpServerResponder &&responder)
 {
-    using StatusCode = QHttpServerResponder::StatusCode;
-    if (request.url().path() == m_options.tunnelPath) {
-        // A plain request on the tunnel path: the original counts it as a failed upgrade.
+    using Outcome = TunnelAdmission::Outcome;
+    const QString path = request.url().path();
+    // Requests on other paths never reach the upgrade rule's decision for this request when
+    // they match /metrics etc.; here the decision was just made by admit().
+    const Outcome outcome = m_lastRefusal;
+    m_lastRefusal = Outcome::NoRoute;
+    const QString client =
+        m_admission.clientAddress(request.remoteAddress(),
+                                  m_options.realIpHeader.isEmpty()
+                                      ? QByteArray()
+                                      : request.value(m_options.realIpHeader.toLatin1().toLower()));
+
+    QList<QPair<QByteArray, QByteArray>> headers = {
+        {QByteArrayLiteral("Content-Type"), textPlain()}};
+    switch (outcome) {
+    case Outcome::NoRoute:
+        m_metrics.add(kHttpRequests, {{QStringLiteral("path"), QStringLiteral("other")}}, 1);
+        if (UpgradeRule::isWebSocketUpgrade(request)) {
+            countHandshakeFailure(TunnelAdmission::reasonLabel(outcome));
+            qCInfo(lcServer).noquote() << client << "- upgrade refused: no tunnel on path" << path;
+        }
+        break;
+    case Outcome::NotWebSocket:
+        // A plain request on a tunnel path: the original counts it as a failed upgrade.
         m_metrics.add(kErrors, {{QStringLiteral("type"), QStringLiteral("upgrade")}}, 1);
-        qCInfo(lcServer).noquote() << request.remoteAddress().toString()
-                                   << "- not a WebSocket upgrade request on the tunnel path";
-        responder.write(
-            QByteArrayLiteral("426 Upgrade Required: this is a WebSocket tunnel "
-                              "endpoint\n"),
-            {{QByteArrayLiteral("Content-Type"), QByteArrayLiteral("text/plain; charset=utf-8")},
-             {QByteArrayLiteral("Upgrade"), QByteArrayLiteral("websocket")},
-             {QByteArrayLiteral("Connection"), QByteArrayLiteral("Upgrade")}},
-            StatusCode::UpgradeRequired);
-        return;
+        countHandshakeFailure(TunnelAdmission::reasonLabel(outcome));
+        qCInfo(lcServer).noquote() << client << "- not a WebSocket upgrade request on" << path;
+        headers.append({QByteArrayLiteral("Upgrade"), QByteArrayLiteral("websocket")});
+        headers.append({QByteArrayLiteral("Connection"), QByteArrayLiteral("Upgrade")});
+        break;
+    case Outcome::Unauthorized:
+        headers.append({QByteArrayLiteral("WWW-Authenticate"),
+                        QByteArrayLiteral("Bearer realm=\"tcp-over-websocket\"")});
+        Q_FALLTHROUGH();
+    case Outcome::OriginRefused:
+    case Outcome::Draining:
+        m_metrics.add(kErrors, {{QStringLiteral("type"), QStringLiteral("upgrade")}}, 1);
+        countHandshakeFailure(TunnelAdmission::reasonLabel(outcome));
+        qCInfo(lcServer).noquote() << client << "- upgrade on" << path
+                                   << "refused:" << TunnelAdmission::httpStatus(outcome)
+                                   << TunnelAdmission::reasonLabel(outcome);
+        break;
+    case Outcome::ServerFull:
+    case Outcome::RouteFull:
+    case Outcome::ClientFull:
+        m_metrics.add(kErrors, {{QStringLiteral("type"), QStringLiteral("upgrade")}}, 1);
+        m_metrics.add(kLimitRejections,
+                      {{QStringLiteral("limit"), TunnelAdmission::reasonLabel(outcome)}}, 1);
+        qCWarning(lcServer).noquote() << client << "- upgrade on" << path
+                                      << "refused:" << TunnelAdmission::reasonLabel(outcome);
+        if (outcome == Outcome::ClientFull)
+            headers.append({QByteArrayLiteral("Retry-After"), QByteArrayLiteral("10")});
+        break;
+    case Outcome::Admit:
+        break;
     }
-    m_metrics.add(kHttpRequests, {{QStringLiteral("path"), QStringLiteral("other")}}, 1);
-    responder.write(
-        QByteArrayLiteral("404 Not Found\n"),
-        {{QByteArrayLiteral("Content-Type"), QByteArrayLiteral("text/plain; charset=utf-8")}},
-        StatusCode::NotFound);
+    // What QHttpServerResponder::write(data, headers, status) does, with a variable header list
+    // (Qt 6.4 takes only an initializer_list there).
+    const QByteArray body = TunnelAdmission::explanation(outcome);
+    headers.append({QByteArrayLiteral("Content-Length"), QByteArray::number(body.size())});
+    responder.writeStatusLine(
+        QHttpServerResponder::StatusCode(TunnelAdmission::httpStatus(outcome)));
+    for (const auto &[name, value] : std::as_const(headers))
+        responder.writeHeader(name, value);
+    responder.writeBody(body);
+}
+
+TunnelServer::RouteCounters *TunnelServer::countersFor(const QString &routePath)
+{
+    std::shared_ptr<RouteCounters> &counters = m_routeCounters[routePath];
+    if (!counters)
+        counters = std::make_shared<RouteCounters>();
+    return counters.get();
+}
+
+void TunnelServer::updateScrapedMetrics()
+{
+    ProcessMetrics::update(m_metrics);
+    for (auto it = m_routeCounters.cbegin(); it != m_routeCounters.cend(); ++it) {
+        const QString &route = it.key();
+        m_metrics.set(kBytes,
+                      {{QStringLiteral("route"), route},
+                       {QStringLiteral("direction"), QStringLiteral("tcp_to_ws")}},
+                      double(it.value()->bytesTcpToWs));
+        m_metrics.set(kBytes,
+                      {{QStringLiteral("route"), route},
+                       {QStringLiteral("direction"), QStringLiteral("ws_to_tcp")}},
+                      double(it.value()->bytesWsToTcp));
+        m_metrics.set(kRouteActive, {{QStringLiteral("route"), route}},
+                      m_admission.activeTunnels(route));
+    }
+    m_metrics.set(kDraining, isDraining() ? 1 : 0);
 }
 
 void TunnelServer::onNewWebSocketConnection()
@@ -168,35 +450,103 @@ void TunnelServer::onNewWebSocketConnection()
         std::unique_ptr<QWebSocket> ws = m_http->nextPendingWebSocketConnection();
         if (!ws)
             continue;
-        PausableTcpSocket *transport =
+        QTcpSocket *transport =
             m_tcpServer ? m_tcpServer->socketFor(ws->peerAddress(), ws->peerPort()) : nullptr;
-        const QString peer = HostPort {ws->peerAddress().toString(), ws->peerPort()}.toString();
+        const QString path = ws->requestUrl().path();
+
+        // The slot admit() took for this connection.
+        TunnelAdmission::Slot slot;
+        if (transport && m_admitted.contains(transport)) {
+            slot = m_admitted.take(transport).slot;
+        } else {
+            const auto it = std::find_if(
+                m_unidentified.begin(), m_unidentified.end(),
+                [&](const AdmittedConnection &entry) { return entry.slot.routePath == path; });
+            if (it == m_unidentified.end()) {
+                qCWarning(lcServer).noquote()
+                    << "a WebSocket on" << path << "arrived without admission; closing it";
+                ws->close(QWebSocketProtocol::CloseCodeAbnormalDisconnection);
+                continue;
+            }
+            slot = it->slot;
+            m_unidentified.erase(it);
+        }
+        const int routeIndex = m_admission.routeIndex(slot.routePath);
+        if (routeIndex < 0) { // removed by a reload in between
+            m_admission.release(slot);
+            ws->close(QWebSocketProtocol::CloseCodeGoingAway, QStringLiteral("route removed"));
+            continue;
+        }
+        const ServerRoute route = m_options.routes.at(routeIndex);
 
         m_metrics.add(kConnections, {{QStringLiteral("type"), QStringLiteral("http")}}, 1);
-        ++m_activeTunnels;
-        m_metrics.set(kActive, m_activeTunnels);
+        m_metrics.add(kRouteTunnels, {{QStringLiteral("route"), route.path}}, 1);
+        m_metrics.set(kActive, activeTunnels());
 
+        RelayOptions relayOptions = m_options.relay;
+        relayOptions.idleTimeoutMs =
+            route.idleTimeoutMs >= 0 ? route.idleTimeoutMs : m_options.limits.idleTimeoutMs;
+        const QString description = slot.clientAddress + QLatin1String(" ") + route.path
+            + QLatin1String(" -> ") + route.remote.toString();
         auto *tcp = new QTcpSocket;
-        auto *relay = new Relay(tcp, ws.release(), transport, m_options.relay,
-                                peer + QLatin1String(" -> ") + m_options.remote.toString(), this);
+        auto *relay = new Relay(tcp, ws.release(), transport, relayOptions, description, this);
         connect(tcp, &QTcpSocket::connected, this, [this] {
             m_metrics.add(kConnections, {{QStringLiteral("type"), QStringLiteral("tcp")}}, 1);
         });
         connect(relay, &Relay::tcpConnectFailed, this, [this] {
             m_metrics.add(kErrors, {{QStringLiteral("type"), QStringLiteral("dial_tcp")}}, 1);
         });
-        connect(relay, &Relay::transferred, this, [this](qint64 tcpToWs, qint64 wsToTcp) {
-            m_bytesTcpToWs += tcpToWs;
-            m_bytesWsToTcp += wsToTcp;
+        RouteCounters *counters = countersFor(route.path);
+        connect(relay, &Relay::transferred, this, [counters](qint64 tcpToWs, qint64 wsToTcp) {
+            counters->bytesTcpToWs += tcpToWs;
+            counters->bytesWsToTcp += wsToTcp;
         });
-        connect(relay, &Relay::finished, this, [this, relay] {
-            --m_activeTunnels;
-            m_metrics.set(kActive, m_activeTunnels);
+        QElapsedTimer age;
+        age.start();
+        connect(relay, &Relay::finished, this, [this, relay, slot, age] {
+            m_admission.release(slot);
+            m_metrics.set(kActive, activeTunnels());
             m_metrics.setMax(kPeakQueued,
                              double(qMax(relay->peakTcpQueuedBytes(), relay->peakWsQueuedBytes())));
+            m_metrics.observe(kDuration, {{QStringLiteral("route"), slot.routePath}},
+                              double(age.elapsed()) / 1000.0);
             relay->deleteLater();
             Q_EMIT tunnelFinished();
+            checkDrained();
         });
-        relay->connectTcp(m_options.remote.host, m_options.remote.port);
+        relay->connectTcp(route.remote.host, route.remote.port);
     }
+}
+
+void TunnelServer::drain()
+{
+    if (isDraining())
+        return;
+    m_admission.setDraining(true);
+    if (m_tcpServer)
+        m_tcpServer->close();
+    qCInfo(lcServer) << "draining: no new tunnels;" << activeTunnels()
+                     << "open tunnel(s) may finish within" << m_options.drainTimeoutMs / 1000
+                     << "s";
+    m_drainTimer.start(m_options.drainTimeoutMs);
+    checkDrained();
+}
+
+void TunnelServer::checkDrained()
+{
+    if (isDraining() && activeTunnels() == 0) {
+        m_drainTimer.stop();
+        Q_EMIT drained();
+    }
+}
+
+void TunnelServer::shutdown()
+{
+    m_admission.setDraining(true);
+    if (m_tcpServer)
+        m_tcpServer->close();
+    const auto relays = findChildren<Relay *>(QString(), Qt::FindDirectChildrenOnly);
+    for (Relay *relay : relays)
+        relay->shutdown();
+    checkDrained();
 }

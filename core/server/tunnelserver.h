@@ -1,15 +1,24 @@
-// The server face: one port serving WebSocket tunnels on the tunnel path, /metrics and /healthz.
+// The server face: one port serving WebSocket tunnels on the configured routes, /metrics,
+// /healthz and /readyz; admission (token, Origin, limits), handshake timeouts, reload and drain.
 #pragma once
 
 #include "metrics/metricsregistry.h"
 #include "serveroptions.h"
+#include "tunneladmission.h"
 
+#include <QElapsedTimer>
+#include <QHash>
 #include <QHostAddress>
 #include <QObject>
+#include <QPointer>
+#include <QTimer>
+#include <deque>
+#include <memory>
 
 class QHttpServer;
 class QHttpServerRequest;
 class QHttpServerResponder;
+class QTcpSocket;
 class PausableTcpServer;
 class Relay;
 
@@ -21,32 +30,79 @@ public:
     ~TunnelServer() override;
 
     // Starts listening. On failure returns false with a readable reason ("port 8080 is already
-    // in use on 0.0.0.0").
+    // in use on 0.0.0.0", "cannot read the TLS key ...").
     bool listen(QString *error);
 
     QHostAddress serverAddress() const;
     quint16 serverPort() const;
 
-    int activeTunnels() const { return m_activeTunnels; }
+    // Applies a new configuration (SIGHUP): routes, tokens, limits, TLS certificate. Tunnels
+    // already open go on unchanged. The listening address cannot change without a restart.
+    // On failure nothing changes and *error says why.
+    bool reload(const ServerOptions &options, QString *error);
+
+    int activeTunnels() const { return m_admission.activeTunnels(); }
     MetricsRegistry &metrics() { return m_metrics; }
 
-    // Closes every tunnel (WebSocket close 1001) and stops accepting.
+    // Graceful stop: stop accepting, let open tunnels finish for up to drainTimeoutMs, then
+    // close the rest (WebSocket close 1001). drained() follows once no tunnel is left.
+    void drain();
+    // Closes every tunnel now (1001) and stops accepting.
     void shutdown();
+    bool isDraining() const { return m_admission.isDraining(); }
 
 Q_SIGNALS:
     void tunnelFinished();
+    void drained();
 
 private:
+    struct RouteCounters
+    {
+        qint64 bytesTcpToWs = 0;
+        qint64 bytesWsToTcp = 0;
+    };
+    struct PendingConnection
+    {
+        QPointer<QTcpSocket> socket;
+        qint64 acceptedAtMs = 0;
+    };
+    struct AdmittedConnection
+    {
+        QPointer<QTcpSocket> socket;
+        TunnelAdmission::Slot slot;
+        qint64 admittedAtMs = 0;
+    };
+
     void declareMetrics();
-    void onNewWebSocketConnection();
+    bool admit(const QHttpServerRequest &request);
     void answerUnrouted(const QHttpServerRequest &request, QHttpServerResponder &&responder);
+    void onAccepted(QTcpSocket *socket);
+    void sweep();
+    void evictOldestPending();
+    void onNewWebSocketConnection();
+    void countHandshakeFailure(const QString &reason);
+    void updateScrapedMetrics();
+    void checkDrained();
+    RouteCounters *countersFor(const QString &routePath);
 
     ServerOptions m_options;
+    TunnelAdmission m_admission;
     MetricsRegistry m_metrics;
     QHttpServer *m_http;
     PausableTcpServer *m_tcpServer = nullptr;
-    int m_activeTunnels = 0;
-    // Updated on every relayed chunk, copied into the registry when scraped.
-    qint64 m_bytesTcpToWs = 0;
-    qint64 m_bytesWsToTcp = 0;
+
+    // Connections not (yet) tunnels, oldest first, closed after the handshake timeout.
+    std::deque<PendingConnection> m_pending;
+    QElapsedTimer m_clock;
+    QTimer m_sweepTimer;
+    // Admitted by the router, waiting for QWebSocketServer's handshake, by socket.
+    QHash<QTcpSocket *, AdmittedConnection> m_admitted;
+    // The same, when the socket could not be told (matched by path when the WebSocket comes).
+    std::deque<AdmittedConnection> m_unidentified;
+    QPointer<QTcpSocket> m_currentSocket; // the last socket that had bytes to read
+    // Decided in admit() for the request the missing handler answers right after.
+    TunnelAdmission::Outcome m_lastRefusal = TunnelAdmission::Outcome::NoRoute;
+
+    QHash<QString, std::shared_ptr<RouteCounters>> m_routeCounters;
+    QTimer m_drainTimer;
 };

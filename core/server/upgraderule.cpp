@@ -2,8 +2,8 @@
 
 #include <QHttpServerRequest>
 
-UpgradeRule::UpgradeRule(const QString &path, RouterHandler handler)
-    : QHttpServerRouterRule(path, std::move(handler)), m_path(path)
+UpgradeRule::UpgradeRule(const QString &pathPattern, Admit admit, RouterHandler handler)
+    : QHttpServerRouterRule(pathPattern, std::move(handler)), m_admit(std::move(admit))
 {
 }
 
@@ -12,13 +12,13 @@ bool UpgradeRule::isWebSocketUpgrade(const QHttpServerRequest &request)
     // "Upgrade: websocket" (case-insensitive token) and a Connection header naming "upgrade".
     const QByteArray upgrade = request.value(QByteArrayLiteral("upgrade")).toLower();
     const QByteArray connection = request.value(QByteArrayLiteral("connection")).toLower();
-    return upgrade.contains("websocket") && connection.contains("upgrade");
+    return request.method() == QHttpServerRequest::Method::Get && upgrade.contains("websocket")
+        && connection.contains("upgrade");
 }
 
 bool UpgradeRule::matches(const QHttpServerRequest &request, QRegularExpressionMatch *match) const
 {
     Q_UNUSED(match)
-    // Exact path comparison: the tunnel path is configuration, not a pattern.
-    return request.method() == QHttpServerRequest::Method::Get && request.url().path() == m_path
-        && isWebSocketUpgrade(request);
+    // The path pattern is not used: routes are configuration (reloadable), decided by m_admit.
+    return m_admit(request);
 }

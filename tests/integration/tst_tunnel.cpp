@@ -82,14 +82,17 @@ private Q_SLOTS:
 
 private:
     // Starts server (towards remotePort) and client processes.
-    bool startPair(quint16 remotePort, TowProcess &server, TowProcess &client);
+    bool startPair(quint16 remotePort, TowProcess &server, TowProcess &client,
+                   const QStringList &serverOptions = {});
 };
 
-bool TestTunnel::startPair(quint16 remotePort, TowProcess &server, TowProcess &client)
+bool TestTunnel::startPair(quint16 remotePort, TowProcess &server, TowProcess &client,
+                           const QStringList &serverOptions)
 {
-    if (!server.start({QStringLiteral("server"), QStringLiteral("-listen_ws"),
-                       QStringLiteral("127.0.0.1:0"), QStringLiteral("-remote_tcp"),
-                       QStringLiteral("127.0.0.1:%1").arg(remotePort)})) {
+    if (!server.start(QStringList {QStringLiteral("server"), QStringLiteral("-listen_ws"),
+                                   QStringLiteral("127.0.0.1:0"), QStringLiteral("-remote_tcp"),
+                                   QStringLiteral("127.0.0.1:%1").arg(remotePort)}
+                      + serverOptions)) {
         qWarning().noquote() << server.log();
         return false;
     }
@@ -295,8 +298,9 @@ void TestTunnel::httpEndpoints()
           "http_to_tcp_active_connections", "http_to_tcp_error{type=\"dial_tcp\"}",
           "process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds",
           "process_start_time_seconds",
-          "tcp_over_websocket_relayed_bytes_total{direction=\"ws_to_tcp\"}",
-          "tcp_over_websocket_relayed_bytes_total{direction=\"tcp_to_ws\"}"})
+          "tcp_over_websocket_relayed_bytes_total{route=\"/\",direction=\"ws_to_tcp\"}",
+          "tcp_over_websocket_relayed_bytes_total{route=\"/\",direction=\"tcp_to_ws\"}",
+          "tcp_over_websocket_active_tunnels{route=\"/\"}", "tcp_over_websocket_draining"})
         QVERIFY2(metricValue(metrics.body, QString::fromLatin1(name)) >= 0, name);
     QVERIFY(metricValue(metrics.body, QStringLiteral("process_resident_memory_bytes")) > 1e6);
 }
@@ -366,12 +370,13 @@ void TestTunnel::sigtermExitsCleanly()
     EchoServer echo;
     QVERIFY(echo.listen(QHostAddress::LocalHost));
     TowProcess server, client;
-    QVERIFY(startPair(echo.serverPort(), server, client));
+    QVERIFY(startPair(echo.serverPort(), server, client, {"--drain-timeout", "1"}));
     StreamClient open;
     open.keepData = true;
     open.start(client.port(), "x", false);
     QTRY_COMPARE(open.received, QByteArray("x"));
-    // An open tunnel is closed with "going away" and the server exits 0.
+    // A tunnel still open when the drain timeout ends is closed with "going away" and the
+    // server exits 0.
     QCOMPARE(server.stop(), 0);
     QTRY_VERIFY_WITH_TIMEOUT(open.done, 10000);
     QVERIFY2(client.log().contains(QLatin1String("1001")), qPrintable(client.log()));

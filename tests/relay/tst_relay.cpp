@@ -102,7 +102,9 @@ void TestRelay::startTunnel(quint16 remotePort, const RelayOptions &options)
 {
     ServerOptions serverOptions;
     serverOptions.listen = {QStringLiteral("127.0.0.1"), 0};
-    serverOptions.remote = {QStringLiteral("127.0.0.1"), remotePort};
+    ServerRoute route;
+    route.remote = {QStringLiteral("127.0.0.1"), remotePort};
+    serverOptions.routes = {route};
     serverOptions.relay = options;
     m_server = std::make_unique<TunnelServer>(serverOptions);
     QString error;

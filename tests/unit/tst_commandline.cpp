@@ -54,7 +54,7 @@ void TestCommandLine::server()
     QVERIFY2(parsed, qPrintable(error));
     QCOMPARE(parsed->mode, CommandLine::Mode::Server);
     QTEST(parsed->server.listen.toString(), "listen");
-    QTEST(parsed->server.remote.toString(), "remote");
+    QTEST(parsed->server.routes.value(0).remote.toString(), "remote");
 }
 
 void TestCommandLine::client_data()

@@ -1,0 +1,404 @@
+#include "serverconfigfile.h"
+
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QSet>
+
+namespace {
+
+constexpr qint64 kMaxConfigFileBytes = 1024 * 1024;
+constexpr qint64 kMaxSecretFileBytes = 64 * 1024;
+constexpr int kMaxSeconds = 7 * 24 * 3600;
+
+const QStringList kReservedPaths = {QStringLiteral("/metrics"), QStringLiteral("/healthz"),
+                                    QStringLiteral("/readyz")};
+
+// Reads typed values out of JSON objects, remembering the first error with the key's path
+// ("routes[1].remote").
+class Reader
+{
+public:
+    explicit Reader(QString configDir) : m_configDir(std::move(configDir)) { }
+
+    bool failed() const { return !m_error.isEmpty(); }
+    QString error() const { return m_error; }
+
+    void fail(const QString &key, const QString &message)
+    {
+        if (m_error.isEmpty())
+            m_error = key + QLatin1String(": ") + message;
+    }
+
+    // Every key of object must be one of known: a typo must not be silently ignored.
+    void checkKeys(const QJsonObject &object, const QString &where, const QStringList &known)
+    {
+        for (auto it = object.begin(); it != object.end(); ++it) {
+            if (!known.contains(it.key()))
+                fail(join(where, it.key()),
+                     QStringLiteral("unknown key (expected one of: %1)")
+                         .arg(known.join(QLatin1String(", "))));
+        }
+    }
+
+    static QString join(const QString &where, const QString &key)
+    {
+        return where.isEmpty() ? key : where + QLatin1Char('.') + key;
+    }
+
+    void readString(const QJsonObject &object, const QString &where, const QString &key,
+                    QString *out)
+    {
+        const QJsonValue value = object.value(key);
+        if (value.isUndefined())
+            return;
+        if (!value.isString()) {
+            fail(join(where, key), QStringLiteral("expected a string"));
+            return;
+        }
+        *out = value.toString();
+    }
+
+    void readInt(const QJsonObject &object, const QString &where, const QString &key, qint64 min,
+                 qint64 max, qint64 *out)
+    {
+        const QJsonValue value = object.value(key);
+        if (value.isUndefined())
+            return;
+        const double number = value.toDouble(-1);
+        if (!value.isDouble() || number != double(qint64(number)) || number < double(min)
+            || number > double(max)) {
+            fail(join(where, key),
+                 QStringLiteral("expected a whole number from %1 to %2").arg(min).arg(max));
+            return;
+        }
+        *out = qint64(number);
+    }
+
+    void readInt(const QJsonObject &object, const QString &where, const QString &key, int min,
+                 int max, int *out)
+    {
+        qint64 value = *out;
+        readInt(object, where, key, qint64(min), qint64(max), &value);
+        *out = int(value);
+    }
+
+    // Seconds in the file, milliseconds in the options.
+    void readSeconds(const QJsonObject &object, const QString &where, const QString &key,
+                     int *outMs)
+    {
+        qint64 seconds = *outMs / 1000;
+        const bool present = object.contains(key);
+        readInt(object, where, key, 0, kMaxSeconds, &seconds);
+        if (present && !failed())
+            *outMs = int(seconds * 1000);
+    }
+
+    void readStringList(const QJsonObject &object, const QString &where, const QString &key,
+                        QStringList *out)
+    {
+        const QJsonValue value = object.value(key);
+        if (value.isUndefined())
+            return;
+        if (!value.isArray()) {
+            fail(join(where, key), QStringLiteral("expected an array of strings"));
+            return;
+        }
+        QStringList list;
+        const QJsonArray array = value.toArray();
+        for (qsizetype i = 0; i < array.size(); ++i) {
+            if (!array.at(i).isString()) {
+                fail(QStringLiteral("%1[%2]").arg(join(where, key)).arg(i),
+                     QStringLiteral("expected a string"));
+                return;
+            }
+            list.append(array.at(i).toString());
+        }
+        *out = list;
+    }
+
+    void readAddress(const QJsonObject &object, const QString &where, const QString &key,
+                     bool forListening, HostPort *out)
+    {
+        QString text;
+        if (!object.contains(key))
+            return;
+        readString(object, where, key, &text);
+        if (failed())
+            return;
+        QString why;
+        const auto parsed = HostPort::parse(text, forListening, &why);
+        if (!parsed)
+            fail(join(where, key), why);
+        else if (!forListening && parsed->port == 0)
+            fail(join(where, key), QStringLiteral("port 0 cannot be connected to"));
+        else
+            *out = *parsed;
+    }
+
+    // A file named in the configuration: relative paths are relative to the file.
+    QString resolvePath(const QString &path) const
+    {
+        return QFileInfo(path).isRelative() ? QDir(m_configDir).filePath(path) : path;
+    }
+
+private:
+    QString m_configDir;
+    QString m_error;
+};
+
+bool parseSubnet(const QString &text, QPair<QHostAddress, int> *out)
+{
+    if (text.contains(QLatin1Char('/'))) {
+        const auto subnet = QHostAddress::parseSubnet(text);
+        if (subnet.first.isNull())
+            return false;
+        *out = subnet;
+        return true;
+    }
+    const QHostAddress address(text);
+    if (address.isNull())
+        return false;
+    *out = {address, address.protocol() == QAbstractSocket::IPv6Protocol ? 128 : 32};
+    return true;
+}
+
+} // namespace
+
+std::optional<QString> ServerConfigFile::readSecretFile(const QString &path, QString *error)
+{
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("cannot read %1: %2").arg(path, file.errorString());
+        return std::nullopt;
+    }
+    const QByteArray content = file.read(kMaxSecretFileBytes + 1).trimmed();
+    if (content.size() > kMaxSecretFileBytes) {
+        *error = QStringLiteral("%1 is larger than %2 bytes; expected one token")
+                     .arg(path)
+                     .arg(kMaxSecretFileBytes);
+        return std::nullopt;
+    }
+    if (content.isEmpty()) {
+        *error = QStringLiteral("%1 is empty; expected the token").arg(path);
+        return std::nullopt;
+    }
+    if (content.contains('\n') || content.contains('\r')) {
+        *error = QStringLiteral("%1 holds several lines; expected one token").arg(path);
+        return std::nullopt;
+    }
+    return QString::fromUtf8(content);
+}
+
+bool ServerConfigFile::validate(const ServerOptions &options, QString *error)
+{
+    if (options.routes.isEmpty()) {
+        *error = QStringLiteral("no route: give -remote_tcp HOST:PORT or routes in --config");
+        return false;
+    }
+    QSet<QString> paths;
+    for (qsizetype i = 0; i < options.routes.size(); ++i) {
+        const ServerRoute &route = options.routes.at(i);
+        const QString where = QStringLiteral("routes[%1].path").arg(i);
+        if (!route.path.startsWith(QLatin1Char('/'))) {
+            *error = QStringLiteral("%1: \"%2\" must start with /").arg(where, route.path);
+            return false;
+        }
+        if (kReservedPaths.contains(route.path)) {
+            *error = QStringLiteral("%1: %2 is served by the server itself").arg(where, route.path);
+            return false;
+        }
+        if (paths.contains(route.path)) {
+            *error = QStringLiteral("%1: %2 is used by another route").arg(where, route.path);
+            return false;
+        }
+        paths.insert(route.path);
+        if (route.remote.host.isEmpty() || route.remote.port == 0) {
+            *error = QStringLiteral("routes[%1].remote: expected HOST:PORT").arg(i);
+            return false;
+        }
+    }
+    if (options.tlsCertFile.isEmpty() != options.tlsKeyFile.isEmpty()) {
+        *error = QStringLiteral("TLS needs both a certificate and a key (--tls-cert and "
+                                "--tls-key, or tls.cert and tls.key)");
+        return false;
+    }
+    return true;
+}
+
+std::optional<ServerOptions> ServerConfigFile::load(const QString &path,
+                                                    const ServerOptions &defaults, QString *error)
+{
+    auto fail = [&](const QString &message) -> std::optional<ServerOptions> {
+        *error = path + QLatin1String(": ") + message;
+        return std::nullopt;
+    };
+
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("cannot read %1: %2").arg(path, file.errorString());
+        return std::nullopt;
+    }
+    const QByteArray content = file.read(kMaxConfigFileBytes + 1);
+    if (content.size() > kMaxConfigFileBytes)
+        return fail(QStringLiteral("larger than 1 MiB; is this the right file?"));
+    QJsonParseError parseError;
+    const QJsonDocument document = QJsonDocument::fromJson(content, &parseError);
+    if (parseError.error != QJsonParseError::NoError) {
+        const int line = int(content.left(parseError.offset).count('\n')) + 1;
+        return fail(
+            QStringLiteral("line %1: invalid JSON: %2").arg(line).arg(parseError.errorString()));
+    }
+    if (!document.isObject())
+        return fail(QStringLiteral("expected a JSON object at the top level"));
+
+    const QJsonObject root = document.object();
+    Reader reader(QFileInfo(path).absolutePath());
+    ServerOptions options = defaults;
+    options.routes.clear();
+
+    reader.checkKeys(root, QString(),
+                     {QStringLiteral("listen"), QStringLiteral("routes"), QStringLiteral("limits"),
+                      QStringLiteral("realIpHeader"), QStringLiteral("trustedProxies"),
+                      QStringLiteral("tls"), QStringLiteral("drainTimeoutSeconds"),
+                      QStringLiteral("keepaliveSeconds")});
+    reader.readAddress(root, QString(), QStringLiteral("listen"), true, &options.listen);
+    reader.readString(root, QString(), QStringLiteral("realIpHeader"), &options.realIpHeader);
+    QStringList proxies;
+    reader.readStringList(root, QString(), QStringLiteral("trustedProxies"), &proxies);
+    for (qsizetype i = 0; i < proxies.size() && !reader.failed(); ++i) {
+        QPair<QHostAddress, int> subnet;
+        if (!parseSubnet(proxies.at(i), &subnet))
+            reader.fail(
+                QStringLiteral("trustedProxies[%1]").arg(i),
+                QStringLiteral("expected an address or a subnet like 10.0.0.0/8, not \"%1\"")
+                    .arg(proxies.at(i)));
+        options.trustedProxies.append(subnet);
+    }
+    if (!options.realIpHeader.isEmpty() && options.trustedProxies.isEmpty() && !reader.failed())
+        reader.fail(QStringLiteral("realIpHeader"),
+                    QStringLiteral("needs trustedProxies (the addresses of your reverse proxies); "
+                                   "otherwise any client could choose its address"));
+    reader.readSeconds(root, QString(), QStringLiteral("drainTimeoutSeconds"),
+                       &options.drainTimeoutMs);
+    reader.readSeconds(root, QString(), QStringLiteral("keepaliveSeconds"),
+                       &options.relay.keepAliveIntervalMs);
+
+    const QJsonValue tls = root.value(QStringLiteral("tls"));
+    if (!tls.isUndefined()) {
+        if (!tls.isObject()) {
+            reader.fail(QStringLiteral("tls"),
+                        QStringLiteral("expected an object with cert and key"));
+        } else {
+            const QJsonObject object = tls.toObject();
+            reader.checkKeys(object, QStringLiteral("tls"),
+                             {QStringLiteral("cert"), QStringLiteral("key")});
+            reader.readString(object, QStringLiteral("tls"), QStringLiteral("cert"),
+                              &options.tlsCertFile);
+            reader.readString(object, QStringLiteral("tls"), QStringLiteral("key"),
+                              &options.tlsKeyFile);
+            if (!options.tlsCertFile.isEmpty())
+                options.tlsCertFile = reader.resolvePath(options.tlsCertFile);
+            if (!options.tlsKeyFile.isEmpty())
+                options.tlsKeyFile = reader.resolvePath(options.tlsKeyFile);
+        }
+    }
+
+    const QJsonValue limits = root.value(QStringLiteral("limits"));
+    if (!limits.isUndefined()) {
+        if (!limits.isObject()) {
+            reader.fail(QStringLiteral("limits"), QStringLiteral("expected an object"));
+        } else {
+            const QJsonObject object = limits.toObject();
+            const QString where = QStringLiteral("limits");
+            reader.checkKeys(
+                object, where,
+                {QStringLiteral("maxTunnels"), QStringLiteral("maxTunnelsPerIp"),
+                 QStringLiteral("handshakeTimeoutSeconds"), QStringLiteral("maxPendingConnections"),
+                 QStringLiteral("idleTimeoutSeconds"), QStringLiteral("maxFrameBytes")});
+            reader.readInt(object, where, QStringLiteral("maxTunnels"), 0, 1000000,
+                           &options.limits.maxTunnels);
+            reader.readInt(object, where, QStringLiteral("maxTunnelsPerIp"), 0, 1000000,
+                           &options.limits.maxTunnelsPerIp);
+            reader.readInt(object, where, QStringLiteral("maxPendingConnections"), 1, 1000000,
+                           &options.limits.maxPendingConnections);
+            reader.readSeconds(object, where, QStringLiteral("handshakeTimeoutSeconds"),
+                               &options.limits.handshakeTimeoutMs);
+            if (object.contains(QStringLiteral("handshakeTimeoutSeconds"))
+                && options.limits.handshakeTimeoutMs == 0)
+                reader.fail(where + QStringLiteral(".handshakeTimeoutSeconds"),
+                            QStringLiteral("expected at least 1"));
+            reader.readSeconds(object, where, QStringLiteral("idleTimeoutSeconds"),
+                               &options.limits.idleTimeoutMs);
+            reader.readInt(object, where, QStringLiteral("maxFrameBytes"), qint64(1024),
+                           qint64(64) * 1024 * 1024, &options.relay.maxIncomingFrameBytes);
+        }
+    }
+
+    const QJsonValue routes = root.value(QStringLiteral("routes"));
+    if (!routes.isArray() || routes.toArray().isEmpty()) {
+        reader.fail(QStringLiteral("routes"),
+                    QStringLiteral("expected an array with at least one route, e.g. "
+                                   "[{\"path\": \"/\", \"remote\": \"127.0.0.1:22\"}]"));
+    } else {
+        const QJsonArray array = routes.toArray();
+        for (qsizetype i = 0; i < array.size() && !reader.failed(); ++i) {
+            const QString where = QStringLiteral("routes[%1]").arg(i);
+            if (!array.at(i).isObject()) {
+                reader.fail(where, QStringLiteral("expected an object with path and remote"));
+                break;
+            }
+            const QJsonObject object = array.at(i).toObject();
+            reader.checkKeys(object, where,
+                             {QStringLiteral("path"), QStringLiteral("remote"),
+                              QStringLiteral("token"), QStringLiteral("tokenFile"),
+                              QStringLiteral("allowedOrigins"), QStringLiteral("maxTunnels"),
+                              QStringLiteral("maxTunnelsPerIp"),
+                              QStringLiteral("idleTimeoutSeconds")});
+            ServerRoute route;
+            reader.readString(object, where, QStringLiteral("path"), &route.path);
+            if (!object.contains(QStringLiteral("remote")))
+                reader.fail(where + QStringLiteral(".remote"),
+                            QStringLiteral("missing; expected HOST:PORT, e.g. \"127.0.0.1:22\""));
+            reader.readAddress(object, where, QStringLiteral("remote"), false, &route.remote);
+            reader.readString(object, where, QStringLiteral("token"), &route.token);
+            QString tokenFile;
+            reader.readString(object, where, QStringLiteral("tokenFile"), &tokenFile);
+            if (!tokenFile.isEmpty() && !reader.failed()) {
+                if (!route.token.isEmpty()) {
+                    reader.fail(where + QStringLiteral(".tokenFile"),
+                                QStringLiteral("give either token or tokenFile, not both"));
+                } else {
+                    QString why;
+                    const auto token = readSecretFile(reader.resolvePath(tokenFile), &why);
+                    if (!token)
+                        reader.fail(where + QStringLiteral(".tokenFile"), why);
+                    else
+                        route.token = *token;
+                }
+            }
+            reader.readStringList(object, where, QStringLiteral("allowedOrigins"),
+                                  &route.allowedOrigins);
+            reader.readInt(object, where, QStringLiteral("maxTunnels"), 0, 1000000,
+                           &route.maxTunnels);
+            reader.readInt(object, where, QStringLiteral("maxTunnelsPerIp"), 0, 1000000,
+                           &route.maxTunnelsPerIp);
+            if (object.contains(QStringLiteral("idleTimeoutSeconds"))) {
+                route.idleTimeoutMs = 0;
+                reader.readSeconds(object, where, QStringLiteral("idleTimeoutSeconds"),
+                                   &route.idleTimeoutMs);
+            }
+            options.routes.append(route);
+        }
+    }
+
+    if (reader.failed())
+        return fail(reader.error());
+    QString why;
+    if (!validate(options, &why))
+        return fail(why);
+    return options;
+}
