@@ -16,7 +16,47 @@ private Q_SLOTS:
     void helpAndVersion();
     void noArgumentsMeansTray();
     void keepAlive();
+    void serverHardening();
 };
+
+void TestCommandLine::serverHardening()
+{
+    const auto parsed = CommandLine::parse({"tcp-over-websocket",   "server",
+                                            "-remote_tcp",          "h:22",
+                                            "--max-tunnels",        "7",
+                                            "--max-tunnels-per-ip", "3",
+                                            "--handshake-timeout",  "2.5",
+                                            "--idle-timeout",       "60",
+                                            "--max-frame-size",     "65536",
+                                            "--allowed-origin",     "https://a.example",
+                                            "--allowed-origin",     "https://b.example",
+                                            "--real-ip-header",     "X-Forwarded-For",
+                                            "--trusted-proxy",      "127.0.0.1",
+                                            "--trusted-proxy",      "10.0.0.0/8",
+                                            "--drain-timeout",      "4",
+                                            "--log-level",          "debug"},
+                                           nullptr);
+    QVERIFY(parsed);
+    const ServerOptions &server = parsed->server;
+    QCOMPARE(server.limits.maxTunnels, 7);
+    QCOMPARE(server.limits.maxTunnelsPerIp, 3);
+    QCOMPARE(server.limits.handshakeTimeoutMs, 2500);
+    QCOMPARE(server.limits.idleTimeoutMs, 60000);
+    QCOMPARE(server.relay.maxIncomingFrameBytes, 65536);
+    QCOMPARE(server.routes.size(), 1);
+    QCOMPARE(server.routes[0].allowedOrigins,
+             QStringList({"https://a.example", "https://b.example"}));
+    QCOMPARE(server.realIpHeader, QString("X-Forwarded-For"));
+    QCOMPARE(server.trustedProxies.size(), 2);
+    QCOMPARE(server.trustedProxies[1].second, 8);
+    QCOMPARE(server.drainTimeoutMs, 4000);
+    QCOMPARE(parsed->logLevel, QString("debug"));
+
+    const auto withConfig = CommandLine::parse(
+        {"tcp-over-websocket", "server", "--config", "/etc/tow/server.json"}, nullptr);
+    QVERIFY(withConfig);
+    QCOMPARE(withConfig->serverConfigPath, QString("/etc/tow/server.json"));
+}
 
 void TestCommandLine::server_data()
 {
@@ -105,6 +145,39 @@ void TestCommandLine::errors_data()
     QTest::newRow("missing remote")
         << QStringList {"server", "-listen_ws", ":80"} << "needs -remote_tcp";
     QTest::newRow("missing value") << QStringList {"server", "-remote_tcp"} << "remote_tcp";
+    QTest::newRow("config with remote")
+        << QStringList {"server", "--config", "s.json", "-remote_tcp", "h:1"}
+        << "-remote_tcp cannot be combined with --config";
+    QTest::newRow("config with limit")
+        << QStringList {"server", "--config", "s.json", "--max-tunnels", "5"}
+        << "-max-tunnels cannot be combined with --config";
+    QTest::newRow("missing token file")
+        << QStringList {"server", "-remote_tcp", "h:1", "--token-file", "/nonexistent/token"}
+        << "--token-file: cannot read /nonexistent/token";
+    QTest::newRow("negative limit")
+        << QStringList {"server", "-remote_tcp", "h:1", "--max-tunnels", "-3"}
+        << "-max-tunnels expects a whole number from 0 to 1000000";
+    QTest::newRow("bad timeout") << QStringList {"server", "-remote_tcp", "h:1",
+                                                 "--handshake-timeout", "soon"}
+                                 << "-handshake-timeout expects a number of seconds";
+    QTest::newRow("tiny frame limit")
+        << QStringList {"server", "-remote_tcp", "h:1", "--max-frame-size", "10"}
+        << "-max-frame-size expects a whole number from 1024";
+    QTest::newRow("real IP without proxy")
+        << QStringList {"server", "-remote_tcp", "h:1", "--real-ip-header", "X-Real-IP"}
+        << "--real-ip-header needs --trusted-proxy";
+    QTest::newRow("bad trusted proxy")
+        << QStringList {"server", "-remote_tcp", "h:1", "--trusted-proxy", "proxy.local"}
+        << "--trusted-proxy expects an address or a subnet";
+    QTest::newRow("cert without key")
+        << QStringList {"server", "-remote_tcp", "h:1", "--tls-cert", "c.pem"}
+        << "TLS needs both a certificate and a key";
+    QTest::newRow("server option on client")
+        << QStringList {"client", "-remote_ws", "ws://h/", "--max-tunnels", "3"}
+        << "-max-tunnels is a server option";
+    QTest::newRow("bad log level")
+        << QStringList {"server", "-remote_tcp", "h:1", "--log-level", "loud"}
+        << "--log-level expects debug, info, warning or error";
     QTest::newRow("bad address") << QStringList {"server", "-remote_tcp", "nohost"}
                                  << "-remote_tcp: invalid address \"nohost\"";
     QTest::newRow("bad listen") << QStringList {"server", "-listen_ws", ":99999", "-remote_tcp",

@@ -1,0 +1,142 @@
+// The server's --config file: a complete example read field by field, and every kind of mistake
+// refused with a message naming the file, the key and what was expected.
+#include "server/serverconfigfile.h"
+
+#include <QTest>
+
+class TestServerConfigFile : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void fullExample();
+    void defaultsKept();
+    void errors_data();
+    void errors();
+    void missingFile();
+    void secretFile();
+
+private:
+    static QString data(const QString &name)
+    {
+        return QStringLiteral(TOW_TEST_DATA_DIR "/serverconfig/") + name;
+    }
+};
+
+void TestServerConfigFile::fullExample()
+{
+    QString error;
+    const auto options = ServerConfigFile::load(data("full.json"), ServerOptions(), &error);
+    QVERIFY2(options, qPrintable(error));
+    QCOMPARE(options->listen.toString(), QString("127.0.0.1:9443"));
+    QCOMPARE(options->realIpHeader, QString("X-Forwarded-For"));
+    QCOMPARE(options->trustedProxies.size(), 2);
+    QVERIFY(QHostAddress("10.1.2.3")
+                .isInSubnet(options->trustedProxies[1].first, options->trustedProxies[1].second));
+    QCOMPARE(options->drainTimeoutMs, 5000);
+    QCOMPARE(options->relay.keepAliveIntervalMs, 20000);
+    QCOMPARE(options->limits.maxTunnels, 500);
+    QCOMPARE(options->limits.maxTunnelsPerIp, 20);
+    QCOMPARE(options->limits.handshakeTimeoutMs, 3000);
+    QCOMPARE(options->limits.maxPendingConnections, 100);
+    QCOMPARE(options->limits.idleTimeoutMs, 600000);
+    QCOMPARE(options->relay.maxIncomingFrameBytes, 1048576);
+    QCOMPARE(options->routes.size(), 2);
+    const ServerRoute &ssh = options->routes[0];
+    QCOMPARE(ssh.path, QString("/ssh"));
+    QCOMPARE(ssh.remote.toString(), QString("127.0.0.1:22"));
+    QCOMPARE(ssh.token, QString("file-secret")); // read from ssh.token beside the file
+    QCOMPARE(ssh.maxTunnels, 10);
+    QCOMPARE(ssh.maxTunnelsPerIp, 2);
+    QCOMPARE(ssh.idleTimeoutMs, 3600000);
+    const ServerRoute &db = options->routes[1];
+    QCOMPARE(db.remote.toString(), QString("[::1]:5432"));
+    QCOMPARE(db.token, QString("inline-secret"));
+    QCOMPARE(db.allowedOrigins, QStringList {"https://example.org"});
+    QCOMPARE(db.idleTimeoutMs, -1); // the server's
+}
+
+void TestServerConfigFile::defaultsKept()
+{
+    ServerOptions defaults;
+    defaults.relay.keepAliveIntervalMs = 1234;
+    defaults.limits.maxTunnels = 77;
+    QString error;
+    const auto options = ServerConfigFile::load(data("minimal.json"), defaults, &error);
+    QVERIFY2(options, qPrintable(error));
+    QCOMPARE(options->relay.keepAliveIntervalMs, 1234);
+    QCOMPARE(options->limits.maxTunnels, 77);
+    QCOMPARE(options->listen.port, quint16(8080));
+    QCOMPARE(options->routes.size(), 1);
+    QVERIFY(options->routes[0].token.isEmpty());
+}
+
+void TestServerConfigFile::errors_data()
+{
+    QTest::addColumn<QString>("file");
+    QTest::addColumn<QString>("message"); // after "<path>: "
+
+    QTest::newRow("unknown key") << "unknown-key.json"
+                                 << "limts: unknown key (expected one of: listen, routes,";
+    QTest::newRow("remote without port") << "remote-without-port.json"
+                                         << "routes[0].remote: ";
+    QTest::newRow("remote port 0") << "remote-port-zero.json"
+                                   << "routes[0].remote: port 0 cannot be connected to";
+    QTest::newRow("no routes") << "no-routes.json"
+                               << "routes: expected an array with at least one route";
+    QTest::newRow("duplicate path") << "duplicate-path.json"
+                                    << "routes[1].path: /a is used by another route";
+    QTest::newRow("reserved path") << "reserved-path.json"
+                                   << "routes[0].path: /metrics is served by the server itself";
+    QTest::newRow("relative path") << "relative-path.json"
+                                   << "routes[0].path: \"ssh\" must start with /";
+    QTest::newRow("broken JSON") << "broken-json.json"
+                                 << "line 3: invalid JSON: ";
+    QTest::newRow("negative limit") << "negative-limit.json"
+                                    << "limits.maxTunnels: expected a whole number from 0 to";
+    QTest::newRow("string limit") << "string-limit.json"
+                                  << "limits.maxTunnels: expected a whole number from 0 to";
+    QTest::newRow("missing token file") << "missing-token-file.json"
+                                        << "routes[0].tokenFile: cannot read ";
+    QTest::newRow("token and file") << "token-and-file.json"
+                                    << "routes[0].tokenFile: give either token or tokenFile";
+    QTest::newRow("real IP header without proxies") << "real-ip-untrusted.json"
+                                                    << "realIpHeader: needs trustedProxies";
+    QTest::newRow("bad proxy") << "bad-proxy.json"
+                               << "trustedProxies[0]: expected an address or a subnet";
+    QTest::newRow("TLS without key") << "tls-without-key.json"
+                                     << "TLS needs both a certificate and a key";
+    QTest::newRow("not an object") << "not-object.json"
+                                   << "expected a JSON object at the top level";
+    QTest::newRow("origin not a string") << "origin-not-string.json"
+                                         << "routes[0].allowedOrigins[0]: expected a string";
+}
+
+void TestServerConfigFile::errors()
+{
+    QFETCH(QString, file);
+    QFETCH(QString, message);
+    QString error;
+    const auto options = ServerConfigFile::load(data(file), ServerOptions(), &error);
+    QVERIFY(!options);
+    const QString prefix = data(file) + QStringLiteral(": ");
+    QVERIFY2(error.startsWith(prefix + message), qPrintable(error));
+}
+
+void TestServerConfigFile::missingFile()
+{
+    QString error;
+    QVERIFY(!ServerConfigFile::load(data("does-not-exist.json"), ServerOptions(), &error));
+    QVERIFY2(error.startsWith("cannot read " + data("does-not-exist.json")), qPrintable(error));
+}
+
+void TestServerConfigFile::secretFile()
+{
+    QString error;
+    QCOMPARE(ServerConfigFile::readSecretFile(data("ssh.token"), &error).value_or(QString()),
+             QString("file-secret"));
+    QVERIFY(!ServerConfigFile::readSecretFile(data("full.json"), &error));
+    QVERIFY2(error.contains("several lines"), qPrintable(error));
+}
+
+QTEST_GUILESS_MAIN(TestServerConfigFile)
+#include "tst_serverconfigfile.moc"
