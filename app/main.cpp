@@ -141,6 +141,8 @@ int main(int argc, char *argv[])
             QString why;
             const auto reloaded =
                 ServerConfigFile::load(commandLine->serverConfigPath, commandLine->server, &why);
+            if (!reloaded)
+                server->countFailedReload();
             if (!reloaded || !server->reload(*reloaded, &why))
                 qCWarning(lcServer).noquote()
                     << "configuration not reloaded, the previous one stays:" << why;

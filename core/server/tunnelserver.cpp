@@ -222,7 +222,7 @@ bool TunnelServer::reload(const ServerOptions &options, QString *error)
 {
     auto fail = [&](const QString &message) {
         *error = message;
-        m_metrics.add(kReloads, {{QStringLiteral("result"), QStringLiteral("failure")}}, 1);
+        countFailedReload();
         return false;
     };
     QSslConfiguration tls;
@@ -246,6 +246,11 @@ bool TunnelServer::reload(const ServerOptions &options, QString *error)
     qCInfo(lcServer) << "configuration reloaded:" << m_options.routes.size() << "route(s);"
                      << activeTunnels() << "open tunnel(s) kept";
     return true;
+}
+
+void TunnelServer::countFailedReload()
+{
+    m_metrics.add(kReloads, {{QStringLiteral("result"), QStringLiteral("failure")}}, 1);
 }
 
 void TunnelServer::onAccepted(QTcpSocket *socket)

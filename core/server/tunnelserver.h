@@ -40,6 +40,8 @@ public:
     // already open go on unchanged. The listening address cannot change without a restart.
     // On failure nothing changes and *error says why.
     bool reload(const ServerOptions &options, QString *error);
+    // A reload that failed before reaching reload() (the file did not load): counted alike.
+    void countFailedReload();
 
     int activeTunnels() const { return m_admission.activeTunnels(); }
     MetricsRegistry &metrics() { return m_metrics; }

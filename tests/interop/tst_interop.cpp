@@ -29,6 +29,8 @@ private Q_SLOTS:
     void pythonClientThroughOurServer();
     void pythonClientTextMessageGets1003();
     void ourClientWithPythonServer();
+    void pythonClientSeesTokenRefusal_data();
+    void pythonClientSeesTokenRefusal();
 };
 
 void TestInterop::initTestCase()
@@ -63,6 +65,52 @@ void TestInterop::pythonClientThroughOurServer()
     // Our echo endpoint lives in this process: keep its event loop running while Python works.
     QTRY_VERIFY_WITH_TIMEOUT(client.state() == QProcess::NotRunning, 60000);
     QVERIFY2(client.exitCode() == 0, client.readAllStandardError().constData());
+}
+
+void TestInterop::pythonClientSeesTokenRefusal_data()
+{
+    QTest::addColumn<QString>("target");
+    QTest::addColumn<QString>("header");
+    QTest::addColumn<QString>("status");
+    QTest::newRow("no token") << "/"
+                              << ""
+                              << "401";
+    QTest::newRow("wrong token") << "/"
+                                 << "Authorization: Bearer wrong"
+                                 << "401";
+    QTest::newRow("header token") << "/"
+                                  << "Authorization: Bearer py-token"
+                                  << "101";
+    QTest::newRow("query token") << "/?token=py-token"
+                                 << ""
+                                 << "101";
+}
+
+void TestInterop::pythonClientSeesTokenRefusal()
+{
+    // A standard client sees the refusal as an HTTP status before any upgrade.
+    QFETCH(QString, target);
+    QFETCH(QString, header);
+    QFETCH(QString, status);
+    EchoServer echo;
+    QVERIFY(echo.listen(QHostAddress::LocalHost));
+    TowProcess server;
+    server.process().setProcessEnvironment([] {
+        QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+        environment.insert(QStringLiteral("TOW_TOKEN"), QStringLiteral("py-token"));
+        return environment;
+    }());
+    QVERIFY(server.start({"server", "-listen_ws", "127.0.0.1:0", "-remote_tcp",
+                          QStringLiteral("127.0.0.1:%1").arg(echo.serverPort())}));
+    QStringList arguments = {script("ws_client.py"), QStringLiteral("status"),
+                             QStringLiteral("ws://127.0.0.1:%1%2").arg(server.port()).arg(target)};
+    if (!header.isEmpty())
+        arguments.append(header);
+    QProcess client;
+    client.start(kPython, arguments);
+    QTRY_VERIFY_WITH_TIMEOUT(client.state() == QProcess::NotRunning, 30000);
+    QVERIFY2(client.exitCode() == 0, client.readAllStandardError().constData());
+    QCOMPARE(QString::fromLatin1(client.readAllStandardOutput().trimmed()), status);
 }
 
 void TestInterop::pythonClientTextMessageGets1003()

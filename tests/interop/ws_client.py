@@ -6,6 +6,9 @@ Modes:
                   original Go client, up to 256 KiB), with empty keep-alive messages between,
                   and check the echo that comes back through the tunnel.
   text URL        send a text message; the server must close with 1003.
+  status URL [HEADER]
+                  open a WebSocket (with an optional "Name: value" header) and print the
+                  HTTP status of the answer: 101 when it opened, else the refusal's status.
 Exit status 0 on success; a one-line reason on stderr otherwise.
 """
 import asyncio
@@ -48,12 +51,26 @@ async def text(url):
             raise SystemExit(f"expected close code 1003, got {ws.close_code}")
 
 
+async def status(url, header):
+    extra = [tuple(part.strip() for part in header.split(":", 1))] if header else None
+    try:
+        async with websockets.connect(url, extra_headers=extra) as ws:
+            await ws.send(b"ping")
+            if await asyncio.wait_for(ws.recv(), 10) != b"ping":
+                raise SystemExit("the tunnel did not echo")
+            print(101)
+    except websockets.exceptions.InvalidStatusCode as refused:
+        print(refused.status_code)
+
+
 def main():
     mode, url = sys.argv[1], sys.argv[2]
     if mode == "echo":
         asyncio.run(echo(url, int(sys.argv[3])))
     elif mode == "text":
         asyncio.run(text(url))
+    elif mode == "status":
+        asyncio.run(status(url, sys.argv[3] if len(sys.argv) > 3 else None))
     else:
         raise SystemExit(f"unknown mode {mode}")
 

@@ -1,0 +1,496 @@
+// The server exposed to the internet (real processes on loopback): tokens, limits, hostile
+// input, handshake timeouts, configuration reload, idle timeout and drain. After each attack
+// the server must still serve a normal tunnel and its memory must have stayed bounded.
+#include "endpoints.h"
+#include "rawwebsocket.h"
+#include "towprocess.h"
+
+#include <QAtomicInt>
+#include <QFile>
+#include <QRandomGenerator>
+#include <QSemaphore>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QThread>
+#include <csignal>
+#include <memory>
+
+namespace {
+
+constexpr qint64 kMiB = 1024 * 1024;
+// Bound on the server's resident memory after an attack: its relays and buffers are a few MiB.
+constexpr qint64 kMaxServerRssBytes = 96 * kMiB;
+
+// An echo server on its own thread, so the blocking RawWebSocket calls of the test cannot
+// starve it.
+class EchoThread : public QThread
+{
+public:
+    quint16 start()
+    {
+        QThread::start();
+        m_ready.acquire();
+        return quint16(m_port.loadAcquire());
+    }
+    ~EchoThread() override
+    {
+        quit();
+        wait();
+    }
+
+protected:
+    void run() override
+    {
+        EchoServer echo;
+        echo.listen(QHostAddress::LocalHost);
+        m_port.storeRelease(echo.serverPort());
+        m_ready.release();
+        exec();
+    }
+
+private:
+    QSemaphore m_ready;
+    QAtomicInt m_port;
+};
+
+// A remote that accepts, reads a little, then resets the connection.
+class ResettingThread : public QThread
+{
+public:
+    quint16 start()
+    {
+        QThread::start();
+        m_ready.acquire();
+        return quint16(m_port.loadAcquire());
+    }
+    ~ResettingThread() override
+    {
+        quit();
+        wait();
+    }
+
+protected:
+    void run() override
+    {
+        QTcpServer server;
+        server.listen(QHostAddress::LocalHost);
+        QObject::connect(&server, &QTcpServer::newConnection, &server, [&server] {
+            while (QTcpSocket *socket = server.nextPendingConnection()) {
+                QObject::connect(socket, &QTcpSocket::readyRead, socket, [socket] {
+                    socket->readAll();
+                    socket->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+                    socket->abort(); // with unread data or linger: an RST
+                    socket->deleteLater();
+                });
+            }
+        });
+        m_port.storeRelease(server.serverPort());
+        m_ready.release();
+        exec();
+    }
+
+private:
+    QSemaphore m_ready;
+    QAtomicInt m_port;
+};
+
+qint64 residentBytes(const QProcess &process)
+{
+    QFile status(QStringLiteral("/proc/%1/status").arg(process.processId()));
+    if (!status.open(QIODevice::ReadOnly))
+        return -1;
+    for (const QByteArray &line : status.readAll().split('\n')) {
+        if (line.startsWith("VmRSS:"))
+            return line.mid(6).trimmed().split(' ').value(0).toLongLong() * 1024;
+    }
+    return -1;
+}
+
+QByteArray httpGet(quint16 port, const QByteArray &path)
+{
+    QTcpSocket socket;
+    socket.connectToHost(QHostAddress::LocalHost, port);
+    if (!socket.waitForConnected(5000))
+        return QByteArray();
+    socket.write("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    QByteArray answer;
+    while (socket.waitForReadyRead(5000))
+        answer += socket.readAll();
+    return answer + socket.readAll();
+}
+
+double metric(quint16 port, const QByteArray &sample)
+{
+    const QByteArray body = httpGet(port, "/metrics");
+    for (const QByteArray &line : body.split('\n')) {
+        if (line.startsWith(QByteArray(sample + ' ')))
+            return line.mid(sample.size() + 1).toDouble();
+    }
+    return -1;
+}
+
+} // namespace
+
+class TestServerHardening : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase();
+    void tokenRequired();
+    void originChecked();
+    void limitsAnswer429And503();
+    void hostileInput();
+    void slowlorisSockets();
+    void handshakeTimeoutClosesSilentSockets();
+    void idleTimeout();
+    void reloadKeepsTunnels();
+    void drainLetsTransfersFinish();
+
+private:
+    // A full round trip through a fresh tunnel: the server still works.
+    void verifyServes(quint16 port, const QByteArray &target = "/",
+                      const QList<QByteArray> &headers = {});
+    bool startServer(TowProcess &server, const QStringList &extra, quint16 remotePort = 0);
+
+    EchoThread m_echo;
+    quint16 m_echoPort = 0;
+    QTemporaryDir m_dir;
+};
+
+void TestServerHardening::initTestCase()
+{
+    QVERIFY(m_dir.isValid());
+    m_echoPort = m_echo.start();
+    QVERIFY(m_echoPort != 0);
+}
+
+bool TestServerHardening::startServer(TowProcess &server, const QStringList &extra,
+                                      quint16 remotePort)
+{
+    // A configuration file sets its own listening address (127.0.0.1:0 in these tests).
+    QStringList arguments = {"server"};
+    if (!extra.contains("--config"))
+        arguments += {"-listen_ws", "127.0.0.1:0", "-remote_tcp",
+                      QStringLiteral("127.0.0.1:%1").arg(remotePort ? remotePort : m_echoPort)};
+    if (!server.start(arguments + extra)) {
+        qWarning().noquote() << server.log();
+        return false;
+    }
+    return true;
+}
+
+void TestServerHardening::verifyServes(quint16 port, const QByteArray &target,
+                                       const QList<QByteArray> &headers)
+{
+    RawWebSocket ws;
+    QCOMPARE(ws.upgrade(port, target, headers), 101);
+    const QByteArray data = patternBytes(QRandomGenerator::global()->generate(), 100000);
+    QVERIFY(ws.sendBinary(data));
+    QCOMPARE(ws.readBinary(data.size()), data);
+}
+
+void TestServerHardening::tokenRequired()
+{
+    const QString tokenFile = m_dir.filePath("token");
+    QFile file(tokenFile);
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write("correct-horse-battery\n");
+    file.close();
+    TowProcess server;
+    QVERIFY(startServer(server, {"--token-file", tokenFile}));
+
+    RawWebSocket none;
+    QCOMPARE(none.upgrade(server.port(), "/"), 401);
+    QVERIFY(none.responseHead().contains("WWW-Authenticate: Bearer"));
+    RawWebSocket wrong;
+    QCOMPARE(wrong.upgrade(server.port(), "/", {"Authorization: Bearer correct-horse-battera"}),
+             401);
+    RawWebSocket wrongQuery;
+    QCOMPARE(wrongQuery.upgrade(server.port(), "/?token=nope"), 401);
+    verifyServes(server.port(), "/", {"Authorization: Bearer correct-horse-battery"});
+    verifyServes(server.port(), "/?token=correct-horse-battery");
+
+    QCOMPARE(metric(server.port(),
+                    "tcp_over_websocket_handshake_failures_total{reason=\"unauthorized\"}"),
+             3.0);
+    QCOMPARE(server.stop(), 0);
+    QVERIFY2(!server.log().contains("correct-horse"), "the token must never be logged");
+    QVERIFY(!server.log().contains("battera"));
+}
+
+void TestServerHardening::originChecked()
+{
+    TowProcess server;
+    QVERIFY(startServer(server, {"--allowed-origin", "https://ok.example"}));
+    RawWebSocket evil;
+    QCOMPARE(evil.upgrade(server.port(), "/", {"Origin: https://evil.example"}), 403);
+    verifyServes(server.port(), "/", {"Origin: https://ok.example"});
+    verifyServes(server.port(), "/"); // non-browser clients send no Origin
+}
+
+void TestServerHardening::limitsAnswer429And503()
+{
+    TowProcess server;
+    QVERIFY(startServer(server, {"--max-tunnels-per-ip", "2"}));
+    RawWebSocket first, second, third;
+    QCOMPARE(first.upgrade(server.port(), "/"), 101);
+    QCOMPARE(second.upgrade(server.port(), "/"), 101);
+    QCOMPARE(third.upgrade(server.port(), "/"), 429);
+    QVERIFY(third.responseHead().contains("Retry-After:"));
+    // A closed tunnel frees its slot.
+    first.socket().abort();
+    QTRY_COMPARE(metric(server.port(), "http_to_tcp_active_connections"), 1.0);
+    verifyServes(server.port());
+
+    TowProcess full;
+    QVERIFY(startServer(full, {"--max-tunnels", "1"}));
+    RawWebSocket only, refused;
+    QCOMPARE(only.upgrade(full.port(), "/"), 101);
+    QCOMPARE(refused.upgrade(full.port(), "/"), 503);
+    QCOMPARE(
+        metric(full.port(), "tcp_over_websocket_limit_rejections_total{limit=\"server_limit\"}"),
+        1.0);
+}
+
+void TestServerHardening::hostileInput()
+{
+    ResettingThread resetting;
+    const quint16 resettingPort = resetting.start();
+    const QString config = m_dir.filePath("hostile.json");
+    QFile file(config);
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write(QStringLiteral("{\"listen\": \"127.0.0.1:0\", \"limits\": "
+                              "{\"handshakeTimeoutSeconds\": 2, \"maxFrameBytes\": "
+                              "1048576}, \"routes\": [{\"path\": \"/\", \"remote\": "
+                              "\"127.0.0.1:%1\"}, {\"path\": \"/reset\", \"remote\": "
+                              "\"127.0.0.1:%2\"}]}")
+                   .arg(m_echoPort)
+                   .arg(resettingPort)
+                   .toUtf8());
+    file.close();
+    TowProcess server;
+    QVERIFY(startServer(server, {"--config", config}));
+    const quint16 port = server.port();
+
+    // Random bytes instead of HTTP: closed (by the parser or the handshake timeout).
+    {
+        QTcpSocket socket;
+        socket.connectToHost(QHostAddress::LocalHost, port);
+        QVERIFY(socket.waitForConnected());
+        socket.write(patternBytes(1, 64 * 1024));
+        QTRY_COMPARE_WITH_TIMEOUT(socket.state(), QAbstractSocket::UnconnectedState, 15000);
+    }
+    verifyServes(port);
+
+    // A request line that never ends: the read buffer is bounded, the timeout closes it.
+    {
+        QTcpSocket socket;
+        socket.connectToHost(QHostAddress::LocalHost, port);
+        QVERIFY(socket.waitForConnected());
+        socket.write("GET /" + QByteArray(8 * kMiB, 'a'));
+        QTRY_COMPARE_WITH_TIMEOUT(socket.state(), QAbstractSocket::UnconnectedState, 15000);
+    }
+    verifyServes(port);
+
+    // A 200 MB frame header: refused with 1009 before anything is buffered.
+    {
+        RawWebSocket ws;
+        QCOMPARE(ws.upgrade(port, "/"), 101);
+        QVERIFY(ws.send(RawWebSocket::frameHeader(RawWebSocket::Binary, 200'000'000)
+                        + QByteArray(4, '\0') + QByteArray(64 * 1024, 'x')));
+        QCOMPARE(ws.waitForClose(), 1009);
+    }
+    // A text frame: a protocol error, 1003.
+    {
+        RawWebSocket ws;
+        QCOMPARE(ws.upgrade(port, "/"), 101);
+        QVERIFY(ws.send(RawWebSocket::frame(RawWebSocket::Text, "hello")));
+        QCOMPARE(ws.waitForClose(), 1003);
+    }
+    // A fragmented message with control frames between the fragments: delivered whole.
+    {
+        RawWebSocket ws;
+        QCOMPARE(ws.upgrade(port, "/"), 101);
+        QVERIFY(ws.send(RawWebSocket::frame(RawWebSocket::Binary, "frag", false)
+                        + RawWebSocket::frame(RawWebSocket::Ping, "p1")
+                        + RawWebSocket::frame(RawWebSocket::Continuation, "ment", false)
+                        + RawWebSocket::frame(RawWebSocket::Pong, "unsolicited")
+                        + RawWebSocket::frame(RawWebSocket::Continuation, "ed", true)));
+        QCOMPARE(ws.readBinary(10), QByteArray("fragmented"));
+    }
+    // A ping flood: answered or dropped, never fatal.
+    {
+        RawWebSocket ws;
+        QCOMPARE(ws.upgrade(port, "/"), 101);
+        QByteArray flood;
+        for (int i = 0; i < 20000; ++i)
+            flood += RawWebSocket::frame(RawWebSocket::Ping, QByteArray::number(i));
+        QVERIFY(ws.send(flood));
+        QVERIFY(ws.sendBinary("after the flood"));
+        QCOMPARE(ws.readBinary(15, 30000), QByteArray("after the flood"));
+    }
+    verifyServes(port);
+
+    // Wrong paths: 404, for plain requests and upgrades alike.
+    QVERIFY(httpGet(port, "/nothing").startsWith("HTTP/1.1 404"));
+    {
+        RawWebSocket ws;
+        QCOMPARE(ws.upgrade(port, "/nothing"), 404);
+    }
+    QVERIFY(httpGet(port, "/").startsWith("HTTP/1.1 426"));
+
+    // A client that vanishes in the middle of a transfer.
+    {
+        RawWebSocket ws;
+        QCOMPARE(ws.upgrade(port, "/"), 101);
+        QVERIFY(ws.sendBinary(QByteArray(512 * 1024, 'v')));
+        ws.socket().abort();
+    }
+    // A remote that resets in the middle of a transfer: the tunnel closes with an error code.
+    {
+        RawWebSocket ws;
+        QCOMPARE(ws.upgrade(port, "/reset"), 101);
+        ws.sendBinary(QByteArray(256 * 1024, 'r'));
+        const int code = ws.waitForClose(15000);
+        QVERIFY2(code == 1011 || code == 1000, qPrintable(QString::number(code)));
+    }
+    verifyServes(port);
+    QTRY_COMPARE(metric(port, "http_to_tcp_active_connections"), 0.0);
+    const qint64 rss = residentBytes(server.process());
+    QVERIFY2(rss > 0 && rss < kMaxServerRssBytes, qPrintable(QString::number(rss)));
+    QCOMPARE(server.stop(), 0);
+}
+
+void TestServerHardening::slowlorisSockets()
+{
+    TowProcess server;
+    QVERIFY(startServer(server, {"--handshake-timeout", "3"}));
+    const quint16 port = server.port();
+    // 2,000 connections that send half a request and nothing more.
+    std::vector<std::unique_ptr<QTcpSocket>> idle;
+    for (int i = 0; i < 2000; ++i) {
+        auto socket = std::make_unique<QTcpSocket>();
+        socket->connectToHost(QHostAddress::LocalHost, port);
+        idle.push_back(std::move(socket));
+    }
+    for (auto &socket : idle) {
+        QVERIFY(socket->waitForConnected(10000));
+        socket->write("GET / HTTP/1.1\r\nHost: x\r\n");
+    }
+    // Real clients still get through while they hang on: the oldest waiting ones are evicted.
+    verifyServes(port);
+    // And they are all gone after the handshake timeout.
+    for (auto &socket : idle)
+        QTRY_COMPARE_WITH_TIMEOUT(socket->state(), QAbstractSocket::UnconnectedState, 15000);
+    QVERIFY(metric(port, "tcp_over_websocket_handshake_failures_total{reason=\"timeout\"}")
+                + metric(port, "tcp_over_websocket_handshake_failures_total{reason=\"evicted\"}")
+            >= 2000);
+    const qint64 rss = residentBytes(server.process());
+    QVERIFY2(rss > 0 && rss < kMaxServerRssBytes, qPrintable(QString::number(rss)));
+    verifyServes(port);
+}
+
+void TestServerHardening::handshakeTimeoutClosesSilentSockets()
+{
+    TowProcess server;
+    QVERIFY(startServer(server, {"--handshake-timeout", "1"}));
+    QTcpSocket silent;
+    silent.connectToHost(QHostAddress::LocalHost, server.port());
+    QVERIFY(silent.waitForConnected());
+    QTRY_COMPARE_WITH_TIMEOUT(silent.state(), QAbstractSocket::UnconnectedState, 10000);
+    // An established tunnel is not subject to it.
+    RawWebSocket ws;
+    QCOMPARE(ws.upgrade(server.port(), "/"), 101);
+    QTest::qWait(2500);
+    QVERIFY(ws.sendBinary("still here"));
+    QCOMPARE(ws.readBinary(10), QByteArray("still here"));
+}
+
+void TestServerHardening::idleTimeout()
+{
+    TowProcess server;
+    QVERIFY(startServer(server, {"--idle-timeout", "1"}));
+    RawWebSocket ws;
+    QCOMPARE(ws.upgrade(server.port(), "/"), 101);
+    QVERIFY(ws.sendBinary("x"));
+    QCOMPARE(ws.readBinary(1), QByteArray("x"));
+    QCOMPARE(ws.waitForClose(15000), 1000);
+    QTRY_VERIFY(server.log().contains("no data for 1 s"));
+}
+
+void TestServerHardening::reloadKeepsTunnels()
+{
+    const QString config = m_dir.filePath("reload.json");
+    auto writeConfig = [&](const QByteArray &content) {
+        QFile file(config);
+        QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        file.write(content);
+    };
+    const QByteArray echo = "\"127.0.0.1:" + QByteArray::number(m_echoPort) + "\"";
+    writeConfig("{\"listen\": \"127.0.0.1:0\", \"routes\": [{\"path\": \"/a\", \"remote\": " + echo
+                + "}]}");
+    TowProcess server;
+    QVERIFY(startServer(server, {"--config", config}));
+    const quint16 port = server.port();
+
+    RawWebSocket open;
+    QCOMPARE(open.upgrade(port, "/a"), 101);
+    QVERIFY(open.sendBinary("before"));
+    QCOMPARE(open.readBinary(6), QByteArray("before"));
+
+    writeConfig("{\"listen\": \"127.0.0.1:0\", \"routes\": [{\"path\": \"/b\", \"remote\": " + echo
+                + ", \"token\": \"bee\"}]}");
+    ::kill(server.process().processId(), SIGHUP);
+    QTRY_VERIFY(server.log().contains("configuration reloaded"));
+    // The open tunnel goes on; the new routes apply to new tunnels.
+    QVERIFY(open.sendBinary("after"));
+    QCOMPARE(open.readBinary(5), QByteArray("after"));
+    RawWebSocket gone;
+    QCOMPARE(gone.upgrade(port, "/a"), 404);
+    RawWebSocket noToken;
+    QCOMPARE(noToken.upgrade(port, "/b"), 401);
+    verifyServes(port, "/b", {"Authorization: Bearer bee"});
+
+    // A broken file is refused and the running configuration kept.
+    writeConfig("{\"routes\": [{\"path\": \"/c\"}]}");
+    ::kill(server.process().processId(), SIGHUP);
+    QTRY_VERIFY(server.log().contains("configuration not reloaded"));
+    QVERIFY(server.log().contains("routes[0].remote: missing"));
+    verifyServes(port, "/b", {"Authorization: Bearer bee"});
+    QCOMPARE(metric(port, "tcp_over_websocket_config_reloads_total{result=\"success\"}"), 1.0);
+    QCOMPARE(metric(port, "tcp_over_websocket_config_reloads_total{result=\"failure\"}"), 1.0);
+    QVERIFY(server.log().contains("bee") == false);
+}
+
+void TestServerHardening::drainLetsTransfersFinish()
+{
+    // 24 MiB to a sink reading 8 MiB/s: about 3 s, still running when SIGTERM comes.
+    SinkServer sink(8 * kMiB);
+    QVERIFY(sink.listen(QHostAddress::LocalHost));
+    TowProcess server, client;
+    QVERIFY(startServer(server, {"--drain-timeout", "60"}, sink.serverPort()));
+    QVERIFY(client.start({"client", "-listen_tcp", "127.0.0.1:0", "-remote_ws",
+                          QStringLiteral("ws://127.0.0.1:%1/").arg(server.port())}));
+    const QByteArray data = patternBytes(21, 24 * kMiB);
+    StreamClient stream;
+    stream.start(client.port(), data, true);
+    QTRY_VERIFY(sink.bytesReadSoFar() > 2 * kMiB);
+
+    ::kill(server.process().processId(), SIGTERM);
+    QTRY_VERIFY(server.log().contains("draining"));
+    // No new tunnels: the listening socket is closed.
+    QTcpSocket late;
+    late.connectToHost(QHostAddress::LocalHost, server.port());
+    QVERIFY(!late.waitForConnected(3000));
+    QCOMPARE(sink.finished.size(), 0); // the transfer was still running
+    // The running transfer completes, whole, and then the server exits 0 by itself.
+    QTRY_COMPARE_WITH_TIMEOUT(sink.finished.size(), 1, 60000);
+    QCOMPARE(sink.finished[0].bytes, data.size());
+    QCOMPARE(sink.finished[0].sha256, sha256(data));
+    QTRY_COMPARE_WITH_TIMEOUT(server.process().state(), QProcess::NotRunning, 15000);
+    QCOMPARE(server.process().exitStatus(), QProcess::NormalExit);
+    QCOMPARE(server.process().exitCode(), 0);
+}
+
+QTEST_GUILESS_MAIN(TestServerHardening)
+#include "tst_serverhardening.moc"
