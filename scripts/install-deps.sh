@@ -10,7 +10,9 @@ for group in "$@"; do
         build) ;;
         # python3-websockets: a third-party WebSocket peer; prometheus: promtool for /metrics.
         # socat, websockify: the baselines the benchmark (and its --quick smoke test) runs.
-        test) packages+=(python3-websockets prometheus socat websockify) ;;
+        test) packages+=(python3-websockets prometheus socat websockify)
+              # openssl: certificates for the TLS tests.
+              packages+=(openssl) ;;
         *) echo "install-deps.sh: unknown group '$group' (expected build or test)" >&2; exit 2 ;;
     esac
 done

@@ -145,6 +145,7 @@ private Q_SLOTS:
     void idleTimeout();
     void reloadKeepsTunnels();
     void drainLetsTransfersFinish();
+    void nativeTls();
 
 private:
     // A full round trip through a fresh tunnel: the server still works.
@@ -490,6 +491,48 @@ void TestServerHardening::drainLetsTransfersFinish()
     QTRY_COMPARE_WITH_TIMEOUT(server.process().state(), QProcess::NotRunning, 15000);
     QCOMPARE(server.process().exitStatus(), QProcess::NormalExit);
     QCOMPARE(server.process().exitCode(), 0);
+}
+
+void TestServerHardening::nativeTls()
+{
+    // A self-signed certificate for 127.0.0.1, made by the real openssl.
+    const QString cert = m_dir.filePath("server.pem");
+    const QString key = m_dir.filePath("server.key");
+    QProcess openssl;
+    openssl.start("openssl",
+                  {"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                   "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key,
+                   "-out", cert});
+    QVERIFY2(openssl.waitForFinished(60000) && openssl.exitCode() == 0,
+             "openssl req failed (Debian package openssl)");
+
+    SinkServer sink;
+    QVERIFY(sink.listen(QHostAddress::LocalHost));
+    TowProcess server, client;
+    QVERIFY(startServer(server, {"--tls-cert", cert, "--tls-key", key}, sink.serverPort()));
+    QVERIFY(server.log().contains("wss"));
+    QVERIFY(client.start({"client", "-listen_tcp", "127.0.0.1:0", "-remote_ws",
+                          QStringLiteral("wss://127.0.0.1:%1/").arg(server.port()), "-insecure"}));
+    const QByteArray data = patternBytes(31, 16 * kMiB);
+    StreamClient stream;
+    stream.start(client.port(), data, true);
+    QTRY_COMPARE_WITH_TIMEOUT(sink.finished.size(), 1, 60000);
+    QCOMPARE(sink.finished[0].bytes, data.size());
+    QCOMPARE(sink.finished[0].sha256, sha256(data));
+
+    // TLS 1.2 and later only; plain HTTP on the TLS port gets nowhere.
+    auto handshake = [&](const char *version) {
+        QProcess probe;
+        probe.start(
+            "openssl",
+            {"s_client", "-connect", QStringLiteral("127.0.0.1:%1").arg(server.port()), version});
+        probe.closeWriteChannel();
+        probe.waitForFinished(30000); // the server is another process: blocking is fine
+        return probe.readAllStandardOutput().contains("BEGIN CERTIFICATE");
+    };
+    QVERIFY(handshake("-tls1_2"));
+    QVERIFY(!handshake("-tls1_1"));
+    QVERIFY(httpGet(server.port(), "/healthz").isEmpty());
 }
 
 QTEST_GUILESS_MAIN(TestServerHardening)
