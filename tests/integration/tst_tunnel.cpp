@@ -319,6 +319,10 @@ void TestTunnel::metricsPassPromtool()
     stream.keepData = true;
     stream.start(client.port(), "metrics", false);
     QTRY_COMPARE(stream.received, QByteArray("metrics"));
+    stream.close(); // a finished tunnel fills the duration histogram
+    QTRY_VERIFY(
+        httpGet(server.port(), QStringLiteral("/metrics"))
+            .body.contains("tcp_over_websocket_tunnel_duration_seconds_count{route=\"/\"} 1"));
     const HttpAnswer metrics = httpGet(server.port(), QStringLiteral("/metrics"));
     QCOMPARE(metrics.status, 200);
     QProcess check;
