@@ -77,6 +77,11 @@ def check_control(deb, flavour, version):
                     "libc6", "libstdc++6"):
         check(any(d.startswith(library + " ") or d == library for d in depends),
               f"Depends lacks {library}: {depends}")
+    # Every dependency is satisfiable on this Debian system (apt resolves, installs nothing).
+    apt = require_program("apt-get", "apt")
+    simulation = run([apt, "install", "--simulate", "--no-install-recommends", deb])
+    check(re.search(rf"^Inst {re.escape(name)} ", simulation, re.M),
+          f"apt-get would not install {name}:\n{simulation}")
     return depends
 
 
