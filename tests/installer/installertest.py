@@ -2,6 +2,7 @@
 executable as a real process on loopback, an echo endpoint, tunnels with bytes checked both
 ways, /metrics, and nginx under a temporary prefix.
 """
+import atexit
 import os
 import re
 import secrets
@@ -115,8 +116,9 @@ class TowProcess:
 
     def __init__(self, executable, arguments, env=None):
         self.command = [executable] + arguments
-        self.log_path = tempfile.mktemp(prefix="tow-log-")
-        self.log_file = open(self.log_path, "w+")
+        descriptor, self.log_path = tempfile.mkstemp(prefix="tow-log-")
+        self.log_file = os.fdopen(descriptor, "w+")
+        atexit.register(lambda path=self.log_path: os.path.exists(path) and os.remove(path))
         self.process = subprocess.Popen(self.command, stdout=self.log_file,
                                         stderr=subprocess.STDOUT, env=env)
         self.port = None
