@@ -10,7 +10,7 @@
 #   /usr/bin/tcp-over-websocket, and the desktop binary runs the server too.
 # `cpack -G DEB` (or TGZ) in the build tree makes it; see installer/README.md.
 
-set(TOW_SOURCE_DIR ${CMAKE_CURRENT_LIST_DIR}/..)
+set(TOW_SOURCE_DIR ${PROJECT_SOURCE_DIR})
 set(TOW_ICON_SVG ${TOW_SOURCE_DIR}/resources/icons/app/tcp-over-websocket.svg)
 set(TOW_ICON_SIZES 16 24 32 48 64 128 256)
 
