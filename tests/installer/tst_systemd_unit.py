@@ -102,7 +102,7 @@ def exec_start(text, environment, instance=None):
     return words
 
 
-def run_exec_start(words, binary, echo):
+def run_exec_start(words, binary):
     check(words[0] == "/usr/bin/tcp-over-websocket", f"ExecStart runs {words[0]}")
     process = TowProcess(binary, words[1:])
     try:
@@ -158,9 +158,9 @@ def main():
     echo = EchoServer()
     try:
         settings.update(LISTEN_WS="127.0.0.1:0", REMOTE_TCP=f"127.0.0.1:{echo.port}")
-        run_exec_start(exec_start(texts[UNIT], settings), binary, echo)
+        run_exec_start(exec_start(texts[UNIT], settings), binary)
         port = free_port()
-        used = run_exec_start(exec_start(texts[TEMPLATE], settings, str(port)), binary, echo)
+        used = run_exec_start(exec_start(texts[TEMPLATE], settings, str(port)), binary)
         check(used == port, f"the template instance {port} listened on {used}")
         check(echo.connections == 2, f"the remote saw {echo.connections} tunnels, expected 2")
     finally:
