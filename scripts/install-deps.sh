@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages a task needs, only those missing; non-interactive, idempotent.
-# Usage: scripts/install-deps.sh build [test]
+# Usage: scripts/install-deps.sh build [test] [icons]
 set -euo pipefail
 
 packages=(cmake ninja-build g++ qt6-base-dev qt6-base-dev-tools qt6-websockets-dev
@@ -12,8 +12,16 @@ for group in "$@"; do
         # socat, websockify: the baselines the benchmark (and its --quick smoke test) runs.
         test) packages+=(python3-websockets prometheus socat websockify)
               # openssl: certificates for the TLS tests.
-              packages+=(openssl) ;;
-        *) echo "install-deps.sh: unknown group '$group' (expected build or test)" >&2; exit 2 ;;
+              packages+=(openssl)
+              # dpkg-dev (dpkg-shlibdeps), fakeroot, file: CPack builds the DEB in the installer
+              # tests; nginx: the example site and the upstream of two servers, run on loopback;
+              # systemd: systemd-analyze verify on the server's unit; desktop-file-utils:
+              # desktop-file-validate on the .desktop entry; python3-yaml: the Kubernetes example.
+              packages+=(dpkg-dev fakeroot file nginx systemd desktop-file-utils python3-yaml) ;;
+        # librsvg2-bin: rsvg-convert renders the application icon's PNGs and .ico
+        # (installer/render-icons.sh); the results are committed, so builds do not need it.
+        icons) packages+=(librsvg2-bin imagemagick) ;;
+        *) echo "install-deps.sh: unknown group '$group' (expected build, test or icons)" >&2; exit 2 ;;
     esac
 done
 
