@@ -35,8 +35,6 @@ const QStringList kRealIpHeader = {QStringLiteral("real-ip-header"),
                                    QStringLiteral("real_ip_header")};
 const QStringList kTrustedProxy = {QStringLiteral("trusted-proxy"),
                                    QStringLiteral("trusted_proxy")};
-const QStringList kTlsCert = {QStringLiteral("tls-cert"), QStringLiteral("tls_cert")};
-const QStringList kTlsKey = {QStringLiteral("tls-key"), QStringLiteral("tls_key")};
 const QStringList kDrainTimeout = {QStringLiteral("drain-timeout"),
                                    QStringLiteral("drain_timeout")};
 const QStringList kLogLevel = {QStringLiteral("log-level"), QStringLiteral("log_level")};
@@ -77,7 +75,6 @@ QString CommandLine::usage()
         "  --real-ip-header NAME  client address header set by a reverse proxy\n"
         "                       (X-Forwarded-For, X-Real-IP); needs --trusted-proxy\n"
         "  --trusted-proxy ADDR[/BITS]  a reverse proxy whose header is believed (repeatable)\n"
-        "  --tls-cert FILE, --tls-key FILE  serve wss:// directly (PEM; TLS 1.2 or later)\n"
         "  --drain-timeout SECONDS  on SIGTERM, time open tunnels get to finish (default 30)\n"
         "\n"
         "Client options:\n"
@@ -122,22 +119,20 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     const QCommandLineOption allowedOrigin(kAllowedOrigin, QString(), QStringLiteral("origin"));
     const QCommandLineOption realIpHeader(kRealIpHeader, QString(), QStringLiteral("name"));
     const QCommandLineOption trustedProxy(kTrustedProxy, QString(), QStringLiteral("addr"));
-    const QCommandLineOption tlsCert(kTlsCert, QString(), QStringLiteral("file"));
-    const QCommandLineOption tlsKey(kTlsKey, QString(), QStringLiteral("file"));
     const QCommandLineOption drainTimeout(kDrainTimeout, QString(), QStringLiteral("s"));
     const QCommandLineOption logLevel(kLogLevel, QString(), QStringLiteral("level"));
     const QCommandLineOption help(kHelp);
     const QCommandLineOption version(kVersion);
-    parser.addOptions(
-        {listenWs,         remoteTcp,   listenTcp,    remoteWs,      insecure,     keepAlive,
-         serverFlag,       clientFlag,  config,       tokenFile,     maxTunnels,   maxTunnelsPerIp,
-         handshakeTimeout, idleTimeout, maxFrameSize, allowedOrigin, realIpHeader, trustedProxy,
-         tlsCert,          tlsKey,      drainTimeout, logLevel,      help,         version});
+    parser.addOptions({listenWs,      remoteTcp,       listenTcp,        remoteWs,     insecure,
+                       keepAlive,     serverFlag,      clientFlag,       config,       tokenFile,
+                       maxTunnels,    maxTunnelsPerIp, handshakeTimeout, idleTimeout,  maxFrameSize,
+                       allowedOrigin, realIpHeader,    trustedProxy,     drainTimeout, logLevel,
+                       help,          version});
     // Server-only options, in the order they are checked and reported.
     const QList<const QCommandLineOption *> serverOnly = {
         &listenWs,        &remoteTcp,        &config,      &tokenFile,    &maxTunnels,
         &maxTunnelsPerIp, &handshakeTimeout, &idleTimeout, &maxFrameSize, &allowedOrigin,
-        &realIpHeader,    &trustedProxy,     &tlsCert,     &tlsKey,       &drainTimeout};
+        &realIpHeader,    &trustedProxy,     &drainTimeout};
 
     auto fail = [error](const QString &message) -> std::optional<CommandLine> {
         *error = message;
@@ -177,7 +172,7 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     for (const auto *option :
          {&listenWs, &remoteTcp, &listenTcp, &remoteWs, &keepAlive, &config, &tokenFile,
           &maxTunnels, &maxTunnelsPerIp, &handshakeTimeout, &idleTimeout, &maxFrameSize,
-          &realIpHeader, &tlsCert, &tlsKey, &drainTimeout, &logLevel}) {
+          &realIpHeader, &drainTimeout, &logLevel}) {
         if (parser.values(*option).size() > 1)
             return fail(
                 QStringLiteral("%1 is given more than once").arg(flagName(option->names())));
@@ -254,6 +249,9 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
                                                "configuration file")
                                     .arg(flagName(option->names())));
             }
+            if (!qEnvironmentVariableIsEmpty("TOW_TOKEN"))
+                return fail(QStringLiteral("TOW_TOKEN cannot be combined with --config; give each "
+                                           "route its token or tokenFile in the file"));
             result.serverConfigPath = parser.value(config);
             return result;
         }
@@ -328,8 +326,6 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
             return fail(QStringLiteral("--real-ip-header needs --trusted-proxy (the address of "
                                        "your reverse proxy); otherwise any client could choose its "
                                        "address"));
-        result.server.tlsCertFile = parser.value(tlsCert);
-        result.server.tlsKeyFile = parser.value(tlsKey);
         if (!ServerConfigFile::validate(result.server, &why))
             return fail(why);
         return result;

@@ -63,6 +63,20 @@ void applyLogLevel(const QString &level)
     QLoggingCategory::setFilterRules(rules.join(QLatin1Char('\n')));
 }
 
+// Qt's own categories may log whole requests at debug level (qt.httpserver: the URL with
+// ?token=, the Authorization header). Secrets never reach a log: keep those off whatever
+// QT_LOGGING_RULES says.
+QLoggingCategory::CategoryFilter g_previousFilter = nullptr;
+
+void filterSecretLeakingCategories(QLoggingCategory *category)
+{
+    if (g_previousFilter)
+        g_previousFilter(category);
+    if (qstrncmp(category->categoryName(), "qt.httpserver", 13) == 0
+        || qstrncmp(category->categoryName(), "qt.websockets", 13) == 0)
+        category->setEnabled(QtDebugMsg, false);
+}
+
 // Each tunnel holds two descriptors; the usual soft limit of 1024 would cap a server at ~500.
 void raiseDescriptorLimit()
 {
@@ -106,6 +120,7 @@ int main(int argc, char *argv[])
     }
 
     applyLogLevel(commandLine->logLevel);
+    g_previousFilter = QLoggingCategory::installFilter(filterSecretLeakingCategories);
     raiseDescriptorLimit();
 
     ServerOptions serverOptions = commandLine->server;
@@ -141,11 +156,13 @@ int main(int argc, char *argv[])
             QString why;
             const auto reloaded =
                 ServerConfigFile::load(commandLine->serverConfigPath, commandLine->server, &why);
-            if (!reloaded)
+            if (reloaded) {
+                server->reload(*reloaded);
+            } else {
                 server->countFailedReload();
-            if (!reloaded || !server->reload(*reloaded, &why))
                 qCWarning(lcServer).noquote()
                     << "configuration not reloaded, the previous one stays:" << why;
+            }
         });
     } else {
         client = std::make_unique<ClientTunnel>(commandLine->client);
@@ -169,7 +186,7 @@ int main(int argc, char *argv[])
             // Stop accepting; open tunnels may finish within the drain timeout, then are
             // closed (1001). drained() ends the program.
             server->drain();
-            QTimer::singleShot(serverOptions.drainTimeoutMs + kShutdownGraceMs, &app,
+            QTimer::singleShot(server->drainTimeoutMs() + kShutdownGraceMs, &app,
                                &QCoreApplication::quit);
         } else {
             // Asked twice: do not wait for the tunnels any longer.

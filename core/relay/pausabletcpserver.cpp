@@ -1,18 +1,10 @@
 #include "pausabletcpserver.h"
 
-#include "logcategories.h"
-#include "pausablesslsocket.h"
 #include "pausabletcpsocket.h"
 
 PausableTcpServer::PausableTcpServer(qint64 socketReadBufferBytes, QObject *parent)
     : QTcpServer(parent), m_socketReadBufferBytes(socketReadBufferBytes)
 {
-}
-
-void PausableTcpServer::setTlsConfiguration(const QSslConfiguration &configuration)
-{
-    m_tls = true;
-    m_tlsConfiguration = configuration;
 }
 
 QTcpSocket *PausableTcpServer::socketFor(const QHostAddress &peerAddress, quint16 peerPort) const
@@ -22,44 +14,13 @@ QTcpSocket *PausableTcpServer::socketFor(const QHostAddress &peerAddress, quint1
 
 void PausableTcpServer::incomingConnection(qintptr socketDescriptor)
 {
-    if (!m_tls) {
-        auto *socket = new PausableTcpSocket(this);
-        if (!socket->setSocketDescriptor(socketDescriptor)) {
-            delete socket;
-            return;
-        }
-        track(socket);
-        addPendingConnection(socket);
-        return;
-    }
-
-    // What QSslServer does, with our socket class: the HTTP server sees the connection only
-    // once it is encrypted. A client that never completes the handshake is closed by the
-    // owner's handshake timeout (see accepted()).
-    auto *socket = new PausableSslSocket(this);
+    auto *socket = new PausableTcpSocket(this);
     if (!socket->setSocketDescriptor(socketDescriptor)) {
         delete socket;
         return;
     }
-    socket->setSslConfiguration(m_tlsConfiguration);
-    connect(socket, &QSslSocket::encrypted, this, [this, socket] {
-        socket->disconnect(this);
-        addPendingConnection(socket);
-    });
-    connect(socket, &QSslSocket::errorOccurred, this, [this, socket] {
-        qCDebug(lcServer).noquote() << "TLS handshake with" << socket->peerAddress().toString()
-                                    << "failed:" << socket->errorString();
-        socket->disconnect(this);
-        socket->deleteLater();
-    });
-    connect(socket, &QSslSocket::sslErrors, this, [socket](const QList<QSslError> &errors) {
-        // Server side: we ask for no client certificate, so these are only informational.
-        for (const QSslError &error : errors)
-            qCDebug(lcServer).noquote()
-                << "TLS from" << socket->peerAddress().toString() << ":" << error.errorString();
-    });
     track(socket);
-    socket->startServerEncryption();
+    addPendingConnection(socket);
 }
 
 void PausableTcpServer::track(QTcpSocket *socket)

@@ -1,8 +1,9 @@
 #include "relay.h"
 
 #include "logcategories.h"
-#include "pausabletransport.h"
+#include "pausabletcpsocket.h"
 
+#include <QSslSocket>
 #include <QTcpSocket>
 #include <QWebSocket>
 
@@ -39,7 +40,7 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
       m_tcp(tcp),
       m_ws(ws),
       m_serverTransport(serverTransport),
-      m_pausable(dynamic_cast<PausableTransport *>(serverTransport)),
+      m_pausable(qobject_cast<PausableTcpSocket *>(serverTransport)),
       m_serverSide(m_pausable != nullptr),
       m_options(options),
       m_description(description),
@@ -51,7 +52,7 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
 
     // QWebSocket (Qt 6.4) creates its own socket on the client side and keeps no accessor for
     // it; it is its only QAbstractSocket child. On the server side our server made it.
-    if (m_serverSide)
+    if (serverTransport)
         m_transport = serverTransport;
     else
         m_transport = m_ws->findChild<QAbstractSocket *>();
@@ -59,6 +60,12 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
     m_ws->setMaxAllowedIncomingFrameSize(quint64(m_options.maxIncomingFrameBytes));
     m_ws->setMaxAllowedIncomingMessageSize(quint64(m_options.maxIncomingFrameBytes));
     m_ws->setOutgoingFrameSize(quint64(m_options.maxOutgoingFrameBytes));
+    // TLS: QSslSocket (Qt 6.4) counts only bytes not yet encrypted in bytesToWrite(); encrypted
+    // ones wait in its inner socket, unbounded, and only encryptedBytesWritten() reports them
+    // leaving. Flow control and the close timeout must see both.
+    m_sslTransport = qobject_cast<QSslSocket *>(m_transport.data());
+    if (m_sslTransport)
+        connect(m_sslTransport, &QSslSocket::encryptedBytesWritten, this, &Relay::onWsBytesWritten);
     if (m_transport) {
         // Bounded read-ahead from the WebSocket peer. Qt 6.4 only reads a frame once it is
         // wholly buffered, so the buffer must hold the largest frame we accept.
@@ -88,7 +95,7 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
     connect(&m_idleTimer, &QTimer::timeout, this, &Relay::checkIdle);
     m_pausePollTimer.setInterval(kPausePollMs);
     connect(&m_pausePollTimer, &QTimer::timeout, this, [this] {
-        if (m_ws->bytesToWrite() <= m_options.lowWatermarkBytes)
+        if (wsQueuedBytes() <= m_options.lowWatermarkBytes)
             pumpTcpToWs();
     });
 
@@ -128,6 +135,11 @@ Relay::~Relay()
     // Sockets are children; make sure none of their signals reach us half-destroyed.
     m_tcp->disconnect(this);
     m_ws->disconnect(this);
+}
+
+qint64 Relay::wsQueuedBytes() const
+{
+    return m_ws->bytesToWrite() + (m_sslTransport ? m_sslTransport->encryptedBytesToWrite() : 0);
 }
 
 void Relay::connectTcp(const QString &host, quint16 port)
@@ -172,7 +184,7 @@ void Relay::pumpTcpToWs()
     while (m_tcp->bytesAvailable() > 0) {
         // Stop reading while the WebSocket peer is slow: the TCP read buffer fills up and the
         // kernel pushes back on the sender. Once TCP has ended, flush what is left regardless.
-        if (!m_tcpEnded && m_ws->bytesToWrite() >= m_options.highWatermarkBytes)
+        if (!m_tcpEnded && wsQueuedBytes() >= m_options.highWatermarkBytes)
             break;
         // Asking for a whole frame, more than may be buffered, makes QAbstractSocket re-enable
         // its read notifier once the buffer is empty.
@@ -193,7 +205,7 @@ void Relay::sendToWs(const QByteArray &data)
     m_ws->sendBinaryMessage(data);
     m_bytesTcpToWs += data.size();
     m_sinceData.restart();
-    m_peakWsQueued = qMax(m_peakWsQueued, m_ws->bytesToWrite());
+    m_peakWsQueued = qMax(m_peakWsQueued, wsQueuedBytes());
     if (m_options.keepAliveIntervalMs > 0)
         m_keepAliveTimer.start(m_options.keepAliveIntervalMs);
 }
@@ -204,7 +216,12 @@ void Relay::sendKeepAlive()
         return;
     // The wire's keep-alive: an empty binary message, which the original ignores too. It keeps
     // reverse proxies (nginx proxy_read_timeout) from cutting an idle tunnel.
-    m_ws->sendBinaryMessage(QByteArray());
+    // Not while paused: the peer is sending more than we deliver, so the tunnel is not idle, and
+    // the peer may already have closed its socket behind its last bytes (QWebSocket closes at
+    // once after its close frame); a message arriving there makes its kernel answer with a
+    // reset, which drops the bytes it still had to send us.
+    if (!m_paused)
+        m_ws->sendBinaryMessage(QByteArray());
     m_keepAliveTimer.start(m_options.keepAliveIntervalMs);
 }
 
@@ -227,8 +244,18 @@ void Relay::checkIdle()
 
 void Relay::onWsBytesWritten()
 {
-    if (!m_tcpEnded && m_ws->bytesToWrite() <= m_options.lowWatermarkBytes)
+    sendDeferredClose();
+    if (!m_tcpEnded && wsQueuedBytes() <= m_options.lowWatermarkBytes)
         pumpTcpToWs();
+}
+
+void Relay::sendDeferredClose()
+{
+    if (!m_closeDeferred || wsQueuedBytes() > 0)
+        return;
+    m_closeDeferred = false;
+    if (m_ws->state() != QAbstractSocket::UnconnectedState)
+        m_ws->close(QWebSocketProtocol::CloseCode(m_deferredCloseCode), m_deferredCloseReason);
 }
 
 void Relay::onWsFrame(const QByteArray &frame, bool isLastFrame)
@@ -370,10 +397,19 @@ void Relay::closeWs(int code, const QString &reason)
     if (m_paused)
         resumeWsReading();
     if (m_ws->state() != QAbstractSocket::UnconnectedState) {
-        // Frames already queued go first: close() appends the close frame behind them.
-        m_ws->close(QWebSocketProtocol::CloseCode(code), reason);
         m_wsClosingSince.start();
         m_closeTimer.start();
+        if (m_sslTransport && wsQueuedBytes() > 0) {
+            // Qt 6.4's QSslSocket::close() reports the socket disconnected at once while its
+            // inner socket still has encrypted bytes to send; the relay would then be deleted
+            // and those bytes with it. Close once everything queued is in the kernel.
+            m_closeDeferred = true;
+            m_deferredCloseCode = code;
+            m_deferredCloseReason = reason;
+            return;
+        }
+        // Frames already queued go first: close() appends the close frame behind them.
+        m_ws->close(QWebSocketProtocol::CloseCode(code), reason);
     }
 }
 
@@ -397,8 +433,9 @@ void Relay::checkCloseProgress()
 {
     // The WebSocket: the close frame sits behind the queued data; once that is written the peer
     // has closeTimeoutMs to answer it.
+    sendDeferredClose();
     if (m_wsClosing && m_ws->state() != QAbstractSocket::UnconnectedState) {
-        const qint64 pending = m_ws->bytesToWrite();
+        const qint64 pending = wsQueuedBytes();
         if (pending > 0 ? pending < m_wsPendingAtLastCheck : m_wsPendingAtLastCheck > 0)
             m_wsClosingSince.restart(); // progress, or the close frame has just been written
         m_wsPendingAtLastCheck = pending;

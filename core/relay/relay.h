@@ -11,9 +11,10 @@
 #include <limits>
 
 class QAbstractSocket;
+class QSslSocket;
 class QTcpSocket;
 class QWebSocket;
-class PausableTransport;
+class PausableTcpSocket;
 
 class Relay : public QObject
 {
@@ -21,9 +22,9 @@ class Relay : public QObject
 public:
     // Takes ownership of both sockets. The WebSocket must be open; the TCP socket may still be
     // connecting (server side), its writes are then buffered until it connects.
-    // serverTransport is the socket the WebSocket runs on when our server accepted it (a
-    // PausableTransport: it can be paused directly); nullptr on the client side, where
-    // QWebSocket owns its socket.
+    // serverTransport is the socket the WebSocket runs on when our server accepted it (paused
+    // directly when it is a PausableTcpSocket); nullptr on the client side, where QWebSocket
+    // owns its socket.
     // description names the tunnel in logs ("127.0.0.1:5312 -> example.org:22"); no secrets.
     Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport, const RelayOptions &options,
           const QString &description, QObject *parent = nullptr);
@@ -68,9 +69,12 @@ private:
     void onWsDisconnected();
     void onWsBytesWritten();
 
+    // Bytes queued towards the WebSocket peer, including those already encrypted (TLS).
+    qint64 wsQueuedBytes() const;
     void pumpTcpToWs();
     void sendToWs(const QByteArray &data);
     void closeWs(int code, const QString &reason);
+    void sendDeferredClose();
     void closeTcpAfterFlush();
     void checkCloseProgress();
     void pauseWsReading();
@@ -87,9 +91,10 @@ private:
     QTcpSocket *m_tcp;
     QWebSocket *m_ws;
     QPointer<QAbstractSocket> m_transport; // the socket QWebSocket reads from
+    QPointer<QSslSocket> m_sslTransport; // the same, when it is a TLS socket
     QPointer<QTcpSocket> m_serverTransport; // may be deleted by QWebSocket first
-    PausableTransport *m_pausable = nullptr; // m_serverTransport's interface, valid with it
-    PausableTransport *pausable() const { return m_serverTransport ? m_pausable : nullptr; }
+    PausableTcpSocket *m_pausable = nullptr; // m_serverTransport when it can be paused directly
+    PausableTcpSocket *pausable() const { return m_serverTransport ? m_pausable : nullptr; }
     bool m_serverSide;
     RelayOptions m_options;
     QString m_description;
@@ -119,6 +124,9 @@ private:
     bool m_wsClosing = false; // we sent (or are about to send) a close frame
     bool m_wsDisconnected = false; // QWebSocket reported disconnected (frames may remain)
     bool m_paused = false;
+    bool m_closeDeferred = false; // TLS: close once the queued bytes are sent (see closeWs)
+    int m_deferredCloseCode = 0;
+    QString m_deferredCloseReason;
     bool m_kickPending = false;
     bool m_finished = false;
 };

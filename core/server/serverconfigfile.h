@@ -1,4 +1,4 @@
-// The server's JSON configuration file (--config): several routes, limits, TLS. Loaded and
+// The server's JSON configuration file (--config): several routes and limits. Loaded and
 // validated whole, with an error naming the file, the key and what was expected.
 #pragma once
 
@@ -15,8 +15,7 @@ public:
                                              QString *error);
 
     // The checks every configuration passes, from a file or the command line: at least one
-    // route, unique paths starting with '/', no clash with /metrics, /healthz, /readyz, TLS
-    // certificate and key together.
+    // route, unique paths starting with '/', no clash with /metrics, /healthz, /readyz.
     static bool validate(const ServerOptions &options, QString *error);
 
     // A token or password file: its content without surrounding white space; must not be empty.

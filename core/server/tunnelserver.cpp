@@ -3,18 +3,15 @@
 #include "logcategories.h"
 #include "metrics/processmetrics.h"
 #include "net/tcplisten.h"
+#include "plainrequestrule.h"
 #include "relay/pausabletcpserver.h"
 #include "relay/relay.h"
 #include "upgraderule.h"
 
-#include <QFile>
 #include <QHttpServer>
 #include <QHttpServerRequest>
 #include <QHttpServerResponder>
 #include <QHttpServerResponse>
-#include <QSslCertificate>
-#include <QSslConfiguration>
-#include <QSslKey>
 #include <QTcpSocket>
 #include <QUrlQuery>
 #include <QWebSocket>
@@ -39,46 +36,11 @@ const QString kDraining = QStringLiteral("tcp_over_websocket_draining");
 
 const char kTunnelProperty[] = "tow_tunnel"; // set on sockets admitted as tunnels
 constexpr int kSweepIntervalMs = 500;
+constexpr qint64 kHttpReadBufferBytes = 96 * 1024; // above http_parser's 80 KB header limit
 
 QByteArray textPlain()
 {
     return QByteArrayLiteral("text/plain; charset=utf-8");
-}
-
-bool loadTls(const ServerOptions &options, QSslConfiguration *configuration, QString *error)
-{
-    QFile certFile(options.tlsCertFile);
-    if (!certFile.open(QIODevice::ReadOnly)) {
-        *error = QStringLiteral("cannot read the TLS certificate %1: %2")
-                     .arg(options.tlsCertFile, certFile.errorString());
-        return false;
-    }
-    const QList<QSslCertificate> chain = QSslCertificate::fromData(certFile.readAll(), QSsl::Pem);
-    if (chain.isEmpty()) {
-        *error = QStringLiteral("%1 holds no PEM certificate").arg(options.tlsCertFile);
-        return false;
-    }
-    QFile keyFile(options.tlsKeyFile);
-    if (!keyFile.open(QIODevice::ReadOnly)) {
-        *error = QStringLiteral("cannot read the TLS key %1: %2")
-                     .arg(options.tlsKeyFile, keyFile.errorString());
-        return false;
-    }
-    const QByteArray keyData = keyFile.readAll();
-    QSslKey key(keyData, QSsl::Rsa, QSsl::Pem);
-    if (key.isNull())
-        key = QSslKey(keyData, QSsl::Ec, QSsl::Pem);
-    if (key.isNull()) {
-        *error = QStringLiteral("%1 holds no unencrypted PEM RSA or EC private key")
-                     .arg(options.tlsKeyFile);
-        return false;
-    }
-    *configuration = QSslConfiguration::defaultConfiguration();
-    configuration->setLocalCertificateChain(chain);
-    configuration->setPrivateKey(key);
-    configuration->setProtocol(QSsl::TlsV1_2OrLater);
-    configuration->setPeerVerifyMode(QSslSocket::VerifyNone); // no client certificates
-    return true;
 }
 
 } // namespace
@@ -97,16 +59,16 @@ TunnelServer::TunnelServer(const ServerOptions &options, QObject *parent)
     m_http->route<UpgradeRule>(
         QStringLiteral("/"), [this](const QHttpServerRequest &request) { return admit(request); },
         [](const QHttpServerRequest &, QHttpServerResponder &&) {});
-    m_http->route(QStringLiteral("/metrics"), [this]() {
+    m_http->route<PlainRequestRule>(QStringLiteral("/metrics"), [this]() {
         m_metrics.add(kHttpRequests, {{QStringLiteral("path"), QStringLiteral("/metrics")}}, 1);
         updateScrapedMetrics();
         return QHttpServerResponse(MetricsRegistry::contentType(), m_metrics.render());
     });
-    m_http->route(QStringLiteral("/healthz"), [this]() {
+    m_http->route<PlainRequestRule>(QStringLiteral("/healthz"), [this]() {
         m_metrics.add(kHttpRequests, {{QStringLiteral("path"), QStringLiteral("/healthz")}}, 1);
         return QHttpServerResponse(textPlain(), QByteArrayLiteral("ok\n"));
     });
-    m_http->route(QStringLiteral("/readyz"), [this]() {
+    m_http->route<PlainRequestRule>(QStringLiteral("/readyz"), [this]() {
         m_metrics.add(kHttpRequests, {{QStringLiteral("path"), QStringLiteral("/readyz")}}, 1);
         if (isDraining())
             return QHttpServerResponse(textPlain(), QByteArrayLiteral("draining\n"),
@@ -183,12 +145,9 @@ void TunnelServer::declareMetrics()
 
 bool TunnelServer::listen(QString *error)
 {
-    QSslConfiguration tls;
-    if (!m_options.tlsCertFile.isEmpty() && !loadTls(m_options, &tls, error))
-        return false;
-    m_tcpServer = new PausableTcpServer(m_options.relay.transportReadBufferBytes(), this);
-    if (!m_options.tlsCertFile.isEmpty())
-        m_tcpServer->setTlsConfiguration(tls);
+    // Until a connection is a tunnel it only carries an HTTP request: a small read buffer keeps
+    // unauthenticated clients from holding megabytes each. The relay enlarges it for tunnels.
+    m_tcpServer = new PausableTcpServer(kHttpReadBufferBytes, this);
     connect(m_tcpServer, &PausableTcpServer::accepted, this, &TunnelServer::onAccepted);
     if (!TcpListen::listen(m_tcpServer, m_options.listen, error)) {
         delete m_tcpServer;
@@ -203,7 +162,6 @@ bool TunnelServer::listen(QString *error)
                       + (route.token.isEmpty() ? QString() : QStringLiteral(" (token)")));
     qCInfo(lcServer).noquote() << "listening on"
                                << HostPort {serverAddress().toString(), serverPort()}.toString()
-                               << (m_options.tlsCertFile.isEmpty() ? "(ws)" : "(wss, TLS 1.2+)")
                                << "routes:" << routes.join(QLatin1String(", "));
     return true;
 }
@@ -218,18 +176,8 @@ quint16 TunnelServer::serverPort() const
     return m_tcpServer ? m_tcpServer->serverPort() : 0;
 }
 
-bool TunnelServer::reload(const ServerOptions &options, QString *error)
+void TunnelServer::reload(const ServerOptions &options)
 {
-    auto fail = [&](const QString &message) {
-        *error = message;
-        countFailedReload();
-        return false;
-    };
-    QSslConfiguration tls;
-    if (!options.tlsCertFile.isEmpty() && !loadTls(options, &tls, error))
-        return fail(*error);
-    if (options.tlsCertFile.isEmpty() != m_options.tlsCertFile.isEmpty())
-        return fail(QStringLiteral("switching TLS on or off needs a restart"));
     if (!(options.listen == m_options.listen))
         qCWarning(lcServer).noquote()
             << "the listening address changed to" << options.listen.toString()
@@ -240,12 +188,9 @@ bool TunnelServer::reload(const ServerOptions &options, QString *error)
     m_admission.setOptions(m_options);
     for (const ServerRoute &route : std::as_const(m_options.routes))
         countersFor(route.path);
-    if (m_tcpServer && !m_options.tlsCertFile.isEmpty())
-        m_tcpServer->setTlsConfiguration(tls);
     m_metrics.add(kReloads, {{QStringLiteral("result"), QStringLiteral("success")}}, 1);
     qCInfo(lcServer) << "configuration reloaded:" << m_options.routes.size() << "route(s);"
                      << activeTunnels() << "open tunnel(s) kept";
-    return true;
 }
 
 void TunnelServer::countFailedReload()
@@ -313,6 +258,8 @@ void TunnelServer::sweep()
         countHandshakeFailure(QStringLiteral("websocket"));
         m_unidentified.pop_front();
     }
+    m_metrics.set(kActive, activeTunnels());
+    checkDrained();
 }
 
 bool TunnelServer::admit(const QHttpServerRequest &request)
@@ -340,6 +287,11 @@ bool TunnelServer::admit(const QHttpServerRequest &request)
         socket = nullptr;
     if (socket) {
         socket->setProperty(kTunnelProperty, true);
+        // A socket deleted after a failed handshake may come back at the same address before
+        // the sweep saw it go: free that one's slot first.
+        const auto previous = m_admitted.constFind(socket);
+        if (previous != m_admitted.cend() && previous->socket != socket)
+            m_admission.release(previous->slot);
         m_admitted.insert(socket, {socket, decision.slot, m_clock.elapsed()});
     } else {
         m_unidentified.push_back({nullptr, decision.slot, m_clock.elapsed()});
@@ -447,6 +399,7 @@ void TunnelServer::updateScrapedMetrics()
                       m_admission.activeTunnels(route));
     }
     m_metrics.set(kDraining, isDraining() ? 1 : 0);
+    m_metrics.set(kActive, activeTunnels());
 }
 
 void TunnelServer::onNewWebSocketConnection()
@@ -470,7 +423,8 @@ void TunnelServer::onNewWebSocketConnection()
             if (it == m_unidentified.end()) {
                 qCWarning(lcServer).noquote()
                     << "a WebSocket on" << path << "arrived without admission; closing it";
-                ws->close(QWebSocketProtocol::CloseCodeAbnormalDisconnection);
+                ws->close(QWebSocketProtocol::CloseCodePolicyViolated);
+                ws.release()->deleteLater(); // let the close frame go out
                 continue;
             }
             slot = it->slot;
@@ -480,6 +434,7 @@ void TunnelServer::onNewWebSocketConnection()
         if (routeIndex < 0) { // removed by a reload in between
             m_admission.release(slot);
             ws->close(QWebSocketProtocol::CloseCodeGoingAway, QStringLiteral("route removed"));
+            ws.release()->deleteLater();
             continue;
         }
         const ServerRoute route = m_options.routes.at(routeIndex);

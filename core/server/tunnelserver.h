@@ -30,17 +30,16 @@ public:
     ~TunnelServer() override;
 
     // Starts listening. On failure returns false with a readable reason ("port 8080 is already
-    // in use on 0.0.0.0", "cannot read the TLS key ...").
+    // in use on 0.0.0.0").
     bool listen(QString *error);
 
     QHostAddress serverAddress() const;
     quint16 serverPort() const;
 
-    // Applies a new configuration (SIGHUP): routes, tokens, limits, TLS certificate. Tunnels
+    // Applies a new configuration (SIGHUP): routes, tokens, limits. Tunnels
     // already open go on unchanged. The listening address cannot change without a restart.
-    // On failure nothing changes and *error says why.
-    bool reload(const ServerOptions &options, QString *error);
-    // A reload that failed before reaching reload() (the file did not load): counted alike.
+    void reload(const ServerOptions &options);
+    // A reload whose file did not load: counted in the reload metrics.
     void countFailedReload();
 
     int activeTunnels() const { return m_admission.activeTunnels(); }
@@ -52,6 +51,7 @@ public:
     // Closes every tunnel now (1001) and stops accepting.
     void shutdown();
     bool isDraining() const { return m_admission.isDraining(); }
+    int drainTimeoutMs() const { return m_options.drainTimeoutMs; }
 
 Q_SIGNALS:
     void tunnelFinished();

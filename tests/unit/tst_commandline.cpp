@@ -169,9 +169,6 @@ void TestCommandLine::errors_data()
     QTest::newRow("bad trusted proxy")
         << QStringList {"server", "-remote_tcp", "h:1", "--trusted-proxy", "proxy.local"}
         << "--trusted-proxy expects an address or a subnet";
-    QTest::newRow("cert without key")
-        << QStringList {"server", "-remote_tcp", "h:1", "--tls-cert", "c.pem"}
-        << "TLS needs both a certificate and a key";
     QTest::newRow("server option on client")
         << QStringList {"client", "-remote_ws", "ws://h/", "--max-tunnels", "3"}
         << "-max-tunnels is a server option";

@@ -103,8 +103,8 @@ void TestServerConfigFile::errors_data()
                                                     << "realIpHeader: needs trustedProxies";
     QTest::newRow("bad proxy") << "bad-proxy.json"
                                << "trustedProxies[0]: expected an address or a subnet";
-    QTest::newRow("TLS without key") << "tls-without-key.json"
-                                     << "TLS needs both a certificate and a key";
+    QTest::newRow("native TLS") << "tls.json"
+                                << "tls: native TLS is not available in this version";
     QTest::newRow("not an object") << "not-object.json"
                                    << "expected a JSON object at the top level";
     QTest::newRow("origin not a string") << "origin-not-string.json"

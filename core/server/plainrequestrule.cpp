@@ -1,0 +1,10 @@
+#include "plainrequestrule.h"
+
+#include "upgraderule.h"
+
+bool PlainRequestRule::matches(const QHttpServerRequest &request,
+                               QRegularExpressionMatch *match) const
+{
+    return !UpgradeRule::isWebSocketUpgrade(request)
+        && QHttpServerRouterRule::matches(request, match);
+}
