@@ -6,19 +6,24 @@
 #include <QNetworkReply>
 #include <QNetworkRequest>
 #include <QPointer>
+#include <QSslConfiguration>
 
 RedirectResolver::RedirectResolver(QObject *parent)
     : QObject(parent), m_network(new QNetworkAccessManager(this))
 {
 }
 
-void RedirectResolver::resolve(const QUrl &url, int maxHops, bool insecure, const QObject *context,
-                               Callback callback)
+void RedirectResolver::resolve(const QUrl &url, int maxHops, const TlsPolicy &tls,
+                               const QNetworkProxy &proxy, const Headers &headers,
+                               const QObject *context, Callback callback)
 {
-    step(url, maxHops, insecure, context, std::move(callback));
+    m_tls = tls;
+    m_headers = headers;
+    m_network->setProxy(proxy);
+    step(url, maxHops, context, std::move(callback));
 }
 
-void RedirectResolver::step(const QUrl &url, int hopsLeft, bool insecure, const QObject *context,
+void RedirectResolver::step(const QUrl &url, int hopsLeft, const QObject *context,
                             Callback callback)
 {
     QUrl httpUrl = url;
@@ -28,15 +33,20 @@ void RedirectResolver::step(const QUrl &url, int hopsLeft, bool insecure, const 
     request.setAttribute(QNetworkRequest::RedirectPolicyAttribute,
                          QNetworkRequest::ManualRedirectPolicy);
     request.setTransferTimeout(15000);
+    request.setSslConfiguration(m_tls.sslConfiguration());
+    for (const auto &header : std::as_const(m_headers))
+        request.setRawHeader(header.first, header.second);
     QNetworkReply *reply = m_network->get(request);
-    if (insecure)
-        connect(reply, &QNetworkReply::sslErrors, reply, [reply] { reply->ignoreSslErrors(); });
+    connect(reply, &QNetworkReply::sslErrors, reply, [this, reply](const QList<QSslError> &errors) {
+        QString reason;
+        if (m_tls.acceptsErrors(errors, reply->sslConfiguration().peerCertificate(), &reason))
+            reply->ignoreSslErrors();
+    });
     QPointer<const QObject> guard(context);
     // Only the status line and headers matter: act on them as soon as they arrive and drop the
     // body, which may be large or never end.
     auto handled = std::make_shared<bool>(false);
-    auto onHeaders = [this, reply, url, hopsLeft, insecure, guard, handled,
-                      callback = std::move(callback)] {
+    auto onHeaders = [this, reply, url, hopsLeft, guard, handled, callback = std::move(callback)] {
         const QVariant statusAttribute = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute);
         if (*handled || (!statusAttribute.isValid() && !reply->isFinished()))
             return;
@@ -64,7 +74,7 @@ void RedirectResolver::step(const QUrl &url, int hopsLeft, bool insecure, const 
             callback(std::nullopt, QStringLiteral("bad redirect: %1").arg(error));
             return;
         }
-        step(*next, hopsLeft - 1, insecure, guard.data(), callback);
+        step(*next, hopsLeft - 1, guard.data(), callback);
     };
     connect(reply, &QNetworkReply::metaDataChanged, this, onHeaders);
     connect(reply, &QNetworkReply::finished, this, onHeaders);
