@@ -11,11 +11,11 @@
 
 struct CommandLine
 {
-    enum class Mode { Server, Client, Help, Version, Tray };
+    enum class Mode { Server, Client, Check, Help, Version, Tray };
 
     Mode mode = Mode::Tray;
     ServerOptions server;
-    ClientOptions client;
+    ClientOptions client; // also the settings of Mode::Check
     QString text; // the help or version text for Mode::Help and Mode::Version
 
     // Parses arguments (arguments[0] is the program). On a usage error returns std::nullopt and

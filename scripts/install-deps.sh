@@ -10,7 +10,11 @@ for group in "$@"; do
         build) ;;
         # python3-websockets: a third-party WebSocket peer; prometheus: promtool for /metrics.
         # socat, websockify: the baselines the benchmark (and its --quick smoke test) runs.
-        test) packages+=(python3-websockets prometheus socat websockify) ;;
+        test) packages+=(python3-websockets prometheus socat websockify)
+              # nginx, openssl: the TLS reverse proxy (and its test CA) in front of our server.
+              packages+=(nginx openssl)
+              # tinyproxy: an HTTP CONNECT proxy with Basic auth for the client's proxy tests.
+              packages+=(tinyproxy) ;;
         *) echo "install-deps.sh: unknown group '$group' (expected build or test)" >&2; exit 2 ;;
     esac
 done
