@@ -14,7 +14,9 @@ for group in "$@"; do
               # nginx, openssl: the TLS reverse proxy (and its test CA) in front of our server.
               packages+=(nginx openssl)
               # tinyproxy: an HTTP CONNECT proxy with Basic auth for the client's proxy tests.
-              packages+=(tinyproxy) ;;
+              packages+=(tinyproxy)
+              # microsocks: a SOCKS5 proxy with user/password for the client's proxy tests.
+              packages+=(microsocks) ;;
         *) echo "install-deps.sh: unknown group '$group' (expected build or test)" >&2; exit 2 ;;
     esac
 done

@@ -123,7 +123,15 @@ void WebSocketConnector::start(const QUrl &url, int redirectsLeft)
     m_ws = ws;
     ws->setMaxAllowedIncomingFrameSize(quint64(m_options.relay.maxIncomingFrameBytes));
     ws->setMaxAllowedIncomingMessageSize(quint64(m_options.relay.maxIncomingFrameBytes));
-    ws->setProxy(m_proxy);
+    // Qt 6.4 sends an HTTP proxy's own credentials and, when they are refused, ends with a bare
+    // "Error communicating with HTTP proxy". Given only through proxyAuthenticationRequired, a
+    // refusal asks again and ends as ProxyAuthenticationRequiredError: a clear 407.
+    QNetworkProxy socketProxy = m_proxy;
+    if (socketProxy.type() == QNetworkProxy::HttpProxy) {
+        socketProxy.setUser(QString());
+        socketProxy.setPassword(QString());
+    }
+    ws->setProxy(socketProxy);
     const bool secure = url.scheme() == QLatin1String("wss");
     if (secure)
         ws->setSslConfiguration(m_tls.sslConfiguration());
@@ -148,7 +156,7 @@ void WebSocketConnector::start(const QUrl &url, int redirectsLeft)
 
     connect(ws, &QWebSocket::proxyAuthenticationRequired, this,
             [this](const QNetworkProxy &, QAuthenticator *authenticator) {
-                // Qt first tries the credentials of the proxy URL itself; asked again means they
+                // The first request gets the credentials of the proxy URL; asked again means they
                 // were refused: leave the authenticator empty so that the attempt fails with 407.
                 ++m_proxyAuthAttempts;
                 if (m_proxyAuthAttempts == 1 && !m_proxy.user().isEmpty()) {
@@ -286,7 +294,14 @@ void WebSocketConnector::onError()
         return;
     }
 
-    switch (ws->error()) {
+    QAbstractSocket::SocketError socketError = ws->error();
+    // Qt 6.4 may also report refused proxy credentials as a protocol error once it has asked
+    // us for them (the proxy closes the connection after its 407): name it for what it is.
+    if (m_proxyAuthAttempts > 0
+        && (socketError == QAbstractSocket::ProxyProtocolError
+            || socketError == QAbstractSocket::ProxyConnectionClosedError))
+        socketError = QAbstractSocket::ProxyAuthenticationRequiredError;
+    switch (socketError) {
     case QAbstractSocket::ProxyAuthenticationRequiredError:
         fail(Stage::Proxy,
              m_proxy.user().isEmpty()

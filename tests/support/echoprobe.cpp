@@ -26,10 +26,9 @@ bool echoThrough(quint16 port, QString *why, int timeoutMs)
     Q_UNUSED(settled) // judged by what was received
     if (received == message)
         return true;
-    *why = received.isEmpty()
-        ? QStringLiteral("nothing came back (%1)")
-              .arg(closed ? QStringLiteral("the local connection was closed")
-                          : QStringLiteral("timed out"))
-        : QStringLiteral("got \"%1\"").arg(QString::fromUtf8(received));
+    *why = received.isEmpty() ? QStringLiteral("nothing came back (%1)")
+                                    .arg(closed ? QStringLiteral("the local connection was closed")
+                                                : QStringLiteral("timed out"))
+                              : QStringLiteral("got \"%1\"").arg(QString::fromUtf8(received));
     return false;
 }
