@@ -222,8 +222,8 @@ void ConnectionCheck::openWebSocket()
             const double ms = m_pingSent.nsecsElapsed() / 1e6;
             report(StepKind::RoundTrip, true,
                    QStringLiteral("WebSocket ping answered in %1 ms").arg(ms, 0, 'f', 1));
-            m_ws->close();
             finish(true);
+            m_ws->close();
         });
         connect(m_ws, &QWebSocket::disconnected, this, [this] {
             if (m_finished)

@@ -295,11 +295,10 @@ void WebSocketConnector::onError()
     }
 
     QAbstractSocket::SocketError socketError = ws->error();
-    // Qt 6.4 may also report refused proxy credentials as a protocol error once it has asked
-    // us for them (the proxy closes the connection after its 407): name it for what it is.
-    if (m_proxyAuthAttempts > 0
-        && (socketError == QAbstractSocket::ProxyProtocolError
-            || socketError == QAbstractSocket::ProxyConnectionClosedError))
+    // Qt 6.4 reports missing or refused proxy credentials in several ways once it has asked us
+    // for them: a protocol error (the proxy closes the connection after its 407) or, under
+    // QSslSocket, an "Unknown error". The connection never got through: it is a 407.
+    if (m_proxyAuthAttempts > 0 && !m_tcpConnected)
         socketError = QAbstractSocket::ProxyAuthenticationRequiredError;
     switch (socketError) {
     case QAbstractSocket::ProxyAuthenticationRequiredError:
