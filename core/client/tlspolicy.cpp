@@ -101,7 +101,7 @@ bool TlsPolicy::acceptsPeer(const QSslCertificate &peer, QString *reason) const
     const QString pin = pinOf(peer);
     if (m_pins.contains(pin))
         return true;
-    *reason = QStringLiteral("TLS: the server's key matches no --pin-sha256 (its pin is %1)")
+    *reason = QStringLiteral("the server's key matches no --pin-sha256 (its pin is %1)")
                   .arg(pin.isEmpty() ? QStringLiteral("unknown: no certificate") : pin);
     return false;
 }

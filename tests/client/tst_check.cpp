@@ -121,7 +121,7 @@ void TestCheck::diagnosis_data()
         << QStringList {"[FAIL] TLS: TLS verification failed: the certificate's issuer is unknown",
                         "pin PIN"};
     QTest::newRow("wrong pin") << "/tunnel/" << QStringList {"--pin-sha256", wrongPin} << 1
-                               << QStringList {"[FAIL] TLS: TLS: the server's key matches no "
+                               << QStringList {"[FAIL] TLS: the server's key matches no "
                                                "--pin-sha256 (its pin is PIN)"};
     QTest::newRow("token hidden") << "/tunnel/"
                                   << QStringList {"--ca-file", "CA", "-H",
