@@ -16,6 +16,7 @@ private Q_SLOTS:
     void cleanupTestCase();
     void throughProxy_data();
     void throughProxy();
+    void systemProxy();
     void badProxyIsAUsageError();
 
 private:
@@ -88,6 +89,46 @@ void TestClientProxy::throughProxy()
         QVERIFY2(proxy.log().contains(QLatin1String("CONNECT")), qPrintable(proxy.log()));
     QCOMPARE(client.stop(), 0);
     QVERIFY(!client.log().contains(QLatin1String("pa55")));
+}
+
+// --proxy system takes Qt's platform configuration; on Linux that is the http_proxy variable,
+// which (unlike the default, Go's rules) Qt applies to loopback too, so it can be tested here.
+void TestClientProxy::systemProxy()
+{
+    ProxyProcess proxy;
+    QString error;
+    QVERIFY2(proxy.start(ProxyProcess::Kind::HttpConnect, QStringLiteral("tow-user"),
+                         QStringLiteral("pa55word"), &error),
+             qPrintable(error));
+    TowProcess client;
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    for (const char *name : {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy",
+                             "NO_PROXY", "all_proxy", "ALL_PROXY"})
+        environment.remove(QLatin1String(name));
+    environment.insert(QStringLiteral("http_proxy"),
+                       QStringLiteral("http://tow-user:pa55word@127.0.0.1:%1").arg(proxy.port()));
+    client.process().setProcessEnvironment(environment);
+    QVERIFY2(client.start({"client", "-listen_tcp", "127.0.0.1:0", "-remote_ws",
+                           QStringLiteral("ws://127.0.0.1:%1/").arg(m_server.port()), "--proxy",
+                           "system"}),
+             qPrintable(client.log()));
+    QVERIFY2(client.log().contains(QLatin1String("via HTTP proxy 127.0.0.1:")),
+             qPrintable(client.log()));
+    QString why;
+    QVERIFY2(echoThrough(client.port(), &why), qPrintable(why + client.log() + proxy.log()));
+    QVERIFY2(proxy.log().contains(QLatin1String("CONNECT")), qPrintable(proxy.log()));
+    QCOMPARE(client.stop(), 0);
+    QVERIFY(!client.log().contains(QLatin1String("pa55")));
+
+    // The default reads the same variable the Go way: loopback is never proxied.
+    TowProcess direct;
+    direct.process().setProcessEnvironment(environment);
+    QVERIFY2(direct.start({"client", "-listen_tcp", "127.0.0.1:0", "-remote_ws",
+                           QStringLiteral("ws://127.0.0.1:%1/").arg(m_server.port())}),
+             qPrintable(direct.log()));
+    QVERIFY2(direct.log().contains(QLatin1String("via no proxy")), qPrintable(direct.log()));
+    QVERIFY2(echoThrough(direct.port(), &why), qPrintable(why + direct.log()));
+    QCOMPARE(direct.stop(), 0);
 }
 
 void TestClientProxy::badProxyIsAUsageError()
