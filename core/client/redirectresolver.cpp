@@ -15,10 +15,12 @@ RedirectResolver::RedirectResolver(QObject *parent)
 
 void RedirectResolver::resolve(const QUrl &url, int maxHops, const TlsPolicy &tls,
                                const QNetworkProxy &proxy, const Headers &headers,
-                               const QObject *context, Callback callback)
+                               const QString &serverName, const QObject *context, Callback callback)
 {
     m_tls = tls;
     m_headers = headers;
+    m_serverName = serverName;
+    m_firstHop = url;
     m_network->setProxy(proxy);
     step(url, maxHops, context, std::move(callback));
 }
@@ -36,6 +38,13 @@ void RedirectResolver::step(const QUrl &url, int hopsLeft, const QObject *contex
     request.setSslConfiguration(m_tls.sslConfiguration());
     for (const auto &header : std::as_const(m_headers))
         request.setRawHeader(header.first, header.second);
+    if (!m_serverName.isEmpty() && url == m_firstHop) {
+        request.setPeerVerifyName(m_serverName);
+        request.setRawHeader("Host",
+                             url.port() == -1
+                                 ? m_serverName.toUtf8()
+                                 : m_serverName.toUtf8() + ':' + QByteArray::number(url.port()));
+    }
     QNetworkReply *reply = m_network->get(request);
     connect(reply, &QNetworkReply::sslErrors, reply, [this, reply](const QList<QSslError> &errors) {
         QString reason;
@@ -51,6 +60,7 @@ void RedirectResolver::step(const QUrl &url, int hopsLeft, const QObject *contex
         if (*handled || (!statusAttribute.isValid() && !reply->isFinished()))
             return;
         *handled = true;
+        const QString errorText = reply->errorString();
         reply->abort();
         reply->deleteLater();
         if (!guard)
@@ -58,6 +68,12 @@ void RedirectResolver::step(const QUrl &url, int hopsLeft, const QObject *contex
         const int status = statusAttribute.toInt();
         const bool isRedirect =
             status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+        if (status == 0) {
+            callback(std::nullopt,
+                     QStringLiteral("the redirect probe of %1 failed: %2")
+                         .arg(WebSocketUrl::redacted(url), errorText));
+            return;
+        }
         if (!isRedirect) {
             // The server stopped redirecting: the previous hop is where to connect.
             callback(url, QString());

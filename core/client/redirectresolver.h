@@ -26,9 +26,11 @@ public:
 
     // Requests url (as http/https) through proxy, with headers, and follows
     // 301/302/303/307/308 up to maxHops; calls back with the final WebSocket URL, or with an
-    // error. The TLS policy verifies each https hop as the WebSocket would be.
+    // error. The TLS policy verifies each https hop as the WebSocket would be; serverName, when
+    // set, is the TLS name and Host header of the first hop (as --server-name does).
     void resolve(const QUrl &url, int maxHops, const TlsPolicy &tls, const QNetworkProxy &proxy,
-                 const Headers &headers, const QObject *context, Callback callback);
+                 const Headers &headers, const QString &serverName, const QObject *context,
+                 Callback callback);
 
 private:
     void step(const QUrl &url, int hopsLeft, const QObject *context, Callback callback);
@@ -36,4 +38,6 @@ private:
     QNetworkAccessManager *m_network;
     TlsPolicy m_tls;
     Headers m_headers;
+    QString m_serverName;
+    QUrl m_firstHop;
 };

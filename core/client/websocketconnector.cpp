@@ -260,7 +260,8 @@ void WebSocketConnector::onError()
             headers.append({"Authorization", "Bearer " + m_options.token.toUtf8()});
         const QUrl from = m_url;
         m_redirects->resolve(
-            from, m_redirectsLeft, m_tls, m_proxy, headers, this,
+            from, m_redirectsLeft, m_tls, m_proxy, headers,
+            from == m_options.serverUrl ? m_options.serverName : QString(), this,
             [this, from](std::optional<QUrl> next, const QString &error) {
                 if (!next || *next == from) {
                     fail(Stage::Redirect,

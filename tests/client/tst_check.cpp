@@ -116,6 +116,9 @@ void TestCheck::diagnosis_data()
         << "/old/" << QStringList {"--ca-file", "CA"} << 0
         << QStringList {"[ok]   HTTP upgrade: redirected from wss://localhost:",
                         "/old/ to wss://localhost:", "(followed)", "Result: a tunnel would work."};
+    QTest::newRow("redirect with server name")
+        << "SERVERNAME/old/" << QStringList {"--ca-file", "CA", "--server-name", "localhost"} << 0
+        << QStringList {"(followed)", "Result: a tunnel would work."};
     QTest::newRow("unknown issuer")
         << "/tunnel/" << QStringList {} << 1
         << QStringList {"[FAIL] TLS: TLS verification failed: the certificate's issuer is unknown",
@@ -141,7 +144,10 @@ void TestCheck::diagnosis()
         else if (option == QLatin1String("PIN"))
             option = m_certificates.serverPin();
     }
-    const ProcessResult result = runTow(QStringList {"check", url(path)} + options, 60000);
+    const QString target = path.startsWith(QLatin1String("SERVERNAME"))
+        ? QStringLiteral("wss://127.0.0.1:%1%2").arg(m_nginx.port()).arg(path.mid(10))
+        : url(path);
+    const ProcessResult result = runTow(QStringList {"check", target} + options, 60000);
     const QString output = result.standardOutput;
     for (QString part : expected) {
         part.replace(QLatin1String("PIN"), m_certificates.serverPin());
