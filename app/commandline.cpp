@@ -137,7 +137,7 @@ QString CommandLine::usage()
         "\n"
         "Common options:\n"
         "  -keepalive SECONDS   idle time before an empty keep-alive message (default 10,\n"
-        "                       0 disables)\n"
+        "                       0 disables); the ping interval with --keepalive-mode ping\n"
         "  -h, --help           show this help\n"
         "  --version            show the version\n"
         "\n"
