@@ -18,6 +18,7 @@ private Q_SLOTS:
     void cleanupTestCase();
     void verification_data();
     void verification();
+    void expiredCertificate();
     void badCaFileIsAUsageError();
 
 private:
@@ -129,6 +130,29 @@ void TestClientTls::verification()
              qPrintable(echoed ? QStringLiteral("the tunnel worked")
                                : why + QLatin1Char('\n') + client.log()));
     QTRY_VERIFY2_WITH_TIMEOUT(client.log().contains(logged), qPrintable(client.log()), 10000);
+    QCOMPARE(client.stop(), 0);
+}
+
+void TestClientTls::expiredCertificate()
+{
+    NginxProcess expired;
+    NginxProcess::Config config;
+    config.upstreamPort = m_server.port();
+    config.certificateFile = m_certificates.expiredCertificateFile();
+    config.keyFile = m_certificates.keyFile();
+    QString error;
+    QVERIFY2(expired.start(config, &error), qPrintable(error));
+    TowProcess client;
+    QVERIFY2(client.start({"client", "-listen_tcp", "127.0.0.1:0", "-remote_ws",
+                           QStringLiteral("wss://localhost:%1/tunnel/").arg(expired.port()),
+                           "--ca-file", m_certificates.caFile()}),
+             qPrintable(client.log()));
+    QString why;
+    QVERIFY2(!echoThrough(client.port(), &why), "an expired certificate was accepted");
+    QTRY_VERIFY2_WITH_TIMEOUT(
+        client.log().contains(QLatin1String("the certificate has expired (2020-01-02")),
+        qPrintable(client.log()), 10000);
+    QVERIFY2(client.log().contains(m_certificates.serverPin()), qPrintable(client.log()));
     QCOMPARE(client.stop(), 0);
 }
 

@@ -76,6 +76,36 @@ bool TestCertificates::create(const QString &directory, QString *error)
                         QStringLiteral("server.spki")},
                        directory, error))
         return false;
+    // openssl x509 cannot back-date; openssl ca can, with a minimal CA database.
+    QFile caConfig(dir.filePath(QStringLiteral("ca.cnf")));
+    QFile index(dir.filePath(QStringLiteral("index.txt")));
+    QFile serial(dir.filePath(QStringLiteral("serial")));
+    if (!caConfig.open(QIODevice::WriteOnly) || !index.open(QIODevice::WriteOnly)
+        || !serial.open(QIODevice::WriteOnly)) {
+        *error = QStringLiteral("cannot write the CA database in %1").arg(directory);
+        return false;
+    }
+    caConfig.write("[ca]\ndefault_ca = test\n"
+                   "[test]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\n"
+                   "default_md = sha256\npolicy = any\n"
+                   "[any]\ncommonName = supplied\n"
+                   "[server]\nsubjectAltName = DNS:localhost\n");
+    serial.write("1000\n");
+    caConfig.close();
+    index.close();
+    serial.close();
+    if (!runOpenssl({QStringLiteral("ca"), QStringLiteral("-batch"), QStringLiteral("-config"),
+                     QStringLiteral("ca.cnf"), QStringLiteral("-cert"), QStringLiteral("ca.pem"),
+                     QStringLiteral("-keyfile"), QStringLiteral("ca.key"), QStringLiteral("-in"),
+                     QStringLiteral("server.csr"), QStringLiteral("-out"),
+                     QStringLiteral("expired.pem"), QStringLiteral("-startdate"),
+                     QStringLiteral("20200101000000Z"), QStringLiteral("-enddate"),
+                     QStringLiteral("20200102000000Z"), QStringLiteral("-extensions"),
+                     QStringLiteral("server"), QStringLiteral("-notext")},
+                    directory, error))
+        return false;
+    m_expiredFile = dir.filePath(QStringLiteral("expired.pem"));
+
     QFile spki(dir.filePath(QStringLiteral("server.spki")));
     if (!spki.open(QIODevice::ReadOnly)) {
         *error = spki.errorString();
