@@ -302,17 +302,20 @@ void WebSocketConnector::onError()
     if (m_proxyAuthAttempts > 0 && !m_tcpConnected)
         socketError = QAbstractSocket::ProxyAuthenticationRequiredError;
     switch (socketError) {
-    case QAbstractSocket::ProxyAuthenticationRequiredError:
+    case QAbstractSocket::ProxyAuthenticationRequiredError: {
+        const bool socks = m_proxy.type() == QNetworkProxy::Socks5Proxy;
+        const QString refusal = socks ? QStringLiteral("SOCKS5 authentication failed")
+                                      : QStringLiteral("HTTP 407 Proxy Authentication Required");
         fail(Stage::Proxy,
              m_proxy.user().isEmpty()
-                 ? QStringLiteral("the %1 requires authentication (HTTP 407): give the credentials "
-                                  "in the proxy URL, http://user:password@host:port")
-                       .arg(proxy)
-                 : QStringLiteral("the %1 refused the credentials (HTTP 407 Proxy Authentication "
-                                  "Required)")
-                       .arg(proxy),
-             407);
+                 ? QStringLiteral("the %1 requires authentication (%2): give the credentials in "
+                                  "the proxy URL, %3://user:password@host:port")
+                       .arg(proxy, refusal,
+                            socks ? QStringLiteral("socks5") : QStringLiteral("http"))
+                 : QStringLiteral("the %1 refused the credentials (%2)").arg(proxy, refusal),
+             socks ? 0 : 407);
         return;
+    }
     case QAbstractSocket::ProxyConnectionRefusedError:
         fail(Stage::Proxy, QStringLiteral("the %1 refused the connection").arg(proxy));
         return;

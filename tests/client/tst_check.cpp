@@ -175,7 +175,8 @@ void TestCheck::proxyAuthentication()
                                   60000);
     QVERIFY2(result.standardOutput.contains(QLatin1String("[ok]   Proxy: through the HTTP proxy")),
              qPrintable(result.standardOutput));
-    QVERIFY2(result.standardOutput.contains(QLatin1String("requires authentication (HTTP 407)")),
+    QVERIFY2(result.standardOutput.contains(
+                 QLatin1String("requires authentication (HTTP 407 Proxy Authentication Required)")),
              qPrintable(result.standardOutput));
     QCOMPARE(result.exitCode, 1);
 

@@ -50,11 +50,17 @@ void TestClientProxy::throughProxy_data()
         << ProxyProcess::Kind::HttpConnect << "tow-user:wrong-pa55" << false
         << "refused the credentials (HTTP 407 Proxy Authentication Required)";
     QTest::newRow("http no credentials")
-        << ProxyProcess::Kind::HttpConnect << "" << false << "requires authentication (HTTP 407)";
+        << ProxyProcess::Kind::HttpConnect << "" << false
+        << "requires authentication (HTTP 407 Proxy Authentication Required)";
     QTest::newRow("socks5") << ProxyProcess::Kind::Socks5 << "tow-user:pa55word" << true
                             << "via SOCKS5 proxy 127.0.0.1:";
     QTest::newRow("socks5 wrong password")
-        << ProxyProcess::Kind::Socks5 << "tow-user:wrong-pa55" << false << "SOCKS5 proxy";
+        << ProxyProcess::Kind::Socks5 << "tow-user:wrong-pa55" << false
+        << "refused the credentials (SOCKS5 authentication failed)";
+    QTest::newRow("socks5 no credentials")
+        << ProxyProcess::Kind::Socks5 << "" << false
+        << "requires authentication (SOCKS5 authentication failed): give the credentials in the "
+           "proxy URL, socks5://user:password@host:port";
 }
 
 void TestClientProxy::throughProxy()
