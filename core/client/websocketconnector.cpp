@@ -34,6 +34,25 @@ bool isRedirect(int status)
     return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
+// Whether a redirect target may get what was meant for the configured server (token, secret
+// headers, --server-name): same host and port, and never from wss:// down to ws://.
+bool sameOrigin(const QUrl &configured, const QUrl &target)
+{
+    const auto port = [](const QUrl &url) {
+        return url.port(url.scheme() == QLatin1String("wss") ? 443 : 80);
+    };
+    return configured.host().compare(target.host(), Qt::CaseInsensitive) == 0
+        && port(configured) == port(target)
+        && !(configured.scheme() == QLatin1String("wss") && target.scheme() == QLatin1String("ws"));
+}
+
+bool isSecretHeader(const QByteArray &name)
+{
+    return name.compare("Authorization", Qt::CaseInsensitive) == 0
+        || name.compare("Cookie", Qt::CaseInsensitive) == 0
+        || name.compare("Proxy-Authorization", Qt::CaseInsensitive) == 0;
+}
+
 QString hostPortOf(const QUrl &url)
 {
     return HostPort {url.host(), quint16(url.port(url.scheme() == QLatin1String("wss") ? 443 : 80))}
@@ -92,9 +111,7 @@ QString WebSocketConnector::describeHeaders(const ClientOptions &options)
         lines.append(QStringLiteral("Authorization: Basic <user %1, password hidden>")
                          .arg(options.serverUrl.userName()));
     for (const auto &header : options.headers) {
-        const bool secret = header.first.compare("Authorization", Qt::CaseInsensitive) == 0
-            || header.first.compare("Cookie", Qt::CaseInsensitive) == 0
-            || header.first.compare("Proxy-Authorization", Qt::CaseInsensitive) == 0;
+        const bool secret = isSecretHeader(header.first);
         lines.append(QString::fromLatin1(header.first) + QLatin1String(": ")
                      + (secret ? QStringLiteral("<hidden>") : QString::fromLatin1(header.second)));
     }
@@ -139,7 +156,8 @@ void WebSocketConnector::start(const QUrl &url, int redirectsLeft)
     // The request URL gives the Host header (and, without --server-name, the TLS name).
     QUrl target = url;
     target.setUserInfo(QString());
-    const bool overrideName = !m_options.serverName.isEmpty();
+    const bool trusted = sameOrigin(m_options.serverUrl, url);
+    const bool overrideName = trusted && !m_options.serverName.isEmpty();
     if (overrideName)
         target.setHost(m_options.serverName);
     QNetworkRequest request(target);
@@ -149,10 +167,12 @@ void WebSocketConnector::start(const QUrl &url, int redirectsLeft)
                 .toUtf8();
         request.setRawHeader("Authorization", "Basic " + credentials.toBase64());
     }
-    if (!m_options.token.isEmpty())
+    if (trusted && !m_options.token.isEmpty())
         request.setRawHeader("Authorization", "Bearer " + m_options.token.toUtf8());
-    for (const auto &header : std::as_const(m_options.headers))
-        request.setRawHeader(header.first, header.second);
+    for (const auto &header : std::as_const(m_options.headers)) {
+        if (trusted || !isSecretHeader(header.first))
+            request.setRawHeader(header.first, header.second);
+    }
 
     connect(ws, &QWebSocket::proxyAuthenticationRequired, this,
             [this](const QNetworkProxy &, QAuthenticator *authenticator) {
@@ -254,14 +274,17 @@ void WebSocketConnector::onError()
         }
         dropWebSocket();
         RedirectResolver::Headers headers;
-        for (const auto &header : std::as_const(m_options.headers))
-            headers.append(header);
-        if (!m_options.token.isEmpty())
+        const bool trusted = sameOrigin(m_options.serverUrl, m_url);
+        for (const auto &header : std::as_const(m_options.headers)) {
+            if (trusted || !isSecretHeader(header.first))
+                headers.append(header);
+        }
+        if (trusted && !m_options.token.isEmpty())
             headers.append({"Authorization", "Bearer " + m_options.token.toUtf8()});
         const QUrl from = m_url;
         m_redirects->resolve(
             from, m_redirectsLeft, m_tls, m_proxy, headers,
-            from == m_options.serverUrl ? m_options.serverName : QString(), this,
+            sameOrigin(m_options.serverUrl, from) ? m_options.serverName : QString(), this,
             [this, from](std::optional<QUrl> next, const QString &error) {
                 if (!next || *next == from) {
                     fail(Stage::Redirect,

@@ -1,6 +1,7 @@
 // What the client sends with the upgrade, checked by a real nginx that only forwards the right
 // requests: -H headers, the token of --token-file / TOW_TOKEN as a Bearer, Basic auth from the
-// URL. Secrets never appear in the log, even at debug level.
+// URL; none of them goes to another host after a redirect. Secrets never appear in the log, even
+// at debug level.
 #include "echoprobe.h"
 #include "endpoints.h"
 #include "nginxprocess.h"
@@ -69,7 +70,11 @@ void TestClientHeaders::initTestCase()
                           m_server.port())
         + guardedLocation(QStringLiteral("/header/"),
                           QStringLiteral("$http_x_tow_test != \"yes please\""), 403,
-                          m_server.port());
+                          m_server.port())
+        + QStringLiteral("        location /same/ { return 302 /bearer/; }\n"
+                         "        location /elsewhere/ {\n"
+                         "            return 302 http://localhost:$server_port/bearer/;\n"
+                         "        }\n");
     QString error;
     QVERIFY2(m_nginx.start(config, &error), qPrintable(error));
 }
@@ -99,6 +104,12 @@ void TestClientHeaders::upgradeRequest_data()
         << "tunnel:p%40ss@HOSTPORT/basic/" << QStringList {} << "" << true << "tunnel opened";
     QTest::newRow("basic wrong password")
         << "tunnel:nope@HOSTPORT/basic/" << QStringList {} << "" << false << "HTTP 401";
+    QTest::newRow("token follows a redirect on the same origin")
+        << "HOSTPORT/same/" << QStringList {"--token-file", "TOKENFILE"} << "" << true
+        << "tunnel opened";
+    QTest::newRow("token does not follow a redirect to another host")
+        << "HOSTPORT/elsewhere/" << QStringList {"--token-file", "TOKENFILE"} << "" << false
+        << "HTTP 401";
     QTest::newRow("header") << "HOSTPORT/header/" << QStringList {"-H", "X-Tow-Test: yes please"}
                             << "" << true << "tunnel opened";
     QTest::newRow("header long form")
