@@ -13,6 +13,8 @@
 namespace {
 
 constexpr int kPongTimeoutMs = 10000;
+// How long the WebSocket must stay open after the pong for the check to pass.
+constexpr int kSettleMs = 1000;
 
 } // namespace
 
@@ -20,6 +22,15 @@ ConnectionCheck::ConnectionCheck(const ClientOptions &options, QObject *parent)
     : QObject(parent), m_options(options)
 {
     qRegisterMetaType<ConnectionCheck::Step>();
+    m_settle.setSingleShot(true);
+    connect(&m_settle, &QTimer::timeout, this, [this] {
+        report(StepKind::RoundTrip, true,
+               QStringLiteral("WebSocket ping answered in %1 ms; the tunnel stayed open")
+                   .arg(m_roundTripMs, 0, 'f', 1));
+        finish(true);
+        if (m_ws)
+            m_ws->close();
+    });
     m_pongTimeout.setSingleShot(true);
     connect(&m_pongTimeout, &QTimer::timeout, this, [this] {
         report(StepKind::RoundTrip, false,
@@ -219,21 +230,27 @@ void ConnectionCheck::openWebSocket()
                101);
         connect(m_ws, &QWebSocket::pong, this, [this] {
             m_pongTimeout.stop();
-            const double ms = m_pingSent.nsecsElapsed() / 1e6;
-            report(StepKind::RoundTrip, true,
-                   QStringLiteral("WebSocket ping answered in %1 ms").arg(ms, 0, 'f', 1));
-            finish(true);
-            m_ws->close();
+            m_roundTripMs = m_pingSent.nsecsElapsed() / 1e6;
+            // The server connects to its TCP service while we ping; if that fails it closes
+            // with 1011 a moment later. Wait briefly for it so that "works" means the service too.
+            m_settle.start(kSettleMs);
         });
         connect(m_ws, &QWebSocket::disconnected, this, [this] {
             if (m_finished)
                 return;
+            m_settle.stop();
+            const int code = int(m_ws->closeCode());
+            const QString reason = m_ws->closeReason().isEmpty()
+                ? QString()
+                : QStringLiteral(": ") + m_ws->closeReason();
             report(StepKind::RoundTrip, false,
-                   QStringLiteral("the server closed the WebSocket at once (close code %1%2)")
-                       .arg(int(m_ws->closeCode()))
-                       .arg(m_ws->closeReason().isEmpty()
-                                ? QString()
-                                : QStringLiteral(": ") + m_ws->closeReason()));
+                   code == QWebSocketProtocol::CloseCodeBadOperation
+                       ? QStringLiteral("the server accepted the tunnel but cannot reach the TCP "
+                                        "service behind it (close code 1011%1)")
+                             .arg(reason)
+                       : QStringLiteral("the server closed the WebSocket at once (close code %1%2)")
+                             .arg(code)
+                             .arg(reason));
             finish(false);
         });
         m_pingSent.start();

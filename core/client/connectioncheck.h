@@ -62,6 +62,8 @@ private:
     WebSocketConnector *m_connector = nullptr;
     QPointer<QWebSocket> m_ws;
     QTimer m_pongTimeout;
+    QTimer m_settle;
+    double m_roundTripMs = 0;
     QElapsedTimer m_pingSent;
     QString m_lookupHost;
     int m_lookupId = -1;

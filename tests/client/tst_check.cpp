@@ -21,6 +21,7 @@ private Q_SLOTS:
     void diagnosis_data();
     void diagnosis();
     void proxyAuthentication();
+    void remoteUnreachable();
 
 private:
     QString url(const QString &path) const
@@ -91,6 +92,7 @@ void TestCheck::diagnosis_data()
                                            "certificate \"localhost\" verified, pin PIN",
                                            "[ok]   HTTP upgrade: HTTP 101",
                                            "[ok]   Round trip: WebSocket ping answered in",
+                                           "the tunnel stayed open",
                                            "Result: a tunnel would work."};
     QTest::newRow("pinned") << "/tunnel/" << QStringList {"--pin-sha256", "PIN"} << 0
                             << QStringList {"matches --pin-sha256, pin PIN",
@@ -197,6 +199,29 @@ void TestCheck::proxyAuthentication()
     QVERIFY2(result.standardOutput.contains(QLatin1String("Result: a tunnel would work.")),
              qPrintable(result.standardOutput + proxy.log()));
     QCOMPARE(result.exitCode, 0);
+}
+
+// The WebSocket opens but the server cannot reach its TCP service: not a working tunnel.
+void TestCheck::remoteUnreachable()
+{
+    quint16 closedPort = 0;
+    {
+        QTcpServer probe;
+        QVERIFY(probe.listen(QHostAddress::LocalHost));
+        closedPort = probe.serverPort();
+    }
+    TowProcess server;
+    QVERIFY2(server.start({"server", "-listen_ws", "127.0.0.1:0", "-remote_tcp",
+                           QStringLiteral("127.0.0.1:%1").arg(closedPort)}),
+             qPrintable(server.log()));
+    const ProcessResult result =
+        runTow({"check", QStringLiteral("ws://127.0.0.1:%1/").arg(server.port())}, 60000);
+    QVERIFY2(result.standardOutput.contains(
+                 QLatin1String("[FAIL] Round trip: the server accepted the tunnel but cannot "
+                               "reach the TCP service behind it (close code 1011")),
+             qPrintable(result.standardOutput));
+    QCOMPARE(result.exitCode, 1);
+    QCOMPARE(server.stop(), 0);
 }
 
 QTEST_GUILESS_MAIN(TestCheck)
