@@ -174,9 +174,10 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
                        clientFlag, help, version, proxy, caFile, pin, serverName, header, tokenFile,
                        keepAliveMode, pongTimeout, connectTimeout});
     // Options that only the client (and check) take: an error on the server.
+    // (--token-file is shared: the server's side of it comes with the server's token support.)
     const QList<const QCommandLineOption *> clientOnly = {
-        &listenTcp,  &remoteWs, &insecure,  &proxy,         &caFile,      &pin,
-        &serverName, &header,   &tokenFile, &keepAliveMode, &pongTimeout, &connectTimeout};
+        &listenTcp,  &remoteWs, &insecure,      &proxy,       &caFile,        &pin,
+        &serverName, &header,   &keepAliveMode, &pongTimeout, &connectTimeout};
 
     auto fail = [error](const QString &message) -> std::optional<CommandLine> {
         *error = message;
@@ -359,8 +360,8 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
 
     // No command: the tray app, but only without any tunnel flag (a forgotten command is an
     // error, not a reason to open a window).
-    for (const auto *option :
-         clientOnly + QList<const QCommandLineOption *> {&listenWs, &remoteTcp, &keepAlive}) {
+    for (const auto *option : clientOnly
+             + QList<const QCommandLineOption *> {&listenWs, &remoteTcp, &keepAlive, &tokenFile}) {
         if (parser.isSet(*option))
             return fail(QStringLiteral("%1 needs a command: server or client")
                             .arg(flagName(option->names())));
