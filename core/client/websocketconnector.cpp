@@ -63,7 +63,7 @@ QString hostPortOf(const QUrl &url)
 
 WebSocketConnector::WebSocketConnector(const ClientOptions &options, const TlsPolicy &tls,
                                        QObject *parent)
-    : QObject(parent), m_options(options), m_tls(tls), m_redirects(new RedirectResolver(this))
+    : QObject(parent), m_options(options), m_tls(tls)
 {
     qRegisterMetaType<WebSocketConnector::Failure>();
     m_timeout.setSingleShot(true);
@@ -282,6 +282,9 @@ void WebSocketConnector::onError()
         if (trusted && !m_options.token.isEmpty())
             headers.append({"Authorization", "Bearer " + m_options.token.toUtf8()});
         const QUrl from = m_url;
+        // Made only when needed: one connector per local connection, few of them redirected.
+        if (!m_redirects)
+            m_redirects = new RedirectResolver(this);
         m_redirects->resolve(
             from, m_redirectsLeft, m_tls, m_proxy, headers,
             sameOrigin(m_options.serverUrl, from) ? m_options.serverName : QString(), this,

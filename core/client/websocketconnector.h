@@ -64,7 +64,7 @@ private:
 
     ClientOptions m_options;
     TlsPolicy m_tls;
-    RedirectResolver *m_redirects;
+    RedirectResolver *m_redirects = nullptr; // its QNetworkAccessManager is not cheap
     QPointer<QWebSocket> m_ws;
     QNetworkProxy m_proxy;
     QTimer m_timeout;
