@@ -1,10 +1,13 @@
 #include "commandline.h"
 
+#include "client/proxyresolver.h"
 #include "net/websocketurl.h"
 #include "server/serverconfigfile.h"
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
+#include <QFile>
+#include <QRegularExpression>
 
 namespace {
 
@@ -38,6 +41,16 @@ const QStringList kTrustedProxy = {QStringLiteral("trusted-proxy"),
 const QStringList kDrainTimeout = {QStringLiteral("drain-timeout"),
                                    QStringLiteral("drain_timeout")};
 const QStringList kLogLevel = {QStringLiteral("log-level"), QStringLiteral("log_level")};
+const QStringList kProxy = {QStringLiteral("proxy")};
+const QStringList kCaFile = {QStringLiteral("ca-file"), QStringLiteral("ca_file")};
+const QStringList kPin = {QStringLiteral("pin-sha256"), QStringLiteral("pin_sha256")};
+const QStringList kServerName = {QStringLiteral("server-name"), QStringLiteral("server_name")};
+const QStringList kHeader = {QStringLiteral("H"), QStringLiteral("header")};
+const QStringList kKeepAliveMode = {QStringLiteral("keepalive-mode"),
+                                    QStringLiteral("keepalive_mode")};
+const QStringList kPongTimeout = {QStringLiteral("pong-timeout"), QStringLiteral("pong_timeout")};
+const QStringList kConnectTimeout = {QStringLiteral("connect-timeout"),
+                                     QStringLiteral("connect_timeout")};
 const QStringList kHelp = {QStringLiteral("help"), QStringLiteral("h")};
 const QStringList kVersion = {QStringLiteral("version")};
 
@@ -45,6 +58,64 @@ const QStringList kVersion = {QStringLiteral("version")};
 QString flagName(const QStringList &names)
 {
     return QLatin1Char('-') + names.constFirst();
+}
+
+// Seconds as a user writes them ("2.5"), within (0, 3600]; std::nullopt when out of range.
+std::optional<int> parseSeconds(const QString &text)
+{
+    bool ok = false;
+    const double seconds = text.toDouble(&ok);
+    if (!ok || seconds <= 0 || seconds > 3600)
+        return std::nullopt;
+    return int(seconds * 1000);
+}
+
+// A header line "Name: value" for the upgrade request; refuses what would break the request or
+// is set by the WebSocket handshake itself.
+std::optional<QPair<QByteArray, QByteArray>> parseHeader(const QString &text, QString *error)
+{
+    const int colon = text.indexOf(QLatin1Char(':'));
+    const QString name = text.left(colon).trimmed();
+    static const QRegularExpression token(QStringLiteral("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"));
+    if (colon <= 0 || !token.match(name).hasMatch()) {
+        *error = QStringLiteral("-H expects \"Name: value\", not \"%1\"").arg(text);
+        return std::nullopt;
+    }
+    const QString value = text.mid(colon + 1).trimmed();
+    if (value.contains(QLatin1Char('\r')) || value.contains(QLatin1Char('\n'))) {
+        *error = QStringLiteral("-H %1: the value must be one line").arg(name);
+        return std::nullopt;
+    }
+    static const QStringList reserved = {
+        QStringLiteral("host"), QStringLiteral("upgrade"), QStringLiteral("connection"),
+        QStringLiteral("sec-websocket-key"), QStringLiteral("sec-websocket-version")};
+    if (reserved.contains(name.toLower())) {
+        *error = QStringLiteral("-H %1: this header is set by the WebSocket handshake%2")
+                     .arg(name,
+                          name.compare(QLatin1String("host"), Qt::CaseInsensitive) == 0
+                              ? QStringLiteral(" (use --server-name to change it)")
+                              : QString());
+        return std::nullopt;
+    }
+    return qMakePair(name.toLatin1(), value.toUtf8());
+}
+
+// The token from --token-file (first line, surrounding white space removed) or TOW_TOKEN.
+std::optional<QString> readToken(const QString &path, QString *error)
+{
+    if (path.isEmpty())
+        return qEnvironmentVariable("TOW_TOKEN").trimmed();
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("--token-file: cannot read %1: %2").arg(path, file.errorString());
+        return std::nullopt;
+    }
+    const QString token = QString::fromUtf8(file.readLine(64 * 1024)).trimmed();
+    if (token.isEmpty()) {
+        *error = QStringLiteral("--token-file: %1 is empty").arg(path);
+        return std::nullopt;
+    }
+    return token;
 }
 
 } // namespace
@@ -55,6 +126,7 @@ QString CommandLine::usage()
         "Usage:\n"
         "  tcp-over-websocket server -listen_ws [HOST]:PORT -remote_tcp HOST:PORT\n"
         "  tcp-over-websocket client -listen_tcp [HOST]:PORT -remote_ws ws[s]://HOST[:PORT]/PATH\n"
+        "  tcp-over-websocket check ws[s]://HOST[:PORT]/PATH [client options]\n"
         "  tcp-over-websocket                (tray app, when built with the desktop UI)\n"
         "\n"
         "Server options:\n"
@@ -82,11 +154,24 @@ QString CommandLine::usage()
         "                       (default 127.0.0.1:1234)\n"
         "  -remote_ws URL       the server URL: ws://, wss://, http:// or https://;\n"
         "                       user:password@ sends Basic auth (alias -connect_ws)\n"
-        "  -insecure            do not verify the server's TLS certificate\n"
+        "  -insecure            do not verify the server's TLS certificate (warns on each\n"
+        "                       connection)\n"
+        "  --ca-file FILE       also trust the CA certificates of this PEM file\n"
+        "  --pin-sha256 PIN     trust a server key by its SPKI SHA-256 pin (base64; repeatable;\n"
+        "                       a pinned server needs no CA)\n"
+        "  --server-name NAME   TLS server name and Host header instead of the URL's host\n"
+        "  --proxy PROXY        http://[user:pass@]host:port, socks5://[user:pass@]host:port,\n"
+        "                       system or none (default: HTTPS_PROXY/HTTP_PROXY/NO_PROXY)\n"
+        "  -H, --header 'N: V'  add a header to the upgrade request (repeatable)\n"
+        "  --token-file FILE    send 'Authorization: Bearer <token>' (default: $TOW_TOKEN)\n"
+        "  --keepalive-mode M   empty (default: an empty message, as the original) or ping\n"
+        "                       (a WebSocket ping; no pong in time closes the tunnel)\n"
+        "  --pong-timeout SEC   how long ping mode waits for a pong (default 10)\n"
+        "  --connect-timeout SEC  the WebSocket must be open by then (default 15)\n"
         "\n"
         "Common options:\n"
         "  -keepalive SECONDS   idle time before an empty keep-alive message (default 10,\n"
-        "                       0 disables)\n"
+        "                       0 disables); the ping interval with --keepalive-mode ping\n"
         "  --log-level LEVEL    debug, info (default), warning or error\n"
         "  -h, --help           show this help\n"
         "  --version            show the version\n"
@@ -123,16 +208,54 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     const QCommandLineOption logLevel(kLogLevel, QString(), QStringLiteral("level"));
     const QCommandLineOption help(kHelp);
     const QCommandLineOption version(kVersion);
-    parser.addOptions({listenWs,      remoteTcp,       listenTcp,        remoteWs,     insecure,
-                       keepAlive,     serverFlag,      clientFlag,       config,       tokenFile,
-                       maxTunnels,    maxTunnelsPerIp, handshakeTimeout, idleTimeout,  maxFrameSize,
-                       allowedOrigin, realIpHeader,    trustedProxy,     drainTimeout, logLevel,
-                       help,          version});
-    // Server-only options, in the order they are checked and reported.
+    const QCommandLineOption proxy(kProxy, QString(), QStringLiteral("proxy"));
+    const QCommandLineOption caFile(kCaFile, QString(), QStringLiteral("file"));
+    const QCommandLineOption pin(kPin, QString(), QStringLiteral("pin"));
+    const QCommandLineOption serverName(kServerName, QString(), QStringLiteral("name"));
+    const QCommandLineOption header(kHeader, QString(), QStringLiteral("header"));
+    const QCommandLineOption keepAliveMode(kKeepAliveMode, QString(), QStringLiteral("mode"));
+    const QCommandLineOption pongTimeout(kPongTimeout, QString(), QStringLiteral("seconds"));
+    const QCommandLineOption connectTimeout(kConnectTimeout, QString(), QStringLiteral("seconds"));
+    parser.addOptions({listenWs,
+                       remoteTcp,
+                       listenTcp,
+                       remoteWs,
+                       insecure,
+                       keepAlive,
+                       serverFlag,
+                       clientFlag,
+                       config,
+                       tokenFile,
+                       maxTunnels,
+                       maxTunnelsPerIp,
+                       handshakeTimeout,
+                       idleTimeout,
+                       maxFrameSize,
+                       allowedOrigin,
+                       realIpHeader,
+                       trustedProxy,
+                       drainTimeout,
+                       logLevel,
+                       help,
+                       version,
+                       proxy,
+                       caFile,
+                       pin,
+                       serverName,
+                       header,
+                       keepAliveMode,
+                       pongTimeout,
+                       connectTimeout});
+    // Server-only options, in the order they are checked and reported (--token-file is shared:
+    // the server requires the token, the client sends it).
     const QList<const QCommandLineOption *> serverOnly = {
-        &listenWs,        &remoteTcp,        &config,      &tokenFile,    &maxTunnels,
-        &maxTunnelsPerIp, &handshakeTimeout, &idleTimeout, &maxFrameSize, &allowedOrigin,
-        &realIpHeader,    &trustedProxy,     &drainTimeout};
+        &listenWs,        &remoteTcp,        &config,       &maxTunnels,
+        &maxTunnelsPerIp, &handshakeTimeout, &idleTimeout,  &maxFrameSize,
+        &allowedOrigin,   &realIpHeader,     &trustedProxy, &drainTimeout};
+    // Options that only the client (and check) take: an error on the server.
+    const QList<const QCommandLineOption *> clientOnly = {
+        &listenTcp,  &remoteWs, &insecure,      &proxy,       &caFile,        &pin,
+        &serverName, &header,   &keepAliveMode, &pongTimeout, &connectTimeout};
 
     auto fail = [error](const QString &message) -> std::optional<CommandLine> {
         *error = message;
@@ -156,23 +279,28 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     }
 
     const QStringList positional = parser.positionalArguments();
-    if (positional.size() > 1)
-        return fail(QStringLiteral("unexpected argument \"%1\"").arg(positional.at(1)));
     const QString command = positional.value(0);
-    if (!command.isEmpty() && command != QLatin1String("server")
-        && command != QLatin1String("client"))
+    const bool wantsCheck = command == QLatin1String("check");
+    if (positional.size() > (wantsCheck ? 2 : 1))
         return fail(
-            QStringLiteral("unknown command \"%1\" (expected server or client)").arg(command));
+            QStringLiteral("unexpected argument \"%1\"").arg(positional.at(wantsCheck ? 2 : 1)));
+    if (!command.isEmpty() && command != QLatin1String("server")
+        && command != QLatin1String("client") && !wantsCheck)
+        return fail(QStringLiteral("unknown command \"%1\" (expected server, client or check)")
+                        .arg(command));
     const bool wantsServer = command == QLatin1String("server") || parser.isSet(serverFlag);
     const bool wantsClient = command == QLatin1String("client") || parser.isSet(clientFlag);
-    if (wantsServer && wantsClient)
+    if (wantsServer && (wantsClient || wantsCheck))
         return fail(QStringLiteral("choose either server or client, not both"));
 
-    // Only one value per flag: a repeated flag is most likely a typo.
+    // Only one value per flag: a repeated flag is most likely a typo (-H, --pin-sha256,
+    // --allowed-origin and --trusted-proxy are meant to be repeated).
     for (const auto *option :
-         {&listenWs, &remoteTcp, &listenTcp, &remoteWs, &keepAlive, &config, &tokenFile,
-          &maxTunnels, &maxTunnelsPerIp, &handshakeTimeout, &idleTimeout, &maxFrameSize,
-          &realIpHeader, &drainTimeout, &logLevel}) {
+         {&listenWs,      &remoteTcp,    &listenTcp,    &remoteWs,        &keepAlive,
+          &config,        &tokenFile,    &maxTunnels,   &maxTunnelsPerIp, &handshakeTimeout,
+          &idleTimeout,   &maxFrameSize, &realIpHeader, &drainTimeout,    &logLevel,
+          &proxy,         &caFile,       &serverName,   &keepAliveMode,   &pongTimeout,
+          &connectTimeout}) {
         if (parser.values(*option).size() > 1)
             return fail(
                 QStringLiteral("%1 is given more than once").arg(flagName(option->names())));
@@ -233,7 +361,7 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     };
 
     if (wantsServer) {
-        for (const auto *option : {&listenTcp, &remoteWs, &insecure}) {
+        for (const auto *option : clientOnly) {
             if (parser.isSet(*option))
                 return fail(QStringLiteral("%1 is a client option; the server takes -listen_ws "
                                            "and -remote_tcp")
@@ -243,7 +371,7 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
         result.server.relay.keepAliveIntervalMs = keepAliveMs;
         if (parser.isSet(config)) {
             // The file holds the whole configuration, so a reload (SIGHUP) sees all of it.
-            for (const auto *option : serverOnly) {
+            for (const auto *option : serverOnly + QList<const QCommandLineOption *> {&tokenFile}) {
                 if (option != &config && parser.isSet(*option))
                     return fail(QStringLiteral("%1 cannot be combined with --config; set it in the "
                                                "configuration file")
@@ -331,17 +459,83 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
         return result;
     }
 
-    if (wantsClient) {
+    if (wantsClient || wantsCheck) {
         for (const auto *option : serverOnly) {
             if (parser.isSet(*option))
                 return fail(QStringLiteral("%1 is a server option; the client takes -listen_tcp "
                                            "and -remote_ws")
                                 .arg(flagName(option->names())));
         }
-        result.mode = Mode::Client;
+        result.mode = wantsCheck ? Mode::Check : Mode::Client;
         result.client.relay.keepAliveIntervalMs = keepAliveMs;
         result.client.insecure = parser.isSet(insecure);
         QString why;
+        result.client.proxy = parser.value(proxy);
+        if (!ProxyResolver::validate(result.client.proxy, &why))
+            return fail(QStringLiteral("--proxy: %1").arg(why));
+        result.client.caFile = parser.value(caFile);
+        result.client.pinsSha256 = parser.values(pin);
+        for (const QString &value : std::as_const(result.client.pinsSha256)) {
+            const auto decoded = QByteArray::fromBase64Encoding(
+                value.toLatin1(), QByteArray::AbortOnBase64DecodingErrors);
+            if (!decoded || decoded.decoded.size() != 32)
+                return fail(QStringLiteral("--pin-sha256: \"%1\" is not base64 of a SHA-256 "
+                                           "hash (44 characters ending in '=')")
+                                .arg(value));
+        }
+        result.client.serverName = parser.value(serverName);
+        if (parser.isSet(serverName)
+            && (result.client.serverName.isEmpty()
+                || QUrl::fromAce(QUrl::toAce(result.client.serverName)).isEmpty()))
+            return fail(QStringLiteral("--server-name: \"%1\" is not a host name")
+                            .arg(result.client.serverName));
+        for (const QString &value : parser.values(header)) {
+            const auto parsedHeader = parseHeader(value, &why);
+            if (!parsedHeader)
+                return fail(why);
+            result.client.headers.append(*parsedHeader);
+        }
+        const auto token = readToken(parser.value(tokenFile), &why);
+        if (!token)
+            return fail(why);
+        result.client.token = *token;
+        if (parser.isSet(keepAliveMode)) {
+            const QString mode = parser.value(keepAliveMode);
+            if (mode == QLatin1String("empty"))
+                result.client.keepAliveMode = ClientOptions::KeepAliveMode::Empty;
+            else if (mode == QLatin1String("ping"))
+                result.client.keepAliveMode = ClientOptions::KeepAliveMode::Ping;
+            else
+                return fail(
+                    QStringLiteral("--keepalive-mode expects empty or ping, not \"%1\"").arg(mode));
+        }
+        for (const auto &[option, target] :
+             {std::pair {&pongTimeout, &result.client.pongTimeoutMs},
+              std::pair {&connectTimeout, &result.client.handshakeTimeoutMs}}) {
+            if (!parser.isSet(*option))
+                continue;
+            const auto ms = parseSeconds(parser.value(*option));
+            if (!ms)
+                return fail(QStringLiteral("%1 expects a number of seconds between 0 and 3600, "
+                                           "not \"%2\"")
+                                .arg(flagName(option->names()), parser.value(*option)));
+            *target = *ms;
+        }
+        if (wantsCheck) {
+            if (parser.isSet(listenTcp))
+                return fail(QStringLiteral("check does not listen: -listen_tcp is for the client"));
+            if (positional.size() < 2 && !parser.isSet(remoteWs))
+                return fail(QStringLiteral("check needs the server URL, e.g. "
+                                           "check wss://example.org/ssh/"));
+            if (positional.size() >= 2 && parser.isSet(remoteWs))
+                return fail(QStringLiteral("give the URL once: check URL or -remote_ws URL"));
+            const auto url = WebSocketUrl::parse(
+                positional.size() >= 2 ? positional.at(1) : parser.value(remoteWs), &why);
+            if (!url)
+                return fail(QStringLiteral("check: %1").arg(why));
+            result.client.serverUrl = *url;
+            return result;
+        }
         result.client.listen = HostPort {QStringLiteral("127.0.0.1"), 1234};
         if (parser.isSet(listenTcp)) {
             const auto listen = HostPort::parse(parser.value(listenTcp), true, &why);
@@ -361,9 +555,8 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
 
     // No command: the tray app, but only without any tunnel flag (a forgotten command is an
     // error, not a reason to open a window).
-    QList<const QCommandLineOption *> tunnelOptions = serverOnly;
-    tunnelOptions.append({&listenTcp, &remoteWs, &insecure, &keepAlive});
-    for (const auto *option : std::as_const(tunnelOptions)) {
+    for (const auto *option :
+         serverOnly + clientOnly + QList<const QCommandLineOption *> {&keepAlive, &tokenFile}) {
         if (parser.isSet(*option))
             return fail(QStringLiteral("%1 needs a command: server or client")
                             .arg(flagName(option->names())));

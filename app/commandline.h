@@ -11,13 +11,13 @@
 
 struct CommandLine
 {
-    enum class Mode { Server, Client, Help, Version, Tray };
+    enum class Mode { Server, Client, Check, Help, Version, Tray };
 
     Mode mode = Mode::Tray;
     ServerOptions server;
     QString serverConfigPath; // --config: the server's options come from this file
     QString logLevel; // --log-level: debug, info, warning, error; empty: default (info)
-    ClientOptions client;
+    ClientOptions client; // also the settings of Mode::Check
     QString text; // the help or version text for Mode::Help and Mode::Version
 
     // Parses arguments (arguments[0] is the program). On a usage error returns std::nullopt and

@@ -1,7 +1,10 @@
 // tcp-over-websocket: reads the command line, builds the server or client, runs the event loop.
 #include "client/clienttunnel.h"
+#include "client/connectioncheck.h"
+#include "client/websocketconnector.h"
 #include "commandline.h"
 #include "logcategories.h"
+#include "net/websocketurl.h"
 #include "server/serverconfigfile.h"
 #include "server/tunnelserver.h"
 #include "unixsignals.h"
@@ -89,6 +92,30 @@ void raiseDescriptorLimit()
 #endif
 }
 
+// The check command: one line per step on stdout, a verdict, exit code 0 only when a tunnel
+// would work.
+int runCheck(const ClientOptions &options)
+{
+    std::printf("Checking %s\n", qPrintable(WebSocketUrl::redacted(options.serverUrl)));
+    const QString headers = WebSocketConnector::describeHeaders(options);
+    if (!headers.isEmpty())
+        std::printf("  headers: %s\n", qPrintable(headers));
+    std::fflush(stdout);
+    ConnectionCheck check(options);
+    QObject::connect(&check, &ConnectionCheck::step, &check, [](const ConnectionCheck::Step &step) {
+        std::printf("%s %s: %s\n", step.ok ? "[ok]  " : "[FAIL]",
+                    qPrintable(ConnectionCheck::label(step.kind)), qPrintable(step.sentence));
+        std::fflush(stdout);
+    });
+    QObject::connect(&check, &ConnectionCheck::finished, &check, [](bool works) {
+        std::printf("%s\n",
+                    works ? "Result: a tunnel would work." : "Result: a tunnel would NOT work.");
+        QCoreApplication::exit(works ? 0 : kExitRuntimeError);
+    });
+    check.start();
+    return QCoreApplication::exec();
+}
+
 } // namespace
 
 int main(int argc, char *argv[])
@@ -105,6 +132,9 @@ int main(int argc, char *argv[])
         return kExitUsage;
     }
 
+    applyLogLevel(commandLine->logLevel);
+    g_previousFilter = QLoggingCategory::installFilter(filterSecretLeakingCategories);
+
     switch (commandLine->mode) {
     case CommandLine::Mode::Help:
     case CommandLine::Mode::Version:
@@ -114,13 +144,13 @@ int main(int argc, char *argv[])
         printError(QStringLiteral("this build has no tray app yet; use the server or client "
                                   "command (see --help)"));
         return kExitUsage;
+    case CommandLine::Mode::Check:
+        return runCheck(commandLine->client);
     case CommandLine::Mode::Server:
     case CommandLine::Mode::Client:
         break;
     }
 
-    applyLogLevel(commandLine->logLevel);
-    g_previousFilter = QLoggingCategory::installFilter(filterSecretLeakingCategories);
     raiseDescriptorLimit();
 
     ServerOptions serverOptions = commandLine->server;

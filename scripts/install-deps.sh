@@ -14,10 +14,15 @@ for group in "$@"; do
               # openssl: certificates for the TLS tests.
               packages+=(openssl)
               # dpkg-dev (dpkg-shlibdeps), fakeroot, file: CPack builds the DEB in the installer
-              # tests; nginx: the example site and the upstream of two servers, run on loopback;
-              # systemd: systemd-analyze verify on the server's unit; desktop-file-utils:
-              # desktop-file-validate on the .desktop entry; python3-yaml: the Kubernetes example.
-              packages+=(dpkg-dev fakeroot file nginx systemd desktop-file-utils python3-yaml) ;;
+              # tests; nginx: the example site, the upstream of two servers and the TLS reverse
+              # proxy of the client tests, run on loopback; systemd: systemd-analyze verify on the
+              # server's unit; desktop-file-utils: desktop-file-validate on the .desktop entry;
+              # python3-yaml: the Kubernetes example.
+              packages+=(dpkg-dev fakeroot file nginx systemd desktop-file-utils python3-yaml)
+              # tinyproxy: an HTTP CONNECT proxy with Basic auth for the client's proxy tests.
+              packages+=(tinyproxy)
+              # microsocks: a SOCKS5 proxy with user/password for the client's proxy tests.
+              packages+=(microsocks) ;;
         # librsvg2-bin: rsvg-convert renders the application icon's PNGs and .ico
         # (installer/render-icons.sh); the results are committed, so builds do not need it.
         icons) packages+=(librsvg2-bin imagemagick) ;;

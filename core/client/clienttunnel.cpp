@@ -3,31 +3,17 @@
 #include "logcategories.h"
 #include "net/tcplisten.h"
 #include "net/websocketurl.h"
-#include "redirectresolver.h"
+#include "pingkeepalive.h"
+#include "proxyresolver.h"
 #include "relay/relay.h"
+#include "websocketconnector.h"
 
-#include <QNetworkRequest>
-#include <QRegularExpression>
+#include <QPointer>
 #include <QTcpServer>
 #include <QTcpSocket>
-#include <QTimer>
 #include <QWebSocket>
-#include <memory>
 
 namespace {
-
-// Qt 6.4 reports a refused upgrade only as text: "...Unhandled http status code: 301 (...)".
-int handshakeStatus(const QString &errorString)
-{
-    static const QRegularExpression status(QStringLiteral("status code: (\\d{3})"));
-    const auto match = status.match(errorString);
-    return match.hasMatch() ? match.captured(1).toInt() : 0;
-}
-
-bool isRedirect(int status)
-{
-    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
-}
 
 QString peerOf(const QTcpSocket *socket)
 {
@@ -37,11 +23,12 @@ QString peerOf(const QTcpSocket *socket)
 } // namespace
 
 ClientTunnel::ClientTunnel(const ClientOptions &options, QObject *parent)
-    : QObject(parent),
-      m_options(options),
-      m_redirects(new RedirectResolver(this)),
-      m_effectiveUrl(options.serverUrl)
+    : QObject(parent), m_options(options), m_effectiveUrl(options.serverUrl)
 {
+    if (m_options.keepAliveMode == ClientOptions::KeepAliveMode::Ping) {
+        m_pingIntervalMs = m_options.relay.keepAliveIntervalMs;
+        m_options.relay.keepAliveIntervalMs = 0; // pings replace the empty messages
+    }
 }
 
 ClientTunnel::~ClientTunnel()
@@ -52,6 +39,16 @@ ClientTunnel::~ClientTunnel()
 
 bool ClientTunnel::listen(QString *error)
 {
+    const auto tls = TlsPolicy::create(m_options, error);
+    if (!tls)
+        return false;
+    m_tls = *tls;
+    QString why;
+    const auto proxy = ProxyResolver::resolve(m_options.proxy, m_options.serverUrl, &why);
+    if (!proxy) {
+        *error = why;
+        return false;
+    }
     m_server = new QTcpServer(this);
     if (!TcpListen::listen(m_server, m_options.listen, error)) {
         delete m_server;
@@ -61,7 +58,8 @@ bool ClientTunnel::listen(QString *error)
     connect(m_server, &QTcpServer::newConnection, this, &ClientTunnel::onNewConnection);
     qCInfo(lcClient).noquote() << "listening on"
                                << HostPort {serverAddress().toString(), serverPort()}.toString()
-                               << "server" << WebSocketUrl::redacted(m_options.serverUrl);
+                               << "server" << WebSocketUrl::redacted(m_options.serverUrl) << "via"
+                               << ProxyResolver::describe(*proxy);
     if (m_options.insecure)
         qCWarning(lcClient) << "TLS certificate verification is disabled (--insecure)";
     return true;
@@ -90,79 +88,48 @@ void ClientTunnel::onNewConnection()
         // kernel pushes back.
         tcp->setReadBufferSize(m_options.relay.tcpReadBufferBytes);
         tcp->setParent(this);
-        openWebSocket(tcp, m_effectiveUrl, m_options.maxRedirects);
+        openWebSocket(tcp);
     }
 }
 
-void ClientTunnel::openWebSocket(QTcpSocket *tcp, const QUrl &url, int redirectsLeft)
+void ClientTunnel::openWebSocket(QTcpSocket *tcp)
 {
     const QString peer = peerOf(tcp);
-    auto *ws = new QWebSocket(QString(), QWebSocketProtocol::VersionLatest, this);
-    ws->setMaxAllowedIncomingFrameSize(quint64(m_options.relay.maxIncomingFrameBytes));
-    ws->setMaxAllowedIncomingMessageSize(quint64(m_options.relay.maxIncomingFrameBytes));
-
-    QUrl target = url;
-    target.setUserInfo(QString());
-    QNetworkRequest request(target);
-    if (!url.userName().isEmpty()) {
-        const QByteArray credentials =
-            (url.userName(QUrl::FullyDecoded) + QLatin1Char(':') + url.password(QUrl::FullyDecoded))
-                .toUtf8();
-        request.setRawHeader("Authorization", "Basic " + credentials.toBase64());
-    }
-
-    if (m_options.insecure) {
-        connect(ws, &QWebSocket::sslErrors, ws, [ws, peer](const QList<QSslError> &errors) {
-            qCWarning(lcClient).noquote()
-                << peer << "- ignoring TLS errors because of --insecure:"
-                << (errors.isEmpty() ? QString() : errors.constFirst().errorString());
-            ws->ignoreSslErrors();
-        });
-    }
-
-    auto *timeout = new QTimer(ws);
-    timeout->setSingleShot(true);
-    auto settled = std::make_shared<bool>(false);
+    auto *connector = new WebSocketConnector(m_options, m_tls, this);
     const QPointer<QTcpSocket> tcpGuard(tcp);
+    const QUrl url = m_effectiveUrl;
 
-    auto fail = [this, ws, tcpGuard, peer, url, settled](const QString &reason) {
-        if (*settled)
-            return;
-        *settled = true;
-        qCWarning(lcClient).noquote()
-            << peer << "- cannot open" << WebSocketUrl::redacted(url) << "-" << reason;
-        ws->disconnect(this);
-        ws->abort();
-        ws->deleteLater();
-        if (tcpGuard) {
-            tcpGuard->abort(); // nothing can be delivered: close the local connection at once
-            tcpGuard->deleteLater();
-        }
-        if (m_effectiveUrl != m_options.serverUrl)
-            m_effectiveUrl = m_options.serverUrl; // the redirect target failed: start over
-        Q_EMIT connectionFailed(reason);
-    };
-
-    connect(timeout, &QTimer::timeout, this, [fail, this] {
-        fail(QStringLiteral("no WebSocket handshake within %1 s")
-                 .arg(m_options.handshakeTimeoutMs / 1000.0));
-    });
-
-    connect(ws, &QWebSocket::connected, this, [this, ws, tcpGuard, peer, url, settled, timeout] {
-        if (*settled)
-            return;
-        *settled = true;
-        timeout->stop();
-        ws->disconnect(this);
+    connect(connector, &WebSocketConnector::failed, this,
+            [this, connector, tcpGuard, peer, url](const WebSocketConnector::Failure &failure) {
+                qCWarning(lcClient).noquote()
+                    << peer << "- cannot open" << WebSocketUrl::redacted(url) << "-"
+                    << failure.reason;
+                connector->deleteLater();
+                if (tcpGuard) {
+                    tcpGuard->abort(); // nothing can be delivered: close the local side at once
+                    tcpGuard->deleteLater();
+                }
+                if (m_effectiveUrl != m_options.serverUrl)
+                    m_effectiveUrl = m_options.serverUrl; // the redirect target failed: start over
+                Q_EMIT connectionFailed(failure.reason);
+            });
+    connect(connector, &WebSocketConnector::opened, this, [this, connector, tcpGuard, peer] {
+        QWebSocket *ws = connector->takeWebSocket();
+        m_effectiveUrl = connector->finalUrl();
+        connector->deleteLater();
         if (!tcpGuard) {
             ws->close();
             ws->deleteLater();
             return;
         }
+        ws->setParent(this);
         ++m_activeConnections;
         Q_EMIT activeConnectionsChanged(m_activeConnections);
-        auto *relay = new Relay(tcpGuard.data(), ws, nullptr, m_options.relay,
-                                peer + QLatin1String(" -> ") + WebSocketUrl::redacted(url), this);
+        const QString description =
+            peer + QLatin1String(" -> ") + WebSocketUrl::redacted(m_effectiveUrl);
+        if (m_pingIntervalMs > 0)
+            new PingKeepAlive(ws, m_pingIntervalMs, m_options.pongTimeoutMs, description);
+        auto *relay = new Relay(tcpGuard.data(), ws, nullptr, m_options.relay, description, this);
         connect(relay, &Relay::transferred, this, &ClientTunnel::transferred);
         connect(relay, &Relay::finished, this, [this, relay] {
             --m_activeConnections;
@@ -170,61 +137,5 @@ void ClientTunnel::openWebSocket(QTcpSocket *tcp, const QUrl &url, int redirects
             relay->deleteLater();
         });
     });
-
-    auto onFailure = [this, ws, tcpGuard, url, redirectsLeft, settled, fail] {
-        if (*settled)
-            return;
-        const QString errorText = ws->errorString();
-        const int status = handshakeStatus(errorText);
-        if (!isRedirect(status)) {
-            fail(status ? QStringLiteral("the server answered HTTP %1 instead of upgrading to a "
-                                         "WebSocket")
-                              .arg(status)
-                        : errorText);
-            return;
-        }
-        if (redirectsLeft <= 0) {
-            fail(QStringLiteral("too many redirects"));
-            return;
-        }
-        *settled = true;
-        ws->disconnect(this);
-        ws->abort();
-        ws->deleteLater();
-        m_redirects->resolve(
-            url, redirectsLeft, m_options.insecure, this,
-            [this, tcpGuard, url, redirectsLeft](std::optional<QUrl> next, const QString &error) {
-                if (!tcpGuard)
-                    return;
-                if (!next || *next == url) {
-                    qCWarning(lcClient).noquote()
-                        << peerOf(tcpGuard) << "- cannot follow the redirect of"
-                        << WebSocketUrl::redacted(url) << "-"
-                        << (next ? QStringLiteral("no redirect target") : error);
-                    tcpGuard->abort();
-                    tcpGuard->deleteLater();
-                    Q_EMIT connectionFailed(error);
-                    return;
-                }
-                qCInfo(lcClient).noquote() << "redirected from" << WebSocketUrl::redacted(url)
-                                           << "to" << WebSocketUrl::redacted(*next);
-                QUrl withCredentials = *next;
-                // Credentials follow a redirect only to the very same origin: never to
-                // another port or host, never from wss:// down to ws://.
-                if (withCredentials.userName().isEmpty() && next->scheme() == url.scheme()
-                    && next->host() == url.host() && next->port() == url.port())
-                    withCredentials.setUserInfo(url.userInfo());
-                m_effectiveUrl = withCredentials;
-                openWebSocket(tcpGuard.data(), withCredentials, redirectsLeft - 1);
-            });
-    };
-#if QT_VERSION >= QT_VERSION_CHECK(6, 5, 0)
-    connect(ws, &QWebSocket::errorOccurred, this, onFailure);
-#else
-    connect(ws, qOverload<QAbstractSocket::SocketError>(&QWebSocket::error), this, onFailure);
-#endif
-    connect(ws, &QWebSocket::disconnected, this, onFailure);
-
-    timeout->start(m_options.handshakeTimeoutMs);
-    ws->open(request);
+    connector->open(url);
 }

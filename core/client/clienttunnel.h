@@ -3,13 +3,13 @@
 #pragma once
 
 #include "clientoptions.h"
+#include "tlspolicy.h"
 
 #include <QHostAddress>
 #include <QObject>
 
 class QTcpServer;
 class QTcpSocket;
-class RedirectResolver;
 
 class ClientTunnel : public QObject
 {
@@ -18,7 +18,8 @@ public:
     explicit ClientTunnel(const ClientOptions &options, QObject *parent = nullptr);
     ~ClientTunnel() override;
 
-    // Starts listening. On failure returns false with a readable reason.
+    // Starts listening. On failure (port in use, unreadable CA file, bad pin or proxy) returns
+    // false with a readable reason.
     bool listen(QString *error);
     void close();
 
@@ -34,11 +35,12 @@ Q_SIGNALS:
 
 private:
     void onNewConnection();
-    void openWebSocket(QTcpSocket *tcp, const QUrl &url, int redirectsLeft);
+    void openWebSocket(QTcpSocket *tcp);
 
     ClientOptions m_options;
+    TlsPolicy m_tls;
     QTcpServer *m_server = nullptr;
-    RedirectResolver *m_redirects;
     QUrl m_effectiveUrl; // the server URL after redirects, reused by later connections
     int m_activeConnections = 0;
+    int m_pingIntervalMs = 0; // keep-alive mode ping: the -keepalive interval, else 0
 };

@@ -6,19 +6,26 @@
 #include <QNetworkReply>
 #include <QNetworkRequest>
 #include <QPointer>
+#include <QSslConfiguration>
 
 RedirectResolver::RedirectResolver(QObject *parent)
     : QObject(parent), m_network(new QNetworkAccessManager(this))
 {
 }
 
-void RedirectResolver::resolve(const QUrl &url, int maxHops, bool insecure, const QObject *context,
-                               Callback callback)
+void RedirectResolver::resolve(const QUrl &url, int maxHops, const TlsPolicy &tls,
+                               const QNetworkProxy &proxy, const Headers &headers,
+                               const QString &serverName, const QObject *context, Callback callback)
 {
-    step(url, maxHops, insecure, context, std::move(callback));
+    m_tls = tls;
+    m_headers = headers;
+    m_serverName = serverName;
+    m_firstHop = url;
+    m_network->setProxy(proxy);
+    step(url, maxHops, context, std::move(callback));
 }
 
-void RedirectResolver::step(const QUrl &url, int hopsLeft, bool insecure, const QObject *context,
+void RedirectResolver::step(const QUrl &url, int hopsLeft, const QObject *context,
                             Callback callback)
 {
     QUrl httpUrl = url;
@@ -28,19 +35,32 @@ void RedirectResolver::step(const QUrl &url, int hopsLeft, bool insecure, const 
     request.setAttribute(QNetworkRequest::RedirectPolicyAttribute,
                          QNetworkRequest::ManualRedirectPolicy);
     request.setTransferTimeout(15000);
+    request.setSslConfiguration(m_tls.sslConfiguration());
+    for (const auto &header : std::as_const(m_headers))
+        request.setRawHeader(header.first, header.second);
+    if (!m_serverName.isEmpty() && url == m_firstHop) {
+        request.setPeerVerifyName(m_serverName);
+        request.setRawHeader("Host",
+                             url.port() == -1
+                                 ? m_serverName.toUtf8()
+                                 : m_serverName.toUtf8() + ':' + QByteArray::number(url.port()));
+    }
     QNetworkReply *reply = m_network->get(request);
-    if (insecure)
-        connect(reply, &QNetworkReply::sslErrors, reply, [reply] { reply->ignoreSslErrors(); });
+    connect(reply, &QNetworkReply::sslErrors, reply, [this, reply](const QList<QSslError> &errors) {
+        QString reason;
+        if (m_tls.acceptsErrors(errors, reply->sslConfiguration().peerCertificate(), &reason))
+            reply->ignoreSslErrors();
+    });
     QPointer<const QObject> guard(context);
     // Only the status line and headers matter: act on them as soon as they arrive and drop the
     // body, which may be large or never end.
     auto handled = std::make_shared<bool>(false);
-    auto onHeaders = [this, reply, url, hopsLeft, insecure, guard, handled,
-                      callback = std::move(callback)] {
+    auto onHeaders = [this, reply, url, hopsLeft, guard, handled, callback = std::move(callback)] {
         const QVariant statusAttribute = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute);
         if (*handled || (!statusAttribute.isValid() && !reply->isFinished()))
             return;
         *handled = true;
+        const QString errorText = reply->errorString();
         reply->abort();
         reply->deleteLater();
         if (!guard)
@@ -48,6 +68,12 @@ void RedirectResolver::step(const QUrl &url, int hopsLeft, bool insecure, const 
         const int status = statusAttribute.toInt();
         const bool isRedirect =
             status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+        if (status == 0) {
+            callback(std::nullopt,
+                     QStringLiteral("the redirect probe of %1 failed: %2")
+                         .arg(WebSocketUrl::redacted(url), errorText));
+            return;
+        }
         if (!isRedirect) {
             // The server stopped redirecting: the previous hop is where to connect.
             callback(url, QString());
@@ -64,7 +90,7 @@ void RedirectResolver::step(const QUrl &url, int hopsLeft, bool insecure, const 
             callback(std::nullopt, QStringLiteral("bad redirect: %1").arg(error));
             return;
         }
-        step(*next, hopsLeft - 1, insecure, guard.data(), callback);
+        step(*next, hopsLeft - 1, guard.data(), callback);
     };
     connect(reply, &QNetworkReply::metaDataChanged, this, onHeaders);
     connect(reply, &QNetworkReply::finished, this, onHeaders);

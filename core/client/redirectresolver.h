@@ -2,7 +2,13 @@
 // does not expose its Location header, so the redirect chain is walked with plain HTTP requests.
 #pragma once
 
+#include "tlspolicy.h"
+
+#include <QByteArray>
+#include <QList>
+#include <QNetworkProxy>
 #include <QObject>
+#include <QPair>
 #include <QUrl>
 #include <functional>
 #include <optional>
@@ -14,17 +20,24 @@ class RedirectResolver : public QObject
     Q_OBJECT
 public:
     using Callback = std::function<void(std::optional<QUrl> target, const QString &error)>;
+    using Headers = QList<QPair<QByteArray, QByteArray>>;
 
     explicit RedirectResolver(QObject *parent = nullptr);
 
-    // Requests url (as http/https) and follows 301/302/303/307/308 up to maxHops; calls back
-    // with the final WebSocket URL, or with an error. insecure skips TLS verification.
-    void resolve(const QUrl &url, int maxHops, bool insecure, const QObject *context,
+    // Requests url (as http/https) through proxy, with headers, and follows
+    // 301/302/303/307/308 up to maxHops; calls back with the final WebSocket URL, or with an
+    // error. The TLS policy verifies each https hop as the WebSocket would be; serverName, when
+    // set, is the TLS name and Host header of the first hop (as --server-name does).
+    void resolve(const QUrl &url, int maxHops, const TlsPolicy &tls, const QNetworkProxy &proxy,
+                 const Headers &headers, const QString &serverName, const QObject *context,
                  Callback callback);
 
 private:
-    void step(const QUrl &url, int hopsLeft, bool insecure, const QObject *context,
-              Callback callback);
+    void step(const QUrl &url, int hopsLeft, const QObject *context, Callback callback);
 
     QNetworkAccessManager *m_network;
+    TlsPolicy m_tls;
+    Headers m_headers;
+    QString m_serverName;
+    QUrl m_firstHop;
 };

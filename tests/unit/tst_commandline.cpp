@@ -1,6 +1,7 @@
 // Command-line parsing: the original Go tool's flags, GNU spellings and clear errors.
 #include "commandline.h"
 
+#include <QTemporaryFile>
 #include <QTest>
 
 class TestCommandLine : public QObject
@@ -17,6 +18,10 @@ private Q_SLOTS:
     void noArgumentsMeansTray();
     void keepAlive();
     void serverHardening();
+    void clientOptions();
+    void tokenFile();
+    void check_data();
+    void check();
 };
 
 void TestCommandLine::serverHardening()
@@ -202,6 +207,53 @@ void TestCommandLine::errors_data()
     QTest::newRow("bad keepalive")
         << QStringList {"client", "-remote_ws", "ws://h/", "-keepalive", "soon"}
         << "-keepalive expects";
+    QTest::newRow("proxy scheme") << QStringList {"client", "-remote_ws", "ws://h/", "--proxy",
+                                                  "https://p:1"}
+                                  << "--proxy: proxy scheme \"https\" is not supported";
+    QTest::newRow("proxy twice") << QStringList {"client", "-remote_ws", "ws://h/", "--proxy",
+                                                 "none",   "--proxy",    "system"}
+                                 << "-proxy is given more than once";
+    QTest::newRow("bad pin") << QStringList {"client", "-remote_ws", "wss://h/", "--pin-sha256",
+                                             "abc"}
+                             << "--pin-sha256: \"abc\" is not base64 of a SHA-256";
+    QTest::newRow("header without colon")
+        << QStringList {"client", "-remote_ws", "ws://h/", "-H", "X-Foo"}
+        << "-H expects \"Name: value\"";
+    QTest::newRow("header bad name")
+        << QStringList {"client", "-remote_ws", "ws://h/", "-H", "X Foo: 1"}
+        << "-H expects \"Name: value\"";
+    QTest::newRow("header Host") << QStringList {"client", "-remote_ws", "ws://h/", "-H",
+                                                 "Host: other"}
+                                 << "use --server-name";
+    QTest::newRow("header Upgrade")
+        << QStringList {"client", "-remote_ws", "ws://h/", "-H", "upgrade: x"}
+        << "set by the WebSocket handshake";
+    QTest::newRow("keepalive mode")
+        << QStringList {"client", "-remote_ws", "ws://h/", "--keepalive-mode", "pong"}
+        << "--keepalive-mode expects empty or ping, not \"pong\"";
+    QTest::newRow("pong timeout") << QStringList {"client", "-remote_ws", "ws://h/",
+                                                  "--pong-timeout", "0"}
+                                  << "-pong-timeout expects a number of seconds";
+    QTest::newRow("connect timeout")
+        << QStringList {"client", "-remote_ws", "ws://h/", "--connect-timeout", "x"}
+        << "-connect-timeout expects a number of seconds";
+    QTest::newRow("missing token file")
+        << QStringList {"client", "-remote_ws", "ws://h/", "--token-file", "/nonexistent/t"}
+        << "--token-file: cannot read /nonexistent/t";
+    QTest::newRow("client option on server")
+        << QStringList {"server", "-remote_tcp", "h:1", "--proxy", "none"}
+        << "-proxy is a client option";
+    QTest::newRow("pin on server")
+        << QStringList {"server", "-remote_tcp", "h:1", "--pin-sha256", "x"}
+        << "-pin-sha256 is a client option";
+    QTest::newRow("client option without command")
+        << QStringList {"--ca-file", "x"} << "needs a command";
+    QTest::newRow("check without url") << QStringList {"check"} << "check needs the server URL";
+    QTest::newRow("check bad url") << QStringList {"check", "ftp://h/"} << "check: ";
+    QTest::newRow("check listens not")
+        << QStringList {"check", "ws://h/", "-listen_tcp", ":1"} << "check does not listen";
+    QTest::newRow("check two urls")
+        << QStringList {"check", "ws://h/", "ws://i/"} << "unexpected argument \"ws://i/\"";
 }
 
 void TestCommandLine::errors()
@@ -247,6 +299,108 @@ void TestCommandLine::keepAlive()
     parsed = CommandLine::parse({"tcp-over-websocket", "server", "-remote_tcp", "h:1"}, &error);
     QVERIFY(parsed);
     QCOMPARE(parsed->server.relay.keepAliveIntervalMs, 10000);
+}
+
+void TestCommandLine::clientOptions()
+{
+    const QString pin = QString::fromLatin1(QByteArray(32, 'p').toBase64());
+    const QString pin2 = QString::fromLatin1(QByteArray(32, 'q').toBase64());
+    QString error;
+    const auto parsed = CommandLine::parse({"tcp-over-websocket",
+                                            "client",
+                                            "-remote_ws",
+                                            "wss://h/",
+                                            "--proxy",
+                                            "socks5://u:p@127.0.0.1:1080",
+                                            "--ca-file",
+                                            "/etc/ca.pem",
+                                            "--pin-sha256",
+                                            pin,
+                                            "--pin_sha256=" + pin2,
+                                            "--server-name",
+                                            "example.org",
+                                            "-H",
+                                            "X-A: 1",
+                                            "--header",
+                                            "X-B:two words ",
+                                            "--keepalive-mode",
+                                            "ping",
+                                            "--pong-timeout",
+                                            "2.5",
+                                            "--connect-timeout",
+                                            "30"},
+                                           &error);
+    QVERIFY2(parsed, qPrintable(error));
+    QCOMPARE(parsed->mode, CommandLine::Mode::Client);
+    const ClientOptions &client = parsed->client;
+    QCOMPARE(client.proxy, QStringLiteral("socks5://u:p@127.0.0.1:1080"));
+    QCOMPARE(client.caFile, QStringLiteral("/etc/ca.pem"));
+    QCOMPARE(client.pinsSha256, QStringList({pin, pin2}));
+    QCOMPARE(client.serverName, QStringLiteral("example.org"));
+    QCOMPARE(client.headers.size(), 2);
+    QCOMPARE(client.headers.at(0).first, QByteArray("X-A"));
+    QCOMPARE(client.headers.at(0).second, QByteArray("1"));
+    QCOMPARE(client.headers.at(1).first, QByteArray("X-B"));
+    QCOMPARE(client.headers.at(1).second, QByteArray("two words"));
+    QCOMPARE(client.keepAliveMode, ClientOptions::KeepAliveMode::Ping);
+    QCOMPARE(client.pongTimeoutMs, 2500);
+    QCOMPARE(client.handshakeTimeoutMs, 30000);
+
+    const auto defaults =
+        CommandLine::parse({"tcp-over-websocket", "client", "-remote_ws", "ws://h/"}, &error);
+    QVERIFY(defaults);
+    QCOMPARE(defaults->client.proxy, QString());
+    QCOMPARE(defaults->client.keepAliveMode, ClientOptions::KeepAliveMode::Empty);
+    QCOMPARE(defaults->client.handshakeTimeoutMs, 15000);
+    QVERIFY(defaults->client.headers.isEmpty());
+}
+
+void TestCommandLine::tokenFile()
+{
+    QTemporaryFile file;
+    QVERIFY(file.open());
+    file.write("  tok-123  \nsecond line ignored\n");
+    file.flush();
+    QString error;
+    auto parsed = CommandLine::parse(
+        {"tcp-over-websocket", "client", "-remote_ws", "ws://h/", "--token-file", file.fileName()},
+        &error);
+    QVERIFY2(parsed, qPrintable(error));
+    QCOMPARE(parsed->client.token, QStringLiteral("tok-123"));
+
+    qputenv("TOW_TOKEN", "from-env");
+    parsed = CommandLine::parse({"tcp-over-websocket", "client", "-remote_ws", "ws://h/"}, &error);
+    qunsetenv("TOW_TOKEN");
+    QVERIFY(parsed);
+    QCOMPARE(parsed->client.token, QStringLiteral("from-env"));
+
+    QTemporaryFile empty;
+    QVERIFY(empty.open());
+    QVERIFY(!CommandLine::parse(
+        {"tcp-over-websocket", "client", "-remote_ws", "ws://h/", "--token-file", empty.fileName()},
+        &error));
+    QVERIFY2(error.contains(QLatin1String("is empty")), qPrintable(error));
+}
+
+void TestCommandLine::check_data()
+{
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<QString>("url");
+    QTest::newRow("positional url") << QStringList {"check", "https://h/x"} << "wss://h/x";
+    QTest::newRow("url flag") << QStringList {"check", "-remote_ws", "ws://h:1/"} << "ws://h:1/";
+    QTest::newRow("options after url")
+        << QStringList {"check", "wss://h/", "--insecure", "--proxy", "none"} << "wss://h/";
+}
+
+void TestCommandLine::check()
+{
+    QFETCH(QStringList, arguments);
+    arguments.prepend(QStringLiteral("tcp-over-websocket"));
+    QString error;
+    const auto parsed = CommandLine::parse(arguments, &error);
+    QVERIFY2(parsed, qPrintable(error));
+    QCOMPARE(parsed->mode, CommandLine::Mode::Check);
+    QTEST(parsed->client.serverUrl.toString(), "url");
 }
 
 QTEST_GUILESS_MAIN(TestCommandLine)

@@ -1,0 +1,46 @@
+#include "pingkeepalive.h"
+
+#include "logcategories.h"
+
+#include <QAbstractSocket>
+#include <QWebSocket>
+
+PingKeepAlive::PingKeepAlive(QWebSocket *ws, int intervalMs, int pongTimeoutMs,
+                             const QString &description)
+    : QObject(ws), m_ws(ws), m_description(description)
+{
+    m_interval.setInterval(intervalMs);
+    m_deadline.setSingleShot(true);
+    m_deadline.setInterval(pongTimeoutMs);
+    connect(&m_interval, &QTimer::timeout, this, &PingKeepAlive::sendPing);
+    connect(ws, &QWebSocket::pong, this, [this] { m_deadline.stop(); });
+    connect(&m_deadline, &QTimer::timeout, this, [this] {
+        // While the relay holds back reading (a slow local peer), a pong may sit unread behind
+        // data: bytes waiting on the transport prove the server is alive.
+        const auto *transport = m_ws ? m_ws->findChild<QAbstractSocket *>() : nullptr;
+        if (transport && transport->bytesAvailable() > 0) {
+            m_deadline.start();
+            return;
+        }
+        qCWarning(lcClient).noquote() << m_description << "- no pong within"
+                                      << m_deadline.interval() / 1000.0 << "s: closing the tunnel";
+        m_interval.stop();
+        Q_EMIT timedOut();
+        if (m_ws)
+            m_ws->abort();
+    });
+    connect(ws, &QWebSocket::disconnected, this, [this] {
+        m_interval.stop();
+        m_deadline.stop();
+    });
+    m_interval.start();
+}
+
+void PingKeepAlive::sendPing()
+{
+    if (!m_ws || m_ws->state() != QAbstractSocket::ConnectedState)
+        return;
+    m_ws->ping();
+    if (!m_deadline.isActive())
+        m_deadline.start();
+}

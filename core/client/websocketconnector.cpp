@@ -1,0 +1,407 @@
+#include "websocketconnector.h"
+
+#include "logcategories.h"
+#include "net/hostport.h"
+#include "net/websocketurl.h"
+#include "proxyresolver.h"
+#include "redirectresolver.h"
+
+#include <QAuthenticator>
+#include <QNetworkRequest>
+#include <QRegularExpression>
+#include <QSignalBlocker>
+#include <QSslCipher>
+#include <QSslSocket>
+#include <QWebSocket>
+
+namespace {
+
+// Qt 6.4 reports a refused upgrade only as text: "...Unhandled http status code: 301 (...)", and a
+// 400 without Sec-WebSocket-Version as "...Unknown error condition encountered...".
+int handshakeStatus(const QString &errorString)
+{
+    static const QRegularExpression status(QStringLiteral("status code: (\\d{3})"));
+    const auto match = status.match(errorString);
+    if (match.hasMatch())
+        return match.captured(1).toInt();
+    if (errorString.contains(QLatin1String("Unknown error condition")))
+        return 400;
+    return 0;
+}
+
+bool isRedirect(int status)
+{
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+// Whether a redirect target may get what was meant for the configured server (token, secret
+// headers, --server-name): same host and port, and never from wss:// down to ws://.
+bool sameOrigin(const QUrl &configured, const QUrl &target)
+{
+    const auto port = [](const QUrl &url) {
+        return url.port(url.scheme() == QLatin1String("wss") ? 443 : 80);
+    };
+    return configured.host().compare(target.host(), Qt::CaseInsensitive) == 0
+        && port(configured) == port(target)
+        && !(configured.scheme() == QLatin1String("wss") && target.scheme() == QLatin1String("ws"));
+}
+
+bool isSecretHeader(const QByteArray &name)
+{
+    return name.compare("Authorization", Qt::CaseInsensitive) == 0
+        || name.compare("Cookie", Qt::CaseInsensitive) == 0
+        || name.compare("Proxy-Authorization", Qt::CaseInsensitive) == 0;
+}
+
+QString hostPortOf(const QUrl &url)
+{
+    return HostPort {url.host(), quint16(url.port(url.scheme() == QLatin1String("wss") ? 443 : 80))}
+        .toString();
+}
+
+} // namespace
+
+WebSocketConnector::WebSocketConnector(const ClientOptions &options, const TlsPolicy &tls,
+                                       QObject *parent)
+    : QObject(parent), m_options(options), m_tls(tls)
+{
+    qRegisterMetaType<WebSocketConnector::Failure>();
+    m_timeout.setSingleShot(true);
+    connect(&m_timeout, &QTimer::timeout, this, [this] {
+        const QString where = !m_tcpConnected
+            ? QStringLiteral("the TCP connection to %1 was not established").arg(hostPortOf(m_url))
+            : (m_url.scheme() == QLatin1String("wss") && !m_tlsDone)
+            ? QStringLiteral("the TLS handshake did not finish")
+            : QStringLiteral("the server did not answer the WebSocket upgrade");
+        fail(Stage::Timeout,
+             QStringLiteral("%1 within %2 s (--connect-timeout)")
+                 .arg(where)
+                 .arg(m_options.handshakeTimeoutMs / 1000.0));
+    });
+}
+
+WebSocketConnector::~WebSocketConnector()
+{
+    dropWebSocket();
+}
+
+void WebSocketConnector::open(const QUrl &url)
+{
+    m_timeout.start(m_options.handshakeTimeoutMs);
+    start(url, m_options.maxRedirects);
+}
+
+QWebSocket *WebSocketConnector::takeWebSocket()
+{
+    QWebSocket *ws = m_ws.data();
+    if (ws) {
+        ws->disconnect(this);
+        ws->setParent(nullptr);
+    }
+    m_ws.clear();
+    return ws;
+}
+
+QString WebSocketConnector::describeHeaders(const ClientOptions &options)
+{
+    QStringList lines;
+    if (!options.token.isEmpty())
+        lines.append(QStringLiteral("Authorization: Bearer <token, hidden>"));
+    else if (!options.serverUrl.userName().isEmpty())
+        lines.append(QStringLiteral("Authorization: Basic <user %1, password hidden>")
+                         .arg(options.serverUrl.userName()));
+    for (const auto &header : options.headers) {
+        const bool secret = isSecretHeader(header.first);
+        lines.append(QString::fromLatin1(header.first) + QLatin1String(": ")
+                     + (secret ? QStringLiteral("<hidden>") : QString::fromLatin1(header.second)));
+    }
+    return lines.join(QStringLiteral(", "));
+}
+
+void WebSocketConnector::start(const QUrl &url, int redirectsLeft)
+{
+    m_url = url;
+    m_redirectsLeft = redirectsLeft;
+    m_tcpConnected = false;
+    m_tlsDone = false;
+    m_proxyAuthAttempts = 0;
+    m_tlsFailure.clear();
+
+    QString error;
+    const auto proxy = ProxyResolver::resolve(m_options.proxy, url, &error);
+    if (!proxy) {
+        QTimer::singleShot(0, this, [this, error] { fail(Stage::Proxy, error); });
+        return;
+    }
+    m_proxy = *proxy;
+    Q_EMIT proxyChosen(m_proxy);
+
+    auto *ws = new QWebSocket(QString(), QWebSocketProtocol::VersionLatest, this);
+    m_ws = ws;
+    ws->setMaxAllowedIncomingFrameSize(quint64(m_options.relay.maxIncomingFrameBytes));
+    ws->setMaxAllowedIncomingMessageSize(quint64(m_options.relay.maxIncomingFrameBytes));
+    // Qt 6.4 sends an HTTP proxy's own credentials and, when they are refused, ends with a bare
+    // "Error communicating with HTTP proxy". Given only through proxyAuthenticationRequired, a
+    // refusal asks again and ends as ProxyAuthenticationRequiredError: a clear 407.
+    QNetworkProxy socketProxy = m_proxy;
+    if (socketProxy.type() == QNetworkProxy::HttpProxy) {
+        socketProxy.setUser(QString());
+        socketProxy.setPassword(QString());
+    }
+    ws->setProxy(socketProxy);
+    const bool secure = url.scheme() == QLatin1String("wss");
+    if (secure)
+        ws->setSslConfiguration(m_tls.sslConfiguration());
+
+    // The request URL gives the Host header (and, without --server-name, the TLS name).
+    QUrl target = url;
+    target.setUserInfo(QString());
+    const bool trusted = sameOrigin(m_options.serverUrl, url);
+    const bool overrideName = trusted && !m_options.serverName.isEmpty();
+    if (overrideName)
+        target.setHost(m_options.serverName);
+    QNetworkRequest request(target);
+    if (!url.userName().isEmpty()) {
+        const QByteArray credentials =
+            (url.userName(QUrl::FullyDecoded) + QLatin1Char(':') + url.password(QUrl::FullyDecoded))
+                .toUtf8();
+        request.setRawHeader("Authorization", "Basic " + credentials.toBase64());
+    }
+    if (trusted && !m_options.token.isEmpty())
+        request.setRawHeader("Authorization", "Bearer " + m_options.token.toUtf8());
+    for (const auto &header : std::as_const(m_options.headers)) {
+        if (trusted || !isSecretHeader(header.first))
+            request.setRawHeader(header.first, header.second);
+    }
+
+    connect(ws, &QWebSocket::proxyAuthenticationRequired, this,
+            [this](const QNetworkProxy &, QAuthenticator *authenticator) {
+                // The first request gets the credentials of the proxy URL; asked again means they
+                // were refused: leave the authenticator empty so that the attempt fails with 407.
+                ++m_proxyAuthAttempts;
+                if (m_proxyAuthAttempts == 1 && !m_proxy.user().isEmpty()) {
+                    authenticator->setUser(m_proxy.user());
+                    authenticator->setPassword(m_proxy.password());
+                }
+            });
+    connect(ws, &QWebSocket::connected, this, [this] {
+        if (m_settled)
+            return;
+        m_settled = true;
+        m_timeout.stop();
+        if (m_tls.insecure() && m_url.scheme() == QLatin1String("wss"))
+            qCWarning(lcClient).noquote() << "connected to" << WebSocketUrl::redacted(m_url)
+                                          << "WITHOUT verifying its TLS certificate (--insecure)";
+        Q_EMIT opened();
+    });
+#if QT_VERSION >= QT_VERSION_CHECK(6, 5, 0)
+    connect(ws, &QWebSocket::errorOccurred, this, &WebSocketConnector::onError);
+#else
+    connect(ws, qOverload<QAbstractSocket::SocketError>(&QWebSocket::error), this,
+            &WebSocketConnector::onError);
+#endif
+    connect(ws, &QWebSocket::disconnected, this, &WebSocketConnector::onError);
+
+    ws->open(request);
+
+    // Qt 6.4's QWebSocket creates its socket inside open() and exposes neither the socket nor
+    // the TLS peer name: reach the socket as its child to watch the stages, check certificates
+    // before any byte is sent, and connect to the URL's host while naming --server-name.
+    auto *socket = ws->findChild<QAbstractSocket *>();
+    if (!socket)
+        return; // open() already failed (bad URL): the error signal is queued
+    connect(socket, &QAbstractSocket::connected, this, [this, socket] {
+        m_tcpConnected = true;
+        Q_EMIT tcpConnected(
+            HostPort {socket->peerAddress().toString(), socket->peerPort()}.toString());
+    });
+    auto *ssl = qobject_cast<QSslSocket *>(socket);
+    if (ssl) {
+        connect(ssl, &QSslSocket::sslErrors, this, [this, ssl](const QList<QSslError> &errors) {
+            QString reason;
+            if (m_tls.acceptsErrors(errors, ssl->peerCertificate(), &reason)) {
+                if (m_tls.insecure())
+                    qCWarning(lcClient).noquote()
+                        << "ignoring TLS errors of" << WebSocketUrl::redacted(m_url)
+                        << "because of --insecure:"
+                        << TlsPolicy::describe(errors, ssl->peerCertificate());
+                ssl->ignoreSslErrors();
+            } else {
+                m_tlsFailure = reason;
+            }
+        });
+        connect(ssl, &QSslSocket::encrypted, this, [this, ssl] {
+            QString reason;
+            if (!m_tls.acceptsPeer(ssl->peerCertificate(), &reason)) {
+                m_tlsFailure = reason;
+                fail(Stage::Tls, reason);
+                return;
+            }
+            m_tlsDone = true;
+            const QSslCipher cipher = ssl->sessionCipher();
+            Q_EMIT tlsEstablished(ssl->peerCertificate().subjectDisplayName(),
+                                  TlsPolicy::pinOf(ssl->peerCertificate()),
+                                  cipher.protocolString());
+        });
+    }
+    if (overrideName) {
+        const QSignalBlocker blocker(socket);
+        socket->abort();
+        const quint16 port = quint16(url.port(secure ? 443 : 80));
+        if (ssl)
+            ssl->connectToHostEncrypted(url.host(), port, m_options.serverName);
+        else
+            socket->connectToHost(url.host(), port);
+    }
+}
+
+void WebSocketConnector::onError()
+{
+    if (m_settled || !m_ws)
+        return;
+    QWebSocket *ws = m_ws;
+    const QString errorText = ws->errorString();
+    const QString target = hostPortOf(m_url);
+    const QString proxy = ProxyResolver::describe(m_proxy);
+    const int status = m_tcpConnected ? handshakeStatus(errorText) : 0;
+
+    if (isRedirect(status)) {
+        if (m_redirectsLeft <= 0) {
+            fail(Stage::Redirect,
+                 QStringLiteral("too many redirects (more than %1)").arg(m_options.maxRedirects),
+                 status);
+            return;
+        }
+        dropWebSocket();
+        RedirectResolver::Headers headers;
+        const bool trusted = sameOrigin(m_options.serverUrl, m_url);
+        for (const auto &header : std::as_const(m_options.headers)) {
+            if (trusted || !isSecretHeader(header.first))
+                headers.append(header);
+        }
+        if (trusted && !m_options.token.isEmpty())
+            headers.append({"Authorization", "Bearer " + m_options.token.toUtf8()});
+        const QUrl from = m_url;
+        // Made only when needed: one connector per local connection, few of them redirected.
+        if (!m_redirects)
+            m_redirects = new RedirectResolver(this);
+        m_redirects->resolve(
+            from, m_redirectsLeft, m_tls, m_proxy, headers,
+            sameOrigin(m_options.serverUrl, from) ? m_options.serverName : QString(), this,
+            [this, from](std::optional<QUrl> next, const QString &error) {
+                if (!next || *next == from) {
+                    fail(Stage::Redirect,
+                         QStringLiteral("cannot follow the redirect of %1: %2")
+                             .arg(WebSocketUrl::redacted(from),
+                                  next ? QStringLiteral("no redirect target") : error));
+                    return;
+                }
+                QUrl withCredentials = *next;
+                // Credentials follow a redirect only to the very same origin: never to another
+                // port or host, never from wss:// down to ws://.
+                if (withCredentials.userName().isEmpty() && next->scheme() == from.scheme()
+                    && next->host() == from.host() && next->port() == from.port())
+                    withCredentials.setUserInfo(from.userInfo());
+                qCInfo(lcClient).noquote() << "redirected from" << WebSocketUrl::redacted(from)
+                                           << "to" << WebSocketUrl::redacted(*next);
+                Q_EMIT redirected(from, *next);
+                start(withCredentials, m_redirectsLeft - 1);
+            });
+        return;
+    }
+    if (status) {
+        fail(Stage::Upgrade,
+             QStringLiteral("the server answered HTTP %1 instead of upgrading to a WebSocket")
+                 .arg(status),
+             status);
+        return;
+    }
+    if (!m_tlsFailure.isEmpty()) {
+        fail(Stage::Tls, m_tlsFailure);
+        return;
+    }
+
+    QAbstractSocket::SocketError socketError = ws->error();
+    // Qt 6.4 reports missing or refused proxy credentials in several ways once it has asked us
+    // for them: a protocol error (the proxy closes the connection after its 407) or, under
+    // QSslSocket, an "Unknown error". The connection never got through: it is a 407.
+    if (m_proxyAuthAttempts > 0 && !m_tcpConnected)
+        socketError = QAbstractSocket::ProxyAuthenticationRequiredError;
+    switch (socketError) {
+    case QAbstractSocket::ProxyAuthenticationRequiredError: {
+        const bool socks = m_proxy.type() == QNetworkProxy::Socks5Proxy;
+        const QString refusal = socks ? QStringLiteral("SOCKS5 authentication failed")
+                                      : QStringLiteral("HTTP 407 Proxy Authentication Required");
+        fail(Stage::Proxy,
+             m_proxy.user().isEmpty()
+                 ? QStringLiteral("the %1 requires authentication (%2): give the credentials in "
+                                  "the proxy URL, %3://user:password@host:port")
+                       .arg(proxy, refusal,
+                            socks ? QStringLiteral("socks5") : QStringLiteral("http"))
+                 : QStringLiteral("the %1 refused the credentials (%2)").arg(proxy, refusal),
+             socks ? 0 : 407);
+        return;
+    }
+    case QAbstractSocket::ProxyConnectionRefusedError:
+        fail(Stage::Proxy, QStringLiteral("the %1 refused the connection").arg(proxy));
+        return;
+    case QAbstractSocket::ProxyNotFoundError:
+        fail(Stage::Proxy, QStringLiteral("the %1 cannot be resolved").arg(proxy));
+        return;
+    case QAbstractSocket::ProxyConnectionClosedError:
+    case QAbstractSocket::ProxyConnectionTimeoutError:
+    case QAbstractSocket::ProxyProtocolError:
+        fail(
+            Stage::Proxy,
+            QStringLiteral("the %1 did not open a tunnel to %2: %3").arg(proxy, target, errorText));
+        return;
+    case QAbstractSocket::HostNotFoundError:
+        fail(Stage::Connect,
+             QStringLiteral("the host name %1 cannot be resolved").arg(m_url.host()));
+        return;
+    case QAbstractSocket::SslHandshakeFailedError:
+    case QAbstractSocket::SslInternalError:
+    case QAbstractSocket::SslInvalidUserDataError:
+        fail(Stage::Tls, QStringLiteral("TLS handshake with %1 failed: %2").arg(target, errorText));
+        return;
+    default:
+        break;
+    }
+    if (!m_tcpConnected) {
+        fail(Stage::Connect,
+             QStringLiteral("cannot connect to %1%2: %3")
+                 .arg(target,
+                      m_proxy.type() == QNetworkProxy::NoProxy
+                          ? QString()
+                          : QStringLiteral(" through the %1").arg(proxy),
+                      errorText));
+        return;
+    }
+    fail(Stage::Upgrade,
+         QStringLiteral("the WebSocket upgrade failed: %1")
+             .arg(errorText.isEmpty() ? QStringLiteral("the server closed the connection")
+                                      : errorText));
+}
+
+void WebSocketConnector::fail(Stage stage, const QString &reason, int httpStatus)
+{
+    if (m_settled)
+        return;
+    m_settled = true;
+    m_timeout.stop();
+    dropWebSocket();
+    Q_EMIT failed(Failure {stage, httpStatus, reason});
+}
+
+void WebSocketConnector::dropWebSocket()
+{
+    if (!m_ws)
+        return;
+    QWebSocket *ws = m_ws;
+    m_ws.clear();
+    ws->disconnect(this);
+    if (auto *socket = ws->findChild<QAbstractSocket *>())
+        socket->disconnect(this);
+    ws->abort();
+    ws->deleteLater();
+}

@@ -1,0 +1,80 @@
+// Opens one client WebSocket with every setting of a tunnel: proxy and its authentication, TLS
+// verification and pins, server name, headers and token, handshake timeout, redirects. Reports
+// each stage it passes as data, so the tunnel and the connection check share one code path.
+#pragma once
+
+#include "clientoptions.h"
+#include "tlspolicy.h"
+
+#include <QElapsedTimer>
+#include <QNetworkProxy>
+#include <QObject>
+#include <QPointer>
+#include <QTimer>
+#include <QUrl>
+
+class QWebSocket;
+class RedirectResolver;
+
+class WebSocketConnector : public QObject
+{
+    Q_OBJECT
+public:
+    enum class Stage { Proxy, Connect, Tls, Upgrade, Redirect, Timeout };
+    Q_ENUM(Stage)
+
+    struct Failure
+    {
+        Stage stage = Stage::Connect;
+        int httpStatus = 0; // the server's answer to the upgrade request, when there was one
+        QString reason; // one readable sentence, without secrets
+    };
+
+    // tls must come from TlsPolicy::create(options).
+    WebSocketConnector(const ClientOptions &options, const TlsPolicy &tls,
+                       QObject *parent = nullptr);
+    ~WebSocketConnector() override;
+
+    // Starts opening url; exactly one of opened() or failed() follows (never synchronously).
+    void open(const QUrl &url);
+
+    // The URL the WebSocket finally opened, after redirects (with the original credentials when
+    // the redirect stayed on the same origin).
+    QUrl finalUrl() const { return m_url; }
+
+    // Hands the open WebSocket over (reparented to nullptr); call from opened().
+    QWebSocket *takeWebSocket();
+
+    // Upgrade request headers without secrets, for diagnostics ("Authorization: <hidden>").
+    static QString describeHeaders(const ClientOptions &options);
+
+Q_SIGNALS:
+    void proxyChosen(const QNetworkProxy &proxy);
+    void tcpConnected(const QString &peer);
+    void tlsEstablished(const QString &subject, const QString &pin, const QString &protocol);
+    void redirected(const QUrl &from, const QUrl &to);
+    void opened();
+    void failed(const WebSocketConnector::Failure &failure);
+
+private:
+    void start(const QUrl &url, int redirectsLeft);
+    void onError();
+    void fail(Stage stage, const QString &reason, int httpStatus = 0);
+    void dropWebSocket();
+
+    ClientOptions m_options;
+    TlsPolicy m_tls;
+    RedirectResolver *m_redirects = nullptr; // its QNetworkAccessManager is not cheap
+    QPointer<QWebSocket> m_ws;
+    QNetworkProxy m_proxy;
+    QTimer m_timeout;
+    QUrl m_url;
+    int m_redirectsLeft = 0;
+    int m_proxyAuthAttempts = 0;
+    bool m_tcpConnected = false;
+    bool m_tlsDone = false;
+    bool m_settled = false;
+    QString m_tlsFailure; // why we refused the certificate, reported instead of Qt's text
+};
+
+Q_DECLARE_METATYPE(WebSocketConnector::Failure)
