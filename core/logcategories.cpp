@@ -3,3 +3,4 @@
 Q_LOGGING_CATEGORY(lcRelay, "tow.relay", QtInfoMsg)
 Q_LOGGING_CATEGORY(lcServer, "tow.server", QtInfoMsg)
 Q_LOGGING_CATEGORY(lcClient, "tow.client", QtInfoMsg)
+Q_LOGGING_CATEGORY(lcProfiles, "tow.profiles", QtInfoMsg)

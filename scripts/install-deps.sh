@@ -7,10 +7,18 @@ packages=(cmake ninja-build g++ qt6-base-dev qt6-base-dev-tools qt6-websockets-d
           qt6-httpserver-dev)
 for group in "$@"; do
     case "$group" in
-        build) ;;
+        build)
+            # libqt6svg6: Qt's SVG image and icon plugins, which draw the tray app's icons.
+            packages+=(libqt6svg6)
+            ;;
         # python3-websockets: a third-party WebSocket peer; prometheus: promtool for /metrics.
         # socat, websockify: the baselines the benchmark (and its --quick smoke test) runs.
-        test) packages+=(python3-websockets prometheus socat websockify) ;;
+        test)
+            packages+=(python3-websockets prometheus socat websockify)
+            # xvfb, xauth, trayer: a real X display with a system tray for the desktop test of the
+            # tray icon; imagemagick: its `import` saves the screenshot the test keeps.
+            packages+=(xvfb xauth trayer imagemagick)
+            ;;
         *) echo "install-deps.sh: unknown group '$group' (expected build or test)" >&2; exit 2 ;;
     esac
 done
