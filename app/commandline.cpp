@@ -14,6 +14,9 @@ const QStringList kListenTcp = {QStringLiteral("listen_tcp"), QStringLiteral("li
 const QStringList kRemoteWs = {QStringLiteral("remote_ws"), QStringLiteral("connect_ws"),
                                QStringLiteral("remote-ws"), QStringLiteral("connect-ws")};
 const QStringList kInsecure = {QStringLiteral("insecure")};
+const QStringList kProfile = {QStringLiteral("profile")};
+const QStringList kAllAutostart = {QStringLiteral("all-autostart"),
+                                   QStringLiteral("all_autostart")};
 const QStringList kKeepAlive = {QStringLiteral("keepalive"), QStringLiteral("keep-alive")};
 const QStringList kServerFlag = {QStringLiteral("server")};
 const QStringList kClientFlag = {QStringLiteral("client")};
@@ -34,6 +37,7 @@ QString CommandLine::usage()
         "Usage:\n"
         "  tcp-over-websocket server -listen_ws [HOST]:PORT -remote_tcp HOST:PORT\n"
         "  tcp-over-websocket client -listen_tcp [HOST]:PORT -remote_ws ws[s]://HOST[:PORT]/PATH\n"
+        "  tcp-over-websocket client --profile NAME [--profile NAME...] | --all-autostart\n"
         "  tcp-over-websocket                (tray app, when built with the desktop UI)\n"
         "\n"
         "Server options:\n"
@@ -48,6 +52,8 @@ QString CommandLine::usage()
         "  -remote_ws URL       the server URL: ws://, wss://, http:// or https://;\n"
         "                       user:password@ sends Basic auth (alias -connect_ws)\n"
         "  -insecure            do not verify the server's TLS certificate\n"
+        "  --profile NAME       run a profile saved by the tray app (repeatable)\n"
+        "  --all-autostart      run every saved profile marked to start automatically\n"
         "\n"
         "Common options:\n"
         "  -keepalive SECONDS   idle time before an empty keep-alive message (default 10,\n"
@@ -70,13 +76,15 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     const QCommandLineOption listenTcp(kListenTcp, QString(), QStringLiteral("addr"));
     const QCommandLineOption remoteWs(kRemoteWs, QString(), QStringLiteral("url"));
     const QCommandLineOption insecure(kInsecure);
+    const QCommandLineOption profile(kProfile, QString(), QStringLiteral("name"));
+    const QCommandLineOption allAutostart(kAllAutostart);
     const QCommandLineOption keepAlive(kKeepAlive, QString(), QStringLiteral("seconds"));
     const QCommandLineOption serverFlag(kServerFlag);
     const QCommandLineOption clientFlag(kClientFlag);
     const QCommandLineOption help(kHelp);
     const QCommandLineOption version(kVersion);
     parser.addOptions({listenWs, remoteTcp, listenTcp, remoteWs, insecure, keepAlive, serverFlag,
-                       clientFlag, help, version});
+                       clientFlag, help, version, profile, allAutostart});
 
     auto fail = [error](const QString &message) -> std::optional<CommandLine> {
         *error = message;
@@ -131,7 +139,7 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     }
 
     if (wantsServer) {
-        for (const auto *option : {&listenTcp, &remoteWs, &insecure}) {
+        for (const auto *option : {&listenTcp, &remoteWs, &insecure, &profile, &allAutostart}) {
             if (parser.isSet(*option))
                 return fail(QStringLiteral("%1 is a client option; the server takes -listen_ws "
                                            "and -remote_tcp")
@@ -166,6 +174,22 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
                                 .arg(flagName(option->names())));
         }
         result.mode = Mode::Client;
+        if (parser.isSet(profile) || parser.isSet(allAutostart)) {
+            // A saved profile holds every setting: flags beside it would be silently ignored.
+            for (const auto *option : {&listenTcp, &remoteWs, &insecure, &keepAlive}) {
+                if (parser.isSet(*option))
+                    return fail(QStringLiteral("%1 cannot be combined with --profile or "
+                                               "--all-autostart; change the profile instead")
+                                    .arg(flagName(option->names())));
+            }
+            result.clientProfiles = parser.values(profile);
+            for (const QString &name : std::as_const(result.clientProfiles)) {
+                if (name.trimmed().isEmpty())
+                    return fail(QStringLiteral("--profile needs a profile name"));
+            }
+            result.clientAllAutostart = parser.isSet(allAutostart);
+            return result;
+        }
         result.client.relay.keepAliveIntervalMs = keepAliveMs;
         result.client.insecure = parser.isSet(insecure);
         QString why;
@@ -188,6 +212,11 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
 
     // No command: the tray app, but only without any tunnel flag (a forgotten command is an
     // error, not a reason to open a window).
+    for (const auto *option : {&profile, &allAutostart}) {
+        if (parser.isSet(*option))
+            return fail(QStringLiteral("%1 is a client option: tcp-over-websocket client %1")
+                            .arg(QStringLiteral("--") + option->names().constFirst()));
+    }
     for (const auto *option :
          {&listenWs, &remoteTcp, &listenTcp, &remoteWs, &insecure, &keepAlive}) {
         if (parser.isSet(*option))

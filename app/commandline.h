@@ -16,6 +16,8 @@ struct CommandLine
     Mode mode = Mode::Tray;
     ServerOptions server;
     ClientOptions client;
+    QStringList clientProfiles; // client --profile NAME (repeatable): saved profiles to run
+    bool clientAllAutostart = false; // client --all-autostart: every profile marked auto-start
     QString text; // the help or version text for Mode::Help and Mode::Version
 
     // Parses arguments (arguments[0] is the program). On a usage error returns std::nullopt and
