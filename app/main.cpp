@@ -16,6 +16,7 @@
 #ifdef TOW_HAVE_UI
 #include "desktop/singleinstance.h"
 #include "desktopapp.h"
+#include "logcategories.h"
 #include "tunnels/connectionprobe.h"
 
 #include <QApplication>
@@ -108,16 +109,20 @@ int runTray(int argc, char *argv[])
                          });
         probe->start(profile);
     });
-    QObject::connect(&instance, &SingleInstance::activationRequested, &desktop,
-                     &DesktopApp::showWindow);
+    QObject::connect(&instance, &SingleInstance::activationRequested, &desktop, [&desktop] {
+        qCInfo(lcUi) << "another launch asked for the window";
+        desktop.showWindow();
+    });
     QObject::connect(&desktop, &DesktopApp::quitRequested, &app, &QCoreApplication::quit);
     UnixSignals signalWatcher;
     QObject::connect(&signalWatcher, &UnixSignals::terminationRequested, &app,
                      &QCoreApplication::quit);
 
     desktop.start(false);
-    if (!loaded)
+    if (!loaded) {
+        qCWarning(lcUi).noquote() << loadError;
         desktop.showProblem(QStringLiteral("Saved tunnels could not be loaded"), loadError);
+    }
     desktop.startAutoStartProfiles();
     const int code = QApplication::exec();
     manager.stopAll();
