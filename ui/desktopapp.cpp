@@ -3,6 +3,7 @@
 #include "logcategories.h"
 #include "profiles/profilestore.h"
 #include "traycontroller.h"
+#include "trayicons.h"
 #include "tunnels/tunnelmanager.h"
 #include "tunnelswindow.h"
 
@@ -19,6 +20,9 @@ DesktopApp::DesktopApp(ProfileStore *store, TunnelManager *manager, QObject *par
     : QObject(parent), m_store(store), m_manager(manager)
 {
     initResources();
+    if (TrayIcons::icon(TrayIcons::State::Idle).pixmap(16, 16).isNull())
+        qCWarning(lcUi) << "the tray icons cannot be drawn: Qt's SVG plugin is missing (Debian: "
+                           "libqt6svg6)";
     m_window = std::make_unique<TunnelsWindow>(this);
     m_tray = std::make_unique<TrayController>(this);
 }

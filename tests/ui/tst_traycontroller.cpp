@@ -61,7 +61,8 @@ void TestTrayController::menuFollowsProfiles()
     QCOMPARE(texts.first(), QStringLiteral("SSH"));
     QVERIFY(!texts.contains(QStringLiteral("RDP office")));
     QCOMPARE(tray->iconStateName(), QStringLiteral("idle"));
-    QVERIFY(!tray->icon()->icon().isNull());
+    // Drawn, not just named: the SVG plugin (libqt6svg6) renders the icons.
+    QVERIFY(!tray->icon()->icon().pixmap(22, 22).isNull());
     QVERIFY(tray->icon()->toolTip().contains(QStringLiteral("0 of 1 tunnels on")));
 }
 
