@@ -39,11 +39,13 @@ TunnelsWindow::TunnelsWindow(DesktopApp *app, QWidget *parent)
     m_view->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_view->setAlternatingRowColors(true);
     m_view->setShowGrid(false);
+    m_view->setWordWrap(false);
+    m_view->setTextElideMode(Qt::ElideMiddle);
     m_view->verticalHeader()->hide();
     m_view->horizontalHeader()->setStretchLastSection(false);
     m_view->horizontalHeader()->setSectionResizeMode(TunnelTableModel::Server,
                                                      QHeaderView::Stretch);
-    m_view->horizontalHeader()->setSectionResizeMode(TunnelTableModel::State, QHeaderView::Stretch);
+    m_view->setColumnWidth(TunnelTableModel::State, 190);
     m_view->setColumnWidth(TunnelTableModel::Name, 160);
     m_view->setColumnWidth(TunnelTableModel::LocalAddress, 130);
     connect(m_view, &QTableView::doubleClicked, this, &TunnelsWindow::editSelected);
@@ -71,7 +73,12 @@ TunnelsWindow::TunnelsWindow(DesktopApp *app, QWidget *parent)
         updateActions();
         updateGraph();
     });
-    connect(m_model, &QAbstractItemModel::modelReset, this, &TunnelsWindow::updateActions);
+    connect(m_model, &QAbstractItemModel::modelReset, this, [this] {
+        // Something stays selected, so the keyboard shortcuts act at once.
+        if (selectedName().isEmpty() && m_model->rowCount() > 0)
+            m_view->selectRow(0);
+        updateActions();
+    });
     connect(m_model, &QAbstractItemModel::dataChanged, this, [this] {
         updateActions();
         updateGraph();
@@ -83,6 +90,8 @@ TunnelsWindow::TunnelsWindow(DesktopApp *app, QWidget *parent)
             });
     statusBar();
     resize(860, 440);
+    if (m_model->rowCount() > 0)
+        m_view->selectRow(0);
     updateActions();
 }
 

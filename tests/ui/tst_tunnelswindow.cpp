@@ -50,16 +50,22 @@ void TestTunnelsWindow::init()
 
 void TestTunnelsWindow::selectionDrivesActionsAndGraph()
 {
-    const Profile ssh = profile(QStringLiteral("SSH"));
-    QString error;
-    QVERIFY(store->add(ssh, &error));
     TunnelsWindow *window = app->window();
     window->show();
+    // Nothing to act on yet.
     QVERIFY(!action(QStringLiteral("toggle"))->isEnabled());
     QVERIFY(!action(QStringLiteral("test"))->isEnabled());
     QVERIFY(action(QStringLiteral("add"))->isEnabled());
     QCOMPARE(action(QStringLiteral("add"))->shortcut(), QKeySequence(QKeySequence::New));
 
+    const Profile other = profile(QStringLiteral("Other"));
+    const Profile ssh = profile(QStringLiteral("SSH"));
+    QString error;
+    QVERIFY(store->add(other, &error));
+    // The first tunnel is selected, so the shortcuts act at once.
+    QCOMPARE(window->selectedName(), other.name);
+    QVERIFY(action(QStringLiteral("toggle"))->isEnabled());
+    QVERIFY(store->add(ssh, &error));
     window->selectName(ssh.name);
     QCOMPARE(window->selectedName(), ssh.name);
     QVERIFY(action(QStringLiteral("toggle"))->isEnabled());
