@@ -133,6 +133,9 @@ void TunnelsWindow::createActions()
     m_test = make(tr("&Test"), s->standardIcon(QStyle::SP_BrowserReload),
                   QKeySequence(Qt::CTRL | Qt::Key_T), &TunnelsWindow::testSelected);
     m_test->setObjectName(QStringLiteral("test"));
+    m_edit->setObjectName(QStringLiteral("edit"));
+    m_duplicate->setObjectName(QStringLiteral("duplicate"));
+    m_delete->setObjectName(QStringLiteral("delete"));
     QAction *import = make(tr("&Import…"), s->standardIcon(QStyle::SP_DialogOpenButton),
                            QKeySequence(Qt::CTRL | Qt::Key_I), &TunnelsWindow::importDialog);
     m_exportOne = new QAction(s->standardIcon(QStyle::SP_DialogSaveButton), tr("E&xport…"), this);

@@ -1,5 +1,6 @@
 // The tunnels window: selection drives the actions and the traffic graph, import and export go
 // through the store, and "Test" reports a real WebSocket check of the selected profile.
+#include "profileeditor.h"
 #include "trafficgraph.h"
 #include "tunnels/connectionprobe.h"
 #include "tunnelswindow.h"
@@ -7,10 +8,15 @@
 #include "uitestbase.h"
 
 #include <QAction>
+#include <QApplication>
 #include <QFile>
 #include <QLabel>
+#include <QLineEdit>
+#include <QMessageBox>
+#include <QPushButton>
 #include <QSystemTrayIcon>
 #include <QTableView>
+#include <QTimer>
 
 class TestTunnelsWindow : public QObject, public UiTestBase
 {
@@ -24,6 +30,8 @@ private Q_SLOTS:
     void importAndExport();
     void testButtonChecksTheServer();
     void noTrayShowsWindowAndNotice();
+    void editRunningTunnelRestartsIt();
+    void duplicateAndDelete();
 
 private:
     QAction *action(const QString &objectName) const
@@ -147,6 +155,87 @@ void TestTunnelsWindow::noTrayShowsWindowAndNotice()
     auto *notice = app->window()->findChild<QLabel *>(QStringLiteral("noTrayNotice"));
     QVERIFY(notice && notice->isVisible());
     QVERIFY(notice->text().contains(QStringLiteral("No system tray")));
+}
+
+namespace {
+
+// Runs work on the next modal dialog once it is open (the actions open them with exec()).
+void whenModalOpens(std::function<void(QWidget *)> work)
+{
+    auto *timer = new QTimer;
+    timer->setInterval(50);
+    QObject::connect(timer, &QTimer::timeout, timer, [timer, work] {
+        if (QWidget *modal = QApplication::activeModalWidget()) {
+            timer->deleteLater();
+            timer->stop();
+            work(modal);
+        }
+    });
+    timer->start();
+}
+
+} // namespace
+
+void TestTunnelsWindow::editRunningTunnelRestartsIt()
+{
+    const Profile ssh = profile(QStringLiteral("SSH"));
+    QString error;
+    QVERIFY(store->add(ssh, &error));
+    app->setRunning(ssh.name, true);
+    QVERIFY(manager->isRunning(ssh.name));
+    TunnelsWindow *window = app->window();
+    window->show();
+    window->selectName(ssh.name);
+
+    const quint16 newPort = freePort();
+    bool edited = false;
+    whenModalOpens([&](QWidget *modal) {
+        auto *editor = qobject_cast<ProfileEditor *>(modal);
+        if (!editor) {
+            modal->close();
+            return;
+        }
+        editor->findChild<QLineEdit *>(QStringLiteral("name"))->setText(QStringLiteral("SSH home"));
+        editor->findChild<QLineEdit *>(QStringLiteral("listen"))
+            ->setText(QStringLiteral("127.0.0.1:%1").arg(newPort));
+        edited = editor->isValid();
+        editor->accept();
+    });
+    action(QStringLiteral("edit"))->trigger();
+    QVERIFY(edited);
+    QCOMPARE(store->names(), QStringList {QStringLiteral("SSH home")});
+    QVERIFY(!manager->isRunning(ssh.name));
+    QVERIFY(manager->isRunning(QStringLiteral("SSH home")));
+    QCOMPARE(manager->status(QStringLiteral("SSH home")).listenAddress,
+             QStringLiteral("127.0.0.1:%1").arg(newPort));
+    QCOMPARE(window->selectedName(), QStringLiteral("SSH home"));
+    // The old port is free again.
+    QTcpServer reuse;
+    QVERIFY(reuse.listen(QHostAddress::LocalHost, portOf(ssh)));
+}
+
+void TestTunnelsWindow::duplicateAndDelete()
+{
+    const Profile ssh = profile(QStringLiteral("SSH"));
+    QString error;
+    QVERIFY(store->add(ssh, &error));
+    TunnelsWindow *window = app->window();
+    window->selectName(ssh.name);
+    action(QStringLiteral("duplicate"))->trigger();
+    QCOMPARE(store->names(), QStringList({QStringLiteral("SSH"), QStringLiteral("SSH (copy)")}));
+    QCOMPARE(window->selectedName(), QStringLiteral("SSH (copy)"));
+
+    app->setRunning(QStringLiteral("SSH (copy)"), true);
+    whenModalOpens([](QWidget *modal) {
+        auto *box = qobject_cast<QMessageBox *>(modal);
+        if (box)
+            box->button(QMessageBox::Yes)->click();
+        else
+            modal->close();
+    });
+    action(QStringLiteral("delete"))->trigger();
+    QCOMPARE(store->names(), QStringList {QStringLiteral("SSH")});
+    QVERIFY(manager->runningNames().isEmpty());
 }
 
 QTEST_MAIN(TestTunnelsWindow)
