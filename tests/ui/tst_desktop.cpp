@@ -6,6 +6,7 @@
 #include "uitestbase.h"
 
 #include <QAction>
+#include <QApplication>
 #include <QDir>
 #include <QGuiApplication>
 #include <QImage>
@@ -24,6 +25,7 @@ private Q_SLOTS:
     void cleanupTestCase() { destroyApp(); }
     void trayIconAppears();
     void contextMenuOpensAndToggles();
+    void failureNotifiesAndShowsError();
 
 private:
     QString artifact(const QString &name) const
@@ -40,6 +42,21 @@ private:
             for (int x = 0; x < image.width(); ++x) {
                 const QColor c = image.pixelColor(x, y);
                 if (c.green() > c.red() + 40 && c.green() > c.blue() + 40)
+                    return true;
+            }
+        }
+        return false;
+    }
+    // Whether the error badge's red shows in a screen area.
+    static bool showsRed(const QRect &area)
+    {
+        const QImage image = QGuiApplication::primaryScreen()
+                                 ->grabWindow(0, area.x(), area.y(), area.width(), area.height())
+                                 .toImage();
+        for (int y = 0; y < image.height(); ++y) {
+            for (int x = 0; x < image.width(); ++x) {
+                const QColor c = image.pixelColor(x, y);
+                if (c.red() > c.green() + 80 && c.red() > c.blue() + 80)
                     return true;
             }
         }
@@ -140,6 +157,32 @@ void TestDesktop::contextMenuOpensAndToggles()
     QTRY_VERIFY_WITH_TIMEOUT(showsGreen(iconScreenArea()), kUiTimeoutMs);
     QVERIFY(screenshot(QStringLiteral("desktop-tray-active.png")));
     manager->stopAll();
+}
+
+void TestDesktop::failureNotifiesAndShowsError()
+{
+    QTcpServer occupant;
+    QVERIFY(occupant.listen(QHostAddress::LocalHost, 0));
+    Profile busy = profile(QStringLiteral("Busy"));
+    busy.listen = QStringLiteral("127.0.0.1:%1").arg(occupant.serverPort());
+    QString error;
+    QVERIFY(store->add(busy, &error));
+    app->tray()->profileAction(busy.name)->trigger();
+    QCOMPARE(app->tray()->iconStateName(), QStringLiteral("error"));
+    // Without a notification daemon Qt shows its own balloon next to the icon.
+    auto balloon = [] {
+        for (QWidget *widget : QApplication::topLevelWidgets()) {
+            if (widget->isVisible()
+                && QLatin1String(widget->metaObject()->className()) == QLatin1String("QBalloonTip"))
+                return widget;
+        }
+        return static_cast<QWidget *>(nullptr);
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(balloon() != nullptr, kUiTimeoutMs);
+    QTRY_VERIFY_WITH_TIMEOUT(colourCount(balloon()->geometry()) > 3, kUiTimeoutMs);
+    // The icon on screen shows the red error badge.
+    QTRY_VERIFY_WITH_TIMEOUT(showsRed(iconScreenArea()), kUiTimeoutMs);
+    QVERIFY(screenshot(QStringLiteral("desktop-tray-error.png")));
 }
 
 QTEST_MAIN(TestDesktop)
