@@ -55,7 +55,8 @@ void TrayController::rebuildMenu()
         m_emptyAction->setEnabled(false);
     }
     for (const Profile &profile : profiles) {
-        QAction *action = m_menu->addAction(profile.name);
+        QAction *action = m_menu->addAction(
+            QString(profile.name).replace(QLatin1Char('&'), QStringLiteral("&&")));
         action->setCheckable(true);
         action->setData(profile.name);
         // triggered, not toggled: refresh() sets the check state without starting anything.
@@ -82,7 +83,8 @@ void TrayController::refresh()
         const QString name = action->data().toString();
         const TunnelStatus status = m_app->manager()->status(name);
         action->setChecked(status.isRunning());
-        QString label = name;
+        // "&" would make a mnemonic in a menu: "R&D" must read as written.
+        QString label = QString(name).replace(QLatin1Char('&'), QStringLiteral("&&"));
         if (status.state == TunnelStatus::State::Active)
             label += QStringLiteral("  (%1)").arg(
                 status.connections == 1 ? tr("1 connection")
@@ -118,6 +120,10 @@ void TrayController::refresh()
 
 void TrayController::notifyFailure(const QString &name, const QString &reason)
 {
-    if (m_icon->isVisible())
-        m_icon->showMessage(tr("Tunnel “%1” failed").arg(name), reason, QSystemTrayIcon::Warning);
+    if (!m_icon->isVisible())
+        return;
+    QString text = reason;
+    if (!text.isEmpty())
+        text[0] = text.at(0).toUpper(); // a sentence of its own in the notification
+    m_icon->showMessage(tr("Tunnel “%1” failed").arg(name), text, QSystemTrayIcon::Warning);
 }

@@ -61,6 +61,10 @@ void TestTrayController::menuFollowsProfiles()
     QCOMPARE(texts.first(), QStringLiteral("SSH"));
     QVERIFY(!texts.contains(QStringLiteral("RDP office")));
     QCOMPARE(tray->iconStateName(), QStringLiteral("idle"));
+    // An "&" in a name is shown, not turned into a keyboard mnemonic.
+    QVERIFY(store->add(profile(QStringLiteral("R&D")), &error));
+    QCOMPARE(tray->profileAction(QStringLiteral("R&D"))->text(), QStringLiteral("R&&D"));
+    QVERIFY(store->remove(QStringLiteral("R&D"), &error));
     // Drawn, not just named: the SVG plugin (libqt6svg6) renders the icons.
     QVERIFY(!tray->icon()->icon().pixmap(22, 22).isNull());
     QVERIFY(tray->icon()->toolTip().contains(QStringLiteral("0 of 1 tunnels on")));
