@@ -15,18 +15,6 @@ need Xvfb xvfb
 need trayer trayer
 need import imagemagick
 
-display=""
-for n in $(seq 90 190); do
-    if [ ! -e "/tmp/.X11-unix/X$n" ] && [ ! -e "/tmp/.X$n-lock" ]; then
-        display=$n
-        break
-    fi
-done
-if [ -z "$display" ]; then
-    echo "run-under-xvfb.sh: no free X display number between 90 and 190" >&2
-    exit 1
-fi
-
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do
@@ -38,19 +26,31 @@ cleanup() {
 }
 trap cleanup EXIT
 
-Xvfb ":$display" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
-pids+=($!)
-# The server is ready when its socket exists (at most 30 s on a loaded machine).
-for _ in $(seq 300); do
-    [ -e "/tmp/.X11-unix/X$display" ] && break
-    if ! kill -0 "${pids[0]}" 2>/dev/null; then
-        echo "run-under-xvfb.sh: Xvfb :$display exited at start" >&2
-        exit 1
+# Starts Xvfb on display $1; true once its socket exists (at most 30 s on a loaded machine).
+start_xvfb() {
+    Xvfb ":$1" -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 &
+    local pid=$!
+    for _ in $(seq 300); do
+        if [ -e "/tmp/.X11-unix/X$1" ] && kill -0 "$pid" 2>/dev/null; then
+            pids+=("$pid")
+            return 0
+        fi
+        kill -0 "$pid" 2>/dev/null || return 1 # taken meanwhile (e.g. a parallel test)
+        sleep 0.1
+    done
+    kill "$pid" 2>/dev/null || true
+    return 1
+}
+
+display=""
+for n in $(seq 90 190); do
+    if [ ! -e "/tmp/.X11-unix/X$n" ] && [ ! -e "/tmp/.X$n-lock" ] && start_xvfb "$n"; then
+        display=$n
+        break
     fi
-    sleep 0.1
 done
-if [ ! -e "/tmp/.X11-unix/X$display" ]; then
-    echo "run-under-xvfb.sh: Xvfb :$display did not start within 30 s" >&2
+if [ -z "$display" ]; then
+    echo "run-under-xvfb.sh: could not start Xvfb on any display between :90 and :190" >&2
     exit 1
 fi
 export DISPLAY=":$display"
