@@ -9,6 +9,7 @@
 #include <QFileDialog>
 #include <QFormLayout>
 #include <QHBoxLayout>
+#include <QHash>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPlainTextEdit>
@@ -199,14 +200,12 @@ void ProfileEditor::validate()
     if (problem.isEmpty()) {
         problem = entered.validate(&key);
         if (!problem.isEmpty()) {
-            const QWidget *field = fieldFor(key);
             QString label;
-            if (field) {
-                if (auto *form = findChild<QFormLayout *>()) {
-                    if (QWidget *labelWidget = form->labelForField(const_cast<QWidget *>(field)))
-                        label =
-                            qobject_cast<QLabel *>(labelWidget)->text().remove(QLatin1Char('&'));
-                }
+            auto *form = findChild<QFormLayout *>();
+            QWidget *field = fieldFor(key);
+            if (form && field) {
+                if (auto *labelWidget = qobject_cast<QLabel *>(form->labelForField(field)))
+                    label = labelWidget->text().remove(QLatin1Char('&'));
             }
             if (!label.isEmpty())
                 problem = label + QLatin1Char(' ') + problem;
