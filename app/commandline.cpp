@@ -18,6 +18,9 @@ const QStringList kListenTcp = {QStringLiteral("listen_tcp"), QStringLiteral("li
 const QStringList kRemoteWs = {QStringLiteral("remote_ws"), QStringLiteral("connect_ws"),
                                QStringLiteral("remote-ws"), QStringLiteral("connect-ws")};
 const QStringList kInsecure = {QStringLiteral("insecure")};
+const QStringList kProfile = {QStringLiteral("profile")};
+const QStringList kAllAutostart = {QStringLiteral("all-autostart"),
+                                   QStringLiteral("all_autostart")};
 const QStringList kKeepAlive = {QStringLiteral("keepalive"), QStringLiteral("keep-alive")};
 const QStringList kServerFlag = {QStringLiteral("server")};
 const QStringList kClientFlag = {QStringLiteral("client")};
@@ -127,6 +130,7 @@ QString CommandLine::usage()
         "  tcp-over-websocket server -listen_ws [HOST]:PORT -remote_tcp HOST:PORT\n"
         "  tcp-over-websocket client -listen_tcp [HOST]:PORT -remote_ws ws[s]://HOST[:PORT]/PATH\n"
         "  tcp-over-websocket check ws[s]://HOST[:PORT]/PATH [client options]\n"
+        "  tcp-over-websocket client --profile NAME [--profile NAME...] | --all-autostart\n"
         "  tcp-over-websocket                (tray app, when built with the desktop UI)\n"
         "\n"
         "Server options:\n"
@@ -168,6 +172,8 @@ QString CommandLine::usage()
         "                       (a WebSocket ping; no pong in time closes the tunnel)\n"
         "  --pong-timeout SEC   how long ping mode waits for a pong (default 10)\n"
         "  --connect-timeout SEC  the WebSocket must be open by then (default 15)\n"
+        "  --profile NAME       run a profile saved by the tray app (repeatable)\n"
+        "  --all-autostart      run every saved profile marked to start automatically\n"
         "\n"
         "Common options:\n"
         "  -keepalive SECONDS   idle time before an empty keep-alive message (default 10,\n"
@@ -191,6 +197,8 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     const QCommandLineOption listenTcp(kListenTcp, QString(), QStringLiteral("addr"));
     const QCommandLineOption remoteWs(kRemoteWs, QString(), QStringLiteral("url"));
     const QCommandLineOption insecure(kInsecure);
+    const QCommandLineOption profile(kProfile, QString(), QStringLiteral("name"));
+    const QCommandLineOption allAutostart(kAllAutostart);
     const QCommandLineOption keepAlive(kKeepAlive, QString(), QStringLiteral("seconds"));
     const QCommandLineOption serverFlag(kServerFlag);
     const QCommandLineOption clientFlag(kClientFlag);
@@ -245,7 +253,9 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
                        header,
                        keepAliveMode,
                        pongTimeout,
-                       connectTimeout});
+                       connectTimeout,
+                       profile,
+                       allAutostart});
     // Server-only options, in the order they are checked and reported (--token-file is shared:
     // the server requires the token, the client sends it).
     const QList<const QCommandLineOption *> serverOnly = {
@@ -254,8 +264,13 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
         &allowedOrigin,   &realIpHeader,     &trustedProxy, &drainTimeout};
     // Options that only the client (and check) take: an error on the server.
     const QList<const QCommandLineOption *> clientOnly = {
-        &listenTcp,  &remoteWs, &insecure,      &proxy,       &caFile,        &pin,
-        &serverName, &header,   &keepAliveMode, &pongTimeout, &connectTimeout};
+        &listenTcp,   &remoteWs, &insecure,      &proxy,       &caFile,         &pin,
+        &serverName,  &header,   &keepAliveMode, &pongTimeout, &connectTimeout, &profile,
+        &allAutostart};
+    // The settings a saved profile holds: refused beside --profile / --all-autostart.
+    const QList<const QCommandLineOption *> profileSettings = {
+        &listenTcp,  &remoteWs, &insecure,  &keepAlive,     &proxy,       &caFile,        &pin,
+        &serverName, &header,   &tokenFile, &keepAliveMode, &pongTimeout, &connectTimeout};
 
     auto fail = [error](const QString &message) -> std::optional<CommandLine> {
         *error = message;
@@ -467,6 +482,25 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
                                 .arg(flagName(option->names())));
         }
         result.mode = wantsCheck ? Mode::Check : Mode::Client;
+        if (wantsCheck && (parser.isSet(profile) || parser.isSet(allAutostart)))
+            return fail(QStringLiteral("check takes a URL and client options, not --profile "
+                                       "(the tray app's Test button checks a saved profile)"));
+        if (parser.isSet(profile) || parser.isSet(allAutostart)) {
+            // A saved profile holds every setting: flags beside it would be silently ignored.
+            for (const auto *option : profileSettings) {
+                if (parser.isSet(*option))
+                    return fail(QStringLiteral("%1 cannot be combined with --profile or "
+                                               "--all-autostart; change the profile instead")
+                                    .arg(flagName(option->names())));
+            }
+            result.clientProfiles = parser.values(profile);
+            for (const QString &name : std::as_const(result.clientProfiles)) {
+                if (name.trimmed().isEmpty())
+                    return fail(QStringLiteral("--profile needs a profile name"));
+            }
+            result.clientAllAutostart = parser.isSet(allAutostart);
+            return result;
+        }
         result.client.relay.keepAliveIntervalMs = keepAliveMs;
         result.client.insecure = parser.isSet(insecure);
         QString why;
@@ -555,6 +589,11 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
 
     // No command: the tray app, but only without any tunnel flag (a forgotten command is an
     // error, not a reason to open a window).
+    for (const auto *option : {&profile, &allAutostart}) {
+        if (parser.isSet(*option))
+            return fail(QStringLiteral("%1 is a client option: tcp-over-websocket client %1")
+                            .arg(QStringLiteral("--") + option->names().constFirst()));
+    }
     for (const auto *option :
          serverOnly + clientOnly + QList<const QCommandLineOption *> {&keepAlive, &tokenFile}) {
         if (parser.isSet(*option))

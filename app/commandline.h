@@ -18,6 +18,8 @@ struct CommandLine
     QString serverConfigPath; // --config: the server's options come from this file
     QString logLevel; // --log-level: debug, info, warning, error; empty: default (info)
     ClientOptions client; // also the settings of Mode::Check
+    QStringList clientProfiles; // client --profile NAME (repeatable): saved profiles to run
+    bool clientAllAutostart = false; // client --all-autostart: every profile marked auto-start
     QString text; // the help or version text for Mode::Help and Mode::Version
 
     // Parses arguments (arguments[0] is the program). On a usage error returns std::nullopt and

@@ -7,7 +7,10 @@ packages=(cmake ninja-build g++ qt6-base-dev qt6-base-dev-tools qt6-websockets-d
           qt6-httpserver-dev)
 for group in "$@"; do
     case "$group" in
-        build) ;;
+        build)
+            # libqt6svg6: Qt's SVG image and icon plugins, which draw the tray app's icons.
+            packages+=(libqt6svg6)
+            ;;
         # python3-websockets: a third-party WebSocket peer; prometheus: promtool for /metrics.
         # socat, websockify: the baselines the benchmark (and its --quick smoke test) runs.
         test) packages+=(python3-websockets prometheus socat websockify)
@@ -22,7 +25,10 @@ for group in "$@"; do
               # tinyproxy: an HTTP CONNECT proxy with Basic auth for the client's proxy tests.
               packages+=(tinyproxy)
               # microsocks: a SOCKS5 proxy with user/password for the client's proxy tests.
-              packages+=(microsocks) ;;
+              packages+=(microsocks)
+              # xvfb, xauth, trayer: a real X display with a system tray for the desktop test of
+              # the tray icon; imagemagick: its `import` saves the screenshot the test keeps.
+              packages+=(xvfb xauth trayer imagemagick) ;;
         # librsvg2-bin: rsvg-convert renders the application icon's PNGs and .ico
         # (installer/render-icons.sh); the results are committed, so builds do not need it.
         icons) packages+=(librsvg2-bin imagemagick) ;;

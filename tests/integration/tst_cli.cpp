@@ -19,7 +19,17 @@ void TestCli::usageErrors_data()
 {
     QTest::addColumn<QStringList>("arguments");
     QTest::addColumn<QString>("expected");
-    QTest::newRow("no arguments") << QStringList {} << "tray app";
+#ifndef TOW_HAVE_UI
+    // Without the UI the tray mode is a usage error (tests/ui covers the tray app otherwise).
+    QTest::newRow("no arguments") << QStringList {} << "TOW_BUILD_UI=OFF";
+#endif
+    QTest::newRow("profile without client")
+        << QStringList {"--profile", "SSH"} << "tcp-over-websocket client --profile";
+    QTest::newRow("profile with listen flag")
+        << QStringList {"client", "--profile", "SSH", "-listen_tcp", ":1"}
+        << "-listen_tcp cannot be combined with --profile";
+    QTest::newRow("profile on server")
+        << QStringList {"server", "--all-autostart"} << "-all-autostart is a client option";
     QTest::newRow("unknown flag") << QStringList {"server", "-remote_tcp", "h:1", "-what"}
                                   << "what";
     QTest::newRow("missing remote") << QStringList {"server"} << "-remote_tcp";

@@ -1,0 +1,389 @@
+#include "profile.h"
+
+#include "net/hostport.h"
+#include "net/websocketurl.h"
+
+#include <QJsonArray>
+#include <QRegularExpression>
+#include <QUrl>
+
+namespace {
+
+constexpr int kMaxNameLength = 64;
+constexpr int kMaxKeepAliveMs = 86400 * 1000;
+constexpr int kSha256Bytes = 32;
+
+const QLatin1String kKeyName("name");
+const QLatin1String kKeyListen("listen");
+const QLatin1String kKeyServer("server");
+const QLatin1String kKeyHeaders("headers");
+const QLatin1String kKeyToken("token");
+const QLatin1String kKeyProxy("proxy");
+const QLatin1String kKeyCaFile("caFile");
+const QLatin1String kKeyPins("pinsSha256");
+const QLatin1String kKeyServerName("serverName");
+const QLatin1String kKeyInsecure("insecure");
+const QLatin1String kKeyKeepAliveMode("keepAliveMode");
+const QLatin1String kKeyKeepAliveSeconds("keepAliveSeconds");
+const QLatin1String kKeyAutoStart("autoStart");
+
+QString typeName(const QJsonValue &value)
+{
+    switch (value.type()) {
+    case QJsonValue::Null:
+        return QStringLiteral("null");
+    case QJsonValue::Bool:
+        return QStringLiteral("a boolean");
+    case QJsonValue::Double:
+        return QStringLiteral("a number");
+    case QJsonValue::String:
+        return QStringLiteral("a string");
+    case QJsonValue::Array:
+        return QStringLiteral("an array");
+    case QJsonValue::Object:
+        return QStringLiteral("an object");
+    case QJsonValue::Undefined:
+        break;
+    }
+    return QStringLiteral("nothing");
+}
+
+QString keyError(const QString &key, const QString &message)
+{
+    return QStringLiteral("key \"%1\": %2").arg(key, message);
+}
+
+bool hasLineBreakOrNul(const QString &text)
+{
+    return text.contains(QLatin1Char('\r')) || text.contains(QLatin1Char('\n'))
+        || text.contains(QChar(0));
+}
+
+QString validateProxy(const QString &proxy)
+{
+    if (proxy.isEmpty() || proxy == QLatin1String("none") || proxy == QLatin1String("system"))
+        return QString();
+    const QUrl url(proxy, QUrl::StrictMode);
+    const QString scheme = url.scheme().toLower();
+    if (!url.isValid() || (scheme != QLatin1String("http") && scheme != QLatin1String("socks5")))
+        return QStringLiteral("expected empty (use the environment's HTTPS_PROXY), \"none\", "
+                              "\"system\", http://[user:password@]host:port or "
+                              "socks5://host:port");
+    if (url.host().isEmpty())
+        return QStringLiteral("the proxy URL has no host");
+    if (url.port() <= 0)
+        return QStringLiteral("the proxy URL needs a port (e.g. http://proxy.example:3128)");
+    return QString();
+}
+
+QString withoutPassword(const QString &text)
+{
+    QUrl url(text);
+    if (!url.isValid() || url.password().isEmpty())
+        return text;
+    url.setPassword(QString());
+    return url.toString(QUrl::FullyEncoded);
+}
+
+QString passwordOf(const QString &text)
+{
+    const QUrl url(text);
+    return url.isValid() ? url.password(QUrl::FullyDecoded) : QString();
+}
+
+QString withPassword(const QString &text, const QString &password)
+{
+    if (password.isEmpty())
+        return text;
+    QUrl url(text);
+    if (!url.isValid())
+        return text;
+    url.setPassword(password, QUrl::DecodedMode);
+    return url.toString(QUrl::FullyEncoded);
+}
+
+} // namespace
+
+QString Profile::validate(QString *key) const
+{
+    auto fail = [key](QLatin1String which, const QString &message) {
+        if (key)
+            *key = which;
+        return message;
+    };
+    const QString trimmedName = name.trimmed();
+    if (trimmedName.isEmpty())
+        return fail(kKeyName, QStringLiteral("a name is required (e.g. \"SSH home\")"));
+    if (trimmedName != name)
+        return fail(kKeyName, QStringLiteral("the name must not start or end with spaces"));
+    if (name.size() > kMaxNameLength)
+        return fail(kKeyName,
+                    QStringLiteral("the name is longer than %1 characters").arg(kMaxNameLength));
+    for (const QChar c : name) {
+        if (c.category() == QChar::Other_Control)
+            return fail(kKeyName, QStringLiteral("the name contains a control character"));
+    }
+
+    QString why;
+    const auto address = HostPort::parse(listen, true, &why);
+    if (!address)
+        return fail(kKeyListen, why);
+    if (address->port == 0)
+        return fail(kKeyListen,
+                    QStringLiteral("port 0 would pick a different port each time; "
+                                   "choose one, e.g. 127.0.0.1:2222"));
+    if (!WebSocketUrl::parse(serverUrl, &why))
+        return fail(kKeyServer, why);
+
+    static const QRegularExpression headerName(QStringLiteral("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"));
+    for (const auto &header : headers) {
+        const QString headerText = QString::fromUtf8(header.first);
+        if (!headerName.match(headerText).hasMatch())
+            return fail(kKeyHeaders,
+                        QStringLiteral("\"%1\" is not a valid HTTP header name").arg(headerText));
+        if (header.second.contains('\r') || header.second.contains('\n')
+            || header.second.contains('\0'))
+            return fail(
+                kKeyHeaders,
+                QStringLiteral("the value of header \"%1\" contains a line break").arg(headerText));
+    }
+    for (const QChar c : token) {
+        if (c.isSpace() || c.category() == QChar::Other_Control)
+            return fail(kKeyToken,
+                        QStringLiteral("the token must not contain spaces or control "
+                                       "characters"));
+    }
+    const QString proxyProblem = validateProxy(proxy);
+    if (!proxyProblem.isEmpty())
+        return fail(kKeyProxy, proxyProblem);
+    if (hasLineBreakOrNul(caFile))
+        return fail(kKeyCaFile, QStringLiteral("the CA file name contains a line break"));
+    for (const QString &pin : pinsSha256) {
+        const auto decoded =
+            QByteArray::fromBase64Encoding(pin.toLatin1(), QByteArray::AbortOnBase64DecodingErrors);
+        if (!decoded || decoded.decoded.size() != kSha256Bytes)
+            return fail(kKeyPins,
+                        QStringLiteral("\"%1\" is not a base64 SHA-256 digest (44 "
+                                       "characters ending in \"=\")")
+                            .arg(pin));
+    }
+    static const QRegularExpression hostName(
+        QStringLiteral("^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$"));
+    if (!serverName.isEmpty() && !hostName.match(serverName).hasMatch())
+        return fail(kKeyServerName,
+                    QStringLiteral("\"%1\" is not a valid host name").arg(serverName));
+    if (keepAliveIntervalMs < 0 || keepAliveIntervalMs > kMaxKeepAliveMs)
+        return fail(kKeyKeepAliveSeconds,
+                    QStringLiteral("the keep-alive interval must be between 0 and 86400 seconds"));
+    return QString();
+}
+
+std::optional<ClientOptions> Profile::toClientOptions(QString *error) const
+{
+    const QString problem = validate();
+    if (!problem.isEmpty()) {
+        *error = QStringLiteral("profile \"%1\": %2").arg(name, problem);
+        return std::nullopt;
+    }
+    ClientOptions options;
+    options.listen = *HostPort::parse(listen, true, nullptr);
+    options.serverUrl = *WebSocketUrl::parse(serverUrl, nullptr);
+    options.insecure = insecure;
+    options.relay.keepAliveIntervalMs = keepAliveIntervalMs;
+    options.headers = headers;
+    options.token = token;
+    options.proxy = proxy;
+    options.caFile = caFile;
+    options.pinsSha256 = pinsSha256;
+    options.serverName = serverName;
+    options.keepAliveMode = keepAliveMode == KeepAliveMode::Ping
+        ? ClientOptions::KeepAliveMode::Ping
+        : ClientOptions::KeepAliveMode::Empty;
+    return options;
+}
+
+QString Profile::serverPassword() const
+{
+    return passwordOf(serverUrl);
+}
+
+QString Profile::proxyPassword() const
+{
+    return passwordOf(proxy);
+}
+
+QString Profile::serverUrlWithoutPassword() const
+{
+    return withoutPassword(serverUrl);
+}
+
+QString Profile::proxyWithoutPassword() const
+{
+    return withoutPassword(proxy);
+}
+
+void Profile::setSecrets(const QString &newToken, const QString &serverPassword,
+                         const QString &proxyPassword)
+{
+    token = newToken;
+    serverUrl = withPassword(serverUrl, serverPassword);
+    proxy = withPassword(proxy, proxyPassword);
+}
+
+QString Profile::keepAliveModeName(KeepAliveMode mode)
+{
+    return mode == KeepAliveMode::Ping ? QStringLiteral("ping") : QStringLiteral("empty");
+}
+
+QJsonObject Profile::toJson(bool withSecrets) const
+{
+    QJsonObject object;
+    object.insert(kKeyName, name);
+    object.insert(kKeyListen, listen);
+    object.insert(kKeyServer, withSecrets ? serverUrl : serverUrlWithoutPassword());
+    QJsonArray headerArray;
+    for (const auto &header : headers)
+        headerArray.append(
+            QJsonObject {{QStringLiteral("name"), QString::fromUtf8(header.first)},
+                         {QStringLiteral("value"), QString::fromUtf8(header.second)}});
+    object.insert(kKeyHeaders, headerArray);
+    if (withSecrets && !token.isEmpty())
+        object.insert(kKeyToken, token);
+    object.insert(kKeyProxy, withSecrets ? proxy : proxyWithoutPassword());
+    object.insert(kKeyCaFile, caFile);
+    object.insert(kKeyPins, QJsonArray::fromStringList(pinsSha256));
+    object.insert(kKeyServerName, serverName);
+    object.insert(kKeyInsecure, insecure);
+    object.insert(kKeyKeepAliveMode, keepAliveModeName(keepAliveMode));
+    object.insert(kKeyKeepAliveSeconds, keepAliveIntervalMs / 1000.0);
+    object.insert(kKeyAutoStart, autoStart);
+    return object;
+}
+
+std::optional<Profile> Profile::fromJson(const QJsonObject &object, QString *error)
+{
+    auto fail = [error](const QString &key, const QString &message) -> std::optional<Profile> {
+        *error = keyError(key, message);
+        return std::nullopt;
+    };
+    static const QStringList known = {
+        kKeyName,          kKeyListen,           kKeyServer,   kKeyHeaders,    kKeyToken,
+        kKeyProxy,         kKeyCaFile,           kKeyPins,     kKeyServerName, kKeyInsecure,
+        kKeyKeepAliveMode, kKeyKeepAliveSeconds, kKeyAutoStart};
+    for (auto it = object.begin(); it != object.end(); ++it) {
+        if (!known.contains(it.key()))
+            return fail(it.key(),
+                        QStringLiteral("unknown key (expected one of: %1)")
+                            .arg(known.join(QStringLiteral(", "))));
+    }
+
+    Profile profile;
+    // Each reader returns false after setting *error.
+    auto readString = [&](QLatin1String key, QString *out, bool required) {
+        const QJsonValue value = object.value(key);
+        if (value.isUndefined()) {
+            if (!required)
+                return true;
+            *error = keyError(key, QStringLiteral("missing (expected a string)"));
+            return false;
+        }
+        if (!value.isString()) {
+            *error =
+                keyError(key, QStringLiteral("expected a string, found %1").arg(typeName(value)));
+            return false;
+        }
+        *out = value.toString();
+        return true;
+    };
+    auto readBool = [&](QLatin1String key, bool *out) {
+        const QJsonValue value = object.value(key);
+        if (value.isUndefined())
+            return true;
+        if (!value.isBool()) {
+            *error = keyError(
+                key, QStringLiteral("expected true or false, found %1").arg(typeName(value)));
+            return false;
+        }
+        *out = value.toBool();
+        return true;
+    };
+    if (!readString(kKeyName, &profile.name, true) || !readString(kKeyListen, &profile.listen, true)
+        || !readString(kKeyServer, &profile.serverUrl, true)
+        || !readString(kKeyToken, &profile.token, false)
+        || !readString(kKeyProxy, &profile.proxy, false)
+        || !readString(kKeyCaFile, &profile.caFile, false)
+        || !readString(kKeyServerName, &profile.serverName, false)
+        || !readBool(kKeyInsecure, &profile.insecure)
+        || !readBool(kKeyAutoStart, &profile.autoStart))
+        return std::nullopt;
+
+    const QJsonValue headers = object.value(kKeyHeaders);
+    if (!headers.isUndefined()) {
+        if (!headers.isArray())
+            return fail(kKeyHeaders,
+                        QStringLiteral("expected an array of {\"name\", \"value\"} "
+                                       "objects, found %1")
+                            .arg(typeName(headers)));
+        const QJsonArray array = headers.toArray();
+        for (qsizetype i = 0; i < array.size(); ++i) {
+            const QJsonObject header = array.at(i).toObject();
+            const QJsonValue headerName = header.value(QLatin1String("name"));
+            const QJsonValue headerValue = header.value(QLatin1String("value"));
+            if (!array.at(i).isObject() || !headerName.isString() || !headerValue.isString()
+                || header.size() != 2)
+                return fail(QStringLiteral("%1[%2]").arg(kKeyHeaders).arg(i),
+                            QStringLiteral("expected {\"name\": string, \"value\": string}"));
+            profile.headers.append(
+                {headerName.toString().toUtf8(), headerValue.toString().toUtf8()});
+        }
+    }
+
+    const QJsonValue pins = object.value(kKeyPins);
+    if (!pins.isUndefined()) {
+        if (!pins.isArray())
+            return fail(kKeyPins,
+                        QStringLiteral("expected an array of base64 strings, found %1")
+                            .arg(typeName(pins)));
+        const QJsonArray array = pins.toArray();
+        for (qsizetype i = 0; i < array.size(); ++i) {
+            if (!array.at(i).isString())
+                return fail(QStringLiteral("%1[%2]").arg(kKeyPins).arg(i),
+                            QStringLiteral("expected a base64 string, found %1")
+                                .arg(typeName(array.at(i))));
+            profile.pinsSha256.append(array.at(i).toString());
+        }
+    }
+
+    const QJsonValue mode = object.value(kKeyKeepAliveMode);
+    if (!mode.isUndefined()) {
+        if (mode == QJsonValue(QStringLiteral("empty")))
+            profile.keepAliveMode = KeepAliveMode::Empty;
+        else if (mode == QJsonValue(QStringLiteral("ping")))
+            profile.keepAliveMode = KeepAliveMode::Ping;
+        else
+            return fail(kKeyKeepAliveMode, QStringLiteral("expected \"empty\" or \"ping\""));
+    }
+
+    const QJsonValue seconds = object.value(kKeyKeepAliveSeconds);
+    if (!seconds.isUndefined()) {
+        if (!seconds.isDouble() || seconds.toDouble() < 0 || seconds.toDouble() > 86400)
+            return fail(kKeyKeepAliveSeconds,
+                        QStringLiteral("expected a number of seconds between 0 and 86400"));
+        profile.keepAliveIntervalMs = int(seconds.toDouble() * 1000);
+    }
+
+    QString key;
+    const QString problem = profile.validate(&key);
+    if (!problem.isEmpty())
+        return fail(key, problem);
+    return profile;
+}
+
+bool operator==(const Profile &a, const Profile &b)
+{
+    return a.name == b.name && a.listen == b.listen && a.serverUrl == b.serverUrl
+        && a.headers == b.headers && a.token == b.token && a.proxy == b.proxy
+        && a.caFile == b.caFile && a.pinsSha256 == b.pinsSha256 && a.serverName == b.serverName
+        && a.insecure == b.insecure && a.keepAliveMode == b.keepAliveMode
+        && a.keepAliveIntervalMs == b.keepAliveIntervalMs && a.autoStart == b.autoStart;
+}

@@ -1,0 +1,556 @@
+#include "profilestore.h"
+
+#include "logcategories.h"
+#include "net/hostport.h"
+
+#include <QDateTime>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QHash>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QSaveFile>
+#include <QStandardPaths>
+
+namespace {
+
+const QLatin1String kSchemaKey("schema");
+const QLatin1String kProfilesKey("profiles");
+const QLatin1String kSecretsKey("secrets");
+const QLatin1String kTokenKey("token");
+const QLatin1String kServerPasswordKey("serverPassword");
+const QLatin1String kProxyPasswordKey("proxyPassword");
+constexpr QFileDevice::Permissions kOwnerOnly = QFileDevice::ReadOwner | QFileDevice::WriteOwner;
+
+struct ReadResult
+{
+    bool missing = false;
+    QByteArray data;
+    QString error;
+};
+
+ReadResult readFile(const QString &path)
+{
+    ReadResult result;
+    QFile file(path);
+    if (!file.exists()) {
+        result.missing = true;
+        return result;
+    }
+    if (!file.open(QIODevice::ReadOnly)) {
+        result.error = QStringLiteral("%1: cannot be read: %2").arg(path, file.errorString());
+        return result;
+    }
+    result.data = file.readAll();
+    return result;
+}
+
+// The top-level object of one of our files, with its schema checked.
+std::optional<QJsonObject> parseTopLevel(const QByteArray &data, const QString &path,
+                                         QString *error)
+{
+    QJsonParseError parseError;
+    const QJsonDocument document = QJsonDocument::fromJson(data, &parseError);
+    if (parseError.error != QJsonParseError::NoError) {
+        *error = QStringLiteral("%1: not valid JSON at byte %2: %3")
+                     .arg(path)
+                     .arg(parseError.offset)
+                     .arg(parseError.errorString());
+        return std::nullopt;
+    }
+    if (!document.isObject()) {
+        *error = QStringLiteral("%1: expected a JSON object {\"schema\": %2, ...} at the top")
+                     .arg(path)
+                     .arg(ProfileStore::kSchemaVersion);
+        return std::nullopt;
+    }
+    const QJsonObject object = document.object();
+    const QJsonValue schema = object.value(kSchemaKey);
+    if (!schema.isDouble()) {
+        *error = QStringLiteral("%1: key \"schema\": missing or not a number (expected %2)")
+                     .arg(path)
+                     .arg(ProfileStore::kSchemaVersion);
+        return std::nullopt;
+    }
+    if (schema.toDouble() != ProfileStore::kSchemaVersion) {
+        *error = QStringLiteral("%1: key \"schema\": expected %2, found %3%4")
+                     .arg(path)
+                     .arg(ProfileStore::kSchemaVersion)
+                     .arg(schema.toDouble())
+                     .arg(schema.toDouble() > ProfileStore::kSchemaVersion
+                              ? QStringLiteral(" (written by a newer version of the program)")
+                              : QString());
+        return std::nullopt;
+    }
+    return object;
+}
+
+std::optional<QList<Profile>> parseProfiles(const QByteArray &data, const QString &path,
+                                            QString *error)
+{
+    const auto object = parseTopLevel(data, path, error);
+    if (!object)
+        return std::nullopt;
+    for (auto it = object->begin(); it != object->end(); ++it) {
+        if (it.key() != kSchemaKey && it.key() != kProfilesKey) {
+            *error = QStringLiteral("%1: key \"%2\": unknown key (expected \"schema\" and "
+                                    "\"profiles\")")
+                         .arg(path, it.key());
+            return std::nullopt;
+        }
+    }
+    const QJsonValue list = object->value(kProfilesKey);
+    if (!list.isArray()) {
+        *error = QStringLiteral("%1: key \"profiles\": missing or not an array (expected "
+                                "[{\"name\": ..., \"listen\": ..., \"server\": ...}, ...])")
+                     .arg(path);
+        return std::nullopt;
+    }
+    QList<Profile> profiles;
+    const QJsonArray array = list.toArray();
+    for (qsizetype i = 0; i < array.size(); ++i) {
+        const QString where = QStringLiteral("%1: profiles[%2]").arg(path).arg(i);
+        if (!array.at(i).isObject()) {
+            *error = where + QStringLiteral(": expected an object");
+            return std::nullopt;
+        }
+        const QString name = array.at(i).toObject().value(QLatin1String("name")).toString();
+        const QString named =
+            name.isEmpty() ? where : where + QStringLiteral(" (\"%1\")").arg(name);
+        QString why;
+        const auto profile = Profile::fromJson(array.at(i).toObject(), &why);
+        if (!profile) {
+            *error = named + QStringLiteral(", ") + why;
+            return std::nullopt;
+        }
+        for (const Profile &earlier : profiles) {
+            if (earlier.name.compare(profile->name, Qt::CaseInsensitive) == 0) {
+                *error = named
+                    + QStringLiteral(", key \"name\": the name is used by an earlier "
+                                     "profile too (names must be unique)");
+                return std::nullopt;
+            }
+        }
+        profiles.append(*profile);
+    }
+    return profiles;
+}
+
+struct Secrets
+{
+    QString token;
+    QString serverPassword;
+    QString proxyPassword;
+};
+
+std::optional<QHash<QString, Secrets>> parseSecrets(const QByteArray &data, const QString &path,
+                                                    QString *error)
+{
+    const auto object = parseTopLevel(data, path, error);
+    if (!object)
+        return std::nullopt;
+    const QJsonValue map = object->value(kSecretsKey);
+    if (!map.isObject()) {
+        *error = QStringLiteral("%1: key \"secrets\": missing or not an object (expected "
+                                "{\"profile name\": {\"token\": ...}})")
+                     .arg(path);
+        return std::nullopt;
+    }
+    QHash<QString, Secrets> secrets;
+    const QJsonObject entries = map.toObject();
+    for (auto it = entries.begin(); it != entries.end(); ++it) {
+        const QJsonObject entry = it.value().toObject();
+        Secrets item;
+        const QList<QPair<QLatin1String, QString *>> fields = {
+            {kTokenKey, &item.token},
+            {kServerPasswordKey, &item.serverPassword},
+            {kProxyPasswordKey, &item.proxyPassword}};
+        if (!it.value().isObject()) {
+            *error = QStringLiteral("%1: secrets[\"%2\"]: expected an object").arg(path, it.key());
+            return std::nullopt;
+        }
+        for (const auto &field : fields) {
+            const QJsonValue value = entry.value(field.first);
+            if (value.isUndefined())
+                continue;
+            if (!value.isString()) {
+                *error = QStringLiteral("%1: secrets[\"%2\"], key \"%3\": expected a string")
+                             .arg(path, it.key(), field.first);
+                return std::nullopt;
+            }
+            *field.second = value.toString();
+        }
+        secrets.insert(it.key(), item);
+    }
+    return secrets;
+}
+
+// Moves a file that failed to load out of the way, so that saving never destroys it.
+QString moveAside(const QString &path, QString *movedTo)
+{
+    const QString target = path + QStringLiteral(".broken-")
+        + QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-hhmmss-zzz"));
+    if (QFile::rename(path, target)) {
+        *movedTo = target;
+        return QString();
+    }
+    return QStringLiteral("it could not be moved aside to %1").arg(target);
+}
+
+bool writeFile(const QString &path, const QByteArray &data, bool ownerOnly, QString *error)
+{
+    QSaveFile file(path);
+    if (!file.open(QIODevice::WriteOnly)) {
+        *error = QStringLiteral("cannot write %1: %2").arg(path, file.errorString());
+        return false;
+    }
+    // QSaveFile writes a temporary file and renames it: restricting the temporary file keeps the
+    // secrets unreadable by others at every moment.
+    if (ownerOnly && !file.setPermissions(kOwnerOnly)) {
+        *error = QStringLiteral("cannot make %1 readable by its owner only").arg(path);
+        file.cancelWriting();
+        return false;
+    }
+    file.write(data);
+    if (!file.commit()) {
+        *error = QStringLiteral("cannot write %1: %2").arg(path, file.errorString());
+        return false;
+    }
+    return true;
+}
+
+bool sameListenAddress(const QString &a, const QString &b)
+{
+    const auto first = HostPort::parse(a, true, nullptr);
+    const auto second = HostPort::parse(b, true, nullptr);
+    if (!first || !second || first->port != second->port)
+        return false;
+    if (first->host.isEmpty() || second->host.isEmpty())
+        return true; // every interface includes the other
+    if (first->host.compare(second->host, Qt::CaseInsensitive) == 0)
+        return true;
+    const QHostAddress x = first->listenAddress();
+    return !x.isNull() && x.isEqual(second->listenAddress());
+}
+
+} // namespace
+
+ProfileStore::ProfileStore(const QString &directory, QObject *parent)
+    : QObject(parent),
+      m_directory(directory.isEmpty()
+                      ? QStandardPaths::writableLocation(QStandardPaths::AppConfigLocation)
+                      : directory)
+{
+}
+
+QString ProfileStore::filePath() const
+{
+    return QDir(m_directory).filePath(QStringLiteral("profiles.json"));
+}
+
+QString ProfileStore::secretsFilePath() const
+{
+    return QDir(m_directory).filePath(QStringLiteral("secrets.json"));
+}
+
+bool ProfileStore::load(QString *error)
+{
+    m_profiles.clear();
+    m_writable = true;
+    QStringList problems;
+
+    const ReadResult profilesFile = readFile(filePath());
+    if (!profilesFile.error.isEmpty()) {
+        m_writable = false;
+        *error = profilesFile.error + QStringLiteral("; profiles will not be saved until it can");
+        Q_EMIT changed();
+        return false;
+    }
+    if (!profilesFile.missing) {
+        QString why;
+        const auto profiles = parseProfiles(profilesFile.data, filePath(), &why);
+        if (profiles) {
+            m_profiles = *profiles;
+        } else {
+            QString movedTo;
+            const QString moveError = moveAside(filePath(), &movedTo);
+            if (moveError.isEmpty()) {
+                problems << why
+                        + QStringLiteral(". The file was kept as %1; starting with no "
+                                         "profiles.")
+                              .arg(movedTo);
+            } else {
+                m_writable = false;
+                problems << why + QStringLiteral("; ") + moveError
+                        + QStringLiteral(", so profiles will not be saved until it is fixed");
+            }
+        }
+    }
+
+    const ReadResult secretsFile = readFile(secretsFilePath());
+    if (!secretsFile.error.isEmpty()) {
+        problems << secretsFile.error + QStringLiteral("; tokens and passwords are missing");
+        m_writable = false;
+    } else if (!secretsFile.missing) {
+        if (QFile::permissions(secretsFilePath())
+            & ~(kOwnerOnly | QFileDevice::ReadUser | QFileDevice::WriteUser)) {
+            qCWarning(lcProfiles).noquote()
+                << secretsFilePath() << "was readable by others; restricting it to its owner";
+            QFile::setPermissions(secretsFilePath(), kOwnerOnly);
+        }
+        QString why;
+        const auto secrets = parseSecrets(secretsFile.data, secretsFilePath(), &why);
+        if (secrets) {
+            for (Profile &profile : m_profiles) {
+                const Secrets item = secrets->value(profile.name);
+                profile.setSecrets(item.token, item.serverPassword, item.proxyPassword);
+            }
+        } else {
+            QString movedTo;
+            const QString moveError = moveAside(secretsFilePath(), &movedTo);
+            if (moveError.isEmpty()) {
+                problems << why
+                        + QStringLiteral(". The file was kept as %1; tokens and "
+                                         "passwords must be entered again.")
+                              .arg(movedTo);
+            } else {
+                m_writable = false;
+                problems << why + QStringLiteral("; ") + moveError;
+            }
+        }
+    }
+
+    Q_EMIT changed();
+    if (problems.isEmpty())
+        return true;
+    *error = problems.join(QLatin1Char('\n'));
+    return false;
+}
+
+QStringList ProfileStore::names() const
+{
+    QStringList result;
+    for (const Profile &profile : m_profiles)
+        result << profile.name;
+    return result;
+}
+
+int ProfileStore::indexOf(const QString &name) const
+{
+    for (int i = 0; i < m_profiles.size(); ++i) {
+        if (m_profiles.at(i).name == name)
+            return i;
+    }
+    return -1;
+}
+
+std::optional<Profile> ProfileStore::profile(const QString &name) const
+{
+    const int index = indexOf(name);
+    if (index < 0)
+        return std::nullopt;
+    return m_profiles.at(index);
+}
+
+bool ProfileStore::contains(const QString &name) const
+{
+    return indexOf(name) >= 0;
+}
+
+QString ProfileStore::uniqueName(const QString &base) const
+{
+    auto used = [this](const QString &candidate) {
+        for (const Profile &profile : m_profiles) {
+            if (profile.name.compare(candidate, Qt::CaseInsensitive) == 0)
+                return true;
+        }
+        return false;
+    };
+    if (!used(base))
+        return base;
+    for (int i = 2;; ++i) {
+        const QString candidate = QStringLiteral("%1 %2").arg(base).arg(i);
+        if (!used(candidate))
+            return candidate;
+    }
+}
+
+QString ProfileStore::listenConflict(const Profile &profile, const QString &ignoringName) const
+{
+    for (const Profile &other : m_profiles) {
+        if (other.name != ignoringName && other.name != profile.name
+            && sameListenAddress(other.listen, profile.listen))
+            return other.name;
+    }
+    return QString();
+}
+
+bool ProfileStore::add(const Profile &profile, QString *error)
+{
+    const QString problem = profile.validate();
+    if (!problem.isEmpty()) {
+        *error = problem;
+        return false;
+    }
+    if (uniqueName(profile.name) != profile.name) {
+        *error = QStringLiteral("a profile named \"%1\" exists already").arg(profile.name);
+        return false;
+    }
+    QList<Profile> next = m_profiles;
+    next.append(profile);
+    return commit(next, error);
+}
+
+bool ProfileStore::update(const QString &name, const Profile &profile, QString *error)
+{
+    const int index = indexOf(name);
+    if (index < 0) {
+        *error = QStringLiteral("there is no profile named \"%1\"").arg(name);
+        return false;
+    }
+    const QString problem = profile.validate();
+    if (!problem.isEmpty()) {
+        *error = problem;
+        return false;
+    }
+    for (int i = 0; i < m_profiles.size(); ++i) {
+        if (i != index && m_profiles.at(i).name.compare(profile.name, Qt::CaseInsensitive) == 0) {
+            *error = QStringLiteral("a profile named \"%1\" exists already").arg(profile.name);
+            return false;
+        }
+    }
+    QList<Profile> next = m_profiles;
+    next[index] = profile;
+    return commit(next, error);
+}
+
+bool ProfileStore::rename(const QString &name, const QString &newName, QString *error)
+{
+    auto renamed = profile(name);
+    if (!renamed) {
+        *error = QStringLiteral("there is no profile named \"%1\"").arg(name);
+        return false;
+    }
+    renamed->name = newName;
+    return update(name, *renamed, error);
+}
+
+bool ProfileStore::remove(const QString &name, QString *error)
+{
+    const int index = indexOf(name);
+    if (index < 0) {
+        *error = QStringLiteral("there is no profile named \"%1\"").arg(name);
+        return false;
+    }
+    QList<Profile> next = m_profiles;
+    next.removeAt(index);
+    return commit(next, error);
+}
+
+std::optional<QString> ProfileStore::duplicate(const QString &name, QString *error)
+{
+    auto copy = profile(name);
+    if (!copy) {
+        *error = QStringLiteral("there is no profile named \"%1\"").arg(name);
+        return std::nullopt;
+    }
+    copy->name = uniqueName(copy->name.left(48) + QStringLiteral(" (copy)"));
+    copy->autoStart = false; // two copies on one port cannot both start
+    if (!add(*copy, error))
+        return std::nullopt;
+    return copy->name;
+}
+
+bool ProfileStore::commit(const QList<Profile> &profiles, QString *error)
+{
+    const QList<Profile> previous = m_profiles;
+    m_profiles = profiles;
+    if (!save(error)) {
+        m_profiles = previous;
+        return false;
+    }
+    Q_EMIT changed();
+    return true;
+}
+
+bool ProfileStore::save(QString *error)
+{
+    if (!m_writable) {
+        *error = QStringLiteral("not saving: %1 or %2 could not be read and was not moved aside; "
+                                "fix or remove it, then restart")
+                     .arg(filePath(), secretsFilePath());
+        return false;
+    }
+    if (!QDir().mkpath(m_directory)) {
+        *error = QStringLiteral("cannot create the directory %1").arg(m_directory);
+        return false;
+    }
+    QJsonArray list;
+    QJsonObject secrets;
+    for (const Profile &profile : m_profiles) {
+        list.append(profile.toJson(false));
+        QJsonObject entry;
+        if (!profile.token.isEmpty())
+            entry.insert(kTokenKey, profile.token);
+        if (!profile.serverPassword().isEmpty())
+            entry.insert(kServerPasswordKey, profile.serverPassword());
+        if (!profile.proxyPassword().isEmpty())
+            entry.insert(kProxyPasswordKey, profile.proxyPassword());
+        if (!entry.isEmpty())
+            secrets.insert(profile.name, entry);
+    }
+    const QJsonObject secretsDocument {{kSchemaKey, kSchemaVersion}, {kSecretsKey, secrets}};
+    const QJsonObject profilesDocument {{kSchemaKey, kSchemaVersion}, {kProfilesKey, list}};
+    return writeFile(secretsFilePath(), QJsonDocument(secretsDocument).toJson(), true, error)
+        && writeFile(filePath(), QJsonDocument(profilesDocument).toJson(), false, error);
+}
+
+bool ProfileStore::exportProfiles(const QStringList &names, const QString &path, bool withSecrets,
+                                  QString *error) const
+{
+    QJsonArray list;
+    for (const Profile &profile : m_profiles) {
+        if (names.isEmpty() || names.contains(profile.name))
+            list.append(profile.toJson(withSecrets));
+    }
+    for (const QString &name : names) {
+        if (!contains(name)) {
+            *error = QStringLiteral("there is no profile named \"%1\"").arg(name);
+            return false;
+        }
+    }
+    const QJsonObject document {{kSchemaKey, kSchemaVersion}, {kProfilesKey, list}};
+    return writeFile(path, QJsonDocument(document).toJson(), withSecrets, error);
+}
+
+std::optional<QStringList> ProfileStore::importProfiles(const QString &path, QString *error)
+{
+    const ReadResult file = readFile(path);
+    if (file.missing) {
+        *error = QStringLiteral("%1: no such file").arg(path);
+        return std::nullopt;
+    }
+    if (!file.error.isEmpty()) {
+        *error = file.error;
+        return std::nullopt;
+    }
+    const auto imported = parseProfiles(file.data, path, error);
+    if (!imported)
+        return std::nullopt;
+    QStringList added;
+    ProfileStore scratch(m_directory); // only for uniqueName over the growing list
+    scratch.m_profiles = m_profiles;
+    for (Profile profile : *imported) {
+        if (scratch.contains(profile.name) || scratch.uniqueName(profile.name) != profile.name)
+            profile.name =
+                scratch.uniqueName(profile.name.left(48) + QStringLiteral(" (imported)"));
+        profile.autoStart = profile.autoStart && scratch.listenConflict(profile).isEmpty();
+        scratch.m_profiles.append(profile);
+        added << profile.name;
+    }
+    if (!commit(scratch.m_profiles, error))
+        return std::nullopt;
+    return added;
+}

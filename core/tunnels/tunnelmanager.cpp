@@ -1,0 +1,232 @@
+#include "tunnelmanager.h"
+
+#include "client/clienttunnel.h"
+#include "logcategories.h"
+#include "net/hostport.h"
+
+#include <QTcpServer>
+
+namespace {
+// How far above a busy port we look for a free one to suggest.
+constexpr int kPortSuggestionRange = 20;
+} // namespace
+
+TunnelManager::TunnelManager(QObject *parent) : QObject(parent)
+{
+    m_sampleTimer.setInterval(kSampleIntervalMs);
+    connect(&m_sampleTimer, &QTimer::timeout, this, &TunnelManager::sample);
+}
+
+TunnelManager::~TunnelManager() = default;
+
+bool TunnelManager::start(const Profile &profile)
+{
+    stop(profile.name);
+    Entry &entry = m_entries[profile.name];
+    entry.status = TunnelStatus();
+    entry.bytesUpAtSample = 0;
+    entry.bytesDownAtSample = 0;
+
+    auto fail = [&](const QString &reason) {
+        entry.status.state = TunnelStatus::State::Error;
+        entry.status.lastError = reason;
+        qCWarning(lcClient).noquote() << "profile" << profile.name << "cannot start:" << reason;
+        Q_EMIT statusChanged(profile.name);
+        Q_EMIT tunnelFailed(profile.name, reason);
+        return false;
+    };
+
+    const QString problem = profile.validate();
+    if (!problem.isEmpty())
+        return fail(problem);
+    QString error;
+    const auto options = profile.toClientOptions(&error);
+    if (!options)
+        return fail(error);
+    auto tunnel = std::make_unique<ClientTunnel>(*options);
+    if (!tunnel->listen(&error))
+        return fail(explainListenError(error, profile.listen));
+
+    ClientTunnel *raw = tunnel.get();
+    auto nameOf = [this, raw]() -> QString {
+        for (auto it = m_entries.cbegin(); it != m_entries.cend(); ++it) {
+            if (it->second.tunnel.get() == raw)
+                return it->first;
+        }
+        return QString();
+    };
+    connect(raw, &ClientTunnel::activeConnectionsChanged, this,
+            [this, nameOf](int count) { setConnections(nameOf(), count); });
+    connect(raw, &ClientTunnel::transferred, this,
+            [this, nameOf](qint64 up, qint64 down) { onTransferred(nameOf(), up, down); });
+    connect(raw, &ClientTunnel::connectionFailed, this,
+            [this, nameOf](const QString &reason) { onConnectionFailed(nameOf(), reason); });
+
+    entry.status.state = TunnelStatus::State::Listening;
+    entry.status.listenAddress =
+        HostPort {raw->serverAddress().toString(), raw->serverPort()}.toString();
+    entry.tunnel = std::move(tunnel);
+    m_sinceSample.start();
+    m_sampleTimer.start();
+    Q_EMIT statusChanged(profile.name);
+    return true;
+}
+
+void TunnelManager::stop(const QString &name)
+{
+    auto it = m_entries.find(name);
+    if (it == m_entries.end())
+        return;
+    const bool wasActive =
+        it->second.tunnel || it->second.status.state != TunnelStatus::State::Stopped;
+    if (it->second.tunnel) {
+        it->second.tunnel->disconnect(this);
+        it->second.tunnel->close();
+        it->second.tunnel.reset(); // closes every connection it carries
+    }
+    it->second.status.state = TunnelStatus::State::Stopped;
+    it->second.status.connections = 0;
+    it->second.status.serverFailing = false;
+    it->second.status.listenAddress.clear();
+    it->second.status.upBytesPerSecond = 0;
+    it->second.status.downBytesPerSecond = 0;
+    if (runningNames().isEmpty())
+        m_sampleTimer.stop();
+    if (wasActive)
+        Q_EMIT statusChanged(name);
+}
+
+void TunnelManager::stopAll()
+{
+    QStringList names;
+    for (const auto &entry : m_entries)
+        names << entry.first;
+    for (const QString &name : std::as_const(names))
+        stop(name);
+}
+
+void TunnelManager::forget(const QString &name)
+{
+    stop(name);
+    m_entries.erase(name);
+}
+
+void TunnelManager::rename(const QString &name, const QString &newName)
+{
+    auto it = m_entries.find(name);
+    if (name == newName || it == m_entries.end())
+        return;
+    m_entries[newName] = std::move(it->second);
+    m_entries.erase(name);
+    Q_EMIT statusChanged(newName);
+}
+
+bool TunnelManager::isRunning(const QString &name) const
+{
+    const auto it = m_entries.find(name);
+    return it != m_entries.end() && it->second.tunnel;
+}
+
+TunnelStatus TunnelManager::status(const QString &name) const
+{
+    const auto it = m_entries.find(name);
+    return it == m_entries.end() ? TunnelStatus() : it->second.status;
+}
+
+QStringList TunnelManager::runningNames() const
+{
+    QStringList names;
+    for (auto it = m_entries.cbegin(); it != m_entries.cend(); ++it) {
+        if (it->second.tunnel)
+            names << it->first;
+    }
+    return names;
+}
+
+QList<TunnelManager::RateSample> TunnelManager::history(const QString &name) const
+{
+    const auto it = m_entries.find(name);
+    return it == m_entries.end() ? QList<RateSample>() : it->second.history;
+}
+
+void TunnelManager::sample()
+{
+    const double seconds = qMax<qint64>(1, m_sinceSample.restart()) / 1000.0;
+    for (auto it = m_entries.begin(); it != m_entries.end(); ++it) {
+        if (!it->second.tunnel)
+            continue;
+        TunnelStatus &status = it->second.status;
+        const bool wasMoving = status.upBytesPerSecond > 0 || status.downBytesPerSecond > 0;
+        status.upBytesPerSecond = (status.bytesUp - it->second.bytesUpAtSample) / seconds;
+        status.downBytesPerSecond = (status.bytesDown - it->second.bytesDownAtSample) / seconds;
+        it->second.bytesUpAtSample = status.bytesUp;
+        it->second.bytesDownAtSample = status.bytesDown;
+        it->second.history.append({status.upBytesPerSecond, status.downBytesPerSecond});
+        while (it->second.history.size() > kHistorySamples)
+            it->second.history.removeFirst();
+        if (wasMoving || status.upBytesPerSecond > 0 || status.downBytesPerSecond > 0)
+            Q_EMIT statusChanged(it->first);
+    }
+}
+
+void TunnelManager::setConnections(const QString &name, int count)
+{
+    auto it = m_entries.find(name);
+    if (it == m_entries.end() || !it->second.tunnel)
+        return;
+    if (count > it->second.status.connections)
+        it->second.status.serverFailing = false; // a connection got through
+    it->second.status.connections = count;
+    it->second.status.state =
+        count > 0 ? TunnelStatus::State::Active : TunnelStatus::State::Listening;
+    Q_EMIT statusChanged(name);
+}
+
+void TunnelManager::onTransferred(const QString &name, qint64 up, qint64 down)
+{
+    auto it = m_entries.find(name);
+    if (it == m_entries.end())
+        return;
+    it->second.status.bytesUp += up;
+    it->second.status.bytesDown += down;
+}
+
+void TunnelManager::onConnectionFailed(const QString &name, const QString &reason)
+{
+    auto it = m_entries.find(name);
+    if (it == m_entries.end())
+        return;
+    it->second.status.lastError = reason;
+    const bool firstFailure = !it->second.status.serverFailing;
+    it->second.status.serverFailing = true;
+    Q_EMIT statusChanged(name);
+    if (firstFailure)
+        Q_EMIT tunnelFailed(name, QStringLiteral("cannot reach the server: %1").arg(reason));
+}
+
+QString TunnelManager::explainListenError(const QString &error, const QString &listen)
+{
+    const auto address = HostPort::parse(listen, true, nullptr);
+    if (!address)
+        return error;
+    QTcpServer probe;
+    const QHostAddress host = address->listenAddress();
+    if (host.isNull() || probe.listen(host, address->port)
+        || probe.serverError() != QAbstractSocket::AddressInUseError)
+        return error;
+    for (int port = address->port + 1;
+         port <= address->port + kPortSuggestionRange && port <= 65535; ++port) {
+        QTcpServer candidate;
+        if (candidate.listen(host, quint16(port))) {
+            const HostPort suggestion {address->host, quint16(port)};
+            return QStringLiteral("local port %1 is already in use (by another program or "
+                                  "another profile); stop that program or choose another local "
+                                  "port, e.g. %2, which is free now")
+                .arg(address->port)
+                .arg(suggestion.toString());
+        }
+    }
+    return QStringLiteral("local port %1 is already in use (by another program or another "
+                          "profile); stop that program or choose another local port")
+        .arg(address->port);
+}

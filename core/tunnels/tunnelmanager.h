@@ -1,0 +1,72 @@
+// Runs any number of client tunnels, one per profile, and reports each one's state, connections,
+// bytes and rates, for the tray app and the headless `client --profile`.
+#pragma once
+
+#include "profiles/profile.h"
+#include "tunnelstatus.h"
+
+#include <QElapsedTimer>
+#include <QList>
+#include <QObject>
+#include <QTimer>
+#include <map>
+#include <memory>
+
+class ClientTunnel;
+
+class TunnelManager : public QObject
+{
+    Q_OBJECT
+public:
+    static constexpr int kSampleIntervalMs = 1000;
+    static constexpr int kHistorySamples = 120; // two minutes of rates per tunnel
+
+    struct RateSample
+    {
+        double upBytesPerSecond = 0;
+        double downBytesPerSecond = 0;
+    };
+
+    explicit TunnelManager(QObject *parent = nullptr);
+    ~TunnelManager() override;
+
+    // Starts the profile's tunnel (restarts it if it runs). On failure the tunnel is in
+    // State::Error with the reason, tunnelFailed() is emitted, and false is returned.
+    bool start(const Profile &profile);
+    void stop(const QString &name);
+    void stopAll();
+    // A profile was deleted or renamed: its tunnel stops and its status goes or moves.
+    void forget(const QString &name);
+    void rename(const QString &name, const QString &newName);
+
+    bool isRunning(const QString &name) const;
+    TunnelStatus status(const QString &name) const;
+    QStringList runningNames() const;
+    QList<RateSample> history(const QString &name) const; // oldest first, bounded
+
+Q_SIGNALS:
+    void statusChanged(const QString &name);
+    // The tunnel could not start, or the server could not be reached (once per outage).
+    void tunnelFailed(const QString &name, const QString &reason);
+
+private:
+    struct Entry
+    {
+        std::unique_ptr<ClientTunnel> tunnel;
+        TunnelStatus status;
+        qint64 bytesUpAtSample = 0;
+        qint64 bytesDownAtSample = 0;
+        QList<RateSample> history;
+    };
+
+    void sample();
+    void setConnections(const QString &name, int count);
+    void onTransferred(const QString &name, qint64 up, qint64 down);
+    void onConnectionFailed(const QString &name, const QString &reason);
+    // "the port is already in use" plus which nearby port is free.
+    static QString explainListenError(const QString &error, const QString &listen);
+
+    std::map<QString, Entry> m_entries; // not QHash: Entry is move-only
+    QTimer m_sampleTimer;
+    QElapsedTimer m_sinceSample;
+};

@@ -1,0 +1,26 @@
+// What the tunnel manager knows about one tunnel: its state, connections, bytes and rates.
+#pragma once
+
+#include <QString>
+#include <QtGlobal>
+
+struct TunnelStatus
+{
+    enum class State { Stopped, Listening, Active, Error };
+
+    State state = State::Stopped;
+    int connections = 0; // local connections being carried now
+    QString listenAddress; // where it actually listens, while it runs
+    qint64 bytesUp = 0; // local -> server, since the tunnel started
+    qint64 bytesDown = 0;
+    double upBytesPerSecond = 0; // over the last sampling interval
+    double downBytesPerSecond = 0;
+    QString lastError; // why it stopped (State::Error) or why the last connection failed
+    bool serverFailing = false; // running, but the last connection to the server failed
+
+    bool isRunning() const { return state == State::Listening || state == State::Active; }
+
+    // "Listening", "Active: 3 connections", "Error: ..."
+    QString stateText() const;
+    static QString rateText(double bytesPerSecond); // "1.2 MB/s"
+};

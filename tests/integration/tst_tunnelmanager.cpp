@@ -1,0 +1,238 @@
+// The tunnel manager with real tunnels on loopback: our server process in front of an echo
+// endpoint, several profiles at once, states, counters, a busy port and an unreachable server.
+#include "endpoints.h"
+#include "towprocess.h"
+#include "tunnels/tunnelmanager.h"
+
+#include <QSignalSpy>
+#include <QTcpServer>
+#include <QTcpSocket>
+#include <QTest>
+
+namespace {
+
+constexpr int kTimeoutMs = 30000;
+
+quint16 freePort()
+{
+    QTcpServer probe;
+    if (!probe.listen(QHostAddress::LocalHost, 0))
+        return 0;
+    return probe.serverPort();
+}
+
+Profile profileFor(const QString &name, quint16 listenPort, quint16 serverPort)
+{
+    Profile profile;
+    profile.name = name;
+    profile.listen = QStringLiteral("127.0.0.1:%1").arg(listenPort);
+    profile.serverUrl = QStringLiteral("ws://127.0.0.1:%1/").arg(serverPort);
+    return profile;
+}
+
+// Sends data through the tunnel on port and reads the echo back; returns what came back. The
+// tunnel runs in this thread, so this waits with the event loop running (no blocking waits).
+QByteArray echoThrough(QTcpSocket &socket, quint16 port, const QByteArray &data)
+{
+    QByteArray received;
+    QObject::connect(&socket, &QTcpSocket::readyRead, &socket,
+                     [&socket, &received] { received += socket.readAll(); });
+    socket.connectToHost(QHostAddress::LocalHost, port);
+    socket.write(data);
+    const bool settled = QTest::qWaitFor(
+        [&] {
+            return received.size() >= data.size()
+                || socket.state() == QAbstractSocket::UnconnectedState;
+        },
+        kTimeoutMs);
+    QObject::disconnect(&socket, &QTcpSocket::readyRead, &socket, nullptr);
+    if (!settled)
+        qWarning("echo: %lld of %lld bytes came back", qlonglong(received.size()),
+                 qlonglong(data.size()));
+    return received;
+}
+
+} // namespace
+
+class TestTunnelManager : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase();
+    void cleanupTestCase();
+    void startCarryStop();
+    void severalTunnelsAtOnce();
+    void portInUse();
+    void serverUnreachable();
+    void invalidProfile();
+    void renameAndForget();
+
+private:
+    EchoServer m_echo;
+    TowProcess m_server;
+};
+
+void TestTunnelManager::initTestCase()
+{
+    QVERIFY(m_echo.listen(QHostAddress::LocalHost));
+    QVERIFY2(m_server.start({QStringLiteral("server"), QStringLiteral("-listen_ws"),
+                             QStringLiteral("127.0.0.1:0"), QStringLiteral("-remote_tcp"),
+                             QStringLiteral("127.0.0.1:%1").arg(m_echo.serverPort())}),
+             qPrintable(m_server.log()));
+}
+
+void TestTunnelManager::cleanupTestCase()
+{
+    QCOMPARE(m_server.stop(), 0);
+}
+
+void TestTunnelManager::startCarryStop()
+{
+    TunnelManager manager;
+    QSignalSpy changed(&manager, &TunnelManager::statusChanged);
+    const quint16 port = freePort();
+    const Profile profile = profileFor(QStringLiteral("SSH"), port, m_server.port());
+    QCOMPARE(manager.status(profile.name).state, TunnelStatus::State::Stopped);
+    QVERIFY(manager.start(profile));
+    QVERIFY(manager.isRunning(profile.name));
+    QCOMPARE(manager.status(profile.name).state, TunnelStatus::State::Listening);
+    QCOMPARE(manager.status(profile.name).listenAddress, QStringLiteral("127.0.0.1:%1").arg(port));
+    QVERIFY(changed.size() >= 1);
+    QCOMPARE(changed.constLast().constFirst().toString(), profile.name);
+
+    const QByteArray data = patternBytes(7, 256 * 1024);
+    {
+        QTcpSocket socket;
+        QCOMPARE(sha256(echoThrough(socket, port, data)), sha256(data));
+        QTRY_COMPARE_WITH_TIMEOUT(manager.status(profile.name).connections, 1, kTimeoutMs);
+        const TunnelStatus active = manager.status(profile.name);
+        QCOMPARE(active.state, TunnelStatus::State::Active);
+        QCOMPARE(active.stateText(), QStringLiteral("Active: 1 connection"));
+        QCOMPARE(active.bytesUp, data.size());
+        QCOMPARE(active.bytesDown, data.size());
+        // The rates of the interval in which the bytes moved are in the history.
+        QTRY_VERIFY_WITH_TIMEOUT(!manager.history(profile.name).isEmpty(), kTimeoutMs);
+        socket.disconnectFromHost();
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(manager.status(profile.name).connections, 0, kTimeoutMs);
+    QCOMPARE(manager.status(profile.name).state, TunnelStatus::State::Listening);
+    double upSum = 0;
+    QTRY_VERIFY_WITH_TIMEOUT(manager.history(profile.name).size() >= 2, kTimeoutMs);
+    for (const auto &sample : manager.history(profile.name))
+        upSum += sample.upBytesPerSecond;
+    QVERIFY(upSum > 0);
+
+    manager.stop(profile.name);
+    QVERIFY(!manager.isRunning(profile.name));
+    QCOMPARE(manager.status(profile.name).state, TunnelStatus::State::Stopped);
+    QTcpServer reuse;
+    QVERIFY2(reuse.listen(QHostAddress::LocalHost, port),
+             "the stopped tunnel still holds its port");
+}
+
+void TestTunnelManager::severalTunnelsAtOnce()
+{
+    TunnelManager manager;
+    QList<Profile> profiles;
+    for (int i = 0; i < 3; ++i) {
+        profiles << profileFor(QStringLiteral("Tunnel %1").arg(i), freePort(), m_server.port());
+        QVERIFY(manager.start(profiles.constLast()));
+    }
+    QCOMPARE(manager.runningNames().size(), 3);
+    QList<QTcpSocket *> sockets;
+    for (int i = 0; i < 3; ++i) {
+        auto *socket = new QTcpSocket(this);
+        sockets << socket;
+        const QByteArray data = patternBytes(quint32(i), 10000 * (i + 1));
+        QCOMPARE(sha256(echoThrough(
+                     *socket, HostPort::parse(profiles.at(i).listen, false, nullptr)->port, data)),
+                 sha256(data));
+    }
+    for (int i = 0; i < 3; ++i) {
+        QTRY_COMPARE_WITH_TIMEOUT(manager.status(profiles.at(i).name).connections, 1, kTimeoutMs);
+        QCOMPARE(manager.status(profiles.at(i).name).bytesUp, 10000 * (i + 1));
+    }
+    manager.stop(profiles.at(1).name);
+    QCOMPARE(manager.runningNames().size(), 2);
+    // The local connection of the stopped tunnel is closed with it.
+    QTRY_COMPARE_WITH_TIMEOUT(sockets.at(1)->state(), QAbstractSocket::UnconnectedState,
+                              kTimeoutMs);
+    QCOMPARE(sockets.at(0)->state(), QAbstractSocket::ConnectedState);
+    manager.stopAll();
+    QVERIFY(manager.runningNames().isEmpty());
+    qDeleteAll(sockets);
+}
+
+void TestTunnelManager::portInUse()
+{
+    QTcpServer occupant;
+    QVERIFY(occupant.listen(QHostAddress::LocalHost, 0));
+    TunnelManager manager;
+    QSignalSpy failed(&manager, &TunnelManager::tunnelFailed);
+    const Profile profile =
+        profileFor(QStringLiteral("Busy"), occupant.serverPort(), m_server.port());
+    QVERIFY(!manager.start(profile));
+    const TunnelStatus status = manager.status(profile.name);
+    QCOMPARE(status.state, TunnelStatus::State::Error);
+    QVERIFY2(status.lastError.contains(
+                 QStringLiteral("local port %1 is already in use").arg(occupant.serverPort())),
+             qPrintable(status.lastError));
+    QVERIFY2(
+        status.lastError.contains(QStringLiteral("choose another local port, e.g. 127.0.0.1:")),
+        qPrintable(status.lastError));
+    QVERIFY(status.stateText().startsWith(QStringLiteral("Error: local port")));
+    QCOMPARE(failed.size(), 1);
+    QCOMPARE(failed.constFirst().at(0).toString(), profile.name);
+    QVERIFY(!manager.isRunning(profile.name));
+}
+
+void TestTunnelManager::serverUnreachable()
+{
+    TunnelManager manager;
+    QSignalSpy failed(&manager, &TunnelManager::tunnelFailed);
+    const quint16 port = freePort();
+    const Profile profile = profileFor(QStringLiteral("Nowhere"), port, freePort());
+    QVERIFY(manager.start(profile));
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        QTcpSocket socket;
+        socket.connectToHost(QHostAddress::LocalHost, port);
+        QVERIFY(socket.waitForConnected(kTimeoutMs));
+        // The tunnel closes the local connection when the server cannot be reached.
+        QTRY_COMPARE_WITH_TIMEOUT(socket.state(), QAbstractSocket::UnconnectedState, kTimeoutMs);
+    }
+    QTRY_VERIFY_WITH_TIMEOUT(manager.status(profile.name).serverFailing, kTimeoutMs);
+    QCOMPARE(failed.size(), 1); // once per outage, not once per connection
+    QVERIFY2(
+        failed.constFirst().at(1).toString().startsWith(QStringLiteral("cannot reach the server")),
+        qPrintable(failed.constFirst().at(1).toString()));
+    const TunnelStatus status = manager.status(profile.name);
+    QCOMPARE(status.state, TunnelStatus::State::Listening);
+    QVERIFY(!status.lastError.isEmpty());
+    QCOMPARE(status.stateText(), QStringLiteral("Listening, server unreachable"));
+}
+
+void TestTunnelManager::invalidProfile()
+{
+    TunnelManager manager;
+    Profile profile = profileFor(QStringLiteral("Broken"), 1, 1);
+    profile.serverUrl = QStringLiteral("ftp://example.org/");
+    QVERIFY(!manager.start(profile));
+    QCOMPARE(manager.status(profile.name).state, TunnelStatus::State::Error);
+    QVERIFY(manager.status(profile.name).lastError.contains(QStringLiteral("unsupported scheme")));
+}
+
+void TestTunnelManager::renameAndForget()
+{
+    TunnelManager manager;
+    const Profile profile = profileFor(QStringLiteral("Old"), freePort(), m_server.port());
+    QVERIFY(manager.start(profile));
+    manager.rename(QStringLiteral("Old"), QStringLiteral("New"));
+    QVERIFY(!manager.isRunning(QStringLiteral("Old")));
+    QVERIFY(manager.isRunning(QStringLiteral("New")));
+    manager.forget(QStringLiteral("New"));
+    QVERIFY(manager.runningNames().isEmpty());
+    QCOMPARE(manager.status(QStringLiteral("New")).state, TunnelStatus::State::Stopped);
+}
+
+QTEST_GUILESS_MAIN(TestTunnelManager)
+#include "tst_tunnelmanager.moc"

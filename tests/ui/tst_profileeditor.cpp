@@ -1,0 +1,169 @@
+// The profile editor: validation as the user types, OK disabled while invalid, the message naming
+// the field, unique names and local-address conflicts with other profiles.
+#include "profileeditor.h"
+#include "uitestbase.h"
+
+#include <QCheckBox>
+#include <QDialogButtonBox>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPlainTextEdit>
+#include <QPushButton>
+
+class TestProfileEditor : public QObject, public UiTestBase
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void init() { createApp(); }
+    void cleanup() { destroyApp(); }
+    void validatesAsTheUserTypes_data();
+    void validatesAsTheUserTypes();
+    void uniqueNameAndPortConflict();
+    void editingKeepsOwnNameAndAddress();
+    void roundTripOfEveryField();
+};
+
+namespace {
+
+QPushButton *okButton(ProfileEditor &editor)
+{
+    return editor.findChild<QDialogButtonBox *>()->button(QDialogButtonBox::Ok);
+}
+
+Profile valid(const QString &name = QStringLiteral("SSH"))
+{
+    Profile profile;
+    profile.name = name;
+    profile.listen = QStringLiteral("127.0.0.1:2222");
+    profile.serverUrl = QStringLiteral("wss://example.org/ssh/");
+    return profile;
+}
+
+} // namespace
+
+void TestProfileEditor::validatesAsTheUserTypes_data()
+{
+    QTest::addColumn<QString>("field");
+    QTest::addColumn<QString>("typed");
+    QTest::addColumn<QString>("message");
+    QTest::newRow("empty name") << "name"
+                                << ""
+                                << "Name: a name is required";
+    QTest::newRow("listen without port") << "listen"
+                                         << "127.0.0.1"
+                                         << "Local address: invalid address \"127.0.0.1\"";
+    QTest::newRow("listen bad port") << "listen"
+                                     << "127.0.0.1:70000"
+                                     << "out of range";
+    QTest::newRow("url scheme") << "server"
+                                << "ftp://example.org/"
+                                << "Server URL: invalid WebSocket URL";
+    QTest::newRow("proxy") << "proxy"
+                           << "gopher://p:1"
+                           << "Proxy: expected empty";
+    QTest::newRow("server name") << "serverName"
+                                 << "a b"
+                                 << "TLS server name: \"a b\"";
+    QTest::newRow("headers") << "headers"
+                             << "X-Good: 1\nno colon"
+                             << "Headers, line 2";
+    QTest::newRow("header name") << "headers"
+                                 << "Bad Name: 1"
+                                 << "not a valid HTTP header name";
+    QTest::newRow("pins") << "pins"
+                          << "tooshort"
+                          << "Pinned keys: \"tooshort\"";
+}
+
+void TestProfileEditor::validatesAsTheUserTypes()
+{
+    QFETCH(QString, field);
+    QFETCH(QString, typed);
+    QFETCH(QString, message);
+    ProfileEditor editor(store.get(), valid(), QString());
+    QVERIFY2(editor.isValid(), qPrintable(editor.problem()));
+    QVERIFY(okButton(editor)->isEnabled());
+    auto *error = editor.findChild<QLabel *>(QStringLiteral("error"));
+    QVERIFY(error);
+
+    QWidget *widget = editor.findChild<QWidget *>(field);
+    QVERIFY2(widget, qPrintable(field));
+    if (auto *line = qobject_cast<QLineEdit *>(widget)) {
+        line->selectAll();
+        QTest::keyClick(line, Qt::Key_Backspace);
+        QTest::keyClicks(line, typed);
+    } else {
+        qobject_cast<QPlainTextEdit *>(widget)->setPlainText(typed);
+    }
+    QVERIFY(!editor.isValid());
+    QVERIFY(!okButton(editor)->isEnabled());
+    QVERIFY2(error->text().contains(message), qPrintable(error->text()));
+    QCOMPARE(widget->toolTip(), error->text());
+
+    // Fixing it enables OK again.
+    if (auto *line = qobject_cast<QLineEdit *>(widget))
+        line->setText(field == QLatin1String("name")         ? QStringLiteral("SSH")
+                          : field == QLatin1String("listen") ? QStringLiteral("127.0.0.1:2222")
+                          : field == QLatin1String("server") ? QStringLiteral("ws://h/")
+                                                             : QString());
+    else
+        qobject_cast<QPlainTextEdit *>(widget)->clear();
+    QVERIFY2(editor.isValid(), qPrintable(editor.problem()));
+    QVERIFY(okButton(editor)->isEnabled());
+    QVERIFY(error->isHidden());
+}
+
+void TestProfileEditor::uniqueNameAndPortConflict()
+{
+    QString error;
+    QVERIFY(store->add(valid(QStringLiteral("SSH home")), &error));
+    Profile other = valid(QStringLiteral("Other"));
+    other.listen = QStringLiteral("127.0.0.1:3000");
+    ProfileEditor editor(store.get(), other, QString());
+    QVERIFY(editor.isValid());
+    auto *name = editor.findChild<QLineEdit *>(QStringLiteral("name"));
+    name->setText(QStringLiteral("ssh HOME"));
+    QVERIFY(!okButton(editor)->isEnabled());
+    QVERIFY2(editor.problem().contains(QStringLiteral("a profile named “SSH home” exists")),
+             qPrintable(editor.problem()));
+    name->setText(QStringLiteral("Other"));
+    auto *listen = editor.findChild<QLineEdit *>(QStringLiteral("listen"));
+    listen->setText(QStringLiteral(":2222"));
+    QVERIFY(!okButton(editor)->isEnabled());
+    QVERIFY2(editor.problem().contains(QStringLiteral("the profile “SSH home” listens there")),
+             qPrintable(editor.problem()));
+    listen->setText(QStringLiteral("127.0.0.1:2223"));
+    QVERIFY(okButton(editor)->isEnabled());
+}
+
+void TestProfileEditor::editingKeepsOwnNameAndAddress()
+{
+    QString error;
+    QVERIFY(store->add(valid(QStringLiteral("SSH")), &error));
+    ProfileEditor editor(store.get(), *store->profile(QStringLiteral("SSH")),
+                         QStringLiteral("SSH"));
+    QVERIFY2(editor.isValid(), qPrintable(editor.problem()));
+}
+
+void TestProfileEditor::roundTripOfEveryField()
+{
+    Profile full = valid();
+    full.headers = {{"X-A", "1"}, {"X-B", "two words"}};
+    full.token = QStringLiteral("tok");
+    full.proxy = QStringLiteral("socks5://127.0.0.1:1080");
+    full.caFile = QStringLiteral("/tmp/ca.pem");
+    full.pinsSha256 = {QStringLiteral("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")};
+    full.serverName = QStringLiteral("ssh.example.org");
+    full.insecure = true;
+    full.keepAliveMode = Profile::KeepAliveMode::Ping;
+    full.keepAliveIntervalMs = 42000;
+    full.autoStart = true;
+    ProfileEditor editor(store.get(), full, QString());
+    QVERIFY2(editor.isValid(), qPrintable(editor.problem()));
+    QCOMPARE(editor.profile(), full);
+    editor.findChild<QCheckBox *>(QStringLiteral("autoStart"))->setChecked(false);
+    QVERIFY(!editor.profile().autoStart);
+}
+
+QTEST_MAIN(TestProfileEditor)
+#include "tst_profileeditor.moc"

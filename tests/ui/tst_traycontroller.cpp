@@ -1,0 +1,148 @@
+// The tray menu: one checkable entry per profile that follows the profiles, shows state and
+// connection count, and starts and stops the tunnel when toggled; the icon state and tooltip.
+#include "traycontroller.h"
+#include "tunnelswindow.h"
+#include "uitestbase.h"
+
+#include <QAction>
+#include <QMenu>
+#include <QSignalSpy>
+#include <QSystemTrayIcon>
+
+class TestTrayController : public QObject, public UiTestBase
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase() { QVERIFY(startServer()); }
+    void cleanupTestCase() { QCOMPARE(server.stop(), 0); }
+    void init() { createApp(); }
+    void cleanup() { destroyApp(); }
+    void menuFollowsProfiles();
+    void togglingStartsAndStops();
+    void errorStateAndStartStopAll();
+    void quitAndOpenWindow();
+};
+
+namespace {
+
+QStringList menuTexts(QMenu *menu)
+{
+    QStringList texts;
+    for (QAction *action : menu->actions())
+        texts << (action->isSeparator() ? QStringLiteral("--") : action->text());
+    return texts;
+}
+
+} // namespace
+
+void TestTrayController::menuFollowsProfiles()
+{
+    TrayController *tray = app->tray();
+    QCOMPARE(
+        menuTexts(tray->menu()),
+        QStringList({QStringLiteral("No saved tunnels"), QStringLiteral("--"),
+                     QStringLiteral("Open Tunnels Window…"), QStringLiteral("Start All"),
+                     QStringLiteral("Stop All"), QStringLiteral("--"), QStringLiteral("Quit")}));
+    QString error;
+    QVERIFY(store->add(profile(QStringLiteral("SSH home")), &error));
+    QVERIFY(store->add(profile(QStringLiteral("RDP office")), &error));
+    QStringList texts = menuTexts(tray->menu());
+    QCOMPARE(texts.mid(0, 3),
+             QStringList(
+                 {QStringLiteral("SSH home"), QStringLiteral("RDP office"), QStringLiteral("--")}));
+    QVERIFY(tray->profileAction(QStringLiteral("SSH home"))->isCheckable());
+    QVERIFY(!tray->profileAction(QStringLiteral("SSH home"))->isChecked());
+
+    QVERIFY(store->rename(QStringLiteral("SSH home"), QStringLiteral("SSH"), &error));
+    QVERIFY(tray->profileAction(QStringLiteral("SSH")));
+    QVERIFY(!tray->profileAction(QStringLiteral("SSH home")));
+    QVERIFY(store->remove(QStringLiteral("RDP office"), &error));
+    texts = menuTexts(tray->menu());
+    QCOMPARE(texts.first(), QStringLiteral("SSH"));
+    QVERIFY(!texts.contains(QStringLiteral("RDP office")));
+    QCOMPARE(tray->iconStateName(), QStringLiteral("idle"));
+    // An "&" in a name is shown, not turned into a keyboard mnemonic.
+    QVERIFY(store->add(profile(QStringLiteral("R&D")), &error));
+    QCOMPARE(tray->profileAction(QStringLiteral("R&D"))->text(), QStringLiteral("R&&D"));
+    QVERIFY(store->remove(QStringLiteral("R&D"), &error));
+    // Drawn, not just named: the SVG plugin (libqt6svg6) renders the icons.
+    QVERIFY(!tray->icon()->icon().pixmap(22, 22).isNull());
+    QVERIFY(tray->icon()->toolTip().contains(QStringLiteral("0 of 1 tunnels on")));
+}
+
+void TestTrayController::togglingStartsAndStops()
+{
+    const Profile ssh = profile(QStringLiteral("SSH"));
+    QString error;
+    QVERIFY(store->add(ssh, &error));
+    TrayController *tray = app->tray();
+    QAction *action = tray->profileAction(ssh.name);
+    action->trigger(); // what a click on the entry does
+    QVERIFY(manager->isRunning(ssh.name));
+    QVERIFY(action->isChecked());
+    QCOMPARE(action->text(), QStringLiteral("SSH  (listening)"));
+    QCOMPARE(tray->iconStateName(), QStringLiteral("active"));
+    QVERIFY(tray->icon()->toolTip().contains(QStringLiteral("1 of 1 tunnels on, 0 connections")));
+
+    QTcpSocket first;
+    QTcpSocket second;
+    first.connectToHost(QHostAddress::LocalHost, portOf(ssh));
+    second.connectToHost(QHostAddress::LocalHost, portOf(ssh));
+    QTRY_COMPARE_WITH_TIMEOUT(action->text(), QStringLiteral("SSH  (2 connections)"), kUiTimeoutMs);
+    QVERIFY(tray->icon()->toolTip().contains(QStringLiteral("2 connections")));
+
+    action->trigger();
+    QVERIFY(!manager->isRunning(ssh.name));
+    QVERIFY(!action->isChecked());
+    QCOMPARE(action->text(), QStringLiteral("SSH"));
+    QCOMPARE(tray->iconStateName(), QStringLiteral("idle"));
+    QTRY_COMPARE_WITH_TIMEOUT(first.state(), QAbstractSocket::UnconnectedState, kUiTimeoutMs);
+}
+
+void TestTrayController::errorStateAndStartStopAll()
+{
+    QTcpServer occupant;
+    QVERIFY(occupant.listen(QHostAddress::LocalHost, 0));
+    Profile busy = profile(QStringLiteral("Busy"));
+    busy.listen = QStringLiteral("127.0.0.1:%1").arg(occupant.serverPort());
+    const Profile fine = profile(QStringLiteral("Fine"));
+    QString error;
+    QVERIFY(store->add(busy, &error));
+    QVERIFY(store->add(fine, &error));
+    TrayController *tray = app->tray();
+    QAction *startAll = nullptr;
+    QAction *stopAll = nullptr;
+    for (QAction *action : tray->menu()->actions()) {
+        if (action->text() == QLatin1String("Start All"))
+            startAll = action;
+        if (action->text() == QLatin1String("Stop All"))
+            stopAll = action;
+    }
+    QVERIFY(startAll && stopAll);
+    startAll->trigger();
+    QVERIFY(manager->isRunning(fine.name));
+    QVERIFY(!manager->isRunning(busy.name));
+    QCOMPARE(tray->iconStateName(), QStringLiteral("error"));
+    QCOMPARE(tray->profileAction(busy.name)->text(), QStringLiteral("Busy  (error)"));
+    QVERIFY(tray->profileAction(busy.name)->toolTip().contains(QStringLiteral("already in use")));
+    QVERIFY(tray->icon()->toolTip().contains(QStringLiteral("Failing: Busy")));
+    stopAll->trigger();
+    QVERIFY(manager->runningNames().isEmpty());
+    QCOMPARE(tray->iconStateName(), QStringLiteral("idle"));
+}
+
+void TestTrayController::quitAndOpenWindow()
+{
+    QSignalSpy quit(app.get(), &DesktopApp::quitRequested);
+    for (QAction *action : app->tray()->menu()->actions()) {
+        if (action->text() == QLatin1String("Quit"))
+            action->trigger();
+        if (action->text().startsWith(QLatin1String("Open Tunnels Window")))
+            action->trigger();
+    }
+    QCOMPARE(quit.size(), 1);
+    QVERIFY(app->window()->isVisible());
+}
+
+QTEST_MAIN(TestTrayController)
+#include "tst_traycontroller.moc"

@@ -1,0 +1,242 @@
+// The tunnels window: selection drives the actions and the traffic graph, import and export go
+// through the store, and "Test" reports a real WebSocket check of the selected profile.
+#include "profileeditor.h"
+#include "trafficgraph.h"
+#include "tunnels/connectionprobe.h"
+#include "tunnelswindow.h"
+#include "tunneltablemodel.h"
+#include "uitestbase.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QFile>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QSystemTrayIcon>
+#include <QTableView>
+#include <QTimer>
+
+class TestTunnelsWindow : public QObject, public UiTestBase
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase() { QVERIFY(startServer()); }
+    void cleanupTestCase() { QCOMPARE(server.stop(), 0); }
+    void init();
+    void cleanup() { destroyApp(); }
+    void selectionDrivesActionsAndGraph();
+    void importAndExport();
+    void testButtonChecksTheServer();
+    void noTrayShowsWindowAndNotice();
+    void editRunningTunnelRestartsIt();
+    void duplicateAndDelete();
+
+private:
+    QAction *action(const QString &objectName) const
+    {
+        return app->window()->findChild<QAction *>(objectName);
+    }
+};
+
+void TestTunnelsWindow::init()
+{
+    createApp();
+    // The same hook main() installs until the client's connection check lands.
+    app->setConnectionTester([](const Profile &profile, QObject *context,
+                                std::function<void(bool, const QString &)> done) {
+        auto *probe = new ConnectionProbe(context);
+        QObject::connect(probe, &ConnectionProbe::finished, context,
+                         [probe, done](bool ok, const QString &message) {
+                             done(ok, message);
+                             probe->deleteLater();
+                         });
+        probe->start(profile);
+    });
+}
+
+void TestTunnelsWindow::selectionDrivesActionsAndGraph()
+{
+    TunnelsWindow *window = app->window();
+    window->show();
+    // Nothing to act on yet.
+    QVERIFY(!action(QStringLiteral("toggle"))->isEnabled());
+    QVERIFY(!action(QStringLiteral("test"))->isEnabled());
+    QVERIFY(action(QStringLiteral("add"))->isEnabled());
+    QCOMPARE(action(QStringLiteral("add"))->shortcut(), QKeySequence(QKeySequence::New));
+
+    const Profile other = profile(QStringLiteral("Other"));
+    const Profile ssh = profile(QStringLiteral("SSH"));
+    QString error;
+    QVERIFY(store->add(other, &error));
+    // The first tunnel is selected, so the shortcuts act at once.
+    QCOMPARE(window->selectedName(), other.name);
+    QVERIFY(action(QStringLiteral("toggle"))->isEnabled());
+    QVERIFY(store->add(ssh, &error));
+    window->selectName(ssh.name);
+    QCOMPARE(window->selectedName(), ssh.name);
+    QVERIFY(action(QStringLiteral("toggle"))->isEnabled());
+    QCOMPARE(action(QStringLiteral("toggle"))->text(), QStringLiteral("&Start"));
+    action(QStringLiteral("toggle"))->trigger();
+    QVERIFY(manager->isRunning(ssh.name));
+    QCOMPARE(action(QStringLiteral("toggle"))->text(), QStringLiteral("&Stop"));
+
+    QTcpSocket socket;
+    QByteArray echoed;
+    connect(&socket, &QTcpSocket::readyRead, this, [&] { echoed += socket.readAll(); });
+    socket.connectToHost(QHostAddress::LocalHost, portOf(ssh));
+    socket.write(QByteArray(50000, 'y'));
+    QTRY_COMPARE_WITH_TIMEOUT(echoed.size(), 50000, kUiTimeoutMs);
+    // The graph of the selected tunnel gets its rate samples as they come.
+    QTRY_VERIFY_WITH_TIMEOUT(!window->graph()->samples().isEmpty(), kUiTimeoutMs);
+    QVERIFY(!window->graph()->grab().isNull());
+    action(QStringLiteral("toggle"))->trigger();
+    QVERIFY(!manager->isRunning(ssh.name));
+}
+
+void TestTunnelsWindow::importAndExport()
+{
+    Profile ssh = profile(QStringLiteral("SSH"));
+    ssh.token = QStringLiteral("tok-123");
+    QString error;
+    QVERIFY(store->add(ssh, &error));
+    TunnelsWindow *window = app->window();
+    const QString path = directory.filePath(QStringLiteral("export.json"));
+    QVERIFY(window->exportTo({ssh.name}, path, false));
+    QVERIFY(window->statusText().contains(path));
+    QFile file(path);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    QVERIFY(!file.readAll().contains("tok-123"));
+    file.close();
+
+    QVERIFY(window->importFrom(path));
+    QCOMPARE(store->names(),
+             QStringList({QStringLiteral("SSH"), QStringLiteral("SSH (imported)")}));
+    QCOMPARE(window->selectedName(), QStringLiteral("SSH (imported)"));
+    QVERIFY(window->statusText().contains(QStringLiteral("Imported 1 tunnel")));
+
+    QVERIFY(!window->importFrom(directory.filePath(QStringLiteral("missing.json"))));
+    QVERIFY2(window->statusText().contains(QStringLiteral("Import failed")),
+             qPrintable(window->statusText()));
+}
+
+void TestTunnelsWindow::testButtonChecksTheServer()
+{
+    const Profile good = profile(QStringLiteral("Good"));
+    Profile bad = profile(QStringLiteral("Bad"));
+    bad.serverUrl = QStringLiteral("ws://127.0.0.1:%1/").arg(freePort());
+    QString error;
+    QVERIFY(store->add(good, &error));
+    QVERIFY(store->add(bad, &error));
+    TunnelsWindow *window = app->window();
+
+    window->selectName(good.name);
+    QVERIFY(action(QStringLiteral("test"))->isEnabled());
+    action(QStringLiteral("test"))->trigger();
+    QTRY_VERIFY_WITH_TIMEOUT(window->statusText().contains(QStringLiteral("passed")), kUiTimeoutMs);
+    QVERIFY2(window->statusText().contains(QStringLiteral("accepted the WebSocket upgrade")),
+             qPrintable(window->statusText()));
+    QTRY_VERIFY_WITH_TIMEOUT(action(QStringLiteral("test"))->isEnabled(), kUiTimeoutMs);
+
+    window->selectName(bad.name);
+    action(QStringLiteral("test"))->trigger();
+    QTRY_VERIFY_WITH_TIMEOUT(window->statusText().contains(QStringLiteral("failed")), kUiTimeoutMs);
+    QVERIFY2(window->statusText().contains(QStringLiteral("refused")),
+             qPrintable(window->statusText()));
+}
+
+void TestTunnelsWindow::noTrayShowsWindowAndNotice()
+{
+    // The offscreen platform has no system tray: the window opens and says why.
+    QVERIFY(!QSystemTrayIcon::isSystemTrayAvailable());
+    app->start(false);
+    QVERIFY(app->window()->isVisible());
+    auto *notice = app->window()->findChild<QLabel *>(QStringLiteral("noTrayNotice"));
+    QVERIFY(notice && notice->isVisible());
+    QVERIFY(notice->text().contains(QStringLiteral("No system tray")));
+}
+
+namespace {
+
+// Runs work on the next modal dialog once it is open (the actions open them with exec()).
+void whenModalOpens(std::function<void(QWidget *)> work)
+{
+    auto *timer = new QTimer;
+    timer->setInterval(50);
+    QObject::connect(timer, &QTimer::timeout, timer, [timer, work] {
+        if (QWidget *modal = QApplication::activeModalWidget()) {
+            timer->deleteLater();
+            timer->stop();
+            work(modal);
+        }
+    });
+    timer->start();
+}
+
+} // namespace
+
+void TestTunnelsWindow::editRunningTunnelRestartsIt()
+{
+    const Profile ssh = profile(QStringLiteral("SSH"));
+    QString error;
+    QVERIFY(store->add(ssh, &error));
+    app->setRunning(ssh.name, true);
+    QVERIFY(manager->isRunning(ssh.name));
+    TunnelsWindow *window = app->window();
+    window->show();
+    window->selectName(ssh.name);
+
+    const quint16 newPort = freePort();
+    bool edited = false;
+    whenModalOpens([&](QWidget *modal) {
+        auto *editor = qobject_cast<ProfileEditor *>(modal);
+        if (!editor) {
+            modal->close();
+            return;
+        }
+        editor->findChild<QLineEdit *>(QStringLiteral("name"))->setText(QStringLiteral("SSH home"));
+        editor->findChild<QLineEdit *>(QStringLiteral("listen"))
+            ->setText(QStringLiteral("127.0.0.1:%1").arg(newPort));
+        edited = editor->isValid();
+        editor->accept();
+    });
+    action(QStringLiteral("edit"))->trigger();
+    QVERIFY(edited);
+    QCOMPARE(store->names(), QStringList {QStringLiteral("SSH home")});
+    QVERIFY(!manager->isRunning(ssh.name));
+    QVERIFY(manager->isRunning(QStringLiteral("SSH home")));
+    QCOMPARE(manager->status(QStringLiteral("SSH home")).listenAddress,
+             QStringLiteral("127.0.0.1:%1").arg(newPort));
+    QCOMPARE(window->selectedName(), QStringLiteral("SSH home"));
+    // The old port is free again.
+    QTcpServer reuse;
+    QVERIFY(reuse.listen(QHostAddress::LocalHost, portOf(ssh)));
+}
+
+void TestTunnelsWindow::duplicateAndDelete()
+{
+    const Profile ssh = profile(QStringLiteral("SSH"));
+    QString error;
+    QVERIFY(store->add(ssh, &error));
+    TunnelsWindow *window = app->window();
+    window->selectName(ssh.name);
+    action(QStringLiteral("duplicate"))->trigger();
+    QCOMPARE(store->names(), QStringList({QStringLiteral("SSH"), QStringLiteral("SSH (copy)")}));
+    QCOMPARE(window->selectedName(), QStringLiteral("SSH (copy)"));
+
+    app->setRunning(QStringLiteral("SSH (copy)"), true);
+    whenModalOpens([](QWidget *modal) {
+        auto *box = qobject_cast<QMessageBox *>(modal);
+        if (box)
+            box->button(QMessageBox::Yes)->click();
+        else
+            modal->close();
+    });
+    action(QStringLiteral("delete"))->trigger();
+    QCOMPARE(store->names(), QStringList {QStringLiteral("SSH")});
+    QVERIFY(manager->runningNames().isEmpty());
+}
+
+QTEST_MAIN(TestTunnelsWindow)
+#include "tst_tunnelswindow.moc"

@@ -1,0 +1,509 @@
+// The profile store: round trip, secrets kept apart (0600), precise validation messages, broken
+// files kept aside, unique names, duplicate, rename, import and export.
+#include "profiles/profilestore.h"
+
+#include <QDir>
+#include <QFile>
+#include <QJsonDocument>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+
+namespace {
+
+QByteArray readAll(const QString &path)
+{
+    QFile file(path);
+    return file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();
+}
+
+QString testFile(const QString &name)
+{
+    return QStringLiteral(TOW_TESTFILES_DIR "/profiles/") + name;
+}
+
+void install(const QString &testFileName, const QString &target)
+{
+    QFile::remove(target);
+    QVERIFY(QFile::copy(testFile(testFileName), target));
+    QVERIFY(QFile::setPermissions(target, QFileDevice::ReadOwner | QFileDevice::WriteOwner));
+}
+
+Profile fullProfile(const QString &name)
+{
+    Profile profile;
+    profile.name = name;
+    profile.listen = QStringLiteral("127.0.0.1:2222");
+    profile.serverUrl = QStringLiteral("wss://alice:open%20sesame@example.org/ssh/");
+    profile.headers = {{"X-Client", "tray"}, {"X-Team", "ops"}};
+    profile.token = QStringLiteral("token-123");
+    profile.proxy = QStringLiteral("http://bob:hunter2@proxy.example:3128");
+    profile.caFile = QStringLiteral("/etc/ssl/ca.pem");
+    profile.pinsSha256 = {QStringLiteral("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")};
+    profile.serverName = QStringLiteral("ssh.example.org");
+    profile.insecure = true;
+    profile.keepAliveMode = Profile::KeepAliveMode::Ping;
+    profile.keepAliveIntervalMs = 30000;
+    profile.autoStart = true;
+    return profile;
+}
+
+Profile simpleProfile(const QString &name, const QString &listen)
+{
+    Profile profile;
+    profile.name = name;
+    profile.listen = listen;
+    profile.serverUrl = QStringLiteral("ws://example.org:8080/");
+    return profile;
+}
+
+// Readable and writable by its owner, nothing for group and others (mode 0600).
+bool isOwnerOnly(const QString &path)
+{
+    const QFileDevice::Permissions permissions = QFile::permissions(path);
+    const QFileDevice::Permissions others = QFileDevice::ReadGroup | QFileDevice::WriteGroup
+        | QFileDevice::ExeGroup | QFileDevice::ReadOther | QFileDevice::WriteOther
+        | QFileDevice::ExeOther;
+    return (permissions & QFileDevice::ReadOwner) && (permissions & QFileDevice::WriteOwner)
+        && !(permissions & others);
+}
+
+QStringList brokenFiles(const QString &directory)
+{
+    return QDir(directory).entryList({QStringLiteral("*.broken-*")}, QDir::Files);
+}
+
+} // namespace
+
+class TestProfileStore : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void missingFileIsEmpty();
+    void loadsValidFileWithSecrets();
+    void roundTripKeepsSecretsApart();
+    void brokenFileIsKeptAside_data();
+    void brokenFileIsKeptAside();
+    void brokenSecretsAreKeptAside();
+    void secretsFileIsTightened();
+    void validation_data();
+    void validation();
+    void namesAreUnique();
+    void renameAndRemove();
+    void duplicate();
+    void listenConflict();
+    void exportAndImport();
+    void importRejectsInvalidFile();
+    void clientOptionsMapping();
+};
+
+void TestProfileStore::missingFileIsEmpty()
+{
+    QTemporaryDir dir;
+    ProfileStore store(dir.path());
+    QString error;
+    QVERIFY2(store.load(&error), qPrintable(error));
+    QVERIFY(store.profiles().isEmpty());
+    QVERIFY(!QFile::exists(store.filePath())); // loading writes nothing
+}
+
+void TestProfileStore::loadsValidFileWithSecrets()
+{
+    QTemporaryDir dir;
+    ProfileStore store(dir.path());
+    install(QStringLiteral("valid.json"), store.filePath());
+    install(QStringLiteral("secrets-valid.json"), store.secretsFilePath());
+    QString error;
+    QVERIFY2(store.load(&error), qPrintable(error));
+    QCOMPARE(store.names(),
+             QStringList({QStringLiteral("SSH home"), QStringLiteral("RDP office")}));
+    const Profile ssh = *store.profile(QStringLiteral("SSH home"));
+    QCOMPARE(ssh.listen, QStringLiteral("127.0.0.1:2222"));
+    QCOMPARE(ssh.token, QStringLiteral("s3cr3t-token"));
+    QCOMPARE(ssh.serverPassword(), QStringLiteral("p@ss:word"));
+    QCOMPARE(ssh.proxyPassword(), QStringLiteral("proxy-pw"));
+    QCOMPARE(ssh.headers.size(), 1);
+    QCOMPARE(ssh.headers.constFirst().first, QByteArray("X-Client"));
+    QCOMPARE(ssh.keepAliveMode, Profile::KeepAliveMode::Ping);
+    QCOMPARE(ssh.keepAliveIntervalMs, 25000);
+    QCOMPARE(ssh.serverName, QStringLiteral("ssh.example.org"));
+    QVERIFY(ssh.autoStart);
+    const Profile rdp = *store.profile(QStringLiteral("RDP office"));
+    QCOMPARE(rdp.keepAliveIntervalMs, 10000);
+    QVERIFY(!rdp.autoStart);
+    QVERIFY(rdp.token.isEmpty());
+}
+
+void TestProfileStore::roundTripKeepsSecretsApart()
+{
+    QTemporaryDir dir;
+    ProfileStore store(dir.path());
+    QString error;
+    QVERIFY(store.load(&error));
+    QSignalSpy changed(&store, &ProfileStore::changed);
+    const Profile profile = fullProfile(QStringLiteral("SSH home"));
+    QVERIFY2(store.add(profile, &error), qPrintable(error));
+    QCOMPARE(changed.size(), 1);
+
+    ProfileStore reloaded(dir.path());
+    QVERIFY2(reloaded.load(&error), qPrintable(error));
+    QCOMPARE(reloaded.profiles().size(), 1);
+    QCOMPARE(reloaded.profiles().constFirst(), profile);
+
+    const QByteArray publicPart = readAll(store.filePath());
+    QVERIFY(publicPart.contains("\"schema\": 1"));
+    QVERIFY(publicPart.contains("SSH home"));
+    for (const QByteArray &secret :
+         {QByteArray("token-123"), QByteArray("hunter2"), QByteArray("sesame")})
+        QVERIFY2(!publicPart.contains(secret), secret.constData());
+    const QByteArray secretPart = readAll(store.secretsFilePath());
+    QVERIFY(secretPart.contains("token-123"));
+    QVERIFY(secretPart.contains("hunter2"));
+    QVERIFY(isOwnerOnly(store.secretsFilePath()));
+    // No temporary file of QSaveFile is left behind.
+    QCOMPARE(QDir(dir.path()).entryList(QDir::Files),
+             QStringList({QStringLiteral("profiles.json"), QStringLiteral("secrets.json")}));
+}
+
+void TestProfileStore::brokenFileIsKeptAside_data()
+{
+    QTest::addColumn<QString>("file");
+    QTest::addColumn<QStringList>("expected");
+    QTest::newRow("syntax") << "syntax-error.json" << QStringList {"not valid JSON at byte"};
+    QTest::newRow("port out of range")
+        << "bad-listen.json"
+        << QStringList {"profiles[1] (\"Database\")", "key \"listen\"",
+                        "port 99999 is out of range"};
+    QTest::newRow("wrong type") << "bad-type.json"
+                                << QStringList {"profiles[0] (\"SSH home\")", "key \"insecure\"",
+                                                "expected true or false, found a string"};
+    QTest::newRow("newer schema") << "newer-schema.json"
+                                  << QStringList {"key \"schema\": expected 1, found 2",
+                                                  "newer version"};
+    QTest::newRow("duplicate names")
+        << "duplicate-names.json"
+        << QStringList {"profiles[1] (\"ssh HOME\")", "names must be unique"};
+    QTest::newRow("unknown key") << "unknown-key.json"
+                                 << QStringList {"key \"autostart\": unknown key", "autoStart"};
+    QTest::newRow("bad url") << "bad-url.json"
+                             << QStringList {"key \"server\"", "unsupported scheme \"ftp\""};
+    QTest::newRow("missing key") << "missing-server.json"
+                                 << QStringList {"key \"server\": missing (expected a string)"};
+}
+
+void TestProfileStore::brokenFileIsKeptAside()
+{
+    QFETCH(QString, file);
+    QFETCH(QStringList, expected);
+    QTemporaryDir dir;
+    ProfileStore store(dir.path());
+    install(file, store.filePath());
+    const QByteArray original = readAll(store.filePath());
+
+    QString error;
+    QVERIFY(!store.load(&error));
+    QVERIFY2(error.startsWith(store.filePath() + QLatin1Char(':')), qPrintable(error));
+    for (const QString &part : expected)
+        QVERIFY2(error.contains(part), qPrintable(error + QStringLiteral(" lacks: ") + part));
+    QVERIFY2(error.contains(QStringLiteral("was kept as")), qPrintable(error));
+    QVERIFY(store.profiles().isEmpty());
+
+    const QStringList aside = brokenFiles(dir.path());
+    QCOMPARE(aside.size(), 1);
+    QVERIFY(aside.constFirst().startsWith(QStringLiteral("profiles.json.broken-")));
+    QVERIFY(error.contains(aside.constFirst()));
+
+    // Saving afterwards writes a new file and leaves the broken one untouched.
+    QVERIFY2(
+        store.add(simpleProfile(QStringLiteral("New"), QStringLiteral("127.0.0.1:4000")), &error),
+        qPrintable(error));
+    QCOMPARE(readAll(QDir(dir.path()).filePath(aside.constFirst())), original);
+    ProfileStore reloaded(dir.path());
+    QVERIFY2(reloaded.load(&error), qPrintable(error));
+    QCOMPARE(reloaded.names(), QStringList {QStringLiteral("New")});
+}
+
+void TestProfileStore::brokenSecretsAreKeptAside()
+{
+    QTemporaryDir dir;
+    ProfileStore store(dir.path());
+    install(QStringLiteral("valid.json"), store.filePath());
+    install(QStringLiteral("syntax-error.json"), store.secretsFilePath());
+    QString error;
+    QVERIFY(!store.load(&error));
+    QVERIFY2(error.startsWith(store.secretsFilePath()), qPrintable(error));
+    QVERIFY2(error.contains(QStringLiteral("must be entered again")), qPrintable(error));
+    QCOMPARE(store.profiles().size(), 2); // the profiles themselves still load
+    QCOMPARE(brokenFiles(dir.path()).size(), 1);
+}
+
+void TestProfileStore::secretsFileIsTightened()
+{
+    QTemporaryDir dir;
+    ProfileStore store(dir.path());
+    install(QStringLiteral("valid.json"), store.filePath());
+    install(QStringLiteral("secrets-valid.json"), store.secretsFilePath());
+    QVERIFY(QFile::setPermissions(store.secretsFilePath(),
+                                  QFileDevice::ReadOwner | QFileDevice::WriteOwner
+                                      | QFileDevice::ReadGroup | QFileDevice::ReadOther));
+    QString error;
+    QVERIFY2(store.load(&error), qPrintable(error));
+    QVERIFY(isOwnerOnly(store.secretsFilePath()));
+}
+
+void TestProfileStore::validation_data()
+{
+    QTest::addColumn<QString>("field");
+    QTest::addColumn<QString>("value");
+    QTest::addColumn<QString>("key");
+    QTest::addColumn<QString>("message");
+    QTest::newRow("empty name") << "name"
+                                << ""
+                                << "name"
+                                << "a name is required";
+    QTest::newRow("padded name") << "name"
+                                 << " SSH "
+                                 << "name"
+                                 << "must not start or end";
+    QTest::newRow("long name") << "name" << QString(65, QLatin1Char('x')) << "name"
+                               << "longer than 64";
+    QTest::newRow("listen no port") << "listen"
+                                    << "127.0.0.1"
+                                    << "listen"
+                                    << "missing \":port\"";
+    QTest::newRow("listen port 0") << "listen"
+                                   << "127.0.0.1:0"
+                                   << "listen"
+                                   << "port 0";
+    QTest::newRow("server scheme") << "server"
+                                   << "ftp://x/"
+                                   << "server"
+                                   << "unsupported scheme";
+    QTest::newRow("server empty") << "server"
+                                  << ""
+                                  << "server"
+                                  << "URL is empty";
+    QTest::newRow("header name") << "header"
+                                 << "Bad Header"
+                                 << "headers"
+                                 << "not a valid HTTP header name";
+    QTest::newRow("token space") << "token"
+                                 << "a b"
+                                 << "token"
+                                 << "must not contain spaces";
+    QTest::newRow("proxy scheme") << "proxy"
+                                  << "ftp://proxy:21"
+                                  << "proxy"
+                                  << "socks5://";
+    QTest::newRow("proxy port") << "proxy"
+                                << "http://proxy.example"
+                                << "proxy"
+                                << "needs a port";
+    QTest::newRow("pin") << "pin"
+                         << "abc"
+                         << "pinsSha256"
+                         << "not a base64 SHA-256";
+    QTest::newRow("server name") << "serverName"
+                                 << "bad name"
+                                 << "serverName"
+                                 << "not a valid host name";
+    QTest::newRow("keep-alive") << "keepAlive"
+                                << "-1"
+                                << "keepAliveSeconds"
+                                << "between 0 and 86400";
+}
+
+void TestProfileStore::validation()
+{
+    QFETCH(QString, field);
+    QFETCH(QString, value);
+    QFETCH(QString, key);
+    QFETCH(QString, message);
+    Profile profile = simpleProfile(QStringLiteral("SSH"), QStringLiteral("127.0.0.1:2222"));
+    QString problemKey;
+    QVERIFY(profile.validate(&problemKey).isEmpty());
+    if (field == "name")
+        profile.name = value;
+    else if (field == "listen")
+        profile.listen = value;
+    else if (field == "server")
+        profile.serverUrl = value;
+    else if (field == "header")
+        profile.headers = {{value.toUtf8(), "v"}};
+    else if (field == "token")
+        profile.token = value;
+    else if (field == "proxy")
+        profile.proxy = value;
+    else if (field == "pin")
+        profile.pinsSha256 = {value};
+    else if (field == "serverName")
+        profile.serverName = value;
+    else if (field == "keepAlive")
+        profile.keepAliveIntervalMs = value.toInt();
+    const QString problem = profile.validate(&problemKey);
+    QVERIFY2(problem.contains(message), qPrintable(problem));
+    QCOMPARE(problemKey, key);
+
+    QTemporaryDir dir;
+    ProfileStore store(dir.path());
+    QString error;
+    QVERIFY(!store.add(profile, &error));
+    QCOMPARE(error, problem);
+    QVERIFY(!QFile::exists(store.filePath()));
+}
+
+void TestProfileStore::namesAreUnique()
+{
+    QTemporaryDir dir;
+    ProfileStore store(dir.path());
+    QString error;
+    QVERIFY(
+        store.add(simpleProfile(QStringLiteral("SSH"), QStringLiteral("127.0.0.1:2222")), &error));
+    QVERIFY(
+        !store.add(simpleProfile(QStringLiteral("ssh"), QStringLiteral("127.0.0.1:2223")), &error));
+    QVERIFY2(error.contains(QStringLiteral("exists already")), qPrintable(error));
+    QVERIFY(
+        store.add(simpleProfile(QStringLiteral("DB"), QStringLiteral("127.0.0.1:5432")), &error));
+    QVERIFY(!store.rename(QStringLiteral("DB"), QStringLiteral("SSH"), &error));
+    QCOMPARE(store.names(), QStringList({QStringLiteral("SSH"), QStringLiteral("DB")}));
+}
+
+void TestProfileStore::renameAndRemove()
+{
+    QTemporaryDir dir;
+    ProfileStore store(dir.path());
+    QString error;
+    QVERIFY(store.add(fullProfile(QStringLiteral("SSH")), &error));
+    QVERIFY2(store.rename(QStringLiteral("SSH"), QStringLiteral("SSH home"), &error),
+             qPrintable(error));
+    ProfileStore reloaded(dir.path());
+    QVERIFY(reloaded.load(&error));
+    QCOMPARE(reloaded.names(), QStringList {QStringLiteral("SSH home")});
+    // The secrets follow the new name.
+    QCOMPARE(reloaded.profiles().constFirst().token, QStringLiteral("token-123"));
+    QVERIFY(!readAll(store.secretsFilePath()).contains("\"SSH\""));
+
+    QVERIFY(!store.remove(QStringLiteral("nothing"), &error));
+    QVERIFY2(error.contains(QStringLiteral("no profile named \"nothing\"")), qPrintable(error));
+    QVERIFY(store.remove(QStringLiteral("SSH home"), &error));
+    QVERIFY(store.profiles().isEmpty());
+    QVERIFY(!readAll(store.secretsFilePath()).contains("token-123"));
+}
+
+void TestProfileStore::duplicate()
+{
+    QTemporaryDir dir;
+    ProfileStore store(dir.path());
+    QString error;
+    QVERIFY(store.add(fullProfile(QStringLiteral("SSH")), &error));
+    const auto first = store.duplicate(QStringLiteral("SSH"), &error);
+    QVERIFY2(first, qPrintable(error));
+    QCOMPARE(*first, QStringLiteral("SSH (copy)"));
+    const auto second = store.duplicate(QStringLiteral("SSH"), &error);
+    QCOMPARE(*second, QStringLiteral("SSH (copy) 2"));
+    const Profile copy = *store.profile(*first);
+    QVERIFY(!copy.autoStart);
+    QCOMPARE(copy.token, QStringLiteral("token-123"));
+    QCOMPARE(copy.serverUrl, fullProfile(QString()).serverUrl);
+}
+
+void TestProfileStore::listenConflict()
+{
+    QTemporaryDir dir;
+    ProfileStore store(dir.path());
+    QString error;
+    QVERIFY(
+        store.add(simpleProfile(QStringLiteral("SSH"), QStringLiteral("127.0.0.1:2222")), &error));
+    const auto conflictOf = [&](const QString &listen) {
+        return store.listenConflict(simpleProfile(QStringLiteral("Other"), listen));
+    };
+    QCOMPARE(conflictOf(QStringLiteral("127.0.0.1:2222")), QStringLiteral("SSH"));
+    QCOMPARE(conflictOf(QStringLiteral(":2222")), QStringLiteral("SSH"));
+    QCOMPARE(conflictOf(QStringLiteral("localhost:2222")), QStringLiteral("SSH"));
+    QCOMPARE(conflictOf(QStringLiteral("127.0.0.1:2223")), QString());
+    // A profile never conflicts with itself (editing it).
+    QCOMPARE(store.listenConflict(*store.profile(QStringLiteral("SSH")), QStringLiteral("SSH")),
+             QString());
+}
+
+void TestProfileStore::exportAndImport()
+{
+    QTemporaryDir dir;
+    ProfileStore store(dir.path() + QStringLiteral("/a"));
+    QString error;
+    QVERIFY(store.add(fullProfile(QStringLiteral("SSH")), &error));
+    QVERIFY(
+        store.add(simpleProfile(QStringLiteral("DB"), QStringLiteral("127.0.0.1:5432")), &error));
+
+    const QString one = dir.filePath(QStringLiteral("one.json"));
+    QVERIFY2(store.exportProfiles({QStringLiteral("SSH")}, one, false, &error), qPrintable(error));
+    const QByteArray oneText = readAll(one);
+    QVERIFY(oneText.contains("SSH"));
+    QVERIFY(!oneText.contains("\"DB\""));
+    QVERIFY(!oneText.contains("token-123"));
+    QVERIFY(!oneText.contains("hunter2"));
+
+    const QString all = dir.filePath(QStringLiteral("all.json"));
+    QVERIFY2(store.exportProfiles({}, all, true, &error), qPrintable(error));
+    QVERIFY(readAll(all).contains("token-123"));
+    QVERIFY(isOwnerOnly(all));
+    QVERIFY(!store.exportProfiles({QStringLiteral("Nope")}, one, false, &error));
+
+    ProfileStore other(dir.path() + QStringLiteral("/b"));
+    QVERIFY(
+        other.add(simpleProfile(QStringLiteral("SSH"), QStringLiteral("127.0.0.1:3000")), &error));
+    const auto added = other.importProfiles(all, &error);
+    QVERIFY2(added, qPrintable(error));
+    QCOMPARE(*added, QStringList({QStringLiteral("SSH (imported)"), QStringLiteral("DB")}));
+    Profile expected = fullProfile(QStringLiteral("SSH (imported)"));
+    QCOMPARE(*other.profile(QStringLiteral("SSH (imported)")), expected);
+
+    const auto withoutSecrets = other.importProfiles(one, &error);
+    QVERIFY2(withoutSecrets, qPrintable(error));
+    QCOMPARE(*withoutSecrets, QStringList({QStringLiteral("SSH (imported) 2")}));
+    const Profile bare = *other.profile(QStringLiteral("SSH (imported) 2"));
+    QVERIFY(bare.token.isEmpty());
+    QVERIFY(bare.serverPassword().isEmpty());
+    QCOMPARE(bare.serverUrl, QStringLiteral("wss://alice@example.org/ssh/"));
+}
+
+void TestProfileStore::importRejectsInvalidFile()
+{
+    QTemporaryDir dir;
+    ProfileStore store(dir.path());
+    QString error;
+    QVERIFY(
+        store.add(simpleProfile(QStringLiteral("SSH"), QStringLiteral("127.0.0.1:2222")), &error));
+    QVERIFY(!store.importProfiles(testFile(QStringLiteral("bad-listen.json")), &error));
+    QVERIFY2(error.contains(QStringLiteral("bad-listen.json: profiles[1] (\"Database\"), key "
+                                           "\"listen\"")),
+             qPrintable(error));
+    QCOMPARE(store.names(), QStringList {QStringLiteral("SSH")});
+    QVERIFY(!store.importProfiles(dir.filePath(QStringLiteral("missing.json")), &error));
+    QVERIFY2(error.contains(QStringLiteral("no such file")), qPrintable(error));
+    // The imported file itself is never moved aside.
+    QVERIFY(QFile::exists(testFile(QStringLiteral("bad-listen.json"))));
+}
+
+void TestProfileStore::clientOptionsMapping()
+{
+    Profile profile = fullProfile(QStringLiteral("SSH"));
+    profile.listen = QStringLiteral("[::1]:2222");
+    QString error;
+    const auto options = profile.toClientOptions(&error);
+    QVERIFY2(options, qPrintable(error));
+    QCOMPARE(options->listen.host, QStringLiteral("::1"));
+    QCOMPARE(options->listen.port, quint16(2222));
+    QCOMPARE(options->serverUrl.host(), QStringLiteral("example.org"));
+    QCOMPARE(options->serverUrl.password(), QStringLiteral("open sesame"));
+    QVERIFY(options->insecure);
+    QCOMPARE(options->relay.keepAliveIntervalMs, 30000);
+
+    profile.listen = QStringLiteral("nonsense");
+    QVERIFY(!profile.toClientOptions(&error));
+    QVERIFY2(error.startsWith(QStringLiteral("profile \"SSH\": invalid address")),
+             qPrintable(error));
+}
+
+QTEST_GUILESS_MAIN(TestProfileStore)
+#include "tst_profilestore.moc"

@@ -1,0 +1,52 @@
+// How a tunnel's state and rates read in the window and the tray.
+#include "tunnels/tunnelstatus.h"
+
+#include <QTest>
+
+class TestTunnelStatus : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void rateText_data();
+    void rateText();
+    void stateText();
+};
+
+void TestTunnelStatus::rateText_data()
+{
+    QTest::addColumn<double>("bytesPerSecond");
+    QTest::addColumn<QString>("text");
+    QTest::newRow("zero") << 0.0 << "0 B/s";
+    QTest::newRow("bytes") << 999.4 << "999 B/s";
+    QTest::newRow("kilobytes") << 1500.0 << "1.5 kB/s";
+    QTest::newRow("megabytes") << 12345678.0 << "12.3 MB/s";
+}
+
+void TestTunnelStatus::rateText()
+{
+    QFETCH(double, bytesPerSecond);
+    QFETCH(QString, text);
+    QCOMPARE(TunnelStatus::rateText(bytesPerSecond), text);
+}
+
+void TestTunnelStatus::stateText()
+{
+    TunnelStatus status;
+    QCOMPARE(status.stateText(), QStringLiteral("Stopped"));
+    QVERIFY(!status.isRunning());
+    status.state = TunnelStatus::State::Listening;
+    QCOMPARE(status.stateText(), QStringLiteral("Listening"));
+    QVERIFY(status.isRunning());
+    status.serverFailing = true;
+    QCOMPARE(status.stateText(), QStringLiteral("Listening, server unreachable"));
+    status.state = TunnelStatus::State::Active;
+    status.connections = 3;
+    QCOMPARE(status.stateText(), QStringLiteral("Active: 3 connections"));
+    status.state = TunnelStatus::State::Error;
+    status.lastError = QStringLiteral("local port 2222 is already in use");
+    QCOMPARE(status.stateText(), QStringLiteral("Error: local port 2222 is already in use"));
+    QVERIFY(!status.isRunning());
+}
+
+QTEST_GUILESS_MAIN(TestTunnelStatus)
+#include "tst_tunnelstatus.moc"

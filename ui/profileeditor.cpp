@@ -1,0 +1,246 @@
+#include "profileeditor.h"
+
+#include "profiles/profilestore.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDialogButtonBox>
+#include <QDoubleSpinBox>
+#include <QFileDialog>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QHash>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QStyle>
+#include <QVBoxLayout>
+
+namespace {
+
+QLineEdit *lineEdit(const QString &objectName, const QString &text, const QString &placeholder)
+{
+    auto *edit = new QLineEdit(text);
+    edit->setObjectName(objectName);
+    edit->setPlaceholderText(placeholder);
+    edit->setClearButtonEnabled(true);
+    return edit;
+}
+
+QPlainTextEdit *textEdit(const QString &objectName, const QString &text, const QString &placeholder)
+{
+    auto *edit = new QPlainTextEdit(text);
+    edit->setObjectName(objectName);
+    edit->setPlaceholderText(placeholder);
+    edit->setTabChangesFocus(true);
+    edit->setFixedHeight(edit->fontMetrics().lineSpacing() * 3 + 12);
+    return edit;
+}
+
+QStringList nonEmptyLines(const QString &text)
+{
+    QStringList lines;
+    for (const QString &line : text.split(QLatin1Char('\n'))) {
+        if (!line.trimmed().isEmpty())
+            lines << line.trimmed();
+    }
+    return lines;
+}
+
+} // namespace
+
+ProfileEditor::ProfileEditor(const ProfileStore *store, const Profile &profile,
+                             const QString &originalName, QWidget *parent)
+    : QDialog(parent), m_store(store), m_originalName(originalName), m_base(profile)
+{
+    setWindowTitle(originalName.isEmpty() ? tr("New tunnel") : tr("Edit “%1”").arg(originalName));
+
+    m_name = lineEdit(QStringLiteral("name"), profile.name, tr("e.g. SSH home"));
+    m_listen = lineEdit(QStringLiteral("listen"), profile.listen, tr("e.g. 127.0.0.1:2222"));
+    m_server =
+        lineEdit(QStringLiteral("server"), profile.serverUrl, tr("e.g. wss://example.org/ssh/"));
+    m_token = lineEdit(QStringLiteral("token"), profile.token, tr("optional bearer token"));
+    m_token->setEchoMode(QLineEdit::PasswordEchoOnEdit);
+    m_proxy = lineEdit(QStringLiteral("proxy"), profile.proxy,
+                       tr("empty: from the environment; none; system; http://host:port"));
+    m_caFile = lineEdit(QStringLiteral("caFile"), profile.caFile, tr("system CA store"));
+    auto *browse = new QPushButton(style()->standardIcon(QStyle::SP_DirOpenIcon), QString());
+    browse->setToolTip(tr("Choose a CA certificate file"));
+    connect(browse, &QPushButton::clicked, this, [this] {
+        const QString file =
+            QFileDialog::getOpenFileName(this, tr("CA certificates"), m_caFile->text(),
+                                         tr("PEM files (*.pem *.crt);;All files (*)"));
+        if (!file.isEmpty())
+            m_caFile->setText(file);
+    });
+    auto *caRow = new QHBoxLayout;
+    caRow->addWidget(m_caFile);
+    caRow->addWidget(browse);
+    m_pins = textEdit(QStringLiteral("pins"), profile.pinsSha256.join(QLatin1Char('\n')),
+                      tr("base64 SHA-256 of the server's public key, one per line"));
+    m_serverName = lineEdit(QStringLiteral("serverName"), profile.serverName,
+                            tr("TLS name when it differs from the URL's host"));
+    QStringList headerLines;
+    for (const auto &header : profile.headers)
+        headerLines << QString::fromUtf8(header.first + ": " + header.second);
+    m_headers = textEdit(QStringLiteral("headers"), headerLines.join(QLatin1Char('\n')),
+                         tr("Name: value, one per line"));
+    m_insecure = new QCheckBox(tr("Accept any TLS certificate (insecure)"));
+    m_insecure->setObjectName(QStringLiteral("insecure"));
+    m_insecure->setChecked(profile.insecure);
+    m_keepAliveMode = new QComboBox;
+    m_keepAliveMode->setObjectName(QStringLiteral("keepAliveMode"));
+    m_keepAliveMode->addItem(tr("Empty message (like the original)"),
+                             int(Profile::KeepAliveMode::Empty));
+    m_keepAliveMode->addItem(tr("WebSocket ping"), int(Profile::KeepAliveMode::Ping));
+    m_keepAliveMode->setCurrentIndex(profile.keepAliveMode == Profile::KeepAliveMode::Ping ? 1 : 0);
+    m_keepAliveSeconds = new QDoubleSpinBox;
+    m_keepAliveSeconds->setObjectName(QStringLiteral("keepAliveSeconds"));
+    m_keepAliveSeconds->setRange(0, 86400);
+    m_keepAliveSeconds->setDecimals(0);
+    m_keepAliveSeconds->setSuffix(tr(" s"));
+    m_keepAliveSeconds->setSpecialValueText(tr("off"));
+    m_keepAliveSeconds->setValue(profile.keepAliveIntervalMs / 1000.0);
+    auto *keepAliveRow = new QHBoxLayout;
+    keepAliveRow->addWidget(m_keepAliveMode, 1);
+    keepAliveRow->addWidget(m_keepAliveSeconds);
+    m_autoStart = new QCheckBox(tr("Start when the tray app starts"));
+    m_autoStart->setObjectName(QStringLiteral("autoStart"));
+    m_autoStart->setChecked(profile.autoStart);
+
+    auto *form = new QFormLayout;
+    form->addRow(tr("&Name:"), m_name);
+    form->addRow(tr("&Local address:"), m_listen);
+    form->addRow(tr("&Server URL:"), m_server);
+    form->addRow(tr("&Token:"), m_token);
+    form->addRow(tr("&Proxy:"), m_proxy);
+    form->addRow(tr("&CA file:"), caRow);
+    form->addRow(tr("Pinned &keys:"), m_pins);
+    form->addRow(tr("TLS server na&me:"), m_serverName);
+    form->addRow(tr("&Headers:"), m_headers);
+    form->addRow(tr("Keep-&alive:"), keepAliveRow);
+    form->addRow(QString(), m_insecure);
+    form->addRow(QString(), m_autoStart);
+
+    m_errorIcon = new QLabel;
+    m_errorIcon->setPixmap(style()->standardIcon(QStyle::SP_MessageBoxWarning).pixmap(16, 16));
+    m_error = new QLabel;
+    m_error->setObjectName(QStringLiteral("error"));
+    m_error->setWordWrap(true);
+    auto *errorRow = new QHBoxLayout;
+    errorRow->addWidget(m_errorIcon, 0, Qt::AlignTop);
+    errorRow->addWidget(m_error, 1);
+
+    m_buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel);
+    connect(m_buttons, &QDialogButtonBox::accepted, this, [this] {
+        validate();
+        if (isValid())
+            accept();
+    });
+    connect(m_buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
+
+    auto *layout = new QVBoxLayout(this);
+    layout->addLayout(form);
+    layout->addLayout(errorRow);
+    layout->addWidget(m_buttons);
+
+    for (QLineEdit *edit : {m_name, m_listen, m_server, m_token, m_proxy, m_caFile, m_serverName})
+        connect(edit, &QLineEdit::textChanged, this, &ProfileEditor::validate);
+    for (QPlainTextEdit *edit : {m_pins, m_headers})
+        connect(edit, &QPlainTextEdit::textChanged, this, &ProfileEditor::validate);
+    connect(m_keepAliveSeconds, &QDoubleSpinBox::valueChanged, this, &ProfileEditor::validate);
+    resize(560, sizeHint().height());
+    validate();
+}
+
+Profile ProfileEditor::profile() const
+{
+    Profile profile = m_base;
+    profile.name = m_name->text();
+    profile.listen = m_listen->text().trimmed();
+    profile.serverUrl = m_server->text().trimmed();
+    profile.token = m_token->text().trimmed();
+    profile.proxy = m_proxy->text().trimmed();
+    profile.caFile = m_caFile->text().trimmed();
+    profile.pinsSha256 = nonEmptyLines(m_pins->toPlainText());
+    profile.serverName = m_serverName->text().trimmed();
+    profile.headers.clear();
+    for (const QString &line : nonEmptyLines(m_headers->toPlainText())) {
+        const qsizetype colon = line.indexOf(QLatin1Char(':'));
+        profile.headers.append({line.left(colon).trimmed().toUtf8(),
+                                colon < 0 ? QByteArray() : line.mid(colon + 1).trimmed().toUtf8()});
+    }
+    profile.insecure = m_insecure->isChecked();
+    profile.keepAliveMode = Profile::KeepAliveMode(m_keepAliveMode->currentData().toInt());
+    profile.keepAliveIntervalMs = int(m_keepAliveSeconds->value() * 1000);
+    profile.autoStart = m_autoStart->isChecked();
+    return profile;
+}
+
+QWidget *ProfileEditor::fieldFor(const QString &key) const
+{
+    static const QHash<QString, QString> objectNames = {
+        {QStringLiteral("pinsSha256"), QStringLiteral("pins")}};
+    return findChild<QWidget *>(objectNames.value(key, key));
+}
+
+void ProfileEditor::validate()
+{
+    const Profile entered = profile();
+    QString key;
+    QString problem;
+    const QStringList headerLines = nonEmptyLines(m_headers->toPlainText());
+    for (int i = 0; i < headerLines.size() && problem.isEmpty(); ++i) {
+        if (!headerLines.at(i).contains(QLatin1Char(':'))) {
+            key = QStringLiteral("headers");
+            problem = tr("Headers, line %1: expected “Name: value”").arg(i + 1);
+        }
+    }
+    if (problem.isEmpty()) {
+        problem = entered.validate(&key);
+        if (!problem.isEmpty()) {
+            QString label;
+            auto *form = findChild<QFormLayout *>();
+            QWidget *field = fieldFor(key);
+            if (form && field) {
+                if (auto *labelWidget = qobject_cast<QLabel *>(form->labelForField(field)))
+                    label = labelWidget->text().remove(QLatin1Char('&'));
+            }
+            if (!label.isEmpty())
+                problem = label + QLatin1Char(' ') + problem;
+        }
+    }
+    if (problem.isEmpty() && m_store) {
+        for (const Profile &other : m_store->profiles()) {
+            if (other.name != m_originalName
+                && other.name.compare(entered.name, Qt::CaseInsensitive) == 0) {
+                key = QStringLiteral("name");
+                problem = tr("Name: a profile named “%1” exists already").arg(other.name);
+            }
+        }
+    }
+    if (problem.isEmpty() && m_store) {
+        const QString conflict = m_store->listenConflict(entered, m_originalName);
+        if (!conflict.isEmpty()) {
+            key = QStringLiteral("listen");
+            problem = tr("Local address: the profile “%1” listens there already").arg(conflict);
+        }
+    }
+    m_problem = problem;
+    m_error->setText(problem);
+    m_error->setVisible(!problem.isEmpty());
+    m_errorIcon->setVisible(!problem.isEmpty());
+    m_buttons->button(QDialogButtonBox::Ok)->setEnabled(problem.isEmpty());
+    // The faulty field is marked for assistive technology and by its tooltip.
+    for (QWidget *field : findChildren<QWidget *>()) {
+        if (field->property("towInvalid").toBool()) {
+            field->setProperty("towInvalid", false);
+            field->setToolTip(QString());
+        }
+    }
+    if (QWidget *field = problem.isEmpty() ? nullptr : fieldFor(key)) {
+        field->setProperty("towInvalid", true);
+        field->setToolTip(problem);
+    }
+}

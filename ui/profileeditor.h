@@ -1,0 +1,57 @@
+// The dialog that creates or edits a profile; it validates as the user types and keeps OK
+// disabled while anything is wrong, saying what and where.
+#pragma once
+
+#include "profiles/profile.h"
+
+#include <QDialog>
+
+class ProfileStore;
+class QCheckBox;
+class QComboBox;
+class QDialogButtonBox;
+class QLabel;
+class QLineEdit;
+class QPlainTextEdit;
+class QDoubleSpinBox;
+
+class ProfileEditor : public QDialog
+{
+    Q_OBJECT
+public:
+    // originalName: the profile being edited (it may keep its name and address); empty for a new
+    // one.
+    ProfileEditor(const ProfileStore *store, const Profile &profile, const QString &originalName,
+                  QWidget *parent = nullptr);
+
+    // The profile as entered (valid when isValid()).
+    Profile profile() const;
+    bool isValid() const { return m_problem.isEmpty(); }
+    QString problem() const { return m_problem; }
+
+private:
+    void validate();
+    QWidget *fieldFor(const QString &key) const;
+
+    const ProfileStore *m_store;
+    QString m_originalName;
+    Profile m_base; // fields the dialog does not show are kept as they were
+    QString m_problem;
+
+    QLineEdit *m_name;
+    QLineEdit *m_listen;
+    QLineEdit *m_server;
+    QLineEdit *m_token;
+    QLineEdit *m_proxy;
+    QLineEdit *m_caFile;
+    QPlainTextEdit *m_pins;
+    QLineEdit *m_serverName;
+    QPlainTextEdit *m_headers;
+    QCheckBox *m_insecure;
+    QComboBox *m_keepAliveMode;
+    QDoubleSpinBox *m_keepAliveSeconds;
+    QCheckBox *m_autoStart;
+    QLabel *m_errorIcon;
+    QLabel *m_error;
+    QDialogButtonBox *m_buttons;
+};

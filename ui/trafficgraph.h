@@ -1,0 +1,27 @@
+// A small live graph of one tunnel's up and down rates over the last minutes.
+#pragma once
+
+#include "tunnels/tunnelmanager.h"
+
+#include <QList>
+#include <QWidget>
+
+class TrafficGraph : public QWidget
+{
+    Q_OBJECT
+public:
+    explicit TrafficGraph(QWidget *parent = nullptr);
+
+    void setSamples(const QList<TunnelManager::RateSample> &samples, const QString &title);
+    const QList<TunnelManager::RateSample> &samples() const { return m_samples; }
+
+    QSize sizeHint() const override;
+    QSize minimumSizeHint() const override;
+
+protected:
+    void paintEvent(QPaintEvent *event) override;
+
+private:
+    QList<TunnelManager::RateSample> m_samples;
+    QString m_title;
+};
