@@ -1,20 +1,13 @@
 #include "connectionprobe.h"
 
-#include "net/websocketurl.h"
+#include "client/connectioncheck.h"
 
-#include <QElapsedTimer>
-#include <QNetworkRequest>
+#include <QStringList>
 #include <QTimer>
-#include <QWebSocket>
-#include <memory>
 
 ConnectionProbe::ConnectionProbe(QObject *parent) : QObject(parent) { }
 
-ConnectionProbe::~ConnectionProbe()
-{
-    if (m_socket)
-        m_socket->abort();
-}
+ConnectionProbe::~ConnectionProbe() = default;
 
 void ConnectionProbe::start(const Profile &profile)
 {
@@ -25,45 +18,16 @@ void ConnectionProbe::start(const Profile &profile)
         QTimer::singleShot(0, this, [this, error] { finish(false, error); });
         return;
     }
-    const QUrl url = options->serverUrl;
-    const QString shown = WebSocketUrl::redacted(url);
-    m_socket = new QWebSocket(QString(), QWebSocketProtocol::VersionLatest, this);
-    QUrl target = url;
-    target.setUserInfo(QString());
-    QNetworkRequest request(target);
-    if (!url.userName().isEmpty()) {
-        const QByteArray credentials =
-            (url.userName(QUrl::FullyDecoded) + QLatin1Char(':') + url.password(QUrl::FullyDecoded))
-                .toUtf8();
-        request.setRawHeader("Authorization", "Basic " + credentials.toBase64());
-    }
-    // The token, headers, proxy and TLS pins join the check when the client supports them
-    // (issue 5: the lead connects the core ConnectionCheck instead).
-    if (options->insecure)
-        connect(m_socket, &QWebSocket::sslErrors, m_socket,
-                [socket = m_socket] { socket->ignoreSslErrors(); });
-    auto elapsed = std::make_shared<QElapsedTimer>();
-    elapsed->start();
-    connect(m_socket, &QWebSocket::connected, this, [this, shown, elapsed] {
-        finish(true,
-               QStringLiteral("%1 accepted the WebSocket upgrade in %2 ms")
-                   .arg(shown)
-                   .arg(elapsed->elapsed()));
+    m_check = new ConnectionCheck(*options, this);
+    connect(m_check, &ConnectionCheck::finished, this, [this](bool works) {
+        QStringList lines;
+        for (const ConnectionCheck::Step &step : m_check->steps())
+            lines.append(QStringLiteral("%1 %2: %3")
+                             .arg(step.ok ? QStringLiteral("[ok]") : QStringLiteral("[failed]"),
+                                  ConnectionCheck::label(step.kind), step.sentence));
+        finish(works, lines.join(QLatin1Char('\n')));
     });
-    auto onError = [this, shown] {
-        finish(false, QStringLiteral("%1: %2").arg(shown, m_socket->errorString()));
-    };
-#if QT_VERSION >= QT_VERSION_CHECK(6, 5, 0)
-    connect(m_socket, &QWebSocket::errorOccurred, this, onError);
-#else
-    connect(m_socket, qOverload<QAbstractSocket::SocketError>(&QWebSocket::error), this, onError);
-#endif
-    connect(m_socket, &QWebSocket::disconnected, this, onError);
-    QTimer::singleShot(kTimeoutMs, this, [this, shown] {
-        finish(false,
-               QStringLiteral("%1: no answer within %2 s").arg(shown).arg(kTimeoutMs / 1000));
-    });
-    m_socket->open(request);
+    m_check->start();
 }
 
 void ConnectionProbe::finish(bool ok, const QString &message)
@@ -71,10 +35,7 @@ void ConnectionProbe::finish(bool ok, const QString &message)
     if (m_done)
         return;
     m_done = true;
-    if (m_socket) {
-        m_socket->disconnect(this);
-        m_socket->abort();
-        m_socket->deleteLater();
-    }
+    if (m_check)
+        m_check->deleteLater();
     Q_EMIT finished(ok, message);
 }

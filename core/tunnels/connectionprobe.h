@@ -1,5 +1,6 @@
-// A one-off check of a profile's server: opens a WebSocket to its URL and reports whether the
-// upgrade succeeded, for the tunnels window's "Test" button.
+// The tunnels window's "Test" button for a saved profile: runs the core ConnectionCheck with the
+// profile's exact client options (proxy, TLS CA and pins, headers, token) and reports one
+// verdict with the step-by-step diagnosis as text.
 #pragma once
 
 #include "profiles/profile.h"
@@ -7,14 +8,12 @@
 #include <QObject>
 #include <QPointer>
 
-class QWebSocket;
+class ConnectionCheck;
 
 class ConnectionProbe : public QObject
 {
     Q_OBJECT
 public:
-    static constexpr int kTimeoutMs = 15000;
-
     explicit ConnectionProbe(QObject *parent = nullptr);
     ~ConnectionProbe() override;
 
@@ -22,11 +21,12 @@ public:
     void start(const Profile &profile);
 
 Q_SIGNALS:
+    // message: one line per step ("[ok] TLS: ..."), the failing step's explanation included.
     void finished(bool ok, const QString &message);
 
 private:
     void finish(bool ok, const QString &message);
 
-    QPointer<QWebSocket> m_socket;
+    QPointer<ConnectionCheck> m_check;
     bool m_done = false;
 };
