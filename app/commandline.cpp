@@ -453,16 +453,12 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
             && !seconds(drainTimeout, 0, 86400, &result.server.drainTimeoutMs))
             return std::nullopt;
         for (const QString &text : parser.values(trustedProxy)) {
-            QPair<QHostAddress, int> subnet = QHostAddress::parseSubnet(text);
-            if (!text.contains(QLatin1Char('/'))) {
-                const QHostAddress address(text);
-                subnet = {address, address.protocol() == QAbstractSocket::IPv6Protocol ? 128 : 32};
-            }
-            if (subnet.first.isNull())
+            const auto subnet = ServerConfigFile::parseTrustedProxy(text);
+            if (!subnet)
                 return fail(QStringLiteral("--trusted-proxy expects an address or a subnet like "
                                            "10.0.0.0/8, not \"%1\"")
                                 .arg(text));
-            result.server.trustedProxies.append(subnet);
+            result.server.trustedProxies.append(*subnet);
         }
         result.server.realIpHeader = parser.value(realIpHeader);
         if (!result.server.realIpHeader.isEmpty() && result.server.trustedProxies.isEmpty())

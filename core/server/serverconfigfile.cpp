@@ -150,23 +150,21 @@ private:
     QString m_error;
 };
 
-bool parseSubnet(const QString &text, QPair<QHostAddress, int> *out)
+} // namespace
+
+std::optional<QPair<QHostAddress, int>> ServerConfigFile::parseTrustedProxy(const QString &text)
 {
     if (text.contains(QLatin1Char('/'))) {
         const auto subnet = QHostAddress::parseSubnet(text);
         if (subnet.first.isNull())
-            return false;
-        *out = subnet;
-        return true;
+            return std::nullopt;
+        return subnet;
     }
     const QHostAddress address(text);
     if (address.isNull())
-        return false;
-    *out = {address, address.protocol() == QAbstractSocket::IPv6Protocol ? 128 : 32};
-    return true;
+        return std::nullopt;
+    return qMakePair(address, address.protocol() == QAbstractSocket::IPv6Protocol ? 128 : 32);
 }
-
-} // namespace
 
 std::optional<QString> ServerConfigFile::readSecretFile(const QString &path, QString *error)
 {
@@ -265,13 +263,14 @@ std::optional<ServerOptions> ServerConfigFile::load(const QString &path,
     QStringList proxies;
     reader.readStringList(root, QString(), QStringLiteral("trustedProxies"), &proxies);
     for (qsizetype i = 0; i < proxies.size() && !reader.failed(); ++i) {
-        QPair<QHostAddress, int> subnet;
-        if (!parseSubnet(proxies.at(i), &subnet))
+        const auto subnet = parseTrustedProxy(proxies.at(i));
+        if (!subnet)
             reader.fail(
                 QStringLiteral("trustedProxies[%1]").arg(i),
                 QStringLiteral("expected an address or a subnet like 10.0.0.0/8, not \"%1\"")
                     .arg(proxies.at(i)));
-        options.trustedProxies.append(subnet);
+        else
+            options.trustedProxies.append(*subnet);
     }
     if (!options.realIpHeader.isEmpty() && options.trustedProxies.isEmpty() && !reader.failed())
         reader.fail(QStringLiteral("realIpHeader"),

@@ -4,6 +4,8 @@
 
 #include "serveroptions.h"
 
+#include <QHostAddress>
+#include <QPair>
 #include <QString>
 #include <optional>
 
@@ -17,6 +19,9 @@ public:
     // The checks every configuration passes, from a file or the command line: at least one
     // route, unique paths starting with '/', no clash with /metrics, /healthz, /readyz.
     static bool validate(const ServerOptions &options, QString *error);
+
+    // A trusted proxy: an address (one host) or a subnet "10.0.0.0/8"; std::nullopt if neither.
+    static std::optional<QPair<QHostAddress, int>> parseTrustedProxy(const QString &text);
 
     // A token or password file: its content without surrounding white space; must not be empty.
     static std::optional<QString> readSecretFile(const QString &path, QString *error);
