@@ -1,11 +1,11 @@
 #include "nginxprocess.h"
 
-#include <QDeadlineTimer>
+#include "processready.h"
+
 #include <QDir>
 #include <QFile>
 #include <QStandardPaths>
 #include <QTcpServer>
-#include <QTcpSocket>
 #include <QThread>
 
 namespace {
@@ -119,14 +119,8 @@ bool NginxProcess::start(const Config &config, QString *error)
             *error = QStringLiteral("cannot start nginx: %1").arg(m_process.errorString());
             return false;
         }
-        const QDeadlineTimer deadline(20000);
-        while (!deadline.hasExpired() && m_process.state() == QProcess::Running) {
-            QTcpSocket probe;
-            probe.connectToHost(QHostAddress::LocalHost, m_port);
-            if (probe.waitForConnected(500))
-                return true;
-            m_process.waitForFinished(100);
-        }
+        if (waitUntilAccepting(m_process, m_port))
+            return true;
         const QString output = QString::fromLocal8Bit(m_process.readAll());
         stop();
         if (!errorLog().contains(QLatin1String("Address already in use"))) {

@@ -1,11 +1,11 @@
 #include "proxyprocess.h"
 
-#include <QDeadlineTimer>
+#include "processready.h"
+
 #include <QDir>
 #include <QFile>
 #include <QStandardPaths>
 #include <QTcpServer>
-#include <QTcpSocket>
 
 namespace {
 
@@ -96,14 +96,8 @@ bool ProxyProcess::start(Kind kind, const QString &user, const QString &password
             *error = QStringLiteral("cannot start %1: %2").arg(name, m_process.errorString());
             return false;
         }
-        const QDeadlineTimer deadline(20000);
-        while (!deadline.hasExpired() && m_process.state() == QProcess::Running) {
-            QTcpSocket probe;
-            probe.connectToHost(QHostAddress::LocalHost, m_port);
-            if (probe.waitForConnected(500))
-                return true;
-            m_process.waitForFinished(100);
-        }
+        if (waitUntilAccepting(m_process, m_port))
+            return true;
         stop();
     }
     *error = QStringLiteral("%1 did not start: %2").arg(name, log());
