@@ -14,6 +14,7 @@ PingKeepAlive::PingKeepAlive(QWebSocket *ws, int intervalMs, int pongTimeoutMs,
     m_deadline.setInterval(pongTimeoutMs);
     connect(&m_interval, &QTimer::timeout, this, &PingKeepAlive::sendPing);
     connect(ws, &QWebSocket::pong, this, [this] { m_deadline.stop(); });
+    connect(ws, &QWebSocket::binaryFrameReceived, this, [this] { m_sinceFrame.restart(); });
     connect(&m_deadline, &QTimer::timeout, this, [this] {
         // While the relay holds back reading (a slow local peer), a pong may sit unread behind
         // data: bytes waiting on the transport prove the server is alive.
@@ -39,6 +40,11 @@ PingKeepAlive::PingKeepAlive(QWebSocket *ws, int intervalMs, int pongTimeoutMs,
 void PingKeepAlive::sendPing()
 {
     if (!m_ws || m_ws->state() != QAbstractSocket::ConnectedState)
+        return;
+    // Frames arriving prove the server alive. And a ping sent to a server that has already
+    // closed behind its last bytes makes its kernel answer with a reset, which makes ours
+    // discard what we have not read yet.
+    if (m_sinceFrame.isValid() && !m_sinceFrame.hasExpired(m_interval.interval()))
         return;
     m_ws->ping();
     if (!m_deadline.isActive())

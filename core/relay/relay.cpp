@@ -64,8 +64,11 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
     // ones wait in its inner socket, unbounded, and only encryptedBytesWritten() reports them
     // leaving. Flow control and the close timeout must see both.
     m_sslTransport = qobject_cast<QSslSocket *>(m_transport.data());
-    if (m_sslTransport)
+    if (m_sslTransport) {
         connect(m_sslTransport, &QSslSocket::encryptedBytesWritten, this, &Relay::onWsBytesWritten);
+        // Each decrypt may have emptied the inner socket's full buffer: see kickTransport().
+        connect(m_sslTransport, &QSslSocket::readyRead, this, &Relay::scheduleTransportKick);
+    }
     if (m_transport) {
         // Bounded read-ahead from the WebSocket peer. Qt 6.4 only reads a frame once it is
         // wholly buffered, so the buffer must hold the largest frame we accept.
@@ -206,8 +209,6 @@ void Relay::sendToWs(const QByteArray &data)
     m_bytesTcpToWs += data.size();
     m_sinceData.restart();
     m_peakWsQueued = qMax(m_peakWsQueued, wsQueuedBytes());
-    if (m_options.keepAliveIntervalMs > 0)
-        m_keepAliveTimer.start(m_options.keepAliveIntervalMs);
 }
 
 void Relay::sendKeepAlive()
@@ -215,14 +216,19 @@ void Relay::sendKeepAlive()
     if (m_wsClosing || m_wsEnded || m_ws->state() != QAbstractSocket::ConnectedState)
         return;
     // The wire's keep-alive: an empty binary message, which the original ignores too. It keeps
-    // reverse proxies (nginx proxy_read_timeout) from cutting an idle tunnel.
-    // Not while paused: the peer is sending more than we deliver, so the tunnel is not idle, and
-    // the peer may already have closed its socket behind its last bytes (QWebSocket closes at
-    // once after its close frame); a message arriving there makes its kernel answer with a
-    // reset, which drops the bytes it still had to send us.
-    if (!m_paused)
+    // reverse proxies (nginx proxy_read_timeout) from cutting an idle tunnel, so it is sent
+    // only when no data moved either way for a whole interval (data resets their timers too),
+    // and never while paused (the peer is sending more than we deliver).
+    // Sending more than needed is not harmless: the peer may already have closed its socket
+    // behind its last bytes (QWebSocket closes at once after its close frame), and a message
+    // arriving there makes its kernel answer with a reset, which makes ours discard the bytes
+    // we have not read yet.
+    const qint64 idleMs = m_sinceData.elapsed();
+    if (!m_paused && idleMs >= m_options.keepAliveIntervalMs)
         m_ws->sendBinaryMessage(QByteArray());
-    m_keepAliveTimer.start(m_options.keepAliveIntervalMs);
+    const qint64 untilIdle = m_options.keepAliveIntervalMs - idleMs;
+    m_keepAliveTimer.start(m_paused || untilIdle <= 0 ? m_options.keepAliveIntervalMs
+                                                      : int(untilIdle));
 }
 
 void Relay::checkIdle()
@@ -357,21 +363,33 @@ void Relay::onWsDisconnected()
                                        : m_transport ? m_transport->bytesAvailable()
                                                      : -1)
                                << "transport state"
-                               << (m_transport ? int(m_transport->state()) : -1);
+                               << (m_transport ? int(m_transport->state()) : -1) << "error"
+                               << (m_transport ? m_transport->errorString() : QString());
     m_wsDisconnected = true;
-    // Qt 6.4 reports the disconnect while frames may still sit unread in a paused transport:
-    // read them now, so the TCP side gets every byte before it is closed.
-    drainWsTransport();
-    m_wsEnded = true;
     m_keepAliveTimer.stop();
+    // Qt 6.4 reports the disconnect while frames may still sit unread in the transport (paused,
+    // or just decrypted), and QWebSocket parses them only in a queued call: end the WebSocket
+    // side after it, so the TCP side gets every byte before it is closed.
+    if (drainWsTransport()) {
+        QMetaObject::invokeMethod(this, &Relay::endWs, Qt::QueuedConnection);
+        return;
+    }
+    endWs();
+}
+
+void Relay::endWs()
+{
+    if (m_wsEnded)
+        return;
+    m_wsEnded = true;
     closeTcpAfterFlush();
     checkFinished();
 }
 
-void Relay::drainWsTransport()
+bool Relay::drainWsTransport()
 {
     if (!m_transport)
-        return;
+        return false;
     if (m_paused) {
         m_paused = false;
         m_pausePollTimer.stop();
@@ -382,8 +400,10 @@ void Relay::drainWsTransport()
             m_transport->blockSignals(false);
         }
     }
-    if (!m_wsEnded && m_transport->bytesAvailable() > 0)
-        Q_EMIT m_transport->readyRead();
+    if (m_wsEnded || m_transport->bytesAvailable() <= 0)
+        return false;
+    Q_EMIT m_transport->readyRead();
+    return true;
 }
 
 void Relay::closeWs(int code, const QString &reason)
@@ -544,9 +564,19 @@ void Relay::scheduleTransportKick()
 
 void Relay::kickTransport()
 {
-    // QWebSocket leaves a partial frame behind in the buffer, so it is never read empty.
-    if (m_transport)
-        restartReading(m_transport, m_transportReadBufferBytes);
+    if (!m_transport)
+        return;
+    // TLS (Qt 6.4): QSslSocket decrypts from its inner TCP socket only in transmit(), which runs
+    // when that socket reads, or when we read past the decrypted buffer, which QWebSocket never
+    // does (it waits for whole frames). Once the inner socket's buffer is full it stops reading
+    // and nothing runs transmit() again: the tunnel stalls until the next write, with the
+    // peer's bytes waiting in our kernel, where a reset after the peer closes discards them.
+    // flush() runs transmit(): it moves the inner buffer into the decrypter while there is room.
+    if (m_sslTransport && m_sslTransport->state() == QAbstractSocket::ConnectedState)
+        m_sslTransport->flush();
+    // QWebSocket leaves a partial frame behind in the buffer, so it is never read empty; for
+    // TLS this also re-enables the inner socket (QSslSocket passes the size on).
+    restartReading(m_transport, m_transportReadBufferBytes);
 }
 
 void Relay::setReason(const QString &reason)

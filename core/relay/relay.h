@@ -79,7 +79,8 @@ private:
     void checkCloseProgress();
     void pauseWsReading();
     void resumeWsReading();
-    void drainWsTransport();
+    bool drainWsTransport(); // true: QWebSocket will parse buffered frames in a queued call
+    void endWs();
     void scheduleTransportKick();
     void kickTransport();
     void stopFrameWaitTimers();

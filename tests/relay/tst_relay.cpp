@@ -6,6 +6,7 @@
 #include "relay/relay.h"
 #include "server/tunnelserver.h"
 
+#include <QElapsedTimer>
 #include <QSignalSpy>
 #include <QTest>
 #include <QTimer>
@@ -71,6 +72,7 @@ private Q_SLOTS:
     void textMessageClosesWith1003();
     void oversizedFrameClosesWith1009();
     void keepAliveSentAndIgnored();
+    void noKeepAliveWhileDataFlows();
     void remoteUnreachable();
     void serverUnreachableClosesLocalConnection();
     void followsRedirect();
@@ -321,6 +323,37 @@ void TestRelay::keepAliveSentAndIgnored()
     for (const QByteArray &message : std::as_const(messages))
         data += message;
     QCOMPARE(data, QByteArray("abc"));
+}
+
+// A keep-alive is for an idle tunnel only: data either way keeps proxies' timers alive, and a
+// message sent after a peer closed draws a reset that discards what it had sent.
+void TestRelay::noKeepAliveWhileDataFlows()
+{
+    SinkServer sink;
+    QVERIFY(sink.listen(QHostAddress::LocalHost));
+    RelayOptions options;
+    options.keepAliveIntervalMs = 200;
+    startTunnel(sink.serverPort(), options);
+    QWebSocket ws;
+    int keepAlives = 0;
+    connect(&ws, &QWebSocket::binaryMessageReceived, this, [&keepAlives](const QByteArray &m) {
+        if (m.isEmpty())
+            ++keepAlives;
+    });
+    ws.open(tunnelUrl());
+    QTRY_COMPARE(ws.state(), QAbstractSocket::ConnectedState);
+    // Only the client sends, for 1.5 s, one message every 50 ms.
+    QElapsedTimer sending;
+    sending.start();
+    qint64 sent = 0;
+    while (!sending.hasExpired(1500)) {
+        sent += ws.sendBinaryMessage("x");
+        QTest::qWait(50);
+    }
+    QCOMPARE(keepAlives, 0);
+    QTRY_COMPARE(sink.bytesReadSoFar(), sent);
+    // Idle now: the keep-alive comes.
+    QTRY_VERIFY_WITH_TIMEOUT(keepAlives >= 1, 5000);
 }
 
 void TestRelay::remoteUnreachable()
