@@ -1,8 +1,10 @@
 #include "relay.h"
 
+#include "binaryframe.h"
 #include "logcategories.h"
 #include "pausabletcpsocket.h"
 
+#include <QRandomGenerator>
 #include <QSslSocket>
 #include <QTcpSocket>
 #include <QWebSocket>
@@ -42,6 +44,7 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
       m_serverTransport(serverTransport),
       m_pausable(qobject_cast<PausableTcpSocket *>(serverTransport)),
       m_serverSide(m_pausable != nullptr),
+      m_maskFrames(serverTransport == nullptr),
       m_options(options),
       m_description(description),
       m_transportReadBufferBytes(options.transportReadBufferBytes())
@@ -189,13 +192,11 @@ void Relay::pumpTcpToWs()
         // kernel pushes back on the sender. Once TCP has ended, flush what is left regardless.
         if (!m_tcpEnded && wsQueuedBytes() >= m_options.highWatermarkBytes)
             break;
-        // Asking for a whole frame, more than may be buffered, makes QAbstractSocket re-enable
-        // its read notifier once the buffer is empty.
-        const QByteArray chunk = m_tcp->read(m_options.maxOutgoingFrameBytes);
-        if (chunk.isEmpty())
+        // Reading the buffer empty makes QAbstractSocket re-enable its read notifier.
+        const qint64 payload = sendToWs();
+        if (payload <= 0)
             break;
-        sendToWs(chunk);
-        moved += chunk.size();
+        moved += payload;
     }
     if (bufferWasFull)
         restartReading(m_tcp, m_options.tcpReadBufferBytes);
@@ -203,12 +204,23 @@ void Relay::pumpTcpToWs()
         Q_EMIT transferred(moved, 0);
 }
 
-void Relay::sendToWs(const QByteArray &data)
+qint64 Relay::sendToWs()
 {
-    m_ws->sendBinaryMessage(data);
-    m_bytesTcpToWs += data.size();
+    if (!m_transport || m_ws->state() != QAbstractSocket::ConnectedState)
+        return 0;
+    // Straight onto the socket QWebSocket writes to (see BinaryFrame). A client masks every
+    // frame with a fresh key, as RFC 6455 5.3 requires and as QWebSocket does.
+    qint64 payload = 0;
+    const QByteArray frame =
+        BinaryFrame::readFrom(m_tcp, m_options.maxOutgoingFrameBytes, m_maskFrames,
+                              m_maskFrames ? QRandomGenerator::global()->generate() : 0, &payload);
+    if (payload <= 0)
+        return 0;
+    m_transport->write(frame);
+    m_bytesTcpToWs += payload;
     m_sinceData.restart();
     m_peakWsQueued = qMax(m_peakWsQueued, wsQueuedBytes());
+    return payload;
 }
 
 void Relay::sendKeepAlive()

@@ -72,7 +72,7 @@ private:
     // Bytes queued towards the WebSocket peer, including those already encrypted (TLS).
     qint64 wsQueuedBytes() const;
     void pumpTcpToWs();
-    void sendToWs(const QByteArray &data);
+    qint64 sendToWs(); // one frame from TCP's buffer; returns its payload size
     void closeWs(int code, const QString &reason);
     void sendDeferredClose();
     void closeTcpAfterFlush();
@@ -97,6 +97,7 @@ private:
     PausableTcpSocket *m_pausable = nullptr; // m_serverTransport when it can be paused directly
     PausableTcpSocket *pausable() const { return m_serverTransport ? m_pausable : nullptr; }
     bool m_serverSide;
+    bool m_maskFrames; // client side: frames to the server are masked (RFC 6455 5.3)
     RelayOptions m_options;
     QString m_description;
     qint64 m_transportReadBufferBytes;

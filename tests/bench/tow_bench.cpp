@@ -46,6 +46,10 @@ struct Settings
     double slowSeconds = 20;
     std::vector<uint64_t> tails {64 * 1024, 16ull << 20};
     int closeTrials = 20;
+    QStringList workloads {QStringLiteral("bulk"),  QStringLiteral("rtt"),
+                           QStringLiteral("setup"), QStringLiteral("concurrency"),
+                           QStringLiteral("slow"),  QStringLiteral("close")};
+    bool has(const char *workload) const { return workloads.contains(QLatin1String(workload)); }
 };
 
 double seconds(Clock::time_point since)
@@ -495,16 +499,22 @@ int Bench::run(const std::vector<RouteKind> &kinds)
 {
     for (const RouteKind kind : kinds) {
         std::printf("== %s\n", qPrintable(Route::name(kind)));
-        bulk(kind);
-        roundTrip(kind);
-        setup(kind);
-        for (const int tunnels : m_settings.concurrency)
-            concurrency(kind, tunnels);
-        if (kind != RouteKind::Direct) {
+        if (m_settings.has("bulk"))
+            bulk(kind);
+        if (m_settings.has("rtt"))
+            roundTrip(kind);
+        if (m_settings.has("setup"))
+            setup(kind);
+        if (m_settings.has("concurrency")) {
+            for (const int tunnels : m_settings.concurrency)
+                concurrency(kind, tunnels);
+        }
+        if (m_settings.has("slow") && kind != RouteKind::Direct) {
             slowConsumer(kind, true);
             slowConsumer(kind, false);
         }
-        closeTails(kind);
+        if (m_settings.has("close"))
+            closeTails(kind);
     }
     QJsonArray rows;
     for (const auto &[metric, values] : m_results) {
@@ -578,7 +588,11 @@ int main(int argc, char *argv[])
                                      QStringLiteral("Concurrent tunnel counts to hold (default "
                                                     "1000,10000; --quick: 100)."),
                                      QStringLiteral("list"));
-    parser.addOptions({quick, json, markdown, tow, only, tunnels});
+    const QCommandLineOption workloads(
+        QStringLiteral("workloads"),
+        QStringLiteral("Workloads to run: bulk,rtt,setup,concurrency,slow,close (default: all)."),
+        QStringLiteral("list"));
+    parser.addOptions({quick, json, markdown, tow, only, tunnels, workloads});
     parser.process(app);
 
     Settings settings;
@@ -601,6 +615,17 @@ int main(int argc, char *argv[])
         for (const QString &count : parser.value(tunnels).split(QLatin1Char(',')))
             settings.concurrency.push_back(count.toInt());
     }
+    if (parser.isSet(workloads)) {
+        const QStringList known = settings.workloads;
+        settings.workloads = parser.value(workloads).split(QLatin1Char(','));
+        for (const QString &name : std::as_const(settings.workloads)) {
+            if (!known.contains(name)) {
+                std::fprintf(stderr, "tow_bench: unknown workload \"%s\" (known: %s)\n",
+                             qPrintable(name), qPrintable(known.join(QLatin1Char(','))));
+                return 2;
+            }
+        }
+    }
     // 10,000 tunnels need about 20,000 descriptors in each tunnel process (inherited limit).
     rlimit limit {};
     getrlimit(RLIMIT_NOFILE, &limit);
@@ -622,6 +647,12 @@ int main(int argc, char *argv[])
             kinds.push_back(RouteKind::Websockify);
         else if (name == QLatin1String("ours"))
             kinds.push_back(RouteKind::Ours);
+        else {
+            std::fprintf(stderr,
+                         "tow_bench: unknown route \"%s\" (known: direct,socat,websockify,ours)\n",
+                         qPrintable(name));
+            return 2;
+        }
     }
     for (const char *tool : {"socat", "websockify"}) {
         if (QStandardPaths::findExecutable(QString::fromLatin1(tool)).isEmpty()) {

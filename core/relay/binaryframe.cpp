@@ -1,0 +1,72 @@
+#include "binaryframe.h"
+
+#include <QIODevice>
+#include <QtEndian>
+#include <cstring>
+
+qsizetype BinaryFrame::writeHeader(char *out, quint64 payloadBytes, bool mask, quint32 maskingKey)
+{
+    unsigned char header[kMaxHeaderBytes];
+    qsizetype length = 0;
+    header[length++] = 0x82; // FIN, opcode 2 (binary)
+    const unsigned char maskBit = mask ? 0x80 : 0x00;
+    if (payloadBytes < 126) {
+        header[length++] = maskBit | static_cast<unsigned char>(payloadBytes);
+    } else if (payloadBytes <= 0xFFFF) {
+        header[length++] = maskBit | 126;
+        qToBigEndian<quint16>(quint16(payloadBytes), header + length);
+        length += 2;
+    } else {
+        header[length++] = maskBit | 127;
+        qToBigEndian<quint64>(payloadBytes, header + length);
+        length += 8;
+    }
+    if (mask) {
+        qToBigEndian<quint32>(maskingKey, header + length);
+        length += 4;
+    }
+    std::memcpy(out + kMaxHeaderBytes - length, header, size_t(length));
+    return length;
+}
+
+void BinaryFrame::applyMask(char *data, qsizetype size, quint32 maskingKey)
+{
+    unsigned char key[8];
+    qToBigEndian<quint32>(maskingKey, key);
+    qToBigEndian<quint32>(maskingKey, key + 4);
+    quint64 wideKey;
+    std::memcpy(&wideKey, key, sizeof wideKey);
+    qsizetype i = 0;
+    // Byte i of the payload takes key byte i % 4; eight bytes at a time keep that alignment.
+    for (; i + 8 <= size; i += 8) {
+        quint64 word;
+        std::memcpy(&word, data + i, sizeof word);
+        word ^= wideKey;
+        std::memcpy(data + i, &word, sizeof word);
+    }
+    for (; i < size; ++i)
+        data[i] = char(data[i] ^ key[i % 4]);
+}
+
+QByteArray BinaryFrame::readFrom(QIODevice *source, qint64 maxPayloadBytes, bool mask,
+                                 quint32 maskingKey, qint64 *payloadBytes)
+{
+    *payloadBytes = 0;
+    // Sized for what is there, not for the largest frame: a queued frame holds its whole
+    // allocation, and flow control only counts payload bytes.
+    const qint64 wanted = qMin(source->bytesAvailable(), maxPayloadBytes);
+    if (wanted <= 0)
+        return {};
+    QByteArray frame(kMaxHeaderBytes + wanted, Qt::Uninitialized);
+    const qint64 read = source->read(frame.data() + kMaxHeaderBytes, wanted);
+    if (read <= 0)
+        return {};
+    frame.truncate(kMaxHeaderBytes + read);
+    *payloadBytes = read;
+    if (mask)
+        applyMask(frame.data() + kMaxHeaderBytes, read, maskingKey);
+    const qsizetype headerBytes = writeHeader(frame.data(), quint64(read), mask, maskingKey);
+    // Erasing from the front only moves the array's start (Qt 6): no copy.
+    frame.remove(0, kMaxHeaderBytes - headerBytes);
+    return frame;
+}

@@ -1,0 +1,34 @@
+// The WebSocket data frames the relay sends, built without QWebSocket's send path: one
+// unfragmented binary frame per chunk read from TCP, read straight into its final buffer behind
+// room for the header, masked (client side) eight bytes at a time, and handed to the socket as
+// one QByteArray, which QIODevice queues without copying.
+//
+// Why: Qt 6.4's QWebSocket copies a message three times on the way out and masks it one byte at
+// a time, which was the largest single cost of a client's upload (see README, Performance).
+// Control frames (close, ping, pong) and keep-alives still go through QWebSocket, on the same
+// socket, so the order of everything sent stays the order in which it was asked for.
+#pragma once
+
+#include <QByteArray>
+
+class QIODevice;
+
+class BinaryFrame
+{
+public:
+    // RFC 6455 5.2: 2 bytes, 8 for a 64-bit length, 4 for the masking key.
+    static constexpr qsizetype kMaxHeaderBytes = 14;
+
+    // Reads up to maxPayloadBytes from source into one final binary frame. With mask set, the
+    // payload is masked with maskingKey (client to server frames, RFC 6455 5.3). Returns an
+    // empty array when nothing could be read; *payloadBytes gets the payload's size.
+    static QByteArray readFrom(QIODevice *source, qint64 maxPayloadBytes, bool mask,
+                               quint32 maskingKey, qint64 *payloadBytes);
+
+    // XORs data with the 4 key bytes (the key's most significant byte first, as on the wire).
+    static void applyMask(char *data, qsizetype size, quint32 maskingKey);
+
+    // The header of a final binary frame with this payload size, written to the end of out
+    // (out must have kMaxHeaderBytes); returns its length.
+    static qsizetype writeHeader(char *out, quint64 payloadBytes, bool mask, quint32 maskingKey);
+};
