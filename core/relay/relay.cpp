@@ -5,6 +5,7 @@
 #include "pausabletcpsocket.h"
 
 #include <QRandomGenerator>
+#include <QScopedValueRollback>
 #include <QSslSocket>
 #include <QTcpSocket>
 #include <QWebSocket>
@@ -179,6 +180,11 @@ void Relay::onTcpReadyRead()
 
 void Relay::pumpTcpToWs()
 {
+    // Writing may report bytes written at once (flush), which comes back here: the loop below
+    // goes on anyway.
+    if (m_pumping)
+        return;
+    const QScopedValueRollback<bool> pumping(m_pumping, true);
     if (m_wsClosing || m_wsEnded) {
         // Nobody to deliver to any more: discard, so the TCP peer is not stuck on a full buffer.
         if (m_tcp->bytesAvailable() > 0)
@@ -217,6 +223,12 @@ qint64 Relay::sendToWs()
     if (payload <= 0)
         return 0;
     m_transport->write(frame);
+    // Now rather than on the next turn of the event loop, when the socket would be found
+    // writable: one poll round less per message, which is much of an echo's latency. Not for
+    // TLS: QSslSocket::flush() also decrypts, and the readyRead() that follows would make
+    // QWebSocket parse frames inside whatever called us.
+    if (!m_sslTransport)
+        m_transport->flush();
     m_bytesTcpToWs += payload;
     m_sinceData.restart();
     m_peakWsQueued = qMax(m_peakWsQueued, wsQueuedBytes());
@@ -284,6 +296,9 @@ void Relay::onWsFrame(const QByteArray &frame, bool isLastFrame)
     }
     if (!frame.isEmpty()) { // an empty message is a keep-alive
         m_tcp->write(frame);
+        // Soon, but not here: flush() reports the bytes written at once, and what that sets off
+        // (resuming, pumping) must not run inside QWebSocket's parsing.
+        scheduleTcpFlush();
         m_bytesWsToTcp += frame.size();
         m_sinceData.restart();
         m_peakTcpQueued = qMax(m_peakTcpQueued, m_tcp->bytesToWrite());
@@ -414,8 +429,36 @@ bool Relay::drainWsTransport()
     }
     if (m_wsEnded || m_transport->bytesAvailable() <= 0)
         return false;
-    Q_EMIT m_transport->readyRead();
+    scheduleTransportRead();
     return true;
+}
+
+void Relay::scheduleTransportRead()
+{
+    // Queued: QWebSocket (Qt 6.4) parses directly in its readyRead() slot, and it must never
+    // parse inside a call that came from its own parsing (onWsFrame and what follows).
+    QMetaObject::invokeMethod(
+        this,
+        [this] {
+            if (m_transport && !m_paused && m_transport->bytesAvailable() > 0)
+                Q_EMIT m_transport->readyRead();
+        },
+        Qt::QueuedConnection);
+}
+
+void Relay::scheduleTcpFlush()
+{
+    if (m_tcpFlushPending)
+        return;
+    m_tcpFlushPending = true;
+    QMetaObject::invokeMethod(
+        this,
+        [this] {
+            m_tcpFlushPending = false;
+            if (m_tcp->state() == QAbstractSocket::ConnectedState && m_tcp->bytesToWrite() > 0)
+                m_tcp->flush();
+        },
+        Qt::QueuedConnection);
 }
 
 void Relay::closeWs(int code, const QString &reason)
@@ -543,11 +586,10 @@ void Relay::resumeWsReading()
         m_transport->blockSignals(false);
         m_pausePollTimer.stop();
     }
-    kickTransport();
-    if (m_transport->bytesAvailable() > 0)
-        Q_EMIT m_transport->readyRead();
-    if (m_paused)
-        return; // the buffered frames filled TCP again
+    // Both queued: resuming may be called from inside QWebSocket's parsing (see
+    // scheduleTransportRead()). The kick runs first.
+    scheduleTransportKick();
+    scheduleTransportRead();
     if (!m_serverSide) {
         // Signals hidden while paused: a disconnect or written bytes may have gone unnoticed.
         if (m_transport->state() == QAbstractSocket::UnconnectedState

@@ -82,6 +82,8 @@ private:
     bool drainWsTransport(); // true: QWebSocket will parse buffered frames in a queued call
     void endWs();
     void scheduleTransportKick();
+    void scheduleTransportRead();
+    void scheduleTcpFlush();
     void kickTransport();
     void stopFrameWaitTimers();
     void sendKeepAlive();
@@ -130,5 +132,7 @@ private:
     int m_deferredCloseCode = 0;
     QString m_deferredCloseReason;
     bool m_kickPending = false;
+    bool m_tcpFlushPending = false;
+    bool m_pumping = false;
     bool m_finished = false;
 };
