@@ -20,12 +20,6 @@ constexpr size_t kIoChunk = 1 << 20;
 using Clock = std::chrono::steady_clock;
 } // namespace
 
-void Checksum::mix(uint64_t word)
-{
-    m_state ^= word;
-    m_state *= 1099511628211ull;
-}
-
 void Checksum::add(const char *data, size_t size)
 {
     while (size > 0 && m_pendingSize > 0) {
@@ -34,14 +28,31 @@ void Checksum::add(const char *data, size_t size)
         if (m_pendingSize == 8) {
             uint64_t word;
             std::memcpy(&word, m_pending, 8);
-            mix(word);
+            addWord(word);
             m_pendingSize = 0;
         }
+    }
+    while (size >= 8 && (m_words & 3) != 0) {
+        uint64_t word;
+        std::memcpy(&word, data, 8);
+        addWord(word);
+        data += 8;
+        size -= 8;
+    }
+    // Lane i takes word i of every 32 bytes: four chains with no dependency between them.
+    while (size >= 32) {
+        uint64_t words[4];
+        std::memcpy(words, data, 32);
+        for (int lane = 0; lane < 4; ++lane)
+            mix(m_lanes[lane], words[lane]);
+        m_words += 4;
+        data += 32;
+        size -= 32;
     }
     while (size >= 8) {
         uint64_t word;
         std::memcpy(&word, data, 8);
-        mix(word);
+        addWord(word);
         data += 8;
         size -= 8;
     }
@@ -51,11 +62,55 @@ void Checksum::add(const char *data, size_t size)
     }
 }
 
+uint64_t Checksum::value() const
+{
+    uint64_t result = 14695981039346656037ull;
+    for (const uint64_t lane : m_lanes)
+        mix(result, lane);
+    uint64_t tail = 0;
+    std::memcpy(&tail, m_pending, m_pendingSize);
+    mix(result, tail);
+    mix(result, m_words * 8 + m_pendingSize);
+    return result;
+}
+
+namespace {
+
+uint64_t patternWord(uint64_t index)
+{
+    uint64_t x = (index + 1) * 0x9E3779B97F4A7C15ull;
+    x ^= x >> 29;
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x); // stored with memcpy: the same bytes on every machine
+#endif
+    return x;
+}
+
+char patternByte(uint64_t offset)
+{
+    const uint64_t word = patternWord(offset / 8);
+    char bytes[8];
+    std::memcpy(bytes, &word, 8);
+    return bytes[offset % 8];
+}
+
+} // namespace
+
 void fillPattern(char *buffer, size_t size, uint64_t offset)
 {
-    for (size_t i = 0; i < size; ++i) {
+    size_t i = 0;
+    // Up to the next word boundary of the stream, then whole words, then the rest.
+    while (i < size && (offset + i) % 8 != 0) {
         const uint64_t x = offset + i;
-        buffer[i] = static_cast<char>((x * 2654435761u) >> 13 ^ (x >> 20));
+        buffer[i++] = patternByte(x);
+    }
+    for (; i + 8 <= size; i += 8) {
+        const uint64_t word = patternWord((offset + i) / 8);
+        std::memcpy(buffer + i, &word, 8);
+    }
+    for (; i < size; ++i) {
+        const uint64_t x = offset + i;
+        buffer[i] = patternByte(x);
     }
 }
 

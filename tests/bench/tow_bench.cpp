@@ -598,7 +598,7 @@ int main(int argc, char *argv[])
     Settings settings;
     if (parser.isSet(quick)) {
         settings.quick = true;
-        settings.bulkBytes = 64ull << 20;
+        settings.bulkBytes = 256ull << 20; // enough to pause and resume many times at speed
         settings.bulkRuns = 1;
         settings.roundTrips = 500;
         settings.setupSequential = 100;
