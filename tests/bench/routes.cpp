@@ -86,12 +86,25 @@ QString Route::name(RouteKind kind)
     return QString();
 }
 
+namespace {
+QString g_logDirectory;
+} // namespace
+
+void Route::setLogDirectory(const QString &directory)
+{
+    g_logDirectory = directory;
+}
+
 bool Route::spawn(const QString &label, const QString &program, const QStringList &arguments,
                   uint16_t waitPort, QString *error)
 {
     auto process = std::make_unique<QProcess>();
     process->setProcessChannelMode(QProcess::ForwardedOutputChannel);
-    process->setStandardErrorFile(QProcess::nullDevice());
+    if (g_logDirectory.isEmpty())
+        process->setStandardErrorFile(QProcess::nullDevice());
+    else
+        process->setStandardErrorFile(
+            g_logDirectory + QLatin1Char('/') + label + QStringLiteral(".log"), QIODevice::Append);
     process->start(program, arguments);
     if (!process->waitForStarted(5000)) {
         *error = QStringLiteral("cannot start %1: %2").arg(program, process->errorString());
@@ -144,7 +157,11 @@ bool Route::start(uint16_t targetPort, QString *error)
             if (!spawn(QStringLiteral("server"), m_tow,
                        {QStringLiteral("server"), QStringLiteral("-listen_ws"),
                         QStringLiteral("127.0.0.1:%1").arg(wsPort), QStringLiteral("-remote_tcp"),
-                        target},
+                        target,
+                        // Every connection comes from 127.0.0.1: the benchmark measures
+                        // capacity, not the admission limits a public server sets.
+                        QStringLiteral("--max-tunnels"), QStringLiteral("0"),
+                        QStringLiteral("--max-tunnels-per-ip"), QStringLiteral("0")},
                        wsPort, error))
                 return false;
         } else if (!spawn(QStringLiteral("websockify"), QStringLiteral("websockify"),

@@ -28,6 +28,8 @@ public:
     ~Route();
 
     static QString name(RouteKind kind);
+    // Where each process's stderr goes ("DIR/<label>.log", appended); empty: discarded.
+    static void setLogDirectory(const QString &directory);
     QString name() const { return name(m_kind); }
     RouteKind kind() const { return m_kind; }
 

@@ -592,7 +592,11 @@ int main(int argc, char *argv[])
         QStringLiteral("workloads"),
         QStringLiteral("Workloads to run: bulk,rtt,setup,concurrency,slow,close (default: all)."),
         QStringLiteral("list"));
-    parser.addOptions({quick, json, markdown, tow, only, tunnels, workloads});
+    const QCommandLineOption logs(
+        QStringLiteral("logs"),
+        QStringLiteral("Keep each tunnel process's log in this directory (<label>.log)."),
+        QStringLiteral("dir"));
+    parser.addOptions({quick, json, markdown, tow, only, tunnels, workloads, logs});
     parser.process(app);
 
     Settings settings;
@@ -662,6 +666,8 @@ int main(int argc, char *argv[])
         }
     }
 
+    if (parser.isSet(logs))
+        Route::setLogDirectory(parser.value(logs));
     Bench bench(settings, parser.value(tow));
     const int failures = bench.run(kinds);
     const QString table = bench.markdown();
