@@ -1,7 +1,7 @@
 #include "relay.h"
 
 #include "logcategories.h"
-#include "pausabletcpsocket.h"
+#include "pausabletransport.h"
 
 #include <QSslSocket>
 #include <QTcpSocket>
@@ -40,7 +40,7 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
       m_tcp(tcp),
       m_ws(ws),
       m_serverTransport(serverTransport),
-      m_pausable(qobject_cast<PausableTcpSocket *>(serverTransport)),
+      m_pausable(dynamic_cast<PausableTransport *>(serverTransport)),
       m_serverSide(m_pausable != nullptr),
       m_options(options),
       m_description(description),
