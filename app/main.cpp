@@ -308,13 +308,11 @@ int main(int argc, char *argv[])
             QString why;
             const auto reloaded =
                 ServerConfigFile::load(commandLine->serverConfigPath, commandLine->server, &why);
-            if (reloaded) {
-                server->reload(*reloaded);
-            } else {
+            if (!reloaded)
                 server->countFailedReload();
+            if (!reloaded || !server->reload(*reloaded, &why))
                 qCWarning(lcServer).noquote()
                     << "configuration not reloaded, the previous one stays:" << why;
-            }
         });
     } else if (!commandLine->clientProfiles.isEmpty() || commandLine->clientAllAutostart) {
         const auto selected = selectProfiles(*commandLine);
