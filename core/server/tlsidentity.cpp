@@ -116,7 +116,10 @@ std::optional<TlsIdentity> TlsIdentity::load(const QString &certificateFile, con
     configuration.setPeerVerifyMode(QSslSocket::VerifyNone); // no client certificates
 
     const QString handshakeError = serverHandshakeError(configuration);
-    if (handshakeError.contains(QLatin1String("does not certify"))) {
+    // Qt 6.4 with OpenSSL 3 words it "Private key does not certify public key" when the key's
+    // type differs from the certificate's, "... key values mismatch" when it is another key.
+    if (handshakeError.contains(QLatin1String("does not certify"))
+        || handshakeError.contains(QLatin1String("mismatch"))) {
         *error = QStringLiteral("the TLS key %1 does not match the certificate %2 (the first "
                                 "certificate in the file must be the server's own)")
                      .arg(keyFile, certificateFile);
