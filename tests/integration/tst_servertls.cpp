@@ -155,6 +155,7 @@ private Q_SLOTS:
     void badFiles_data();
     void badFiles();
     void reloadRenewsCertificate();
+    void reloadWithoutConfigFile();
 
 private:
     bool startServer(TowProcess &server, quint16 remotePort, const QStringList &extra = {});
@@ -529,6 +530,37 @@ void TestServerTls::reloadRenewsCertificate()
                     "tcp_over_websocket_config_reloads_total{result=\"failure\"}"),
              2.0);
     QCOMPARE(client.stop(), 0);
+    QCOMPARE(server.stop(), 0);
+}
+
+// With --tls-cert and --tls-key on the command line, SIGHUP reads those files again.
+void TestServerTls::reloadWithoutConfigFile()
+{
+    const QString certificate = m_dir.filePath("flags.pem");
+    const QString key = m_dir.filePath("flags.key");
+    QVERIFY(copyFile(m_certificates.certificateFile(), certificate));
+    QVERIFY(copyFile(m_certificates.keyFile(), key));
+    TowProcess server;
+    QVERIFY(server.start({"server", "-listen_ws", "127.0.0.1:0", "-remote_tcp",
+                          QStringLiteral("127.0.0.1:%1").arg(m_echo.serverPort()), "--tls-cert",
+                          certificate, "--tls-key", key}));
+    const quint16 port = server.port();
+    const QSslCertificate renewed = QSslCertificate::fromPath(m_renewedCertificate).value(0);
+    QCOMPARE(handshake(port).certificate,
+             QSslCertificate::fromPath(m_certificates.certificateFile()).value(0));
+
+    // Only the certificate is renewed so far: refused, the old pair stays.
+    QVERIFY(copyFile(m_renewedCertificate, certificate));
+    ::kill(server.process().processId(), SIGHUP);
+    QTRY_VERIFY(server.log().contains("TLS certificate not reloaded"));
+    QVERIFY(server.log().contains("does not match"));
+    QCOMPARE(handshake(port).certificate,
+             QSslCertificate::fromPath(m_certificates.certificateFile()).value(0));
+
+    QVERIFY(copyFile(m_renewedKey, key));
+    ::kill(server.process().processId(), SIGHUP);
+    QTRY_VERIFY(server.log().contains("TLS certificate for new connections"));
+    QCOMPARE(handshake(port).certificate, renewed);
     QCOMPARE(server.stop(), 0);
 }
 
