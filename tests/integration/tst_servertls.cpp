@@ -22,6 +22,26 @@ namespace {
 
 constexpr qint64 kMiB = 1024 * 1024;
 constexpr int kBulkTimeoutMs = 240000;
+// Bound on the server's peak resident memory while 48 MiB pass a slow peer: flow control keeps a
+// few MiB per tunnel. AddressSanitizer's shadow memory and quarantine multiply what it holds.
+#ifdef __SANITIZE_ADDRESS__
+constexpr qint64 kMaxServerPeakRssBytes = 384 * kMiB;
+#else
+constexpr qint64 kMaxServerPeakRssBytes = 96 * kMiB;
+#endif
+
+// The peak resident memory of a running process (VmHWM), -1 if unknown.
+qint64 peakResidentBytes(const QProcess &process)
+{
+    QFile status(QStringLiteral("/proc/%1/status").arg(process.processId()));
+    if (!status.open(QIODevice::ReadOnly))
+        return -1;
+    for (const QByteArray &line : status.readAll().split('\n')) {
+        if (line.startsWith("VmHWM:"))
+            return line.mid(6).trimmed().split(' ').value(0).toLongLong() * 1024;
+    }
+    return -1;
+}
 
 bool runOpenssl(const QStringList &arguments, const QString &directory, QString *output)
 {
@@ -242,7 +262,8 @@ void TestServerTls::ourClientThroughNativeTls()
 }
 
 // The case that withdrew native TLS once: 48 MiB towards a remote reading 8 MiB/s keeps the
-// server's TLS socket paused again and again; every byte must arrive, in order.
+// server's TLS socket paused again and again; every byte must arrive, in order, and the server's
+// memory must stay bounded while the client pushes.
 void TestServerTls::uploadToSlowRemote()
 {
     const qint64 size = 48 * kMiB;
@@ -258,6 +279,9 @@ void TestServerTls::uploadToSlowRemote()
     QTRY_COMPARE_WITH_TIMEOUT(sink.finished.size(), 1, kBulkTimeoutMs);
     QCOMPARE(sink.finished[0].bytes, size);
     QCOMPARE(sink.finished[0].sha256, sha256(data));
+    const qint64 peak = peakResidentBytes(server.process());
+    qInfo() << "server peak RSS" << peak / kMiB << "MiB";
+    QVERIFY2(peak > 0 && peak < kMaxServerPeakRssBytes, qPrintable(QString::number(peak)));
     QCOMPARE(client.stop(), 0);
     QCOMPARE(server.stop(), 0);
 }
@@ -278,6 +302,9 @@ void TestServerTls::downloadToSlowReader()
     QTRY_VERIFY_WITH_TIMEOUT(stream.done, kBulkTimeoutMs);
     QCOMPARE(stream.bytesRead, size);
     QCOMPARE(stream.digest(), sha256(patternBytes(41, size)));
+    const qint64 peak = peakResidentBytes(server.process());
+    qInfo() << "server peak RSS" << peak / kMiB << "MiB";
+    QVERIFY2(peak > 0 && peak < kMaxServerPeakRssBytes, qPrintable(QString::number(peak)));
     QCOMPARE(client.stop(), 0);
     QCOMPARE(server.stop(), 0);
 }
