@@ -23,9 +23,10 @@ namespace {
 constexpr qint64 kMiB = 1024 * 1024;
 constexpr int kBulkTimeoutMs = 240000;
 // Bound on the server's peak resident memory while 48 MiB pass a slow peer: flow control keeps a
-// few MiB per tunnel. AddressSanitizer's shadow memory and quarantine multiply what it holds.
+// few MiB per tunnel. Under AddressSanitizer its quarantine alone keeps up to 256 MiB of freed
+// memory (about 355 MiB peak measured), so there the bound only catches gross growth.
 #ifdef __SANITIZE_ADDRESS__
-constexpr qint64 kMaxServerPeakRssBytes = 384 * kMiB;
+constexpr qint64 kMaxServerPeakRssBytes = 512 * kMiB;
 #else
 constexpr qint64 kMaxServerPeakRssBytes = 96 * kMiB;
 #endif
