@@ -271,6 +271,10 @@ void TestServerTls::uploadToSlowRemote()
     SinkServer sink(8 * kMiB);
     QVERIFY(sink.listen(QHostAddress::LocalHost));
     TowProcess server, client;
+    // The relay's flow-control decisions, to see that the TLS socket was really paused.
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    environment.insert("QT_LOGGING_RULES", "tow.relay.debug=true");
+    server.process().setProcessEnvironment(environment);
     QVERIFY(startServer(server, sink.serverPort()));
     QVERIFY(startClient(client, server.port()));
 
@@ -280,6 +284,8 @@ void TestServerTls::uploadToSlowRemote()
     QTRY_COMPARE_WITH_TIMEOUT(sink.finished.size(), 1, kBulkTimeoutMs);
     QCOMPARE(sink.finished[0].bytes, size);
     QCOMPARE(sink.finished[0].sha256, sha256(data));
+    QVERIFY(server.log().contains("pause reading the websocket"));
+    QVERIFY(server.log().contains("resume reading the websocket"));
     const qint64 peak = peakResidentBytes(server.process());
     qInfo() << "server peak RSS" << peak / kMiB << "MiB";
     QVERIFY2(peak > 0 && peak < kMaxServerPeakRssBytes, qPrintable(QString::number(peak)));
