@@ -41,6 +41,8 @@ const QStringList kRealIpHeader = {QStringLiteral("real-ip-header"),
                                    QStringLiteral("real_ip_header")};
 const QStringList kTrustedProxy = {QStringLiteral("trusted-proxy"),
                                    QStringLiteral("trusted_proxy")};
+const QStringList kTlsCert = {QStringLiteral("tls-cert"), QStringLiteral("tls_cert")};
+const QStringList kTlsKey = {QStringLiteral("tls-key"), QStringLiteral("tls_key")};
 const QStringList kDrainTimeout = {QStringLiteral("drain-timeout"),
                                    QStringLiteral("drain_timeout")};
 const QStringList kLogLevel = {QStringLiteral("log-level"), QStringLiteral("log_level")};
@@ -151,6 +153,8 @@ QString CommandLine::usage()
         "  --real-ip-header NAME  client address header set by a reverse proxy\n"
         "                       (X-Forwarded-For, X-Real-IP); needs --trusted-proxy\n"
         "  --trusted-proxy ADDR[/BITS]  a reverse proxy whose header is believed (repeatable)\n"
+        "  --tls-cert FILE, --tls-key FILE  serve wss:// and https:// directly: certificate\n"
+        "                       chain and unencrypted RSA or EC key, PEM; TLS 1.2 or later\n"
         "  --drain-timeout SECONDS  on SIGTERM, time open tunnels get to finish (default 30)\n"
         "\n"
         "Client options:\n"
@@ -212,6 +216,8 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     const QCommandLineOption allowedOrigin(kAllowedOrigin, QString(), QStringLiteral("origin"));
     const QCommandLineOption realIpHeader(kRealIpHeader, QString(), QStringLiteral("name"));
     const QCommandLineOption trustedProxy(kTrustedProxy, QString(), QStringLiteral("addr"));
+    const QCommandLineOption tlsCert(kTlsCert, QString(), QStringLiteral("file"));
+    const QCommandLineOption tlsKey(kTlsKey, QString(), QStringLiteral("file"));
     const QCommandLineOption drainTimeout(kDrainTimeout, QString(), QStringLiteral("s"));
     const QCommandLineOption logLevel(kLogLevel, QString(), QStringLiteral("level"));
     const QCommandLineOption help(kHelp);
@@ -242,6 +248,8 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
                        allowedOrigin,
                        realIpHeader,
                        trustedProxy,
+                       tlsCert,
+                       tlsKey,
                        drainTimeout,
                        logLevel,
                        help,
@@ -259,9 +267,9 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     // Server-only options, in the order they are checked and reported (--token-file is shared:
     // the server requires the token, the client sends it).
     const QList<const QCommandLineOption *> serverOnly = {
-        &listenWs,        &remoteTcp,        &config,       &maxTunnels,
-        &maxTunnelsPerIp, &handshakeTimeout, &idleTimeout,  &maxFrameSize,
-        &allowedOrigin,   &realIpHeader,     &trustedProxy, &drainTimeout};
+        &listenWs,         &remoteTcp,   &config,       &maxTunnels,    &maxTunnelsPerIp,
+        &handshakeTimeout, &idleTimeout, &maxFrameSize, &allowedOrigin, &realIpHeader,
+        &trustedProxy,     &tlsCert,     &tlsKey,       &drainTimeout};
     // Options that only the client (and check) take: an error on the server.
     const QList<const QCommandLineOption *> clientOnly = {
         &listenTcp,   &remoteWs, &insecure,      &proxy,       &caFile,         &pin,
@@ -311,11 +319,11 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     // Only one value per flag: a repeated flag is most likely a typo (-H, --pin-sha256,
     // --allowed-origin and --trusted-proxy are meant to be repeated).
     for (const auto *option :
-         {&listenWs,      &remoteTcp,    &listenTcp,    &remoteWs,        &keepAlive,
-          &config,        &tokenFile,    &maxTunnels,   &maxTunnelsPerIp, &handshakeTimeout,
-          &idleTimeout,   &maxFrameSize, &realIpHeader, &drainTimeout,    &logLevel,
-          &proxy,         &caFile,       &serverName,   &keepAliveMode,   &pongTimeout,
-          &connectTimeout}) {
+         {&listenWs,      &remoteTcp,    &listenTcp,     &remoteWs,        &keepAlive,
+          &config,        &tokenFile,    &maxTunnels,    &maxTunnelsPerIp, &handshakeTimeout,
+          &idleTimeout,   &maxFrameSize, &realIpHeader,  &tlsCert,         &tlsKey,
+          &drainTimeout,  &logLevel,     &proxy,         &caFile,          &serverName,
+          &keepAliveMode, &pongTimeout,  &connectTimeout}) {
         if (parser.values(*option).size() > 1)
             return fail(
                 QStringLiteral("%1 is given more than once").arg(flagName(option->names())));
@@ -465,6 +473,8 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
             return fail(QStringLiteral("--real-ip-header needs --trusted-proxy (the address of "
                                        "your reverse proxy); otherwise any client could choose its "
                                        "address"));
+        result.server.tlsCertFile = parser.value(tlsCert);
+        result.server.tlsKeyFile = parser.value(tlsKey);
         if (!ServerConfigFile::validate(result.server, &why))
             return fail(why);
         return result;

@@ -1,10 +1,17 @@
 #include "pausabletcpserver.h"
 
+#include "pausablesslsocket.h"
 #include "pausabletcpsocket.h"
 
 PausableTcpServer::PausableTcpServer(qint64 socketReadBufferBytes, QObject *parent)
     : QTcpServer(parent), m_socketReadBufferBytes(socketReadBufferBytes)
 {
+}
+
+void PausableTcpServer::setTlsConfiguration(const QSslConfiguration &configuration)
+{
+    m_tls = true;
+    m_tlsConfiguration = configuration;
 }
 
 QTcpSocket *PausableTcpServer::socketFor(const QHostAddress &peerAddress, quint16 peerPort) const
@@ -14,13 +21,43 @@ QTcpSocket *PausableTcpServer::socketFor(const QHostAddress &peerAddress, quint1
 
 void PausableTcpServer::incomingConnection(qintptr socketDescriptor)
 {
-    auto *socket = new PausableTcpSocket(this);
+    if (!m_tls) {
+        auto *socket = new PausableTcpSocket(this);
+        if (!socket->setSocketDescriptor(socketDescriptor)) {
+            delete socket;
+            return;
+        }
+        track(socket);
+        addPendingConnection(socket);
+        return;
+    }
+
+    // What QSslServer (Qt 6.4) does, with our socket class: the HTTP server sees the connection
+    // only once it is encrypted. Until then the socket is ours to delete; a client that never
+    // completes the handshake is closed by the owner's handshake timeout (see accepted()).
+    auto *socket = new PausableSslSocket(this);
     if (!socket->setSocketDescriptor(socketDescriptor)) {
         delete socket;
         return;
     }
+    socket->setSslConfiguration(m_tlsConfiguration);
+    connect(socket, &QSslSocket::encrypted, this, [this, socket] {
+        socket->disconnect(this);
+        addPendingConnection(socket); // emits pendingConnectionAvailable(), QHttpServer's cue
+    });
+    connect(socket, &QSslSocket::errorOccurred, this, [this, socket] {
+        socket->disconnect(this);
+        Q_EMIT tlsHandshakeFailed(socket->peerAddress(), socket->errorString());
+        socket->abort();
+        socket->deleteLater();
+    });
+    // Closed before the handshake ended without an error: aborted by the handshake timeout.
+    connect(socket, &QSslSocket::disconnected, this, [this, socket] {
+        socket->disconnect(this);
+        socket->deleteLater();
+    });
     track(socket);
-    addPendingConnection(socket);
+    socket->startServerEncryption();
 }
 
 void PausableTcpServer::track(QTcpSocket *socket)

@@ -1,8 +1,10 @@
-// A QTcpServer that hands out pausable sockets and finds them again by peer endpoint.
+// A QTcpServer that hands out pausable sockets (plain, or TLS once the handshake is done) and
+// finds them again by peer endpoint.
 #pragma once
 
 #include <QHash>
 #include <QPointer>
+#include <QSslConfiguration>
 #include <QTcpServer>
 
 class PausableTcpServer : public QTcpServer
@@ -11,13 +13,22 @@ class PausableTcpServer : public QTcpServer
 public:
     explicit PausableTcpServer(qint64 socketReadBufferBytes, QObject *parent = nullptr);
 
+    // From now on, accepted connections do a TLS server handshake with this configuration
+    // first; only encrypted sockets become pending connections. Connections accepted before
+    // keep the configuration they started with (a renewed certificate applies to new ones).
+    void setTlsConfiguration(const QSslConfiguration &configuration);
+    bool isTls() const { return m_tls; }
+
     // The socket accepted from that peer, if it still exists. QWebSocket reports the peer of the
     // socket it runs on, which is how the server finds the transport of an upgraded connection.
     QTcpSocket *socketFor(const QHostAddress &peerAddress, quint16 peerPort) const;
 
 Q_SIGNALS:
-    // A connection was accepted, so its owner can time it out.
+    // A connection was accepted (before any TLS handshake), so its owner can time it out.
     void accepted(QTcpSocket *socket);
+    // A TLS handshake failed (plain HTTP on the TLS port, an old protocol, a client that refused
+    // our certificate); the socket is closed and deleted.
+    void tlsHandshakeFailed(const QHostAddress &peer, const QString &reason);
 
 protected:
     void incomingConnection(qintptr socketDescriptor) override;
@@ -28,6 +39,8 @@ private:
     void pruneClosedSockets();
 
     qint64 m_socketReadBufferBytes;
+    bool m_tls = false;
+    QSslConfiguration m_tlsConfiguration;
 
     // QHttpServer (6.4) disconnects every signal of a socket it upgrades, so entries cannot be
     // removed on destroyed(): QPointer notices instead, and stale entries are pruned.

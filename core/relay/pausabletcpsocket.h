@@ -2,6 +2,8 @@
 // reading WebSocket frames while its TCP side is congested.
 #pragma once
 
+#include "pausabletransport.h"
+
 #include <QTcpSocket>
 
 // Qt 6.4's QWebSocket has no public way to stop reading: it parses every frame as soon as the
@@ -9,17 +11,15 @@
 // loops on bytesAvailable(), which is virtual: reporting 0 while paused stops it between frames,
 // while the real data stays in the (bounded) read buffer and the kernel applies back-pressure.
 // Only used on the server side, where our QTcpServer creates the sockets QWebSocket runs on.
-class PausableTcpSocket : public QTcpSocket
+class PausableTcpSocket : public QTcpSocket, public PausableTransport
 {
     Q_OBJECT
 public:
     explicit PausableTcpSocket(QObject *parent = nullptr);
 
-    void setPaused(bool paused) { m_paused = paused; }
-    bool isPaused() const { return m_paused; }
-
-    // The bytes really buffered, also while paused.
-    qint64 bufferedBytes() const { return QTcpSocket::bytesAvailable(); }
+    void setPaused(bool paused) override { m_paused = paused; }
+    bool isPaused() const override { return m_paused; }
+    qint64 bufferedBytes() const override { return QTcpSocket::bytesAvailable(); }
 
     qint64 bytesAvailable() const override;
 

@@ -2,7 +2,7 @@
 
 #include "binaryframe.h"
 #include "logcategories.h"
-#include "pausabletcpsocket.h"
+#include "pausabletransport.h"
 
 #include <QRandomGenerator>
 #include <QScopedValueRollback>
@@ -43,7 +43,7 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
       m_tcp(tcp),
       m_ws(ws),
       m_serverTransport(serverTransport),
-      m_pausable(qobject_cast<PausableTcpSocket *>(serverTransport)),
+      m_pausable(dynamic_cast<PausableTransport *>(serverTransport)),
       m_serverSide(m_pausable != nullptr),
       m_maskFrames(serverTransport == nullptr),
       m_options(options),

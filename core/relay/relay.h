@@ -14,7 +14,7 @@ class QAbstractSocket;
 class QSslSocket;
 class QTcpSocket;
 class QWebSocket;
-class PausableTcpSocket;
+class PausableTransport;
 
 class Relay : public QObject
 {
@@ -23,8 +23,8 @@ public:
     // Takes ownership of both sockets. The WebSocket must be open; the TCP socket may still be
     // connecting (server side), its writes are then buffered until it connects.
     // serverTransport is the socket the WebSocket runs on when our server accepted it (paused
-    // directly when it is a PausableTcpSocket); nullptr on the client side, where QWebSocket
-    // owns its socket.
+    // directly when it is a PausableTransport: PausableTcpSocket or PausableSslSocket); nullptr
+    // on the client side, where QWebSocket owns its socket.
     // description names the tunnel in logs ("127.0.0.1:5312 -> example.org:22"); no secrets.
     Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport, const RelayOptions &options,
           const QString &description, QObject *parent = nullptr);
@@ -96,8 +96,8 @@ private:
     QPointer<QAbstractSocket> m_transport; // the socket QWebSocket reads from
     QPointer<QSslSocket> m_sslTransport; // the same, when it is a TLS socket
     QPointer<QTcpSocket> m_serverTransport; // may be deleted by QWebSocket first
-    PausableTcpSocket *m_pausable = nullptr; // m_serverTransport when it can be paused directly
-    PausableTcpSocket *pausable() const { return m_serverTransport ? m_pausable : nullptr; }
+    PausableTransport *m_pausable = nullptr; // m_serverTransport when it can be paused directly
+    PausableTransport *pausable() const { return m_serverTransport ? m_pausable : nullptr; }
     bool m_serverSide;
     bool m_maskFrames; // client side: frames to the server are masked (RFC 6455 5.3)
     RelayOptions m_options;

@@ -219,6 +219,11 @@ bool ServerConfigFile::validate(const ServerOptions &options, QString *error)
             return false;
         }
     }
+    if (options.tlsCertFile.isEmpty() != options.tlsKeyFile.isEmpty()) {
+        *error = QStringLiteral("TLS needs both a certificate and a key (--tls-cert and "
+                                "--tls-key, or tls.cert and tls.key in the configuration file)");
+        return false;
+    }
     return true;
 }
 
@@ -281,10 +286,25 @@ std::optional<ServerOptions> ServerConfigFile::load(const QString &path,
     reader.readSeconds(root, QString(), QStringLiteral("keepaliveSeconds"),
                        &options.relay.keepAliveIntervalMs);
 
-    if (root.contains(QStringLiteral("tls")))
-        reader.fail(QStringLiteral("tls"),
-                    QStringLiteral("native TLS is not available in this version: terminate TLS in "
-                                   "a reverse proxy such as nginx (see README)"));
+    const QJsonValue tls = root.value(QStringLiteral("tls"));
+    if (!tls.isUndefined()) {
+        if (!tls.isObject()) {
+            reader.fail(QStringLiteral("tls"),
+                        QStringLiteral("expected an object with cert and key (PEM file names)"));
+        } else {
+            const QJsonObject object = tls.toObject();
+            reader.checkKeys(object, QStringLiteral("tls"),
+                             {QStringLiteral("cert"), QStringLiteral("key")});
+            reader.readString(object, QStringLiteral("tls"), QStringLiteral("cert"),
+                              &options.tlsCertFile);
+            reader.readString(object, QStringLiteral("tls"), QStringLiteral("key"),
+                              &options.tlsKeyFile);
+            if (!options.tlsCertFile.isEmpty())
+                options.tlsCertFile = reader.resolvePath(options.tlsCertFile);
+            if (!options.tlsKeyFile.isEmpty())
+                options.tlsKeyFile = reader.resolvePath(options.tlsKeyFile);
+        }
+    }
 
     const QJsonValue limits = root.value(QStringLiteral("limits"));
     if (!limits.isUndefined()) {

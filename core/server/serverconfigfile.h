@@ -1,4 +1,4 @@
-// The server's JSON configuration file (--config): several routes and limits. Loaded and
+// The server's JSON configuration file (--config): several routes, limits, TLS. Loaded and
 // validated whole, with an error naming the file, the key and what was expected.
 #pragma once
 
@@ -17,7 +17,8 @@ public:
                                              QString *error);
 
     // The checks every configuration passes, from a file or the command line: at least one
-    // route, unique paths starting with '/', no clash with /metrics, /healthz, /readyz.
+    // route, unique paths starting with '/', no clash with /metrics, /healthz, /readyz, TLS
+    // certificate and key together.
     static bool validate(const ServerOptions &options, QString *error);
 
     // A trusted proxy: an address (one host) or a subnet "10.0.0.0/8"; std::nullopt if neither.

@@ -1,4 +1,4 @@
-// Settings of the tunnel server: where it listens, its routes (path -> remote), limits.
+// Settings of the tunnel server: where it listens, its routes (path -> remote), limits, TLS.
 #pragma once
 
 #include "net/hostport.h"
@@ -45,6 +45,10 @@ struct ServerOptions
     // only when the connection comes from one of trustedProxies (address, prefix length).
     QString realIpHeader;
     QList<QPair<QHostAddress, int>> trustedProxies;
+
+    // Native TLS (both or neither): PEM certificate chain and unencrypted key; TLS 1.2 or later.
+    QString tlsCertFile;
+    QString tlsKeyFile;
 
     // After SIGTERM, how long running tunnels may go on before they are closed (1001).
     int drainTimeoutMs = 30000;

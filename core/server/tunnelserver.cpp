@@ -6,8 +6,10 @@
 #include "plainrequestrule.h"
 #include "relay/pausabletcpserver.h"
 #include "relay/relay.h"
+#include "tlsidentity.h"
 #include "upgraderule.h"
 
+#include <QDateTime>
 #include <QHttpServer>
 #include <QHttpServerRequest>
 #include <QHttpServerResponder>
@@ -41,6 +43,17 @@ constexpr qint64 kHttpReadBufferBytes = 96 * 1024; // above http_parser's 80 KB 
 QByteArray textPlain()
 {
     return QByteArrayLiteral("text/plain; charset=utf-8");
+}
+
+// The certificate new TLS connections get, in the log; a warning when clients will refuse it.
+void logCertificate(const TlsIdentity &identity, const char *what)
+{
+    qCInfo(lcServer).noquote() << what << identity.description();
+    const QDateTime now = QDateTime::currentDateTimeUtc();
+    if (identity.certificate().expiryDate() < now)
+        qCWarning(lcServer) << "the TLS certificate has expired: clients will refuse it";
+    else if (identity.certificate().effectiveDate() > now)
+        qCWarning(lcServer) << "the TLS certificate is not valid yet: clients will refuse it";
 }
 
 } // namespace
@@ -123,7 +136,7 @@ void TunnelServer::declareMetrics()
     m_metrics.declare(kHandshakeFailures, Type::Counter,
                       QStringLiteral("Connections that did not become a tunnel, by reason "
                                      "(not_found, not_websocket, unauthorized, origin, draining, "
-                                     "timeout, evicted, websocket)."));
+                                     "timeout, evicted, websocket, tls)."));
     m_metrics.declare(kLimitRejections, Type::Counter,
                       QStringLiteral("Upgrades refused by a concurrency limit (server_limit, "
                                      "route_limit, client_limit)."));
@@ -145,10 +158,24 @@ void TunnelServer::declareMetrics()
 
 bool TunnelServer::listen(QString *error)
 {
+    std::optional<TlsIdentity> tls;
+    if (isTls()) {
+        tls = TlsIdentity::load(m_options.tlsCertFile, m_options.tlsKeyFile, error);
+        if (!tls)
+            return false;
+    }
     // Until a connection is a tunnel it only carries an HTTP request: a small read buffer keeps
     // unauthenticated clients from holding megabytes each. The relay enlarges it for tunnels.
     m_tcpServer = new PausableTcpServer(kHttpReadBufferBytes, this);
     connect(m_tcpServer, &PausableTcpServer::accepted, this, &TunnelServer::onAccepted);
+    connect(m_tcpServer, &PausableTcpServer::tlsHandshakeFailed, this,
+            [this](const QHostAddress &peer, const QString &reason) {
+                countHandshakeFailure(QStringLiteral("tls"));
+                qCDebug(lcServer).noquote()
+                    << peer.toString() << "closed: TLS handshake failed:" << reason;
+            });
+    if (tls)
+        m_tcpServer->setTlsConfiguration(tls->configuration());
     if (!TcpListen::listen(m_tcpServer, m_options.listen, error)) {
         delete m_tcpServer;
         m_tcpServer = nullptr;
@@ -162,7 +189,10 @@ bool TunnelServer::listen(QString *error)
                       + (route.token.isEmpty() ? QString() : QStringLiteral(" (token)")));
     qCInfo(lcServer).noquote() << "listening on"
                                << HostPort {serverAddress().toString(), serverPort()}.toString()
+                               << (tls ? "(wss, TLS 1.2 or later)" : "(ws)")
                                << "routes:" << routes.join(QLatin1String(", "));
+    if (tls)
+        logCertificate(*tls, "TLS certificate:");
     return true;
 }
 
@@ -176,8 +206,28 @@ quint16 TunnelServer::serverPort() const
     return m_tcpServer ? m_tcpServer->serverPort() : 0;
 }
 
-void TunnelServer::reload(const ServerOptions &options)
+bool TunnelServer::reload(const ServerOptions &options, QString *error)
 {
+    auto fail = [&](const QString &message) {
+        *error = message;
+        countFailedReload();
+        return false;
+    };
+    // The listening socket stays; what it speaks cannot change under clients' feet.
+    const bool wantsTls = !options.tlsCertFile.isEmpty();
+    if (wantsTls != isTls())
+        return fail(isTls() ? QStringLiteral("turning native TLS off needs a restart (the server "
+                                             "still serves wss:// with its certificate)")
+                            : QStringLiteral("turning native TLS on needs a restart (the server "
+                                             "still serves plain ws://)"));
+    std::optional<TlsIdentity> tls;
+    if (isTls()) {
+        // A renewed certificate (Let's Encrypt): read again, applies to new connections.
+        QString why;
+        tls = TlsIdentity::load(options.tlsCertFile, options.tlsKeyFile, &why);
+        if (!tls)
+            return fail(why);
+    }
     if (!(options.listen == m_options.listen))
         qCWarning(lcServer).noquote()
             << "the listening address changed to" << options.listen.toString()
@@ -188,9 +238,14 @@ void TunnelServer::reload(const ServerOptions &options)
     m_admission.setOptions(m_options);
     for (const ServerRoute &route : std::as_const(m_options.routes))
         countersFor(route.path);
+    if (tls && m_tcpServer)
+        m_tcpServer->setTlsConfiguration(tls->configuration());
     m_metrics.add(kReloads, {{QStringLiteral("result"), QStringLiteral("success")}}, 1);
     qCInfo(lcServer) << "configuration reloaded:" << m_options.routes.size() << "route(s);"
                      << activeTunnels() << "open tunnel(s) kept";
+    if (tls)
+        logCertificate(*tls, "TLS certificate for new connections:");
+    return true;
 }
 
 void TunnelServer::countFailedReload()

@@ -29,18 +29,23 @@ public:
     explicit TunnelServer(const ServerOptions &options, QObject *parent = nullptr);
     ~TunnelServer() override;
 
-    // Starts listening. On failure returns false with a readable reason ("port 8080 is already
-    // in use on 0.0.0.0").
+    // Starts listening (with TLS when the options name a certificate and key). On failure
+    // returns false with a readable reason ("port 8080 is already in use on 0.0.0.0", "cannot
+    // read the TLS key ...").
     bool listen(QString *error);
 
     QHostAddress serverAddress() const;
     quint16 serverPort() const;
 
-    // Applies a new configuration (SIGHUP): routes, tokens, limits. Tunnels
-    // already open go on unchanged. The listening address cannot change without a restart.
-    void reload(const ServerOptions &options);
+    // Applies a new configuration (SIGHUP): routes, tokens, limits, the TLS certificate (read
+    // again from its files). Tunnels already open go on unchanged. The listening address, and
+    // whether it speaks TLS, cannot change without a restart. On failure nothing changes,
+    // *error says why and the failure is counted.
+    bool reload(const ServerOptions &options, QString *error);
     // A reload whose file did not load: counted in the reload metrics.
     void countFailedReload();
+
+    bool isTls() const { return !m_options.tlsCertFile.isEmpty(); }
 
     int activeTunnels() const { return m_admission.activeTunnels(); }
     MetricsRegistry &metrics() { return m_metrics; }

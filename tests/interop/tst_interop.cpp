@@ -1,11 +1,13 @@
 // Interoperability with a WebSocket implementation we did not write: Debian's python3-websockets
 // as a client of our server and as a server for our client.
 #include "endpoints.h"
+#include "testcertificates.h"
 #include "towprocess.h"
 
 #include <QFileInfo>
 #include <QProcess>
 #include <QRegularExpression>
+#include <QTemporaryDir>
 #include <QTest>
 
 namespace {
@@ -28,6 +30,7 @@ private Q_SLOTS:
     void pythonClientThroughOurServer_data();
     void pythonClientThroughOurServer();
     void pythonClientTextMessageGets1003();
+    void pythonClientOverNativeTls();
     void ourClientWithPythonServer();
     void pythonClientSeesTokenRefusal_data();
     void pythonClientSeesTokenRefusal();
@@ -126,6 +129,39 @@ void TestInterop::pythonClientTextMessageGets1003()
                   QStringLiteral("ws://127.0.0.1:%1/").arg(server.port())});
     QTRY_VERIFY_WITH_TIMEOUT(client.state() == QProcess::NotRunning, 30000);
     QVERIFY2(client.exitCode() == 0, client.readAllStandardError().constData());
+}
+
+// Our server's native TLS with a TLS stack we did not write: Python's ssl module (OpenSSL)
+// verifying our certificate against the test CA, websockets on top.
+void TestInterop::pythonClientOverNativeTls()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    TestCertificates certificates;
+    QString error;
+    QVERIFY2(certificates.create(dir.path(), &error), qPrintable(error));
+    EchoServer echo;
+    QVERIFY(echo.listen(QHostAddress::LocalHost));
+    TowProcess server;
+    QVERIFY(server.start({"server", "-listen_ws", "127.0.0.1:0", "-remote_tcp",
+                          QStringLiteral("127.0.0.1:%1").arg(echo.serverPort()), "--tls-cert",
+                          certificates.certificateFile(), "--tls-key", certificates.keyFile()}));
+    const QString url = QStringLiteral("wss://localhost:%1/").arg(server.port());
+    QProcess client;
+    client.start(kPython,
+                 {script("ws_client.py"), QStringLiteral("echo"), url,
+                  QString::number(4 * 1024 * 1024), certificates.caFile()});
+    QTRY_VERIFY_WITH_TIMEOUT(client.state() == QProcess::NotRunning, 60000);
+    QVERIFY2(client.exitCode() == 0, client.readAllStandardError().constData());
+
+    // Without the CA, Python refuses the certificate: it was verified, not just accepted.
+    QProcess untrusting;
+    untrusting.start(kPython,
+                     {script("ws_client.py"), QStringLiteral("echo"), url, QStringLiteral("1000")});
+    QTRY_VERIFY_WITH_TIMEOUT(untrusting.state() == QProcess::NotRunning, 30000);
+    QVERIFY(untrusting.exitCode() != 0);
+    QVERIFY2(untrusting.readAllStandardError().contains("CERTIFICATE_VERIFY_FAILED"),
+             "Python accepted a certificate from an unknown CA");
 }
 
 void TestInterop::ourClientWithPythonServer()

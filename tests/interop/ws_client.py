@@ -2,9 +2,11 @@
 """A third-party WebSocket client (python3-websockets) talking to our server.
 
 Modes:
-  echo URL SIZE   send SIZE random bytes as binary messages of varied sizes (1 KiB like the
+  echo URL SIZE [CAFILE]
+                  send SIZE random bytes as binary messages of varied sizes (1 KiB like the
                   original Go client, up to 256 KiB), with empty keep-alive messages between,
-                  and check the echo that comes back through the tunnel.
+                  and check the echo that comes back through the tunnel. A wss:// URL is
+                  verified against CAFILE (a PEM bundle) when given.
   text URL        send a text message; the server must close with 1003.
   status URL [HEADER]
                   open a WebSocket (with an optional "Name: value" header) and print the
@@ -13,14 +15,17 @@ Exit status 0 on success; a one-line reason on stderr otherwise.
 """
 import asyncio
 import os
+import ssl
 import sys
 
 import websockets
 
 
-async def echo(url, size):
+async def echo(url, size, cafile):
     data = os.urandom(size)
-    async with websockets.connect(url, max_size=None) as ws:
+    # Without a CA file, websockets uses the default context (the system's CAs) for wss://.
+    tls = {"ssl": ssl.create_default_context(cafile=cafile)} if cafile else {}
+    async with websockets.connect(url, max_size=None, **tls) as ws:
         async def send():
             offset, step = 0, 1024
             while offset < size:
@@ -66,7 +71,7 @@ async def status(url, header):
 def main():
     mode, url = sys.argv[1], sys.argv[2]
     if mode == "echo":
-        asyncio.run(echo(url, int(sys.argv[3])))
+        asyncio.run(echo(url, int(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else None))
     elif mode == "text":
         asyncio.run(text(url))
     elif mode == "status":

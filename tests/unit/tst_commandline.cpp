@@ -56,6 +56,15 @@ void TestCommandLine::serverHardening()
     QCOMPARE(server.trustedProxies[1].second, 8);
     QCOMPARE(server.drainTimeoutMs, 4000);
     QCOMPARE(parsed->logLevel, QString("debug"));
+    QVERIFY(server.tlsCertFile.isEmpty());
+
+    // Native TLS, in both spellings; the files are read when the server starts.
+    const auto tls = CommandLine::parse({"tcp-over-websocket", "server", "-remote_tcp", "h:22",
+                                         "--tls-cert", "/etc/tow/fullchain.pem", "-tls_key=k.pem"},
+                                        nullptr);
+    QVERIFY(tls);
+    QCOMPARE(tls->server.tlsCertFile, QString("/etc/tow/fullchain.pem"));
+    QCOMPARE(tls->server.tlsKeyFile, QString("k.pem"));
 
     const auto withConfig = CommandLine::parse(
         {"tcp-over-websocket", "server", "--config", "/etc/tow/server.json"}, nullptr);
@@ -174,6 +183,22 @@ void TestCommandLine::errors_data()
     QTest::newRow("bad trusted proxy")
         << QStringList {"server", "-remote_tcp", "h:1", "--trusted-proxy", "proxy.local"}
         << "--trusted-proxy expects an address or a subnet";
+    QTest::newRow("cert without key")
+        << QStringList {"server", "-remote_tcp", "h:1", "--tls-cert", "c.pem"}
+        << "TLS needs both a certificate and a key (--tls-cert and --tls-key";
+    QTest::newRow("key without cert")
+        << QStringList {"server", "-remote_tcp", "h:1", "--tls-key", "k.pem"}
+        << "TLS needs both a certificate and a key (--tls-cert and --tls-key";
+    QTest::newRow("TLS with config")
+        << QStringList {"server", "--config", "s.json", "--tls-cert", "c.pem"}
+        << "-tls-cert cannot be combined with --config";
+    QTest::newRow("TLS on client")
+        << QStringList {"client", "-remote_ws", "wss://h/", "--tls-key", "k.pem"}
+        << "-tls-key is a server option";
+    QTest::newRow("TLS twice") << QStringList {"server",     "-remote_tcp", "h:1",
+                                               "--tls-cert", "a.pem",       "--tls-cert",
+                                               "b.pem",      "--tls-key",   "k"}
+                               << "-tls-cert is given more than once";
     QTest::newRow("server option on client")
         << QStringList {"client", "-remote_ws", "ws://h/", "--max-tunnels", "3"}
         << "-max-tunnels is a server option";

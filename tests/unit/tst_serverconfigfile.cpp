@@ -53,6 +53,9 @@ void TestServerConfigFile::fullExample()
     QCOMPARE(db.token, QString("inline-secret"));
     QCOMPARE(db.allowedOrigins, QStringList {"https://example.org"});
     QCOMPARE(db.idleTimeoutMs, -1); // the server's
+    // Relative to the file's directory; read when the server starts, not here.
+    QCOMPARE(options->tlsCertFile, data("tls/fullchain.pem"));
+    QCOMPARE(options->tlsKeyFile, QString("/etc/tcp-over-websocket/privkey.pem"));
 }
 
 void TestServerConfigFile::defaultsKept()
@@ -68,6 +71,8 @@ void TestServerConfigFile::defaultsKept()
     QCOMPARE(options->listen.port, quint16(8080));
     QCOMPARE(options->routes.size(), 1);
     QVERIFY(options->routes[0].token.isEmpty());
+    QVERIFY(options->tlsCertFile.isEmpty());
+    QVERIFY(options->tlsKeyFile.isEmpty());
 }
 
 void TestServerConfigFile::errors_data()
@@ -103,8 +108,14 @@ void TestServerConfigFile::errors_data()
                                                     << "realIpHeader: needs trustedProxies";
     QTest::newRow("bad proxy") << "bad-proxy.json"
                                << "trustedProxies[0]: expected an address or a subnet";
-    QTest::newRow("native TLS") << "tls.json"
-                                << "tls: native TLS is not available in this version";
+    QTest::newRow("TLS without key") << "tls-without-key.json"
+                                     << "TLS needs both a certificate and a key";
+    QTest::newRow("TLS not an object") << "tls-not-object.json"
+                                       << "tls: expected an object with cert and key";
+    QTest::newRow("TLS unknown key") << "tls-unknown-key.json"
+                                     << "tls.chain: unknown key (expected one of: cert, key)";
+    QTest::newRow("TLS cert not a string") << "tls-cert-not-string.json"
+                                           << "tls.cert: expected a string";
     QTest::newRow("not an object") << "not-object.json"
                                    << "expected a JSON object at the top level";
     QTest::newRow("origin not a string") << "origin-not-string.json"

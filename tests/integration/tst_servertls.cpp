@@ -1,0 +1,602 @@
+// The server's native TLS (--tls-cert/--tls-key), real processes on loopback with certificates
+// made by openssl: our client with wss:// and the test CA, bulk data both ways with slow peers,
+// TLS 1.2 or later only (checked with openssl s_client), plain HTTP and silent clients on the TLS
+// port, bad certificate and key files, and a renewed certificate loaded on SIGHUP while a tunnel
+// stays open.
+#include "endpoints.h"
+#include "testcertificates.h"
+#include "towprocess.h"
+
+#include <QDir>
+#include <QFile>
+#include <QProcess>
+#include <QRegularExpression>
+#include <QSslCertificate>
+#include <QSslSocket>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QTest>
+#include <csignal>
+
+namespace {
+
+constexpr qint64 kMiB = 1024 * 1024;
+constexpr int kBulkTimeoutMs = 240000;
+// Bound on the server's peak resident memory while 48 MiB pass a slow peer: flow control keeps a
+// few MiB per tunnel. Under AddressSanitizer its quarantine alone keeps up to 256 MiB of freed
+// memory (about 355 MiB peak measured), so there the bound only catches gross growth.
+#ifdef __SANITIZE_ADDRESS__
+constexpr qint64 kMaxServerPeakRssBytes = 512 * kMiB;
+#else
+constexpr qint64 kMaxServerPeakRssBytes = 96 * kMiB;
+#endif
+
+// The peak resident memory of a running process (VmHWM), -1 if unknown.
+qint64 peakResidentBytes(const QProcess &process)
+{
+    QFile status(QStringLiteral("/proc/%1/status").arg(process.processId()));
+    if (!status.open(QIODevice::ReadOnly))
+        return -1;
+    for (const QByteArray &line : status.readAll().split('\n')) {
+        if (line.startsWith("VmHWM:"))
+            return line.mid(6).trimmed().split(' ').value(0).toLongLong() * 1024;
+    }
+    return -1;
+}
+
+bool runOpenssl(const QStringList &arguments, const QString &directory, QString *output)
+{
+    QProcess process;
+    process.setWorkingDirectory(directory);
+    process.setProcessChannelMode(QProcess::MergedChannels);
+    process.start(QStringLiteral("openssl"), arguments);
+    const bool ok = process.waitForFinished(60000) && process.exitStatus() == QProcess::NormalExit
+        && process.exitCode() == 0;
+    *output = QStringLiteral("openssl %1: %2")
+                  .arg(arguments.join(QLatin1Char(' ')), QString::fromLocal8Bit(process.readAll()));
+    return ok;
+}
+
+bool copyFile(const QString &from, const QString &to)
+{
+    QFile::remove(to);
+    return QFile::copy(from, to);
+}
+
+// What openssl s_client saw of a TLS handshake with 127.0.0.1:port.
+struct Handshake
+{
+    bool established = false; // a cipher was negotiated
+    QString protocol; // of the session: "TLSv1.1", "TLSv1.2", "TLSv1.3"
+    QSslCertificate certificate; // the server's, as sent
+    QString output;
+};
+
+Handshake handshake(quint16 port, const QStringList &extra = {})
+{
+    QProcess probe;
+    probe.setProcessChannelMode(QProcess::MergedChannels);
+    probe.start(QStringLiteral("openssl"),
+                QStringList {QStringLiteral("s_client"), QStringLiteral("-connect"),
+                             QStringLiteral("127.0.0.1:%1").arg(port),
+                             QStringLiteral("-servername"), QStringLiteral("localhost")}
+                    + extra);
+    probe.closeWriteChannel(); // end the session once the handshake is done
+    probe.waitForFinished(30000); // the server is another process: blocking is fine
+    Handshake result;
+    result.output = QString::fromLocal8Bit(probe.readAll());
+    // "New, TLSv1.0, Cipher is X" names the cipher's version; the session's follows as
+    // "Protocol  : TLSv1.1", except for TLS 1.3, whose session is printed only once a ticket came.
+    static const QRegularExpression cipher(QStringLiteral("New, (\\S+), Cipher is (\\S+)"));
+    static const QRegularExpression protocol(QStringLiteral("Protocol\\s*: (\\S+)"));
+    const auto match = cipher.match(result.output);
+    result.established = match.hasMatch() && match.captured(2) != QLatin1String("(NONE)");
+    const auto session = protocol.match(result.output);
+    result.protocol = session.hasMatch() ? session.captured(1) : match.captured(1);
+    result.certificate = QSslCertificate::fromData(result.output.toLatin1(), QSsl::Pem).value(0);
+    return result;
+}
+
+// Forces TLS 1.1 on openssl s_client, which Debian's OpenSSL 3 refuses by itself unless the
+// security level allows SHA-1 signatures: only the server may be the one that says no.
+const QStringList kTls11 = {QStringLiteral("-tls1_1"), QStringLiteral("-cipher"),
+                            QStringLiteral("DEFAULT:@SECLEVEL=0")};
+const QStringList kTls10 = {QStringLiteral("-tls1"), QStringLiteral("-cipher"),
+                            QStringLiteral("DEFAULT:@SECLEVEL=0")};
+
+// An HTTPS GET of our server's own paths, trusting the test CA.
+QByteArray httpsGet(quint16 port, const QString &caFile, const QByteArray &path)
+{
+    QSslSocket socket;
+    QSslConfiguration configuration = socket.sslConfiguration();
+    configuration.setCaCertificates(QSslCertificate::fromPath(caFile));
+    socket.setSslConfiguration(configuration);
+    socket.connectToHostEncrypted(QStringLiteral("localhost"), port);
+    if (!socket.waitForEncrypted(10000))
+        return QByteArray();
+    socket.write("GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    QByteArray answer;
+    while (socket.waitForReadyRead(5000))
+        answer += socket.readAll();
+    return answer + socket.readAll();
+}
+
+double metric(quint16 port, const QString &caFile, const QByteArray &sample)
+{
+    const QByteArray body = httpsGet(port, caFile, "/metrics");
+    for (const QByteArray &line : body.split('\n')) {
+        if (line.startsWith(QByteArray(sample + ' ')))
+            return line.mid(sample.size() + 1).toDouble();
+    }
+    return -1;
+}
+
+// A TCP connection through our client to the echo remote, kept open across steps. The echo
+// server runs in this thread: the waits keep its event loop going.
+class EchoConnection
+{
+public:
+    bool open(quint16 port)
+    {
+        m_socket.connectToHost(QHostAddress::LocalHost, port);
+        return QTest::qWaitFor(
+            [this] { return m_socket.state() == QAbstractSocket::ConnectedState; }, 10000);
+    }
+    bool roundTrip(const QByteArray &data)
+    {
+        m_socket.write(data);
+        QByteArray received;
+        const bool ended = QTest::qWaitFor(
+            [&] {
+                received += m_socket.readAll();
+                return received.size() >= data.size()
+                    || m_socket.state() != QAbstractSocket::ConnectedState;
+            },
+            30000);
+        return ended && received == data;
+    }
+
+private:
+    QTcpSocket m_socket;
+};
+
+} // namespace
+
+class TestServerTls : public QObject
+{
+    Q_OBJECT
+private Q_SLOTS:
+    void initTestCase();
+    void ourClientThroughNativeTls();
+    void uploadToSlowRemote();
+    void downloadToSlowReader();
+    void onlyTls12AndLater();
+    void plainHttpIsClosed();
+    void silentClientTimesOut();
+    void badFiles_data();
+    void badFiles();
+    void reloadRenewsCertificate();
+    void reloadWithoutConfigFile();
+
+private:
+    bool startServer(TowProcess &server, quint16 remotePort, const QStringList &extra = {});
+    bool startClient(TowProcess &client, quint16 serverPort);
+
+    QTemporaryDir m_dir;
+    TestCertificates m_certificates;
+    QString m_renewedCertificate; // same name and CA, another key and serial
+    QString m_renewedKey;
+    EchoServer m_echo;
+};
+
+void TestServerTls::initTestCase()
+{
+    QVERIFY(m_dir.isValid());
+    QVERIFY2(!QStandardPaths::findExecutable("openssl").isEmpty(),
+             "openssl not found: install the Debian package openssl");
+    QString error;
+    QVERIFY2(m_certificates.create(m_dir.path(), &error), qPrintable(error));
+    // A renewal as Let's Encrypt does it: a new key and certificate from the same CA.
+    QString output;
+    QVERIFY2(
+        runOpenssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", "renewed.key", "-out", "renewed.csr", "-subj", "/CN=localhost"},
+                   m_dir.path(), &output),
+        qPrintable(output));
+    QVERIFY2(runOpenssl({"x509", "-req", "-in", "renewed.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                         "-CAcreateserial", "-days", "2", "-extfile", "server.ext", "-out",
+                         "renewed.pem"},
+                        m_dir.path(), &output),
+             qPrintable(output));
+    m_renewedCertificate = m_dir.filePath("renewed.pem");
+    m_renewedKey = m_dir.filePath("renewed.key");
+    // Files that are no certificate or key, and an encrypted key.
+    QVERIFY2(runOpenssl({"pkey", "-in", "server.key", "-aes256", "-passout", "pass:secret", "-out",
+                         "encrypted.key"},
+                        m_dir.path(), &output),
+             qPrintable(output));
+    QFile garbage(m_dir.filePath("garbage.pem"));
+    QVERIFY(garbage.open(QIODevice::WriteOnly));
+    garbage.write("this is not PEM\n");
+    garbage.close();
+    QVERIFY(m_echo.listen(QHostAddress::LocalHost));
+}
+
+bool TestServerTls::startServer(TowProcess &server, quint16 remotePort, const QStringList &extra)
+{
+    if (!server.start(QStringList {"server", "-listen_ws", "127.0.0.1:0", "-remote_tcp",
+                                   QStringLiteral("127.0.0.1:%1").arg(remotePort), "--tls-cert",
+                                   m_certificates.certificateFile(), "--tls-key",
+                                   m_certificates.keyFile()}
+                      + extra)) {
+        qWarning().noquote() << server.log();
+        return false;
+    }
+    return true;
+}
+
+bool TestServerTls::startClient(TowProcess &client, quint16 serverPort)
+{
+    return client.start({"client", "-listen_tcp", "127.0.0.1:0", "-remote_ws",
+                         QStringLiteral("wss://localhost:%1/").arg(serverPort), "--ca-file",
+                         m_certificates.caFile()});
+}
+
+void TestServerTls::ourClientThroughNativeTls()
+{
+    TowProcess server, client;
+    QVERIFY(startServer(server, m_echo.serverPort()));
+    QVERIFY2(server.log().contains("(wss, TLS 1.2 or later)"), qPrintable(server.log()));
+    QVERIFY(server.log().contains("TLS certificate: localhost"));
+    QVERIFY(startClient(client, server.port()));
+    EchoConnection connection;
+    QVERIFY(connection.open(client.port()));
+    QVERIFY(connection.roundTrip(patternBytes(1, 300000)));
+    QVERIFY(connection.roundTrip("and again"));
+    // The server's own paths answer over HTTPS on the same port.
+    QVERIFY(httpsGet(server.port(), m_certificates.caFile(), "/healthz").endsWith("ok\n"));
+    QCOMPARE(metric(server.port(), m_certificates.caFile(),
+                    "tcp_over_websocket_tunnels_total{route=\"/\"}"),
+             1.0);
+    QCOMPARE(client.stop(), 0);
+    QCOMPARE(server.stop(), 0);
+}
+
+// The case that withdrew native TLS once: 48 MiB towards a remote reading 8 MiB/s keeps the
+// server's TLS socket paused again and again; every byte must arrive, in order, and the server's
+// memory must stay bounded while the client pushes.
+void TestServerTls::uploadToSlowRemote()
+{
+    const qint64 size = 48 * kMiB;
+    SinkServer sink(8 * kMiB);
+    QVERIFY(sink.listen(QHostAddress::LocalHost));
+    TowProcess server, client;
+    // The relay's flow-control decisions, to see that the TLS socket was really paused.
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    environment.insert("QT_LOGGING_RULES", "tow.relay.debug=true");
+    server.process().setProcessEnvironment(environment);
+    QVERIFY(startServer(server, sink.serverPort()));
+    QVERIFY(startClient(client, server.port()));
+
+    const QByteArray data = patternBytes(42, size);
+    StreamClient stream;
+    stream.start(client.port(), data, true);
+    QTRY_COMPARE_WITH_TIMEOUT(sink.finished.size(), 1, kBulkTimeoutMs);
+    QCOMPARE(sink.finished[0].bytes, size);
+    QCOMPARE(sink.finished[0].sha256, sha256(data));
+    QVERIFY(server.log().contains("pause reading the websocket"));
+    QVERIFY(server.log().contains("resume reading the websocket"));
+    const qint64 peak = peakResidentBytes(server.process());
+    qInfo() << "server peak RSS" << peak / kMiB << "MiB";
+    QVERIFY2(peak > 0 && peak < kMaxServerPeakRssBytes, qPrintable(QString::number(peak)));
+    QCOMPARE(client.stop(), 0);
+    QCOMPARE(server.stop(), 0);
+}
+
+// 48 MiB from the remote to a local reader taking 8 MiB/s: the server's TLS socket holds
+// encrypted bytes towards a client that pauses; the tail must not be lost at close.
+void TestServerTls::downloadToSlowReader()
+{
+    const qint64 size = 48 * kMiB;
+    SourceServer source(41, size);
+    QVERIFY(source.listen(QHostAddress::LocalHost));
+    TowProcess server, client;
+    QVERIFY(startServer(server, source.serverPort()));
+    QVERIFY(startClient(client, server.port()));
+
+    StreamClient stream;
+    stream.start(client.port(), {}, false, 8 * kMiB);
+    QTRY_VERIFY_WITH_TIMEOUT(stream.done, kBulkTimeoutMs);
+    QCOMPARE(stream.bytesRead, size);
+    QCOMPARE(stream.digest(), sha256(patternBytes(41, size)));
+    const qint64 peak = peakResidentBytes(server.process());
+    qInfo() << "server peak RSS" << peak / kMiB << "MiB";
+    QVERIFY2(peak > 0 && peak < kMaxServerPeakRssBytes, qPrintable(QString::number(peak)));
+    QCOMPARE(client.stop(), 0);
+    QCOMPARE(server.stop(), 0);
+}
+
+void TestServerTls::onlyTls12AndLater()
+{
+    // The probe itself can do TLS 1.1 and 1.0: against openssl s_server allowing them, it
+    // completes a handshake. Otherwise a refusal below would prove nothing about our server.
+    QProcess reference;
+    reference.setProcessChannelMode(QProcess::MergedChannels);
+    reference.start("openssl",
+                    {"s_server", "-accept", "127.0.0.1:0", "-cert",
+                     m_certificates.certificateFile(), "-key", m_certificates.keyFile(), "-tls1_1",
+                     "-cipher", "DEFAULT:@SECLEVEL=0"});
+    // s_server ends at the end of its input: the write channel stays open until it is killed.
+    QString referenceOutput;
+    static const QRegularExpression accept("ACCEPT 127\\.0\\.0\\.1:(\\d+)");
+    const bool started = QTest::qWaitFor(
+        [&] {
+            referenceOutput += QString::fromLocal8Bit(reference.readAll());
+            return accept.match(referenceOutput).hasMatch()
+                || reference.state() == QProcess::NotRunning;
+        },
+        20000);
+    QVERIFY2(started, qPrintable("openssl s_server did not start: " + referenceOutput));
+    const quint16 referencePort = quint16(accept.match(referenceOutput).captured(1).toUInt());
+    QVERIFY2(referencePort != 0, qPrintable("openssl s_server failed: " + referenceOutput));
+    const Handshake control = handshake(referencePort, kTls11);
+    reference.kill();
+    reference.waitForFinished();
+    QVERIFY2(control.established && control.protocol == "TLSv1.1",
+             qPrintable("openssl cannot negotiate TLS 1.1 with a server allowing it:\n"
+                        + referenceOutput + control.output));
+
+    TowProcess server;
+    QVERIFY(startServer(server, m_echo.serverPort()));
+    const quint16 port = server.port();
+    const Handshake tls11 = handshake(port, kTls11);
+    QVERIFY2(!tls11.established && tls11.certificate.isNull(), qPrintable(tls11.output));
+    const Handshake tls10 = handshake(port, kTls10);
+    QVERIFY2(!tls10.established && tls10.certificate.isNull(), qPrintable(tls10.output));
+
+    const Handshake tls12 = handshake(port, {"-tls1_2"});
+    QVERIFY2(tls12.established && tls12.protocol == "TLSv1.2", qPrintable(tls12.output));
+    const Handshake tls13 = handshake(port, {"-tls1_3"});
+    QVERIFY2(tls13.established && tls13.protocol == "TLSv1.3", qPrintable(tls13.output));
+    QCOMPARE(tls13.certificate,
+             QSslCertificate::fromPath(m_certificates.certificateFile()).value(0));
+
+    QCOMPARE(metric(port, m_certificates.caFile(),
+                    "tcp_over_websocket_handshake_failures_total{reason=\"tls\"}"),
+             2.0);
+    QCOMPARE(server.stop(), 0);
+}
+
+void TestServerTls::plainHttpIsClosed()
+{
+    TowProcess server, client;
+    QVERIFY(startServer(server, m_echo.serverPort()));
+    const quint16 port = server.port();
+
+    // Plain HTTP, and bytes that are neither HTTP nor TLS: closed without an HTTP answer.
+    for (const QByteArray &request :
+         {QByteArray("GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+          QByteArray("GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\n\r\n"),
+          patternBytes(7, 64 * 1024)}) {
+        QTcpSocket socket;
+        socket.connectToHost(QHostAddress::LocalHost, port);
+        QVERIFY(socket.waitForConnected(5000));
+        socket.write(request);
+        QByteArray answer;
+        const bool closed = QTest::qWaitFor(
+            [&] {
+                answer += socket.readAll();
+                return socket.state() == QAbstractSocket::UnconnectedState;
+            },
+            15000);
+        answer += socket.readAll();
+        QVERIFY2(closed, "the server kept the connection open");
+        QVERIFY2(!answer.startsWith("HTTP/"), answer.constData());
+    }
+    QCOMPARE(server.process().state(), QProcess::Running);
+
+    // A normal tunnel still works.
+    QVERIFY(startClient(client, port));
+    EchoConnection connection;
+    QVERIFY(connection.open(client.port()));
+    QVERIFY(connection.roundTrip(patternBytes(2, 100000)));
+    QVERIFY(metric(port, m_certificates.caFile(),
+                   "tcp_over_websocket_handshake_failures_total{reason=\"tls\"}")
+            >= 3.0);
+    QCOMPARE(client.stop(), 0);
+    QCOMPARE(server.stop(), 0);
+}
+
+void TestServerTls::silentClientTimesOut()
+{
+    TowProcess server;
+    QVERIFY(startServer(server, m_echo.serverPort(), {"--handshake-timeout", "2"}));
+    const quint16 port = server.port();
+    // One client says nothing; the other starts a ClientHello (a TLS record header announcing
+    // 512 bytes) and never finishes it.
+    QTcpSocket silent, partial;
+    silent.connectToHost(QHostAddress::LocalHost, port);
+    partial.connectToHost(QHostAddress::LocalHost, port);
+    QVERIFY(silent.waitForConnected(5000));
+    QVERIFY(partial.waitForConnected(5000));
+    partial.write(QByteArray::fromHex("1603010200010001fc0303"));
+    QTRY_COMPARE_WITH_TIMEOUT(silent.state(), QAbstractSocket::UnconnectedState, 20000);
+    QTRY_COMPARE_WITH_TIMEOUT(partial.state(), QAbstractSocket::UnconnectedState, 20000);
+    QCOMPARE(metric(port, m_certificates.caFile(),
+                    "tcp_over_websocket_handshake_failures_total{reason=\"timeout\"}"),
+             2.0);
+    QCOMPARE(server.process().state(), QProcess::Running);
+    QCOMPARE(server.stop(), 0);
+}
+
+void TestServerTls::badFiles_data()
+{
+    QTest::addColumn<QString>("certificate"); // file names in the test directory
+    QTest::addColumn<QString>("key");
+    QTest::addColumn<int>("exitCode");
+    QTest::addColumn<QString>("message"); // {cert}: certificate path, {key}: key path
+
+    QTest::newRow("missing certificate")
+        << "missing.pem"
+        << "server.key" << 1 << "cannot read the TLS certificate {cert}: No such file or directory";
+    QTest::newRow("missing key") << "server.pem"
+                                 << "missing.key" << 1
+                                 << "cannot read the TLS key {key}: No such file or directory";
+    QTest::newRow("not a certificate") << "garbage.pem"
+                                       << "server.key" << 1
+                                       << "the TLS certificate {cert} holds no PEM certificate "
+                                          "(expected -----BEGIN CERTIFICATE-----)";
+    QTest::newRow("key for a certificate")
+        << "server.pem"
+        << "server.pem" << 1 << "the TLS key {key} holds no PEM RSA or EC private key";
+    QTest::newRow("encrypted key")
+        << "server.pem"
+        << "encrypted.key" << 1
+        << "the TLS key {key} is encrypted; the server needs it unencrypted";
+    QTest::newRow("key of another certificate")
+        << "server.pem"
+        << "renewed.key" << 1 << "the TLS key {key} does not match the certificate {cert}";
+    QTest::newRow("certificate without key") << "server.pem"
+                                             << "" << 2 << "TLS needs both a certificate and a key";
+    QTest::newRow("key without certificate")
+        << ""
+        << "server.key" << 2 << "TLS needs both a certificate and a key";
+}
+
+void TestServerTls::badFiles()
+{
+    QFETCH(QString, certificate);
+    QFETCH(QString, key);
+    QFETCH(int, exitCode);
+    QFETCH(QString, message);
+    const QString certificatePath = m_dir.filePath(certificate);
+    const QString keyPath = m_dir.filePath(key);
+    QStringList arguments = {"server", "-listen_ws", "127.0.0.1:0", "-remote_tcp", "127.0.0.1:9"};
+    if (!certificate.isEmpty())
+        arguments += {"--tls-cert", certificatePath};
+    if (!key.isEmpty())
+        arguments += {"--tls-key", keyPath};
+    const ProcessResult result = runTow(arguments);
+    QCOMPARE(result.exitCode, exitCode);
+    const QString expected = message.replace("{cert}", certificatePath).replace("{key}", keyPath);
+    QVERIFY2(result.standardError.startsWith("tcp-over-websocket: " + expected),
+             qPrintable(result.standardError));
+    QVERIFY(!result.standardError.contains("listening on"));
+}
+
+void TestServerTls::reloadRenewsCertificate()
+{
+    // The configuration names its files relative to itself, as a deployment would.
+    const QDir dir(m_dir.filePath("reload"));
+    QVERIFY(QDir().mkpath(dir.filePath("tls")));
+    const QString liveCertificate = dir.filePath("tls/fullchain.pem");
+    const QString liveKey = dir.filePath("tls/privkey.pem");
+    QVERIFY(copyFile(m_certificates.certificateFile(), liveCertificate));
+    QVERIFY(copyFile(m_certificates.keyFile(), liveKey));
+    const QString config = dir.filePath("server.json");
+    auto writeConfig = [&](const QByteArray &tls) {
+        QFile file(config);
+        QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        file.write("{\"listen\": \"127.0.0.1:0\", " + tls
+                   + "\"routes\": [{\"path\": \"/\", "
+                     "\"remote\": \"127.0.0.1:"
+                   + QByteArray::number(m_echo.serverPort()) + "\"}]}");
+    };
+    const QByteArray tls =
+        "\"tls\": {\"cert\": \"tls/fullchain.pem\", \"key\": \"tls/privkey.pem\"}, ";
+    writeConfig(tls);
+
+    TowProcess server, client;
+    QVERIFY(server.start({"server", "--config", config}));
+    const quint16 port = server.port();
+    const QSslCertificate original = QSslCertificate::fromPath(liveCertificate).value(0);
+    const QSslCertificate renewed = QSslCertificate::fromPath(m_renewedCertificate).value(0);
+    QVERIFY(!original.isNull() && !renewed.isNull());
+    QVERIFY(original.serialNumber() != renewed.serialNumber());
+    QCOMPARE(handshake(port).certificate, original);
+
+    // A tunnel opened before the renewal.
+    QVERIFY(startClient(client, port));
+    EchoConnection before;
+    QVERIFY(before.open(client.port()));
+    QVERIFY(before.roundTrip("opened with the first certificate"));
+
+    // Renewal: new files in place, then SIGHUP.
+    QVERIFY(copyFile(m_renewedCertificate, liveCertificate));
+    QVERIFY(copyFile(m_renewedKey, liveKey));
+    ::kill(server.process().processId(), SIGHUP);
+    QTRY_VERIFY(server.log().contains("configuration reloaded"));
+    QVERIFY2(server.log().contains("TLS certificate for new connections: localhost, serial "
+                                   + QString::fromLatin1(renewed.serialNumber())),
+             qPrintable(server.log()));
+    const Handshake after = handshake(port);
+    QVERIFY2(after.established, qPrintable(after.output));
+    QCOMPARE(after.certificate, renewed);
+    QCOMPARE(after.certificate.serialNumber(), renewed.serialNumber());
+    // The open tunnel goes on; a new one gets through with the new certificate.
+    QVERIFY(before.roundTrip(patternBytes(3, 200000)));
+    EchoConnection fresh;
+    QVERIFY(fresh.open(client.port()));
+    QVERIFY(fresh.roundTrip("opened with the renewed certificate"));
+
+    // A key that does not fit is refused; the renewed certificate stays in use.
+    QVERIFY(copyFile(m_certificates.keyFile(), liveKey));
+    ::kill(server.process().processId(), SIGHUP);
+    QTRY_VERIFY(server.log().contains("configuration not reloaded"));
+    QVERIFY2(server.log().contains("the TLS key " + liveKey + " does not match the certificate "
+                                   + liveCertificate),
+             qPrintable(server.log()));
+    QCOMPARE(handshake(port).certificate, renewed);
+
+    // Switching TLS off needs a restart.
+    writeConfig("");
+    ::kill(server.process().processId(), SIGHUP);
+    QTRY_VERIFY(server.log().contains("turning native TLS off needs a restart"));
+    QCOMPARE(handshake(port).certificate, renewed);
+    QVERIFY(before.roundTrip("still open"));
+    QVERIFY(fresh.roundTrip("also still open"));
+    QCOMPARE(metric(port, m_certificates.caFile(),
+                    "tcp_over_websocket_config_reloads_total{result=\"success\"}"),
+             1.0);
+    QCOMPARE(metric(port, m_certificates.caFile(),
+                    "tcp_over_websocket_config_reloads_total{result=\"failure\"}"),
+             2.0);
+    QCOMPARE(client.stop(), 0);
+    QCOMPARE(server.stop(), 0);
+}
+
+// With --tls-cert and --tls-key on the command line, SIGHUP reads those files again.
+void TestServerTls::reloadWithoutConfigFile()
+{
+    const QString certificate = m_dir.filePath("flags.pem");
+    const QString key = m_dir.filePath("flags.key");
+    QVERIFY(copyFile(m_certificates.certificateFile(), certificate));
+    QVERIFY(copyFile(m_certificates.keyFile(), key));
+    TowProcess server;
+    QVERIFY(server.start({"server", "-listen_ws", "127.0.0.1:0", "-remote_tcp",
+                          QStringLiteral("127.0.0.1:%1").arg(m_echo.serverPort()), "--tls-cert",
+                          certificate, "--tls-key", key}));
+    const quint16 port = server.port();
+    const QSslCertificate renewed = QSslCertificate::fromPath(m_renewedCertificate).value(0);
+    QCOMPARE(handshake(port).certificate,
+             QSslCertificate::fromPath(m_certificates.certificateFile()).value(0));
+
+    // Only the certificate is renewed so far: refused, the old pair stays.
+    QVERIFY(copyFile(m_renewedCertificate, certificate));
+    ::kill(server.process().processId(), SIGHUP);
+    QTRY_VERIFY(server.log().contains("TLS certificate not reloaded"));
+    QVERIFY(server.log().contains("does not match"));
+    QCOMPARE(handshake(port).certificate,
+             QSslCertificate::fromPath(m_certificates.certificateFile()).value(0));
+
+    QVERIFY(copyFile(m_renewedKey, key));
+    ::kill(server.process().processId(), SIGHUP);
+    QTRY_VERIFY(server.log().contains("TLS certificate for new connections"));
+    QCOMPARE(handshake(port).certificate, renewed);
+    QCOMPARE(server.stop(), 0);
+}
+
+QTEST_GUILESS_MAIN(TestServerTls)
+#include "tst_servertls.moc"
