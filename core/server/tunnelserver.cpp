@@ -17,6 +17,7 @@
 #include <QTcpSocket>
 #include <QUrlQuery>
 #include <QWebSocket>
+#include <vector>
 
 namespace {
 
@@ -37,6 +38,8 @@ const QString kReloads = QStringLiteral("tcp_over_websocket_config_reloads_total
 const QString kDraining = QStringLiteral("tcp_over_websocket_draining");
 
 const char kTunnelProperty[] = "tow_tunnel"; // set on sockets admitted as tunnels
+// When a plain HTTP request on the socket was last answered (keep-alive, e.g. Prometheus).
+const char kAnsweredProperty[] = "tow_answered_ms";
 constexpr int kSweepIntervalMs = 500;
 constexpr qint64 kHttpReadBufferBytes = 96 * 1024; // above http_parser's 80 KB header limit
 
@@ -73,15 +76,18 @@ TunnelServer::TunnelServer(const ServerOptions &options, QObject *parent)
         QStringLiteral("/"), [this](const QHttpServerRequest &request) { return admit(request); },
         [](const QHttpServerRequest &, QHttpServerResponder &&) {});
     m_http->route<PlainRequestRule>(QStringLiteral("/metrics"), [this]() {
+        requestAnswered();
         m_metrics.add(kHttpRequests, {{QStringLiteral("path"), QStringLiteral("/metrics")}}, 1);
         updateScrapedMetrics();
         return QHttpServerResponse(MetricsRegistry::contentType(), m_metrics.render());
     });
     m_http->route<PlainRequestRule>(QStringLiteral("/healthz"), [this]() {
+        requestAnswered();
         m_metrics.add(kHttpRequests, {{QStringLiteral("path"), QStringLiteral("/healthz")}}, 1);
         return QHttpServerResponse(textPlain(), QByteArrayLiteral("ok\n"));
     });
     m_http->route<PlainRequestRule>(QStringLiteral("/readyz"), [this]() {
+        requestAnswered();
         m_metrics.add(kHttpRequests, {{QStringLiteral("path"), QStringLiteral("/readyz")}}, 1);
         if (isDraining())
             return QHttpServerResponse(textPlain(), QByteArrayLiteral("draining\n"),
@@ -90,6 +96,7 @@ TunnelServer::TunnelServer(const ServerOptions &options, QObject *parent)
     });
     m_http->setMissingHandler(
         [this](const QHttpServerRequest &request, QHttpServerResponder &&responder) {
+            requestAnswered();
             answerUnrouted(request, std::move(responder));
         });
     connect(m_http, &QHttpServer::newWebSocketConnection, this,
@@ -282,21 +289,37 @@ void TunnelServer::evictOldestPending()
     }
 }
 
+void TunnelServer::requestAnswered()
+{
+    if (m_currentSocket)
+        m_currentSocket->setProperty(kAnsweredProperty, m_clock.elapsed());
+}
+
 void TunnelServer::sweep()
 {
     const qint64 now = m_clock.elapsed();
     const qint64 deadline = now - m_options.limits.handshakeTimeoutMs;
+    std::vector<PendingConnection> kept;
     while (!m_pending.empty() && m_pending.front().acceptedAtMs <= deadline) {
         QPointer<QTcpSocket> socket = m_pending.front().socket;
         m_pending.pop_front();
         if (!socket || socket->property(kTunnelProperty).toBool())
             continue;
+        // The timeout is for a request: a keep-alive connection gets it afresh after each
+        // answer, and is never cut while its answer is still being sent.
+        const qint64 answeredAt = socket->property(kAnsweredProperty).toLongLong();
+        if (answeredAt > deadline || socket->bytesToWrite() > 0) {
+            kept.push_back({socket, answeredAt > deadline ? answeredAt : now});
+            continue;
+        }
         countHandshakeFailure(QStringLiteral("timeout"));
         qCDebug(lcServer).noquote()
             << socket->peerAddress().toString() << "closed: no WebSocket upgrade within"
             << m_options.limits.handshakeTimeoutMs << "ms";
         socket->abort();
     }
+    for (PendingConnection &entry : kept)
+        m_pending.push_back(std::move(entry));
     // Admitted but QWebSocketServer never produced the WebSocket (a bad handshake): free the
     // slot the admission took.
     for (auto it = m_admitted.begin(); it != m_admitted.end();) {

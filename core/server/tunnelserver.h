@@ -85,6 +85,7 @@ private:
     void answerUnrouted(const QHttpServerRequest &request, QHttpServerResponder &&responder);
     void onAccepted(QTcpSocket *socket);
     void sweep();
+    void requestAnswered(); // a plain HTTP request on m_currentSocket was answered
     void evictOldestPending();
     void onNewWebSocketConnection();
     void countHandshakeFailure(const QString &reason);

@@ -6,6 +6,7 @@
 #include "towprocess.h"
 
 #include <QAtomicInt>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QRandomGenerator>
 #include <QSemaphore>
@@ -158,6 +159,7 @@ private Q_SLOTS:
     void hostileInput();
     void slowlorisSockets();
     void handshakeTimeoutClosesSilentSockets();
+    void keepAliveScrapesOutliveHandshakeTimeout();
     void idleTimeout();
     void reloadKeepsTunnels();
     void drainLetsTransfersFinish();
@@ -421,6 +423,47 @@ void TestServerHardening::handshakeTimeoutClosesSilentSockets()
     QTest::qWait(2500);
     QVERIFY(ws.sendBinary("still here"));
     QCOMPARE(ws.readBinary(10), QByteArray("still here"));
+}
+
+// Prometheus keeps its scrape connection open: the handshake timeout is for a request, so each
+// answer gives the connection a new one, and only an idle connection is closed.
+void TestServerHardening::keepAliveScrapesOutliveHandshakeTimeout()
+{
+    TowProcess server;
+    QVERIFY(startServer(server, {"--handshake-timeout", "1"}));
+    QTcpSocket scraper;
+    scraper.connectToHost(QHostAddress::LocalHost, server.port());
+    QVERIFY(scraper.waitForConnected());
+    QElapsedTimer open;
+    open.start();
+    int answered = 0;
+    while (!open.hasExpired(4000)) {
+        scraper.write("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        // One whole answer: the headers, then Content-Length bytes of body.
+        QByteArray answer;
+        qsizetype headerEnd = -1;
+        qsizetype length = -1;
+        while ((length < 0 || answer.size() < headerEnd + 4 + length)
+               && scraper.waitForReadyRead(5000)) {
+            answer += scraper.readAll();
+            headerEnd = answer.indexOf("\r\n\r\n");
+            const qsizetype field = answer.toLower().indexOf("content-length:");
+            if (headerEnd >= 0 && field >= 0 && field < headerEnd)
+                length = answer.mid(field + 15, answer.indexOf('\r', field) - field - 15)
+                             .trimmed()
+                             .toLongLong();
+        }
+        QVERIFY2(answer.startsWith("HTTP/1.1 200"), answer.left(200).constData());
+        QVERIFY(length > 0);
+        QCOMPARE(answer.size(), headerEnd + 4 + length);
+        QVERIFY(answer.contains("process_start_time_seconds"));
+        ++answered;
+        QTest::qWait(600);
+        QCOMPARE(scraper.state(), QAbstractSocket::ConnectedState);
+    }
+    QVERIFY(answered >= 5);
+    // Idle now: closed like any connection without a request.
+    QTRY_COMPARE_WITH_TIMEOUT(scraper.state(), QAbstractSocket::UnconnectedState, 10000);
 }
 
 void TestServerHardening::idleTimeout()
