@@ -321,11 +321,13 @@ void TunnelServer::sweep()
     for (PendingConnection &entry : kept)
         m_pending.push_back(std::move(entry));
     // Admitted but QWebSocketServer never produced the WebSocket (a bad handshake): free the
-    // slot the admission took.
+    // slot the admission took, and close the socket, which nobody answers any more.
     for (auto it = m_admitted.begin(); it != m_admitted.end();) {
         if (!it->socket || it->admittedAtMs <= deadline) {
             m_admission.release(it->slot);
             countHandshakeFailure(QStringLiteral("websocket"));
+            if (it->socket)
+                it->socket->abort();
             it = m_admitted.erase(it);
         } else {
             ++it;

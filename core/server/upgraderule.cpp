@@ -9,10 +9,12 @@ UpgradeRule::UpgradeRule(const QString &pathPattern, Admit admit, RouterHandler 
 
 bool UpgradeRule::isWebSocketUpgrade(const QHttpServerRequest &request)
 {
-    // "Upgrade: websocket" (case-insensitive token) and a Connection header naming "upgrade".
-    const QByteArray upgrade = request.value(QByteArrayLiteral("upgrade")).toLower();
+    // "Upgrade: websocket" and a Connection header naming "upgrade". Only exactly "websocket"
+    // (any case): QHttpServer (6.4) hands nothing else to its WebSocket server, so admitting
+    // "websocket, foo" would leave the request unanswered; it gets the plain answer instead.
+    const QByteArray upgrade = request.value(QByteArrayLiteral("upgrade")).trimmed().toLower();
     const QByteArray connection = request.value(QByteArrayLiteral("connection")).toLower();
-    return request.method() == QHttpServerRequest::Method::Get && upgrade.contains("websocket")
+    return request.method() == QHttpServerRequest::Method::Get && upgrade == "websocket"
         && connection.contains("upgrade");
 }
 

@@ -588,6 +588,17 @@ void TestServerHardening::brokenUpgradesHoldNothing()
                               10000);
     verifyServes(port, "/", {"Authorization: Bearer hidden-bearer-value"});
 
+    // An Upgrade header QHttpServer would not hand over is answered, not left hanging.
+    auto odd = rawRequest("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket, foo\r\n"
+                          "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n");
+    QVERIFY(odd->waitForReadyRead(5000));
+    const QByteArray oddAnswer = odd->readAll();
+    QVERIFY2(oddAnswer.startsWith("HTTP/1.1 4"), oddAnswer.left(100).constData());
+    QVERIFY(!oddAnswer.contains("101"));
+    // Whatever a client then sends, the connection ends by the handshake timeout (2 s).
+    QTRY_COMPARE_WITH_TIMEOUT(odd->state(), QAbstractSocket::UnconnectedState, 10000);
+
     // An upgrade on the server's own paths is a 404, not an upgraded /metrics.
     RawWebSocket metrics;
     QCOMPARE(metrics.upgrade(port, "/metrics"), 404);
