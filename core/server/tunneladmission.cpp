@@ -86,6 +86,31 @@ bool TunnelAdmission::isTrustedProxy(const QHostAddress &address) const
     return false;
 }
 
+namespace {
+
+// One X-Forwarded-For entry: an address, also with a port as some proxies write it
+// ("203.0.113.9:41234", "[2001:db8::7]:443") or quoted ("\"[2001:db8::7]\""). Null if none.
+QHostAddress parseHop(const QByteArray &entry)
+{
+    QByteArray text = entry.trimmed();
+    if (text.size() >= 2 && text.startsWith('"') && text.endsWith('"'))
+        text = text.mid(1, text.size() - 2);
+    if (text.startsWith('[')) {
+        const qsizetype end = text.indexOf(']');
+        if (end < 0)
+            return {};
+        const QByteArray rest = text.mid(end + 1);
+        if (!rest.isEmpty() && !rest.startsWith(':'))
+            return {};
+        text = text.mid(1, end - 1);
+    } else if (text.count(':') == 1) {
+        text.truncate(text.indexOf(':')); // IPv4 with a port; bare IPv6 has several colons
+    }
+    return QHostAddress(QString::fromLatin1(text));
+}
+
+} // namespace
+
 QString TunnelAdmission::clientAddress(const QHostAddress &peer,
                                        const QByteArray &headerValue) const
 {
@@ -95,7 +120,7 @@ QString TunnelAdmission::clientAddress(const QHostAddress &peer,
     // past our own proxies; anything further left could be forged by the client.
     const QList<QByteArray> hops = headerValue.split(',');
     for (auto it = hops.crbegin(); it != hops.crend(); ++it) {
-        const QHostAddress hop(QString::fromLatin1(it->trimmed()));
+        const QHostAddress hop = parseHop(*it);
         if (hop.isNull())
             break; // garbage: do not trust anything to the left of it either
         if (!isTrustedProxy(hop) || it + 1 == hops.crend())

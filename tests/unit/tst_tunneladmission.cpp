@@ -179,6 +179,13 @@ void TestTunnelAdmission::clientAddress_data()
         << "198.51.100.1" << QByteArray("203.0.113.9") << "198.51.100.1";
     QTest::newRow("garbage") << "127.0.0.1" << QByteArray("not-an-address") << "127.0.0.1";
     QTest::newRow("IPv4-mapped peer") << "::ffff:198.51.100.1" << QByteArray() << "198.51.100.1";
+    QTest::newRow("IPv4 with a port")
+        << "127.0.0.1" << QByteArray("203.0.113.9:41234") << "203.0.113.9";
+    QTest::newRow("IPv6 with a port")
+        << "127.0.0.1" << QByteArray("[2001:db8::7]:443, 10.0.0.5:80") << "2001:db8::7";
+    QTest::newRow("bare IPv6") << "127.0.0.1" << QByteArray("2001:db8::7") << "2001:db8::7";
+    QTest::newRow("quoted IPv6") << "127.0.0.1" << QByteArray("\"[2001:db8::7]\"") << "2001:db8::7";
+    QTest::newRow("bracket garbage") << "127.0.0.1" << QByteArray("[2001:db8::7]x") << "127.0.0.1";
 }
 
 void TestTunnelAdmission::clientAddress()
