@@ -26,6 +26,19 @@ QString normalised(const QHostAddress &address)
     return isV4 ? QHostAddress(v4).toString() : address.toString();
 }
 
+// What the per-client limits count: an IPv4 address, or the /64 of an IPv6 one (one site or
+// host typically holds a whole /64, so counting single addresses would not limit it at all).
+QString limitKey(const QString &client)
+{
+    const QHostAddress address(client);
+    if (address.protocol() != QAbstractSocket::IPv6Protocol)
+        return client;
+    Q_IPV6ADDR bytes = address.toIPv6Address();
+    for (int i = 8; i < 16; ++i)
+        bytes[i] = 0;
+    return QHostAddress(bytes).toString() + QStringLiteral("/64");
+}
+
 } // namespace
 
 TunnelAdmission::TunnelAdmission(const ServerOptions &options) : m_options(options) { }
@@ -151,7 +164,8 @@ TunnelAdmission::Decision TunnelAdmission::admit(const AdmissionRequest &request
         decision.outcome = Outcome::Unauthorized;
         return decision;
     }
-    const QString client = clientAddress(request.peer, request.realIpHeaderValue);
+    const QString address = clientAddress(request.peer, request.realIpHeaderValue);
+    const QString client = limitKey(address);
     const ServerLimits &limits = m_options.limits;
     const int perIpLimit = route.maxTunnelsPerIp > 0 ? route.maxTunnelsPerIp : 0;
     if (m_draining)
@@ -169,7 +183,7 @@ TunnelAdmission::Decision TunnelAdmission::admit(const AdmissionRequest &request
     if (decision.outcome != Outcome::Admit)
         return decision;
 
-    decision.slot = Slot {route.path, client};
+    decision.slot = Slot {route.path, address, client};
     ++m_active;
     ++m_perRoute[route.path];
     ++m_perClient[client];
@@ -183,8 +197,8 @@ void TunnelAdmission::release(const Slot &slot)
         return;
     --m_active;
     decrement(m_perRoute, slot.routePath);
-    decrement(m_perClient, slot.clientAddress);
-    decrement(m_perRouteClient, routeClientKey(slot.routePath, slot.clientAddress));
+    decrement(m_perClient, slot.limitKey);
+    decrement(m_perRouteClient, routeClientKey(slot.routePath, slot.limitKey));
 }
 
 int TunnelAdmission::httpStatus(Outcome outcome)

@@ -40,7 +40,8 @@ public:
     struct Slot
     {
         QString routePath;
-        QString clientAddress;
+        QString clientAddress; // for logs
+        QString limitKey; // what per-client limits count: the address, or its /64 (IPv6)
     };
 
     struct Decision

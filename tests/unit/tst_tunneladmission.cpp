@@ -14,6 +14,7 @@ private Q_SLOTS:
     void decisions_data();
     void decisions();
     void limits();
+    void ipv6ClientsCountedPerSlash64();
     void slotsSurviveReload();
     void clientAddress_data();
     void clientAddress();
@@ -110,6 +111,26 @@ void TestTunnelAdmission::decisions()
     QCOMPARE(TunnelAdmission::httpStatus(decision.outcome), status);
     QCOMPARE(admission.activeTunnels(), outcome == Outcome::Admit ? 1 : 0);
     QVERIFY(!TunnelAdmission::explanation(outcome).contains("s3cr3t"));
+}
+
+// An IPv6 client typically holds a whole /64: counting single addresses would let it take any
+// number of slots.
+void TestTunnelAdmission::ipv6ClientsCountedPerSlash64()
+{
+    ServerOptions settings = options();
+    settings.routes[0].maxTunnelsPerIp = 2;
+    TunnelAdmission admission(settings);
+    const auto first = admission.admit(upgrade("/open", "2001:db8:1:2::10"));
+    QCOMPARE(first.outcome, Outcome::Admit);
+    QCOMPARE(first.slot.clientAddress, QStringLiteral("2001:db8:1:2::10")); // logs: the address
+    QCOMPARE(admission.admit(upgrade("/open", "2001:db8:1:2:ffff::1")).outcome, Outcome::Admit);
+    QCOMPARE(admission.admit(upgrade("/open", "2001:db8:1:2::99")).outcome, Outcome::ClientFull);
+    // Another /64 is another client; IPv4 is counted per address.
+    QCOMPARE(admission.admit(upgrade("/open", "2001:db8:1:3::10")).outcome, Outcome::Admit);
+    QCOMPARE(admission.admit(upgrade("/open", "192.0.2.1")).outcome, Outcome::Admit);
+    // Releasing one frees a slot for the whole /64.
+    admission.release(first.slot);
+    QCOMPARE(admission.admit(upgrade("/open", "2001:db8:1:2::abcd")).outcome, Outcome::Admit);
 }
 
 void TestTunnelAdmission::limits()
