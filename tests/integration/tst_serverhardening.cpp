@@ -100,29 +100,6 @@ private:
     QAtomicInt m_port;
 };
 
-// A field of /proc/PID/status in bytes: VmRSS (now) or VmHWM (the peak).
-qint64 statusBytes(const QProcess &process, const QByteArray &field)
-{
-    QFile status(QStringLiteral("/proc/%1/status").arg(process.processId()));
-    if (!status.open(QIODevice::ReadOnly))
-        return -1;
-    for (const QByteArray &line : status.readAll().split('\n')) {
-        if (line.startsWith(QByteArray(field + ':')))
-            return line.mid(field.size() + 1).trimmed().split(' ').value(0).toLongLong() * 1024;
-    }
-    return -1;
-}
-
-qint64 residentBytes(const QProcess &process)
-{
-    return statusBytes(process, "VmRSS");
-}
-
-qint64 peakResidentBytes(const QProcess &process)
-{
-    return statusBytes(process, "VmHWM");
-}
-
 QByteArray httpGet(quint16 port, const QByteArray &path)
 {
     QTcpSocket socket;
@@ -375,7 +352,7 @@ void TestServerHardening::hostileInput()
     }
     verifyServes(port);
     QTRY_COMPARE(metric(port, "http_to_tcp_active_connections"), 0.0);
-    const qint64 rss = residentBytes(server.process());
+    const qint64 rss = server.residentBytes();
     QVERIFY2(rss > 0 && rss < kMaxServerRssBytes, qPrintable(QString::number(rss)));
     QCOMPARE(server.stop(), 0);
 }
@@ -404,7 +381,7 @@ void TestServerHardening::slowlorisSockets()
     QVERIFY(metric(port, "tcp_over_websocket_handshake_failures_total{reason=\"timeout\"}")
                 + metric(port, "tcp_over_websocket_handshake_failures_total{reason=\"evicted\"}")
             >= 2000);
-    const qint64 rss = peakResidentBytes(server.process()); // during the attack, not after
+    const qint64 rss = server.peakResidentBytes(); // during the attack, not after
     QVERIFY2(rss > 0 && rss < kMaxServerRssBytes, qPrintable(QString::number(rss)));
     verifyServes(port);
 }

@@ -31,32 +31,6 @@ constexpr qint64 kMaxServerPeakRssBytes = 512 * kMiB;
 constexpr qint64 kMaxServerPeakRssBytes = 96 * kMiB;
 #endif
 
-// The peak resident memory of a running process (VmHWM), -1 if unknown.
-qint64 peakResidentBytes(const QProcess &process)
-{
-    QFile status(QStringLiteral("/proc/%1/status").arg(process.processId()));
-    if (!status.open(QIODevice::ReadOnly))
-        return -1;
-    for (const QByteArray &line : status.readAll().split('\n')) {
-        if (line.startsWith("VmHWM:"))
-            return line.mid(6).trimmed().split(' ').value(0).toLongLong() * 1024;
-    }
-    return -1;
-}
-
-bool runOpenssl(const QStringList &arguments, const QString &directory, QString *output)
-{
-    QProcess process;
-    process.setWorkingDirectory(directory);
-    process.setProcessChannelMode(QProcess::MergedChannels);
-    process.start(QStringLiteral("openssl"), arguments);
-    const bool ok = process.waitForFinished(60000) && process.exitStatus() == QProcess::NormalExit
-        && process.exitCode() == 0;
-    *output = QStringLiteral("openssl %1: %2")
-                  .arg(arguments.join(QLatin1Char(' ')), QString::fromLocal8Bit(process.readAll()));
-    return ok;
-}
-
 bool copyFile(const QString &from, const QString &to)
 {
     QFile::remove(to);
@@ -198,22 +172,22 @@ void TestServerTls::initTestCase()
     QVERIFY2(m_certificates.create(m_dir.path(), &error), qPrintable(error));
     // A renewal as Let's Encrypt does it: a new key and certificate from the same CA.
     QString output;
-    QVERIFY2(
-        runOpenssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                    "-keyout", "renewed.key", "-out", "renewed.csr", "-subj", "/CN=localhost"},
-                   m_dir.path(), &output),
-        qPrintable(output));
-    QVERIFY2(runOpenssl({"x509", "-req", "-in", "renewed.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                         "-CAcreateserial", "-days", "2", "-extfile", "server.ext", "-out",
-                         "renewed.pem"},
-                        m_dir.path(), &output),
+    QVERIFY2(TestCertificates::runOpenssl(
+                 {"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                  "-keyout", "renewed.key", "-out", "renewed.csr", "-subj", "/CN=localhost"},
+                 m_dir.path(), &output),
+             qPrintable(output));
+    QVERIFY2(TestCertificates::runOpenssl({"x509", "-req", "-in", "renewed.csr", "-CA", "ca.pem",
+                                           "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+                                           "-extfile", "server.ext", "-out", "renewed.pem"},
+                                          m_dir.path(), &output),
              qPrintable(output));
     m_renewedCertificate = m_dir.filePath("renewed.pem");
     m_renewedKey = m_dir.filePath("renewed.key");
     // Files that are no certificate or key, and an encrypted key.
-    QVERIFY2(runOpenssl({"pkey", "-in", "server.key", "-aes256", "-passout", "pass:secret", "-out",
-                         "encrypted.key"},
-                        m_dir.path(), &output),
+    QVERIFY2(TestCertificates::runOpenssl({"pkey", "-in", "server.key", "-aes256", "-passout",
+                                           "pass:secret", "-out", "encrypted.key"},
+                                          m_dir.path(), &output),
              qPrintable(output));
     QFile garbage(m_dir.filePath("garbage.pem"));
     QVERIFY(garbage.open(QIODevice::WriteOnly));
@@ -286,7 +260,7 @@ void TestServerTls::uploadToSlowRemote()
     QCOMPARE(sink.finished[0].sha256, sha256(data));
     QVERIFY(server.log().contains("pause reading the websocket"));
     QVERIFY(server.log().contains("resume reading the websocket"));
-    const qint64 peak = peakResidentBytes(server.process());
+    const qint64 peak = server.peakResidentBytes();
     qInfo() << "server peak RSS" << peak / kMiB << "MiB";
     QVERIFY2(peak > 0 && peak < kMaxServerPeakRssBytes, qPrintable(QString::number(peak)));
     QCOMPARE(client.stop(), 0);
@@ -309,7 +283,7 @@ void TestServerTls::downloadToSlowReader()
     QTRY_VERIFY_WITH_TIMEOUT(stream.done, kBulkTimeoutMs);
     QCOMPARE(stream.bytesRead, size);
     QCOMPARE(stream.digest(), sha256(patternBytes(41, size)));
-    const qint64 peak = peakResidentBytes(server.process());
+    const qint64 peak = server.peakResidentBytes();
     qInfo() << "server peak RSS" << peak / kMiB << "MiB";
     QVERIFY2(peak > 0 && peak < kMaxServerPeakRssBytes, qPrintable(QString::number(peak)));
     QCOMPARE(client.stop(), 0);

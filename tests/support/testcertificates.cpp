@@ -6,9 +6,8 @@
 #include <QProcess>
 #include <QStandardPaths>
 
-namespace {
-
-bool runOpenssl(const QStringList &arguments, const QString &directory, QString *error)
+bool TestCertificates::runOpenssl(const QStringList &arguments, const QString &directory,
+                                  QString *error)
 {
     const QString openssl = QStandardPaths::findExecutable(QStringLiteral("openssl"));
     if (openssl.isEmpty()) {
@@ -29,8 +28,6 @@ bool runOpenssl(const QStringList &arguments, const QString &directory, QString 
     }
     return true;
 }
-
-} // namespace
 
 bool TestCertificates::create(const QString &directory, QString *error)
 {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <QString>
+#include <QStringList>
 
 class TestCertificates
 {
@@ -20,6 +21,10 @@ public:
 
     // The server key's SPKI SHA-256 pin in base64, computed by openssl (not by our code).
     QString serverPin() const { return m_serverPin; }
+
+    // Runs openssl with these arguments in directory. On failure returns false with the command
+    // and its output in *error (also when openssl is missing).
+    static bool runOpenssl(const QStringList &arguments, const QString &directory, QString *error);
 
 private:
     QString m_caFile;

@@ -103,3 +103,15 @@ ProcessResult runTow(const QStringList &arguments, int timeoutMs)
     result.standardError = QString::fromUtf8(process.readAllStandardError());
     return result;
 }
+
+qint64 TowProcess::statusBytes(const QByteArray &field) const
+{
+    QFile status(QStringLiteral("/proc/%1/status").arg(m_process.processId()));
+    if (!status.open(QIODevice::ReadOnly))
+        return -1;
+    for (const QByteArray &line : status.readAll().split('\n')) {
+        if (line.startsWith(QByteArray(field + ':')))
+            return line.mid(field.size() + 1).trimmed().split(' ').value(0).toLongLong() * 1024;
+    }
+    return -1;
+}

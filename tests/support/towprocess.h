@@ -20,12 +20,19 @@ public:
     QString log(); // everything written to stderr so far
     QProcess &process() { return m_process; }
 
+    // Resident memory of the running process from /proc/PID/status (Linux): now (VmRSS) and
+    // its peak so far (VmHWM). -1 if unknown.
+    qint64 residentBytes() const { return statusBytes("VmRSS"); }
+    qint64 peakResidentBytes() const { return statusBytes("VmHWM"); }
+
     // SIGTERM, then wait; returns the exit code (or -1 when it had to be killed).
     int stop(int timeoutMs = 10000);
 
     static QString executable();
 
 private:
+    qint64 statusBytes(const QByteArray &field) const;
+
     QProcess m_process;
     QString m_log;
     quint16 m_port = 0;

@@ -12,19 +12,6 @@
 
 namespace {
 
-bool openssl(const QStringList &arguments, const QString &directory, QString *output)
-{
-    QProcess process;
-    process.setWorkingDirectory(directory);
-    process.setProcessChannelMode(QProcess::MergedChannels);
-    process.start(QStringLiteral("openssl"), arguments);
-    const bool ok = process.waitForFinished(60000) && process.exitStatus() == QProcess::NormalExit
-        && process.exitCode() == 0;
-    *output = QStringLiteral("openssl %1: %2")
-                  .arg(arguments.join(QLatin1Char(' ')), QString::fromLocal8Bit(process.readAll()));
-    return ok;
-}
-
 QByteArray firstLine(const QString &path)
 {
     QFile file(path);
@@ -54,14 +41,16 @@ void TestTlsIdentity::initTestCase()
     QVERIFY2(m_certificates.create(m_dir.path(), &output), qPrintable(output));
     const QString dir = m_dir.path();
     // An RSA certificate, and each key in its other PEM form (PKCS#1 and SEC1).
-    QVERIFY2(openssl({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-                      "/CN=localhost", "-keyout", "rsa.key", "-out", "rsa.pem"},
-                     dir, &output),
+    QVERIFY2(TestCertificates::runOpenssl({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days",
+                                           "2", "-subj", "/CN=localhost", "-keyout", "rsa.key",
+                                           "-out", "rsa.pem"},
+                                          dir, &output),
              qPrintable(output));
-    QVERIFY2(
-        openssl({"rsa", "-in", "rsa.key", "-traditional", "-out", "rsa-pkcs1.key"}, dir, &output),
-        qPrintable(output));
-    QVERIFY2(openssl({"ec", "-in", "server.key", "-out", "ec-sec1.key"}, dir, &output),
+    QVERIFY2(TestCertificates::runOpenssl(
+                 {"rsa", "-in", "rsa.key", "-traditional", "-out", "rsa-pkcs1.key"}, dir, &output),
+             qPrintable(output));
+    QVERIFY2(TestCertificates::runOpenssl({"ec", "-in", "server.key", "-out", "ec-sec1.key"}, dir,
+                                          &output),
              qPrintable(output));
 }
 
