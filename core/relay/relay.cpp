@@ -195,8 +195,9 @@ void Relay::pumpTcpToWs()
     qint64 moved = 0;
     while (m_tcp->bytesAvailable() > 0) {
         // Stop reading while the WebSocket peer is slow: the TCP read buffer fills up and the
-        // kernel pushes back on the sender. Once TCP has ended, flush what is left regardless.
-        if (!m_tcpEnded && wsQueuedBytes() >= m_options.highWatermarkBytes)
+        // kernel pushes back on the sender. After TCP has ended too: its tail then waits in the
+        // read buffer (bounded) until the peer takes it, and the close frame waits behind it.
+        if (wsQueuedBytes() >= m_options.highWatermarkBytes)
             break;
         // Reading the buffer empty makes QAbstractSocket re-enable its read notifier.
         const qint64 payload = sendToWs();
@@ -208,6 +209,11 @@ void Relay::pumpTcpToWs()
         restartReading(m_tcp, m_options.tcpReadBufferBytes);
     if (moved > 0)
         Q_EMIT transferred(moved, 0);
+    if (m_closeAfterTail && m_tcp->bytesAvailable() == 0) {
+        m_closeAfterTail = false;
+        closeWs(m_tailCloseCode, m_tailCloseReason);
+        checkFinished();
+    }
 }
 
 qint64 Relay::sendToWs()
@@ -275,7 +281,7 @@ void Relay::checkIdle()
 void Relay::onWsBytesWritten()
 {
     sendDeferredClose();
-    if (!m_tcpEnded && wsQueuedBytes() <= m_options.lowWatermarkBytes)
+    if (wsQueuedBytes() <= m_options.lowWatermarkBytes && m_tcp->bytesAvailable() > 0)
         pumpTcpToWs();
 }
 
@@ -338,15 +344,23 @@ void Relay::onTcpDisconnected()
                           || m_tcp->error() == QAbstractSocket::UnknownSocketError
                       ? QStringLiteral("tcp closed")
                       : QStringLiteral("tcp error: %1").arg(m_tcp->errorString()));
+    if (m_tcpEnded && (m_closeAfterTail || m_wsClosing))
+        return; // already handled (onTcpError and disconnected() both come here)
     m_tcpEnded = true;
-    // Every byte TCP delivered goes to the WebSocket before it is closed.
-    pumpTcpToWs();
     const bool tcpFailed = m_tcp->error() != QAbstractSocket::RemoteHostClosedError
         && m_tcp->error() != QAbstractSocket::UnknownSocketError && !m_tcpClosing;
     // 1011: RFC 6455 forbids sending 1006 (Qt's CloseCodeAbnormalDisconnection).
-    closeWs(tcpFailed ? QWebSocketProtocol::CloseCodeBadOperation
-                      : QWebSocketProtocol::CloseCodeNormal,
-            tcpFailed ? QStringLiteral("tcp error") : QString());
+    m_tailCloseCode =
+        tcpFailed ? QWebSocketProtocol::CloseCodeBadOperation : QWebSocketProtocol::CloseCodeNormal;
+    m_tailCloseReason = tcpFailed ? QStringLiteral("tcp error") : QString();
+    // Every byte TCP delivered goes to the WebSocket before it is closed: the close frame
+    // follows once pumpTcpToWs() has queued the tail, as the peer takes it.
+    m_closeAfterTail = true;
+    if (m_ws->state() == QAbstractSocket::ConnectedState && !m_wsClosing && !m_wsEnded) {
+        m_wsClosingSince.start();
+        m_closeTimer.start();
+    }
+    pumpTcpToWs();
     checkFinished();
 }
 
@@ -509,8 +523,9 @@ void Relay::checkCloseProgress()
     // The WebSocket: the close frame sits behind the queued data; once that is written the peer
     // has closeTimeoutMs to answer it.
     sendDeferredClose();
-    if (m_wsClosing && m_ws->state() != QAbstractSocket::UnconnectedState) {
-        const qint64 pending = wsQueuedBytes();
+    if ((m_wsClosing || m_closeAfterTail) && m_ws->state() != QAbstractSocket::UnconnectedState) {
+        // Waiting to send the tail counts as closing: the peer must take it to make progress.
+        const qint64 pending = wsQueuedBytes() + (m_closeAfterTail ? m_tcp->bytesAvailable() : 0);
         if (pending > 0 ? pending < m_wsPendingAtLastCheck : m_wsPendingAtLastCheck > 0)
             m_wsClosingSince.restart(); // progress, or the close frame has just been written
         m_wsPendingAtLastCheck = pending;

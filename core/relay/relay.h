@@ -128,6 +128,9 @@ private:
     bool m_wsClosing = false; // we sent (or are about to send) a close frame
     bool m_wsDisconnected = false; // QWebSocket reported disconnected (frames may remain)
     bool m_paused = false;
+    bool m_closeAfterTail = false; // TCP ended: close the WebSocket once its tail is queued
+    int m_tailCloseCode = 0;
+    QString m_tailCloseReason;
     bool m_closeDeferred = false; // TLS: close once the queued bytes are sent (see closeWs)
     int m_deferredCloseCode = 0;
     QString m_deferredCloseReason;
