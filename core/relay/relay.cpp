@@ -409,12 +409,10 @@ void Relay::onWsDisconnected()
     m_wsDisconnected = true;
     m_keepAliveTimer.stop();
     // Qt 6.4 reports the disconnect while frames may still sit unread in the transport (paused,
-    // or just decrypted), and QWebSocket parses them only in a queued call: end the WebSocket
-    // side after it, so the TCP side gets every byte before it is closed.
-    if (drainWsTransport()) {
-        QMetaObject::invokeMethod(this, &Relay::endWs, Qt::QueuedConnection);
-        return;
-    }
+    // or just decrypted). They are parsed now, not in a queued call: QWebSocketServer deletes
+    // the socket behind a disconnect (deleteLater), which may come first, and takes the bytes
+    // with it. Then the TCP side gets every byte before it is closed.
+    drainWsTransport();
     endWs();
 }
 
@@ -427,10 +425,10 @@ void Relay::endWs()
     checkFinished();
 }
 
-bool Relay::drainWsTransport()
+void Relay::drainWsTransport()
 {
     if (!m_transport)
-        return false;
+        return;
     if (m_paused) {
         m_paused = false;
         m_pausePollTimer.stop();
@@ -441,10 +439,18 @@ bool Relay::drainWsTransport()
             m_transport->blockSignals(false);
         }
     }
-    if (m_wsEnded || m_transport->bytesAvailable() <= 0)
-        return false;
-    scheduleTransportRead();
-    return true;
+    if (m_wsEnded || m_draining)
+        return;
+    // QWebSocket (Qt 6.4) parses in its readyRead() slot. A close frame among the last frames
+    // makes it report the disconnect again, which comes back here.
+    const QScopedValueRollback<bool> draining(m_draining, true);
+    for (qint64 before = m_transport->bytesAvailable(); before > 0;) {
+        Q_EMIT m_transport->readyRead();
+        const qint64 after = m_transport ? m_transport->bytesAvailable() : 0;
+        if (after >= before)
+            break; // an incomplete frame is left, and nothing more can come
+        before = after;
+    }
 }
 
 void Relay::scheduleTransportRead()

@@ -79,7 +79,7 @@ private:
     void checkCloseProgress();
     void pauseWsReading();
     void resumeWsReading();
-    bool drainWsTransport(); // true: QWebSocket will parse buffered frames in a queued call
+    void drainWsTransport(); // after the disconnect: QWebSocket parses what is buffered
     void endWs();
     void scheduleTransportKick();
     void scheduleTransportRead();
@@ -137,5 +137,6 @@ private:
     bool m_kickPending = false;
     bool m_tcpFlushPending = false;
     bool m_pumping = false;
+    bool m_draining = false;
     bool m_finished = false;
 };
