@@ -26,6 +26,10 @@
 #include <malloc.h>
 #endif
 
+#ifdef TOW_HAVE_EPOLL_DISPATCHER
+#include "eventloop/epolleventdispatcher.h"
+#endif
+
 #ifdef TOW_HAVE_UI
 #include "desktop/singleinstance.h"
 #include "desktopapp.h"
@@ -57,6 +61,20 @@ void tuneAllocator()
 #ifdef __GLIBC__
     mallopt(M_MMAP_THRESHOLD, 16 * 1024 * 1024);
     mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+#endif
+}
+
+// The server and the client run on our epoll event loop (core/eventloop), whose wake-ups cost
+// the same with 20,000 sockets open as with 2; TOW_EVENT_DISPATCHER=qt keeps Qt's own.
+// Must run before the application object exists.
+void useHeadlessEventLoop()
+{
+#ifdef TOW_HAVE_EPOLL_DISPATCHER
+    if (qEnvironmentVariable("TOW_EVENT_DISPATCHER") == QLatin1String("qt"))
+        return;
+    auto dispatcher = std::make_unique<EpollEventDispatcher>();
+    if (dispatcher->isValid())
+        QCoreApplication::setEventDispatcher(dispatcher.release());
 #endif
 }
 
@@ -287,6 +305,7 @@ int main(int argc, char *argv[])
         break;
     }
 
+    useHeadlessEventLoop();
     QCoreApplication app(argc, argv);
     setApplicationNames();
     raiseDescriptorLimit();

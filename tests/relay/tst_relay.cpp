@@ -5,6 +5,7 @@
 #include "endpoints.h"
 #include "relay/relay.h"
 #include "server/tunnelserver.h"
+#include "testmain.h"
 
 #include <QElapsedTimer>
 #include <QSignalSpy>
@@ -437,5 +438,5 @@ void TestRelay::followsRedirect()
     }
 }
 
-QTEST_GUILESS_MAIN(TestRelay)
+TOW_TEST_MAIN(TestRelay)
 #include "tst_relay.moc"
