@@ -142,12 +142,16 @@ int listenLoopback(uint16_t *port)
 int connectLoopback(uint16_t port, bool noDelay)
 {
     const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
     sockaddr_in address {};
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     address.sin_port = htons(port);
     if (connect(fd, reinterpret_cast<sockaddr *>(&address), sizeof address) != 0) {
+        const int error = errno; // for the caller's report
         close(fd);
+        errno = error;
         return -1;
     }
     if (noDelay)

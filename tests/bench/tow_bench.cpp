@@ -347,35 +347,56 @@ void Bench::concurrency(RouteKind kind, int tunnels)
         QThread::msleep(200);
         const std::vector<ProcessStats> idle = route.stats();
         std::vector<int> fds;
-        int failures = 0;
+        // Which step failed, and the first error of each: a failure must be explainable.
+        std::map<QString, std::pair<int, QString>> failed;
+        auto failure = [&failed](const char *step) {
+            auto &[count, firstError] = failed[QString::fromLatin1(step)];
+            if (count++ == 0)
+                firstError = QString::fromLocal8Bit(std::strerror(errno));
+        };
         auto ping = [](int fd, char byte) {
             timeval timeout {30, 0};
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
             char in = 0;
+            errno = 0;
             return writeAll(fd, &byte, 1) && readExactly(fd, &in, 1) && in == byte;
         };
         for (int i = 0; i < tunnels; ++i) {
             const int fd = connectLoopback(route.entryPort(), true);
-            if (fd < 0 || !ping(fd, 'a')) {
-                ++failures;
-                if (fd >= 0)
-                    close(fd);
+            if (fd < 0) {
+                failure("connect");
+                continue;
+            }
+            if (!ping(fd, 'a')) {
+                failure("first echo");
+                close(fd);
                 continue;
             }
             fds.push_back(fd);
         }
         std::this_thread::sleep_for(std::chrono::seconds(m_settings.holdSeconds));
         const std::vector<ProcessStats> held = route.stats();
-        for (const int fd : fds)
-            failures += ping(fd, 'b') ? 0 : 1;
+        for (const int fd : fds) {
+            if (!ping(fd, 'b'))
+                failure("echo after the hold");
+        }
         for (const int fd : fds)
             close(fd);
+        int failures = 0;
+        QStringList steps;
+        for (const auto &[step, countAndError] : failed) {
+            failures += countAndError.first;
+            steps.append(QStringLiteral("%1 at %2 (first: %3)")
+                             .arg(countAndError.first)
+                             .arg(step, countAndError.second));
+        }
         record(kind, QStringLiteral("%1 tunnels failed").arg(tunnels), failures);
         if (failures > 0)
             fail(Route::name(kind)
-                 + QStringLiteral(": %1 of %2 concurrent tunnels failed")
+                 + QStringLiteral(": %1 of %2 concurrent tunnels failed: %3")
                        .arg(failures)
-                       .arg(tunnels));
+                       .arg(tunnels)
+                       .arg(steps.join(QStringLiteral(", "))));
         const std::vector<QString> names = route.processNames();
         for (size_t p = 0; p < held.size(); ++p) {
             record(kind, QStringLiteral("%1 tunnels %2 PSS MiB").arg(tunnels).arg(names[p]),
