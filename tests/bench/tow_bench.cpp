@@ -134,6 +134,26 @@ double cpuOf(const Route &route)
     return total;
 }
 
+// Each tunnel holds two descriptors in every process it crosses (ours: the local and the
+// WebSocket side; this one: the entry and the echo endpoint's). Where the hard RLIMIT_NOFILE is
+// too low for the count asked for (it cannot be raised without CAP_SYS_RESOURCE), hold what it
+// allows and say so: an EMFILE is a fact about the machine, not about a route.
+int heldTunnels(int wanted)
+{
+    constexpr rlim_t kSpareDescriptors = 64; // listeners, epoll, eventfd, pipes, stdio
+    rlimit limit {};
+    getrlimit(RLIMIT_NOFILE, &limit);
+    if (limit.rlim_cur == RLIM_INFINITY || rlim_t(wanted) * 2 + kSpareDescriptors <= limit.rlim_cur)
+        return wanted;
+    const int held = int((limit.rlim_cur - kSpareDescriptors) / 2);
+    std::fprintf(stderr,
+                 "note: %d tunnels need %d descriptors in each process; the hard limit here is "
+                 "%llu, so %d are held\n",
+                 wanted, wanted * 2 + int(kSpareDescriptors),
+                 static_cast<unsigned long long>(limit.rlim_cur), held);
+    return held;
+}
+
 double median(std::vector<double> values)
 {
     if (values.empty())
@@ -528,7 +548,7 @@ int Bench::run(const std::vector<RouteKind> &kinds)
             setup(kind);
         if (m_settings.has("concurrency")) {
             for (const int tunnels : m_settings.concurrency)
-                concurrency(kind, tunnels);
+                concurrency(kind, heldTunnels(tunnels));
         }
         if (m_settings.has("slow") && kind != RouteKind::Direct) {
             slowConsumer(kind, true);
@@ -681,7 +701,7 @@ int main(int argc, char *argv[])
     }
     for (const char *tool : {"socat", "websockify"}) {
         if (QStandardPaths::findExecutable(QString::fromLatin1(tool)).isEmpty()) {
-            std::fprintf(stderr, "tow_bench: %s is missing (scripts/install-deps.sh bench)\n",
+            std::fprintf(stderr, "tow_bench: %s is missing (scripts/install-deps.sh test)\n",
                          tool);
             return 2;
         }
