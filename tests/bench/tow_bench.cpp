@@ -701,8 +701,7 @@ int main(int argc, char *argv[])
     }
     for (const char *tool : {"socat", "websockify"}) {
         if (QStandardPaths::findExecutable(QString::fromLatin1(tool)).isEmpty()) {
-            std::fprintf(stderr, "tow_bench: %s is missing (scripts/install-deps.sh test)\n",
-                         tool);
+            std::fprintf(stderr, "tow_bench: %s is missing (scripts/install-deps.sh test)\n", tool);
             return 2;
         }
     }
