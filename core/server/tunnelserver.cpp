@@ -339,6 +339,8 @@ void TunnelServer::sweep()
         m_unidentified.pop_front();
     }
     m_metrics.set(kActive, activeTunnels());
+    if (const int suppressed = m_refusalLog.takeSuppressed(now))
+        logSuppressedRefusals(suppressed);
     checkDrained();
 }
 
@@ -379,6 +381,22 @@ bool TunnelServer::admit(const QHttpServerRequest &request)
     return true;
 }
 
+bool TunnelServer::allowRefusalLine()
+{
+    int suppressed = 0;
+    const bool allowed = m_refusalLog.allow(m_clock.elapsed(), &suppressed);
+    if (suppressed > 0)
+        logSuppressedRefusals(suppressed);
+    return allowed;
+}
+
+void TunnelServer::logSuppressedRefusals(int count)
+{
+    qCInfo(lcServer) << count << "more refused requests were not logged (at most"
+                     << m_refusalLog.linesPerWindow() << "lines every"
+                     << m_refusalLog.windowMs() / 1000 << "s; /metrics counts them all)";
+}
+
 void TunnelServer::countHandshakeFailure(const QString &reason)
 {
     m_metrics.add(kHandshakeFailures, {{QStringLiteral("reason"), reason}}, 1);
@@ -401,19 +419,27 @@ void TunnelServer::answerUnrouted(const QHttpServerRequest &request,
 
     QList<QPair<QByteArray, QByteArray>> headers = {
         {QByteArrayLiteral("Content-Type"), textPlain()}};
+    // Every refusal is counted; only so many are logged (a scanner or a client retrying in a
+    // loop would otherwise fill the journal).
+    const bool logged = outcome != Outcome::Admit
+        && (outcome != Outcome::NoRoute || UpgradeRule::isWebSocketUpgrade(request))
+        && allowRefusalLine();
     switch (outcome) {
     case Outcome::NoRoute:
         m_metrics.add(kHttpRequests, {{QStringLiteral("path"), QStringLiteral("other")}}, 1);
         if (UpgradeRule::isWebSocketUpgrade(request)) {
             countHandshakeFailure(TunnelAdmission::reasonLabel(outcome));
-            qCInfo(lcServer).noquote() << client << "- upgrade refused: no tunnel on path" << path;
+            if (logged)
+                qCInfo(lcServer).noquote()
+                    << client << "- upgrade refused: no tunnel on path" << path;
         }
         break;
     case Outcome::NotWebSocket:
         // A plain request on a tunnel path: the original counts it as a failed upgrade.
         m_metrics.add(kErrors, {{QStringLiteral("type"), QStringLiteral("upgrade")}}, 1);
         countHandshakeFailure(TunnelAdmission::reasonLabel(outcome));
-        qCInfo(lcServer).noquote() << client << "- not a WebSocket upgrade request on" << path;
+        if (logged)
+            qCInfo(lcServer).noquote() << client << "- not a WebSocket upgrade request on" << path;
         headers.append({QByteArrayLiteral("Upgrade"), QByteArrayLiteral("websocket")});
         headers.append({QByteArrayLiteral("Connection"), QByteArrayLiteral("Upgrade")});
         break;
@@ -425,9 +451,10 @@ void TunnelServer::answerUnrouted(const QHttpServerRequest &request,
     case Outcome::Draining:
         m_metrics.add(kErrors, {{QStringLiteral("type"), QStringLiteral("upgrade")}}, 1);
         countHandshakeFailure(TunnelAdmission::reasonLabel(outcome));
-        qCInfo(lcServer).noquote() << client << "- upgrade on" << path
-                                   << "refused:" << TunnelAdmission::httpStatus(outcome)
-                                   << TunnelAdmission::reasonLabel(outcome);
+        if (logged)
+            qCInfo(lcServer).noquote() << client << "- upgrade on" << path
+                                       << "refused:" << TunnelAdmission::httpStatus(outcome)
+                                       << TunnelAdmission::reasonLabel(outcome);
         break;
     case Outcome::ServerFull:
     case Outcome::RouteFull:
@@ -435,8 +462,9 @@ void TunnelServer::answerUnrouted(const QHttpServerRequest &request,
         m_metrics.add(kErrors, {{QStringLiteral("type"), QStringLiteral("upgrade")}}, 1);
         m_metrics.add(kLimitRejections,
                       {{QStringLiteral("limit"), TunnelAdmission::reasonLabel(outcome)}}, 1);
-        qCWarning(lcServer).noquote() << client << "- upgrade on" << path
-                                      << "refused:" << TunnelAdmission::reasonLabel(outcome);
+        if (logged)
+            qCWarning(lcServer).noquote() << client << "- upgrade on" << path
+                                          << "refused:" << TunnelAdmission::reasonLabel(outcome);
         if (outcome == Outcome::ClientFull)
             headers.append({QByteArrayLiteral("Retry-After"), QByteArrayLiteral("10")});
         break;

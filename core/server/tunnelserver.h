@@ -2,6 +2,7 @@
 // /healthz and /readyz; admission (token, Origin, limits), handshake timeouts, reload and drain.
 #pragma once
 
+#include "logthrottle.h"
 #include "metrics/metricsregistry.h"
 #include "serveroptions.h"
 #include "tunneladmission.h"
@@ -63,6 +64,10 @@ Q_SIGNALS:
     void drained();
 
 private:
+    // Refused requests logged at most this often (each is counted in /metrics).
+    static constexpr int kRefusalLinesPerWindow = 20;
+    static constexpr qint64 kRefusalWindowMs = 10000;
+
     struct RouteCounters
     {
         qint64 bytesTcpToWs = 0;
@@ -89,6 +94,8 @@ private:
     void evictOldestPending();
     void onNewWebSocketConnection();
     void countHandshakeFailure(const QString &reason);
+    bool allowRefusalLine();
+    void logSuppressedRefusals(int count);
     void updateScrapedMetrics();
     void checkDrained();
     RouteCounters *countersFor(const QString &routePath);
@@ -112,5 +119,6 @@ private:
     TunnelAdmission::Outcome m_lastRefusal = TunnelAdmission::Outcome::NoRoute;
 
     QHash<QString, std::shared_ptr<RouteCounters>> m_routeCounters;
+    LogThrottle m_refusalLog {kRefusalLinesPerWindow, kRefusalWindowMs};
     QTimer m_drainTimer;
 };

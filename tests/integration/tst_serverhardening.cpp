@@ -131,6 +131,7 @@ class TestServerHardening : public QObject
 private Q_SLOTS:
     void initTestCase();
     void tokenRequired();
+    void refusalFloodLogsBoundedLines();
     void originChecked();
     void limitsAnswer429And503();
     void hostileInput();
@@ -156,6 +157,10 @@ private:
 void TestServerHardening::initTestCase()
 {
     QVERIFY(m_dir.isValid());
+    QFile floodToken(m_dir.filePath("flood-token"));
+    QVERIFY(floodToken.open(QIODevice::WriteOnly));
+    floodToken.write("flood-test-token\n");
+    floodToken.close();
     m_echoPort = m_echo.start();
     QVERIFY(m_echoPort != 0);
 }
@@ -212,6 +217,31 @@ void TestServerHardening::tokenRequired()
     QCOMPARE(server.stop(), 0);
     QVERIFY2(!server.log().contains("correct-horse"), "the token must never be logged");
     QVERIFY(!server.log().contains("battera"));
+}
+
+void TestServerHardening::refusalFloodLogsBoundedLines()
+{
+    // A client retrying a wrong token in a loop: every attempt is answered and counted, but the
+    // log gets a bounded number of lines and then how many were left out.
+    TowProcess server;
+    QVERIFY(startServer(server, {"--token-file", m_dir.filePath("flood-token")}));
+    constexpr int kAttempts = 60;
+    for (int i = 0; i < kAttempts; ++i) {
+        RawWebSocket attempt;
+        QCOMPARE(attempt.upgrade(server.port(), "/", {"Authorization: Bearer wrong"}), 401);
+    }
+    QCOMPARE(metric(server.port(),
+                    "tcp_over_websocket_handshake_failures_total{reason=\"unauthorized\"}"),
+             double(kAttempts));
+    // The count is told once the 10 s window of the flood has passed.
+    QTRY_VERIFY_WITH_TIMEOUT(server.log().contains("more refused requests were not logged"), 15000);
+    const QString log = server.log();
+    const qsizetype lines = log.count(QStringLiteral("refused: 401 unauthorized"));
+    QVERIFY2(lines >= 1 && lines <= 20, qPrintable(QString::number(lines)));
+    QVERIFY2(log.contains(
+                 QStringLiteral("%1 more refused requests were not logged").arg(kAttempts - lines)),
+             qPrintable(log.right(2000)));
+    QCOMPARE(server.stop(), 0);
 }
 
 void TestServerHardening::originChecked()
