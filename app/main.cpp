@@ -337,25 +337,7 @@ int main(int argc, char *argv[])
             QCoreApplication::quit();
         });
         QObject::connect(&signalWatcher, &UnixSignals::reloadRequested, &app, [&] {
-            QString why;
-            if (commandLine->serverConfigPath.isEmpty()) {
-                if (!server->isTls()) {
-                    qCInfo(lcServer) << "SIGHUP ignored: the server runs without --config";
-                    return;
-                }
-                // Only the files of --tls-cert and --tls-key can have changed (a renewal).
-                if (!server->reload(commandLine->server, &why))
-                    qCWarning(lcServer).noquote()
-                        << "TLS certificate not reloaded, the previous one stays:" << why;
-                return;
-            }
-            const auto reloaded =
-                ServerConfigFile::load(commandLine->serverConfigPath, commandLine->server, &why);
-            if (!reloaded)
-                server->countFailedReload();
-            if (!reloaded || !server->reload(*reloaded, &why))
-                qCWarning(lcServer).noquote()
-                    << "configuration not reloaded, the previous one stays:" << why;
+            server->reloadFromFiles(commandLine->serverConfigPath, commandLine->server);
         });
     } else if (!commandLine->clientProfiles.isEmpty() || commandLine->clientAllAutostart) {
         const auto selected = selectProfiles(*commandLine);

@@ -6,6 +6,7 @@
 #include "plainrequestrule.h"
 #include "relay/pausabletcpserver.h"
 #include "relay/relay.h"
+#include "serverconfigfile.h"
 #include "tlsidentity.h"
 #include "upgraderule.h"
 
@@ -253,6 +254,29 @@ bool TunnelServer::reload(const ServerOptions &options, QString *error)
     if (tls)
         logCertificate(*tls, "TLS certificate for new connections:");
     return true;
+}
+
+void TunnelServer::reloadFromFiles(const QString &configPath,
+                                   const ServerOptions &commandLineOptions)
+{
+    QString why;
+    if (configPath.isEmpty()) {
+        if (!isTls()) {
+            qCInfo(lcServer) << "SIGHUP ignored: the server runs without --config";
+            return;
+        }
+        // Only the files of --tls-cert and --tls-key can have changed (a renewal).
+        if (!reload(commandLineOptions, &why))
+            qCWarning(lcServer).noquote()
+                << "TLS certificate not reloaded, the previous one stays:" << why;
+        return;
+    }
+    const auto loaded = ServerConfigFile::load(configPath, commandLineOptions, &why);
+    if (!loaded)
+        countFailedReload();
+    if (!loaded || !reload(*loaded, &why))
+        qCWarning(lcServer).noquote()
+            << "configuration not reloaded, the previous one stays:" << why;
 }
 
 void TunnelServer::countFailedReload()

@@ -43,6 +43,10 @@ public:
     // whether it speaks TLS, cannot change without a restart. On failure nothing changes,
     // *error says why and the failure is counted.
     bool reload(const ServerOptions &options, QString *error);
+    // SIGHUP: reads the files again and applies them as reload() does, logging the outcome.
+    // With a configuration file (configPath, read over the command line's commandLineOptions),
+    // that file; without one, only the TLS certificate and key (a renewal), if any.
+    void reloadFromFiles(const QString &configPath, const ServerOptions &commandLineOptions);
     // A reload whose file did not load: counted in the reload metrics.
     void countFailedReload();
 
