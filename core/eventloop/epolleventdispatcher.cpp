@@ -93,13 +93,7 @@ void EpollEventDispatcher::registerSocketNotifier(QSocketNotifier *notifier)
         // Most likely the descriptor was closed under the old one (epoll forgot it then) and
         // its number reused: add it again rather than trust what epoll watched before.
         watch.kernelEvents = 0;
-        if (watch.pending[type]) {
-            watch.pending[type] = false;
-            for (Pending &pending : m_pending) {
-                if (pending.notifier == watch.notifiers[type])
-                    pending.notifier = nullptr;
-            }
-        }
+        unqueue(watch, type);
     }
     watch.notifiers[type] = notifier;
     updateWatch(fd, watch);
@@ -114,18 +108,24 @@ void EpollEventDispatcher::unregisterSocketNotifier(QSocketNotifier *notifier)
     const int type = int(notifier->type());
     if (it->second.notifiers[type] != notifier)
         return;
-    if (it->second.pending[type]) {
-        // Queued in this pass: it must not be activated any more (it may be deleted next).
-        it->second.pending[type] = false;
-        for (Pending &pending : m_pending) {
-            if (pending.notifier == notifier)
-                pending.notifier = nullptr;
-        }
-    }
+    unqueue(it->second, type);
     it->second.notifiers[type] = nullptr;
     updateWatch(fd, it->second);
     if (!it->second.notifiers[0] && !it->second.notifiers[1] && !it->second.notifiers[2])
         m_watches.erase(it);
+}
+
+void EpollEventDispatcher::unqueue(Watch &watch, int type)
+{
+    // Queued in this pass, then replaced or unregistered: it must not be activated any more
+    // (it may be deleted next).
+    if (!watch.pending[type])
+        return;
+    watch.pending[type] = false;
+    for (Pending &pending : m_pending) {
+        if (pending.notifier == watch.notifiers[type])
+            pending.notifier = nullptr;
+    }
 }
 
 uint32_t EpollEventDispatcher::wantedEvents(const Watch &watch) const

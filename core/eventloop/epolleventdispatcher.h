@@ -84,6 +84,7 @@ private:
     void applyDirtyWatches();
     int waitTimeoutMs(bool includeTimers, bool includeNotifiers) const;
     void queue(int fd, Watch &watch, int type);
+    void unqueue(Watch &watch, int type);
     int waitForEvents(int timeoutMs, bool includeNotifiers);
     void consumeWakeUp();
     int activateSocketNotifiers();

@@ -445,13 +445,14 @@ void TunnelServer::answerUnrouted(const QHttpServerRequest &request,
         {QByteArrayLiteral("Content-Type"), textPlain()}};
     // Every refusal is counted; only so many are logged (a scanner or a client retrying in a
     // loop would otherwise fill the journal).
-    const bool logged = outcome != Outcome::Admit
-        && (outcome != Outcome::NoRoute || UpgradeRule::isWebSocketUpgrade(request))
+    // (A plain request on a path that is no route, e.g. a scanner's, is not a refusal.)
+    const bool isUpgrade = UpgradeRule::isWebSocketUpgrade(request);
+    const bool logged = outcome != Outcome::Admit && (outcome != Outcome::NoRoute || isUpgrade)
         && allowRefusalLine();
     switch (outcome) {
     case Outcome::NoRoute:
         m_metrics.add(kHttpRequests, {{QStringLiteral("path"), QStringLiteral("other")}}, 1);
-        if (UpgradeRule::isWebSocketUpgrade(request)) {
+        if (isUpgrade) {
             countHandshakeFailure(TunnelAdmission::reasonLabel(outcome));
             if (logged)
                 qCInfo(lcServer).noquote()
