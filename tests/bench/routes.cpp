@@ -5,7 +5,10 @@
 #include <QDeadlineTimer>
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
+#include <QTemporaryDir>
 #include <QThread>
+#include <algorithm>
 #include <unistd.h>
 
 namespace bench {
@@ -88,6 +91,14 @@ QString Route::name(RouteKind kind)
 
 namespace {
 QString g_logDirectory;
+
+QString logDirectory()
+{
+    if (!g_logDirectory.isEmpty())
+        return g_logDirectory;
+    static QTemporaryDir temporary(QDir::tempPath() + QStringLiteral("/tow_bench-XXXXXX"));
+    return temporary.path();
+}
 } // namespace
 
 void Route::setLogDirectory(const QString &directory)
@@ -95,31 +106,53 @@ void Route::setLogDirectory(const QString &directory)
     g_logDirectory = directory;
 }
 
+QString Route::logTail(int lines) const
+{
+    QString tail;
+    for (size_t i = 0; i < m_logFiles.size(); ++i) {
+        QFile file(m_logFiles[i]);
+        if (!file.open(QIODevice::ReadOnly) || !file.seek(m_logStarts[i]))
+            continue;
+        const QList<QByteArray> all = file.readAll().split('\n');
+        tail += QStringLiteral("--- last lines of %1 (%2)\n").arg(m_labels[i], m_logFiles[i]);
+        for (qsizetype line = std::max<qsizetype>(0, all.size() - lines - 1); line < all.size();
+             ++line) {
+            if (!all[line].isEmpty())
+                tail += QString::fromLocal8Bit(all[line]) + QLatin1Char('\n');
+        }
+    }
+    return tail;
+}
+
 bool Route::spawn(const QString &label, const QString &program, const QStringList &arguments,
                   uint16_t waitPort, QString *error)
 {
     auto process = std::make_unique<QProcess>();
     process->setProcessChannelMode(QProcess::ForwardedOutputChannel);
-    if (g_logDirectory.isEmpty())
-        process->setStandardErrorFile(QProcess::nullDevice());
-    else
-        process->setStandardErrorFile(
-            g_logDirectory + QLatin1Char('/') + label + QStringLiteral(".log"), QIODevice::Append);
+    QString logFile = logDirectory() + QLatin1Char('/') + label + QStringLiteral(".log");
+    logFile.replace(QLatin1Char(' '), QLatin1Char('-'));
+    process->setStandardErrorFile(logFile, QIODevice::Append);
+    const qint64 logStart = QFileInfo(logFile).size();
     process->start(program, arguments);
     if (!process->waitForStarted(5000)) {
         *error = QStringLiteral("cannot start %1: %2").arg(program, process->errorString());
         return false;
     }
+    m_processes.push_back(std::move(process));
+    m_labels.push_back(label);
+    m_logFiles.push_back(logFile);
+    m_logStarts.push_back(logStart);
     QDeadlineTimer deadline(10000);
     while (!isListening(waitPort)) {
-        if (deadline.hasExpired() || process->state() != QProcess::Running) {
-            *error = QStringLiteral("%1 did not listen on port %2").arg(label).arg(waitPort);
+        if (deadline.hasExpired() || m_processes.back()->state() != QProcess::Running) {
+            *error = QStringLiteral("%1 did not listen on port %2\n%3")
+                         .arg(label)
+                         .arg(waitPort)
+                         .arg(logTail(20));
             return false;
         }
         QThread::msleep(10);
     }
-    m_processes.push_back(std::move(process));
-    m_labels.push_back(label);
     return true;
 }
 
@@ -192,6 +225,8 @@ void Route::stop()
     }
     m_processes.clear();
     m_labels.clear();
+    m_logFiles.clear();
+    m_logStarts.clear();
 }
 
 std::vector<ProcessStats> Route::stats() const

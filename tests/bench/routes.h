@@ -28,7 +28,8 @@ public:
     ~Route();
 
     static QString name(RouteKind kind);
-    // Where each process's stderr goes ("DIR/<label>.log", appended); empty: discarded.
+    // Where each process's stderr is kept ("DIR/<label>.log", appended); by default a temporary
+    // directory removed at exit.
     static void setLogDirectory(const QString &directory);
     QString name() const { return name(m_kind); }
     RouteKind kind() const { return m_kind; }
@@ -41,6 +42,8 @@ public:
     // Per process of the route (the tunnel's processes; empty for Direct).
     std::vector<ProcessStats> stats() const;
     std::vector<QString> processNames() const;
+    // The last lines each process of this route wrote to stderr, for a failure report.
+    QString logTail(int lines) const;
 
 private:
     bool spawn(const QString &label, const QString &program, const QStringList &arguments,
@@ -51,6 +54,8 @@ private:
     uint16_t m_entryPort = 0;
     std::vector<std::unique_ptr<QProcess>> m_processes;
     std::vector<QString> m_labels;
+    std::vector<QString> m_logFiles;
+    std::vector<qint64> m_logStarts; // where this route's part of each (appended) log begins
 };
 
 uint16_t freePort();

@@ -6,6 +6,7 @@
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
+#include <QDir>
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -61,6 +62,8 @@ bool writeAll(int fd, const char *data, size_t size)
 {
     while (size > 0) {
         const ssize_t n = write(fd, data, size);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n <= 0)
             return false;
         data += n;
@@ -73,6 +76,8 @@ bool readExactly(int fd, char *data, size_t size)
 {
     while (size > 0) {
         const ssize_t n = read(fd, data, size);
+        if (n < 0 && errno == EINTR)
+            continue;
         if (n <= 0)
             return false;
         data += n;
@@ -219,7 +224,10 @@ bool Bench::withRoute(RouteKind kind, uint16_t target, const std::function<void(
         fail(Route::name(kind) + QStringLiteral(": ") + error);
         return false;
     }
+    const int failuresBefore = m_failures;
     body(route);
+    if (m_failures != failuresBefore && kind != RouteKind::Direct)
+        std::fprintf(stderr, "%s", qPrintable(route.logTail(20)));
     route.stop();
     return true;
 }
@@ -303,9 +311,20 @@ void Bench::roundTrip(RouteKind kind)
         for (int i = -100; i < m_settings.roundTrips; ++i) {
             fillPattern(out, sizeof out, uint64_t(i + 100) * 64);
             const auto start = Clock::now();
-            if (!writeAll(fd, out, sizeof out) || !readExactly(fd, in, sizeof in)
-                || std::memcmp(in, out, sizeof in) != 0) {
-                fail(Route::name(kind) + QStringLiteral(": round trip: wrong echo"));
+            errno = 0;
+            QString error;
+            if (!writeAll(fd, out, sizeof out))
+                error = QStringLiteral("write failed (%1)")
+                            .arg(QString::fromLocal8Bit(std::strerror(errno)));
+            else if (!readExactly(fd, in, sizeof in))
+                error = errno != 0 ? QStringLiteral("read failed (%1)")
+                                         .arg(QString::fromLocal8Bit(std::strerror(errno)))
+                                   : QStringLiteral("the connection closed");
+            else if (std::memcmp(in, out, sizeof in) != 0)
+                error = QStringLiteral("wrong echo");
+            if (!error.isEmpty()) {
+                fail(Route::name(kind)
+                     + QStringLiteral(": round trip %1: %2").arg(i + 100).arg(error));
                 close(fd);
                 return;
             }
@@ -706,8 +725,14 @@ int main(int argc, char *argv[])
         }
     }
 
-    if (parser.isSet(logs))
+    if (parser.isSet(logs)) {
+        if (!QDir().mkpath(parser.value(logs))) {
+            std::fprintf(stderr, "tow_bench: cannot create the log directory %s\n",
+                         qPrintable(parser.value(logs)));
+            return 2;
+        }
         Route::setLogDirectory(parser.value(logs));
+    }
     Bench bench(settings, parser.value(tow));
     const int failures = bench.run(kinds);
     const QString table = bench.markdown();
