@@ -127,9 +127,9 @@ void ClientTunnel::openWebSocket(QTcpSocket *tcp)
         Q_EMIT activeConnectionsChanged(m_activeConnections);
         const QString description =
             peer + QLatin1String(" -> ") + WebSocketUrl::redacted(m_effectiveUrl);
-        if (m_pingIntervalMs > 0)
-            new PingKeepAlive(ws, m_pingIntervalMs, m_options.pongTimeoutMs, description);
         auto *relay = new Relay(tcpGuard.data(), ws, nullptr, m_options.relay, description, this);
+        if (m_pingIntervalMs > 0)
+            new PingKeepAlive(ws, relay, m_pingIntervalMs, m_options.pongTimeoutMs, description);
         connect(relay, &Relay::transferred, this, &ClientTunnel::transferred);
         connect(relay, &Relay::finished, this, [this, relay] {
             --m_activeConnections;

@@ -1,25 +1,25 @@
 #include "pingkeepalive.h"
 
 #include "logcategories.h"
+#include "relay/relay.h"
 
 #include <QAbstractSocket>
 #include <QWebSocket>
 
-PingKeepAlive::PingKeepAlive(QWebSocket *ws, int intervalMs, int pongTimeoutMs,
+PingKeepAlive::PingKeepAlive(QWebSocket *ws, Relay *relay, int intervalMs, int pongTimeoutMs,
                              const QString &description)
-    : QObject(ws), m_ws(ws), m_description(description)
+    : QObject(ws), m_ws(ws), m_relay(relay), m_description(description)
 {
     m_interval.setInterval(intervalMs);
     m_deadline.setSingleShot(true);
     m_deadline.setInterval(pongTimeoutMs);
     connect(&m_interval, &QTimer::timeout, this, &PingKeepAlive::sendPing);
-    connect(ws, &QWebSocket::pong, this, [this] { m_deadline.stop(); });
-    connect(ws, &QWebSocket::binaryFrameReceived, this, [this] { m_sinceFrame.restart(); });
+    connect(relay, &Relay::pongReceived, this, [this] { m_deadline.stop(); });
+    connect(relay, &Relay::wsFramesReceived, this, [this] { m_sinceFrame.restart(); });
     connect(&m_deadline, &QTimer::timeout, this, [this] {
         // While the relay holds back reading (a slow local peer), a pong may sit unread behind
-        // data: bytes waiting on the transport prove the server is alive.
-        const auto *transport = m_ws ? m_ws->findChild<QAbstractSocket *>() : nullptr;
-        if (transport && transport->bytesAvailable() > 0) {
+        // data: the server is not to blame.
+        if (m_relay && m_relay->isWsReadingPaused()) {
             m_deadline.start();
             return;
         }

@@ -9,13 +9,16 @@
 #include <QTimer>
 
 class QWebSocket;
+class Relay;
 
 class PingKeepAlive : public QObject
 {
     Q_OBJECT
 public:
-    // Becomes a child of ws and lives as long as it does.
-    PingKeepAlive(QWebSocket *ws, int intervalMs, int pongTimeoutMs, const QString &description);
+    // Becomes a child of ws and lives as long as it does. The relay reads the server's frames
+    // (pongs included) and reports them.
+    PingKeepAlive(QWebSocket *ws, Relay *relay, int intervalMs, int pongTimeoutMs,
+                  const QString &description);
 
 Q_SIGNALS:
     void timedOut();
@@ -24,6 +27,7 @@ private:
     void sendPing();
 
     QPointer<QWebSocket> m_ws;
+    QPointer<Relay> m_relay;
     QTimer m_interval;
     QTimer m_deadline;
     QElapsedTimer m_sinceFrame; // since the last frame from the server

@@ -4,11 +4,12 @@
 #include <QtEndian>
 #include <cstring>
 
-qsizetype BinaryFrame::writeHeader(char *out, quint64 payloadBytes, bool mask, quint32 maskingKey)
+qsizetype BinaryFrame::writeHeader(char *out, quint64 payloadBytes, bool mask, quint32 maskingKey,
+                                   quint8 opcode)
 {
     unsigned char header[kMaxHeaderBytes];
     qsizetype length = 0;
-    header[length++] = 0x82; // FIN, opcode 2 (binary)
+    header[length++] = 0x80 | opcode; // FIN
     const unsigned char maskBit = mask ? 0x80 : 0x00;
     if (payloadBytes < 126) {
         header[length++] = maskBit | static_cast<unsigned char>(payloadBytes);
@@ -67,6 +68,19 @@ QByteArray BinaryFrame::readFrom(QIODevice *source, qint64 maxPayloadBytes, bool
         applyMask(frame.data() + kMaxHeaderBytes, read, maskingKey);
     const qsizetype headerBytes = writeHeader(frame.data(), quint64(read), mask, maskingKey);
     // Erasing from the front only moves the array's start (Qt 6): no copy.
+    frame.remove(0, kMaxHeaderBytes - headerBytes);
+    return frame;
+}
+
+QByteArray BinaryFrame::frame(quint8 opcode, const QByteArray &payload, bool mask,
+                              quint32 maskingKey)
+{
+    QByteArray frame(kMaxHeaderBytes + payload.size(), Qt::Uninitialized);
+    std::memcpy(frame.data() + kMaxHeaderBytes, payload.constData(), size_t(payload.size()));
+    if (mask)
+        applyMask(frame.data() + kMaxHeaderBytes, payload.size(), maskingKey);
+    const qsizetype headerBytes =
+        writeHeader(frame.data(), quint64(payload.size()), mask, maskingKey, opcode);
     frame.remove(0, kMaxHeaderBytes - headerBytes);
     return frame;
 }

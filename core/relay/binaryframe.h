@@ -5,8 +5,9 @@
 //
 // Why: Qt 6.4's QWebSocket copies a message three times on the way out and masks it one byte at
 // a time, which was the largest single cost of a client's upload (see README, Performance).
-// Control frames (close, ping, pong) and keep-alives still go through QWebSocket, on the same
-// socket, so the order of everything sent stays the order in which it was asked for.
+// Keep-alives, close and pong frames are built here too; pings still go through QWebSocket
+// (PingKeepAlive), on the same socket, so the order of everything sent stays the order in which
+// it was asked for.
 #pragma once
 
 #include <QByteArray>
@@ -28,7 +29,16 @@ public:
     // XORs data with the 4 key bytes (the key's most significant byte first, as on the wire).
     static void applyMask(char *data, qsizetype size, quint32 maskingKey);
 
-    // The header of a final binary frame with this payload size, written to the end of out
-    // (out must have kMaxHeaderBytes); returns its length.
-    static qsizetype writeHeader(char *out, quint64 payloadBytes, bool mask, quint32 maskingKey);
+    // The header of a final frame (binary unless told) with this payload size, written to the
+    // end of out (out must have kMaxHeaderBytes); returns its length.
+    static qsizetype writeHeader(char *out, quint64 payloadBytes, bool mask, quint32 maskingKey,
+                                 quint8 opcode = kBinary);
+
+    // A whole final frame: a keep-alive (empty binary), a close, ping or pong frame.
+    static QByteArray frame(quint8 opcode, const QByteArray &payload, bool mask,
+                            quint32 maskingKey);
+
+    static constexpr quint8 kBinary = 0x2;
+    static constexpr quint8 kClose = 0x8;
+    static constexpr quint8 kPong = 0xA;
 };

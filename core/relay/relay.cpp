@@ -2,26 +2,22 @@
 
 #include "binaryframe.h"
 #include "logcategories.h"
-#include "pausabletransport.h"
 
+#include <QCoreApplication>
 #include <QRandomGenerator>
 #include <QScopedValueRollback>
 #include <QSslSocket>
 #include <QTcpSocket>
 #include <QWebSocket>
+#include <QtEndian>
 
 namespace {
 
 // A peer that reads nothing of the last bytes for this long while we close is given up.
 constexpr qint64 kStalledCloseMs = 60000;
 
-// While a client-side relay is paused, how often the TCP -> WebSocket direction is re-checked.
-constexpr int kPausePollMs = 20;
-
-QString closeCodeText(QWebSocketProtocol::CloseCode code)
-{
-    return QString::number(int(code));
-}
+// Most payload bytes handed to TCP in one write: the frame reader's chunks.
+constexpr qint64 kMaxWsReadChunkBytes = 1024 * 1024;
 
 // Qt 6.4 defect: with a limited read buffer, a full buffer disables the read notifier until the
 // buffer is read empty, which may never happen -> permanent stall. Changing the buffer size
@@ -42,13 +38,11 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
     : QObject(parent),
       m_tcp(tcp),
       m_ws(ws),
-      m_serverTransport(serverTransport),
-      m_pausable(dynamic_cast<PausableTransport *>(serverTransport)),
-      m_serverSide(m_pausable != nullptr),
       m_maskFrames(serverTransport == nullptr),
       m_options(options),
       m_description(description),
-      m_transportReadBufferBytes(options.transportReadBufferBytes())
+      m_reader(serverTransport ? FrameReader::Role::Server : FrameReader::Role::Client,
+               options.maxIncomingFrameBytes, options.maxIncomingFrameBytes)
 {
     m_tcp->setParent(this);
     m_ws->setParent(this);
@@ -61,34 +55,31 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
     else
         m_transport = m_ws->findChild<QAbstractSocket *>();
 
-    m_ws->setMaxAllowedIncomingFrameSize(quint64(m_options.maxIncomingFrameBytes));
-    m_ws->setMaxAllowedIncomingMessageSize(quint64(m_options.maxIncomingFrameBytes));
-    m_ws->setOutgoingFrameSize(quint64(m_options.maxOutgoingFrameBytes));
-    // TLS: QSslSocket (Qt 6.4) counts only bytes not yet encrypted in bytesToWrite(); encrypted
-    // ones wait in its inner socket, unbounded, and only encryptedBytesWritten() reports them
-    // leaving. Flow control and the close timeout must see both.
-    m_sslTransport = qobject_cast<QSslSocket *>(m_transport.data());
-    if (m_sslTransport) {
-        connect(m_sslTransport, &QSslSocket::encryptedBytesWritten, this, &Relay::onWsBytesWritten);
-        // Each decrypt may have emptied the inner socket's full buffer: see kickTransport().
-        connect(m_sslTransport, &QSslSocket::readyRead, this, &Relay::scheduleTransportKick);
-    }
     if (m_transport) {
-        // Bounded read-ahead from the WebSocket peer. Qt 6.4 only reads a frame once it is
-        // wholly buffered, so the buffer must hold the largest frame we accept.
-        m_transport->setReadBufferSize(m_transportReadBufferBytes);
+        // From here on frames are ours to read: QWebSocket parses in a queued slot on the
+        // socket's readyRead(), so that connection goes, and with it any call already queued.
+        // What it left in the buffer (on the client, frames that came right behind the
+        // handshake, which it would parse as soon as its connected() returns) is taken now.
+        QObject::disconnect(m_transport, SIGNAL(readyRead()), m_ws, nullptr);
+        QCoreApplication::removePostedEvents(m_ws, QEvent::MetaCall);
+        m_reader.prepend(m_transport->readAll());
+        connect(m_transport, &QAbstractSocket::readyRead, this, &Relay::readWsFrames);
+        m_transport->setReadBufferSize(m_options.wsReadBufferBytes);
         m_transport->setSocketOption(QAbstractSocket::LowDelayOption, 1);
     }
+    // TLS: QSslSocket (Qt 6.4) counts only bytes not yet encrypted in bytesToWrite(); encrypted
+    // ones wait in its inner socket, unbounded, and only encryptedBytesWritten() reports them
+    // leaving (QWebSocket passes that on as its bytesWritten()). Flow control and the close
+    // timeout must see both.
+    m_sslTransport = qobject_cast<QSslSocket *>(m_transport.data());
     m_tcp->setReadBufferSize(m_options.tcpReadBufferBytes);
 
     connect(m_tcp, &QTcpSocket::connected, this, &Relay::onTcpConnected);
-    connect(m_tcp, &QTcpSocket::readyRead, this, &Relay::onTcpReadyRead);
+    connect(m_tcp, &QTcpSocket::readyRead, this, &Relay::pumpTcpToWs);
     connect(m_tcp, &QTcpSocket::bytesWritten, this, &Relay::onTcpBytesWritten);
     connect(m_tcp, &QTcpSocket::disconnected, this, &Relay::onTcpDisconnected);
     connect(m_tcp, &QTcpSocket::errorOccurred, this, &Relay::onTcpError);
 
-    connect(m_ws, &QWebSocket::binaryFrameReceived, this, &Relay::onWsFrame);
-    connect(m_ws, &QWebSocket::textFrameReceived, this, &Relay::onWsText);
     connect(m_ws, &QWebSocket::disconnected, this, &Relay::onWsDisconnected);
     connect(m_ws, &QWebSocket::bytesWritten, this, &Relay::onWsBytesWritten);
 
@@ -100,11 +91,6 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
     connect(&m_closeTimer, &QTimer::timeout, this, &Relay::checkCloseProgress);
     m_idleTimer.setSingleShot(true);
     connect(&m_idleTimer, &QTimer::timeout, this, &Relay::checkIdle);
-    m_pausePollTimer.setInterval(kPausePollMs);
-    connect(&m_pausePollTimer, &QTimer::timeout, this, [this] {
-        if (wsQueuedBytes() <= m_options.lowWatermarkBytes)
-            pumpTcpToWs();
-    });
 
     qCInfo(lcRelay).noquote() << "tunnel opened" << m_description;
 
@@ -129,9 +115,8 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
                 onTcpDisconnected();
             else
                 pumpTcpToWs();
-            if (m_transport && m_transport->bytesAvailable() > 0)
-                Q_EMIT m_transport->readyRead();
-            if (m_ws->state() == QAbstractSocket::UnconnectedState)
+            readWsFrames();
+            if (!m_transport || m_ws->state() == QAbstractSocket::UnconnectedState)
                 onWsDisconnected();
         },
         Qt::QueuedConnection);
@@ -142,11 +127,16 @@ Relay::~Relay()
     // Sockets are children; make sure none of their signals reach us half-destroyed.
     m_tcp->disconnect(this);
     m_ws->disconnect(this);
+    if (m_transport)
+        m_transport->disconnect(this);
 }
 
 qint64 Relay::wsQueuedBytes() const
 {
-    return m_ws->bytesToWrite() + (m_sslTransport ? m_sslTransport->encryptedBytesToWrite() : 0);
+    if (!m_transport)
+        return 0;
+    return m_transport->bytesToWrite()
+        + (m_sslTransport ? m_sslTransport->encryptedBytesToWrite() : 0);
 }
 
 void Relay::connectTcp(const QString &host, quint16 port)
@@ -173,10 +163,7 @@ void Relay::onTcpConnected()
     pumpTcpToWs();
 }
 
-void Relay::onTcpReadyRead()
-{
-    pumpTcpToWs();
-}
+// ---- TCP -> WebSocket ----------------------------------------------------------------------
 
 void Relay::pumpTcpToWs()
 {
@@ -218,10 +205,10 @@ void Relay::pumpTcpToWs()
 
 qint64 Relay::sendToWs()
 {
-    if (!m_transport || m_ws->state() != QAbstractSocket::ConnectedState)
+    if (!m_transport || m_transport->state() != QAbstractSocket::ConnectedState)
         return 0;
-    // Straight onto the socket QWebSocket writes to (see BinaryFrame). A client masks every
-    // frame with a fresh key, as RFC 6455 5.3 requires and as QWebSocket does.
+    // One final binary frame per chunk (see BinaryFrame). A client masks every frame with a
+    // fresh key, as RFC 6455 5.3 requires.
     qint64 payload = 0;
     const QByteArray frame =
         BinaryFrame::readFrom(m_tcp, m_options.maxOutgoingFrameBytes, m_maskFrames,
@@ -231,8 +218,8 @@ qint64 Relay::sendToWs()
     m_transport->write(frame);
     // Now rather than on the next turn of the event loop, when the socket would be found
     // writable: one poll round less per message, which is much of an echo's latency. Not for
-    // TLS: QSslSocket::flush() also decrypts, and the readyRead() that follows would make
-    // QWebSocket parse frames inside whatever called us.
+    // TLS: QSslSocket::flush() also decrypts, and the readyRead() that follows would read frames
+    // inside whatever called us.
     if (!m_sslTransport)
         m_transport->flush();
     m_bytesTcpToWs += payload;
@@ -241,9 +228,17 @@ qint64 Relay::sendToWs()
     return payload;
 }
 
+void Relay::writeWsFrame(quint8 opcode, const QByteArray &payload)
+{
+    if (!m_transport || m_transport->state() != QAbstractSocket::ConnectedState)
+        return;
+    m_transport->write(BinaryFrame::frame(
+        opcode, payload, m_maskFrames, m_maskFrames ? QRandomGenerator::global()->generate() : 0));
+}
+
 void Relay::sendKeepAlive()
 {
-    if (m_wsClosing || m_wsEnded || m_ws->state() != QAbstractSocket::ConnectedState)
+    if (m_wsClosing || m_wsEnded)
         return;
     // The wire's keep-alive: an empty binary message, which the original ignores too. It keeps
     // reverse proxies (nginx proxy_read_timeout) from cutting an idle tunnel, so it is sent
@@ -255,7 +250,7 @@ void Relay::sendKeepAlive()
     // we have not read yet.
     const qint64 idleMs = m_sinceData.elapsed();
     if (!m_paused && idleMs >= m_options.keepAliveIntervalMs)
-        m_ws->sendBinaryMessage(QByteArray());
+        writeWsFrame(BinaryFrame::kBinary, QByteArray());
     const qint64 untilIdle = m_options.keepAliveIntervalMs - idleMs;
     m_keepAliveTimer.start(m_paused || untilIdle <= 0 ? m_options.keepAliveIntervalMs
                                                       : int(untilIdle));
@@ -280,59 +275,195 @@ void Relay::checkIdle()
 
 void Relay::onWsBytesWritten()
 {
-    sendDeferredClose();
+    if (m_closeTransportWhenWritten)
+        closeTransportAfterWrite();
+    if (m_paused && m_tcp->bytesToWrite() <= m_options.lowWatermarkBytes
+        && wsQueuedBytes() <= m_options.highWatermarkBytes)
+        resumeWsReading();
     if (wsQueuedBytes() <= m_options.lowWatermarkBytes && m_tcp->bytesAvailable() > 0)
         pumpTcpToWs();
 }
 
-void Relay::sendDeferredClose()
+// ---- WebSocket -> TCP ----------------------------------------------------------------------
+
+void Relay::readWsFrames()
 {
-    if (!m_closeDeferred || wsQueuedBytes() > 0)
+    if (m_reading || !m_transport || m_reader.isFinished())
         return;
-    m_closeDeferred = false;
-    if (m_ws->state() != QAbstractSocket::UnconnectedState)
-        m_ws->close(QWebSocketProtocol::CloseCode(m_deferredCloseCode), m_deferredCloseReason);
+    const QScopedValueRollback<bool> reading(m_reading, true);
+    const bool bufferWasFull = m_transport->bytesAvailable() >= m_transport->readBufferSize();
+    qint64 delivered = 0;
+    bool anyFrame = false;
+    while (!m_reader.isFinished()) {
+        // Held back while TCP is slow: the transport's read buffer fills up and the kernel pushes
+        // back on the peer. And while our answers (pongs) pile up unread: a ping flood from a
+        // peer that reads nothing must not grow the write queue. Once the transport is closed
+        // its last frames are read in one go (bounded by its read buffer).
+        if (!m_wsDisconnected) {
+            if (m_paused)
+                break;
+            if (m_tcp->bytesToWrite() >= m_options.highWatermarkBytes
+                || wsQueuedBytes()
+                    > m_options.highWatermarkBytes + m_options.maxOutgoingFrameBytes) {
+                pauseWsReading();
+                break;
+            }
+        }
+        const qint64 room = m_wsDisconnected
+            ? kMaxWsReadChunkBytes
+            : qMin(kMaxWsReadChunkBytes, m_options.highWatermarkBytes - m_tcp->bytesToWrite());
+        FrameReader::Event event = m_reader.next(m_transport, room);
+        if (event.kind == FrameReader::Event::Kind::NeedMore)
+            break;
+        anyFrame = true;
+        if (!handleWsEvent(event, &delivered))
+            break;
+    }
+    if (delivered > 0) {
+        // Written once per batch, not per frame: peers like the original send 1 KiB frames.
+        // Re-entry is harmless here: flush() may report bytes written, and a nested read returns
+        // at once (m_reading) while resuming only schedules one.
+        if (m_tcp->state() == QAbstractSocket::ConnectedState)
+            m_tcp->flush();
+        Q_EMIT transferred(0, delivered);
+    }
+    if (anyFrame)
+        Q_EMIT wsFramesReceived();
+    if (bufferWasFull && m_transport)
+        restartReading(m_transport, m_transport->readBufferSize());
+    if (m_endWsAfterRead) {
+        m_endWsAfterRead = false;
+        endWs();
+    }
 }
 
-void Relay::onWsFrame(const QByteArray &frame, bool isLastFrame)
+bool Relay::handleWsEvent(FrameReader::Event &event, qint64 *delivered)
 {
-    if (m_tcpEnded || m_tcpClosing) {
-        // TCP is gone: nothing can be delivered any more (the WebSocket is being closed).
-        return;
+    using Kind = FrameReader::Event::Kind;
+    switch (event.kind) {
+    case Kind::NeedMore:
+        return false;
+    case Kind::Data:
+        // An empty message is a keep-alive. After TCP is gone nothing can be delivered any more
+        // (the WebSocket is being closed).
+        if (!event.payload.isEmpty() && !m_tcpEnded && !m_tcpClosing) {
+            const qint64 size = event.payload.size();
+            m_tcp->write(event.payload); // queued as it is: no copy
+            m_bytesWsToTcp += size;
+            *delivered += size;
+            m_sinceData.restart();
+            m_peakTcpQueued = qMax(m_peakTcpQueued, m_tcp->bytesToWrite());
+        }
+        return true;
+    case Kind::Ping:
+        if (!m_wsClosing)
+            writeWsFrame(BinaryFrame::kPong, event.payload);
+        return true;
+    case Kind::Pong:
+        Q_EMIT pongReceived();
+        return true;
+    case Kind::Close: {
+        m_wsPeerClosed = true;
+        if (!m_wsClosing) {
+            setReason(QStringLiteral("websocket closed (%1%2)")
+                          .arg(event.closeCode)
+                          .arg(event.closeReason.isEmpty()
+                                   ? QString()
+                                   : QStringLiteral(" ") + event.closeReason));
+            // The answer echoes the code (RFC 6455 5.5.1); a close without one gets none.
+            closeWs(event.closeCode == 1005 ? 0 : event.closeCode, QString());
+        }
+        closeTransportAfterWrite();
+        endWs();
+        return false;
     }
-    if (!frame.isEmpty()) { // an empty message is a keep-alive
-        m_tcp->write(frame);
-        // Soon, but not here: flush() reports the bytes written at once, and what that sets off
-        // (resuming, pumping) must not run inside QWebSocket's parsing.
-        scheduleTcpFlush();
-        m_bytesWsToTcp += frame.size();
-        m_sinceData.restart();
-        m_peakTcpQueued = qMax(m_peakTcpQueued, m_tcp->bytesToWrite());
-        Q_EMIT transferred(0, frame.size());
+    case Kind::Text:
+        setReason(QStringLiteral("protocol error: text message received"));
+        failWs(QWebSocketProtocol::CloseCodeDatatypeNotSupported,
+               QStringLiteral("text messages are not supported"),
+               QStringLiteral("received a text message; only binary messages carry data"));
+        return false;
+    case Kind::Error:
+        failWs(event.closeCode,
+               event.closeCode == QWebSocketProtocol::CloseCodeTooMuchData
+                   ? QStringLiteral("message too big")
+                   : QStringLiteral("protocol error"),
+               event.errorText);
+        return false;
     }
-    // Pause only at the end of a message: QWebSocket (Qt 6.4) drops a connection whose frame
-    // stays incomplete for 5 s, and it only looks at bytesAvailable() between messages.
-    if (isLastFrame && m_tcp->bytesToWrite() > m_options.highWatermarkBytes)
-        pauseWsReading();
-    scheduleTransportKick();
+    return false;
 }
 
-void Relay::onWsText()
+void Relay::failWs(int code, const QString &reason, const QString &logText)
 {
-    if (m_wsClosing)
-        return;
-    setReason(QStringLiteral("protocol error: text message received"));
-    qCWarning(lcRelay).noquote() << m_description
-                                 << "received a text message; only binary messages carry data";
-    closeWs(QWebSocketProtocol::CloseCodeDatatypeNotSupported,
-            QStringLiteral("text messages are not supported"));
-    m_wsEnded = true;
-    closeTcpAfterFlush();
+    // RFC 6455 7.1.7: the peer broke the protocol; close at once, read nothing more.
+    setReason(QStringLiteral("protocol error: %1").arg(logText));
+    qCWarning(lcRelay).noquote() << m_description << "-" << logText << "- closing with" << code;
+    closeWs(code, reason);
+    closeTransportAfterWrite();
+    endWs();
 }
+
+void Relay::pauseWsReading()
+{
+    if (m_paused)
+        return;
+    m_paused = true;
+    qCDebug(lcRelay).noquote() << m_description << "pause reading the websocket at"
+                               << m_tcp->bytesToWrite() << "bytes queued to tcp," << wsQueuedBytes()
+                               << "to the websocket";
+}
+
+void Relay::resumeWsReading()
+{
+    if (!m_paused)
+        return;
+    m_paused = false;
+    qCDebug(lcRelay).noquote() << m_description << "resume reading the websocket at"
+                               << m_tcp->bytesToWrite() << "bytes queued to tcp";
+    // Queued: resuming is asked from inside bytesWritten() reports, which may come from our own
+    // flush() while frames are read.
+    scheduleWsRead();
+}
+
+void Relay::scheduleWsRead()
+{
+    if (m_wsReadPending)
+        return;
+    m_wsReadPending = true;
+    QMetaObject::invokeMethod(
+        this,
+        [this] {
+            m_wsReadPending = false;
+            if (m_paused)
+                return;
+            readWsFrames();
+            kickTransport();
+        },
+        Qt::QueuedConnection);
+}
+
+void Relay::kickTransport()
+{
+    if (!m_transport || m_transport->state() != QAbstractSocket::ConnectedState)
+        return;
+    // TLS (Qt 6.4): QSslSocket decrypts from its inner TCP socket only in transmit(), which runs
+    // when that socket reads or when we read its decrypted buffer. While we were paused the
+    // inner socket's buffer may have filled up, and then nothing runs transmit() again. flush()
+    // runs it.
+    if (m_sslTransport)
+        m_sslTransport->flush();
+    // A buffer left full while paused keeps its read notifier off (see restartReading); for TLS
+    // this also re-enables the inner socket (QSslSocket passes the size on).
+    restartReading(m_transport, m_options.wsReadBufferBytes);
+}
+
+// ---- Closing -------------------------------------------------------------------------------
 
 void Relay::onTcpBytesWritten()
 {
-    if (m_paused && m_tcp->bytesToWrite() <= m_options.lowWatermarkBytes)
+    if (m_paused && m_tcp->bytesToWrite() <= m_options.lowWatermarkBytes
+        && wsQueuedBytes() <= m_options.highWatermarkBytes)
         resumeWsReading();
     checkFinished();
 }
@@ -356,7 +487,8 @@ void Relay::onTcpDisconnected()
     // Every byte TCP delivered goes to the WebSocket before it is closed: the close frame
     // follows once pumpTcpToWs() has queued the tail, as the peer takes it.
     m_closeAfterTail = true;
-    if (m_ws->state() == QAbstractSocket::ConnectedState && !m_wsClosing && !m_wsEnded) {
+    if (m_transport && m_transport->state() == QAbstractSocket::ConnectedState && !m_wsClosing
+        && !m_wsEnded) {
         m_wsClosingSince.start();
         m_closeTimer.start();
     }
@@ -374,8 +506,8 @@ void Relay::onTcpError()
         setReason(QStringLiteral("remote unreachable: %1").arg(text));
         qCWarning(lcRelay).noquote() << m_description << "cannot connect to the remote:" << text;
         Q_EMIT tcpConnectFailed(text);
-        m_wsEnded = true;
         closeWs(QWebSocketProtocol::CloseCodeBadOperation, QStringLiteral("remote unreachable"));
+        m_wsEnded = true;
         checkFinished();
         return;
     }
@@ -388,31 +520,27 @@ void Relay::onTcpError()
 
 void Relay::onWsDisconnected()
 {
-    if (m_wsEnded && m_ws->state() == QAbstractSocket::UnconnectedState && m_finished)
+    if (m_wsDisconnected)
         return;
-    if (!m_wsClosing) {
-        const auto code = m_ws->closeCode();
-        setReason(QStringLiteral("websocket closed (%1%2)")
-                      .arg(closeCodeText(code),
-                           m_ws->closeReason().isEmpty()
-                               ? QString()
-                               : QStringLiteral(" ") + m_ws->closeReason()));
-    }
-    qCDebug(lcRelay).noquote() << m_description << "websocket disconnected, paused" << m_paused
-                               << "buffered"
-                               << (pausable()        ? pausable()->bufferedBytes()
-                                       : m_transport ? m_transport->bytesAvailable()
-                                                     : -1)
-                               << "transport state"
-                               << (m_transport ? int(m_transport->state()) : -1) << "error"
-                               << (m_transport ? m_transport->errorString() : QString());
     m_wsDisconnected = true;
+    if (!m_wsClosing && !m_wsPeerClosed)
+        setReason(QStringLiteral("websocket closed (%1)")
+                      .arg(int(QWebSocketProtocol::CloseCodeAbnormalDisconnection)));
+    qCDebug(lcRelay).noquote() << m_description << "websocket disconnected, paused" << m_paused
+                               << "buffered" << (m_transport ? m_transport->bytesAvailable() : -1)
+                               << "error" << (m_transport ? m_transport->errorString() : QString());
     m_keepAliveTimer.stop();
-    // Qt 6.4 reports the disconnect while frames may still sit unread in the transport (paused,
-    // or just decrypted). They are parsed now, not in a queued call: QWebSocketServer deletes
-    // the socket behind a disconnect (deleteLater), which may come first, and takes the bytes
-    // with it. Then the TCP side gets every byte before it is closed.
-    drainWsTransport();
+    // The transport may still hold frames (read while paused, or just decrypted). They are read
+    // now, not in a queued call: QWebSocketServer deletes the socket behind a disconnect
+    // (deleteLater), which may come first, and takes the bytes with it. Then the TCP side gets
+    // every byte before it is closed. Inside a read (our own write found the socket gone) that
+    // read goes on with the rest and ends the WebSocket side after.
+    m_paused = false;
+    if (m_reading) {
+        m_endWsAfterRead = true;
+        return;
+    }
+    readWsFrames();
     endWs();
 }
 
@@ -425,87 +553,36 @@ void Relay::endWs()
     checkFinished();
 }
 
-void Relay::drainWsTransport()
-{
-    if (!m_transport)
-        return;
-    if (m_paused) {
-        m_paused = false;
-        m_pausePollTimer.stop();
-        if (m_serverSide) {
-            if (pausable())
-                pausable()->setPaused(false);
-        } else {
-            m_transport->blockSignals(false);
-        }
-    }
-    if (m_wsEnded || m_draining)
-        return;
-    // QWebSocket (Qt 6.4) parses in its readyRead() slot. A close frame among the last frames
-    // makes it report the disconnect again, which comes back here.
-    const QScopedValueRollback<bool> draining(m_draining, true);
-    for (qint64 before = m_transport->bytesAvailable(); before > 0;) {
-        Q_EMIT m_transport->readyRead();
-        const qint64 after = m_transport ? m_transport->bytesAvailable() : 0;
-        if (after >= before)
-            break; // an incomplete frame is left, and nothing more can come
-        before = after;
-    }
-}
-
-void Relay::scheduleTransportRead()
-{
-    // Queued: QWebSocket (Qt 6.4) parses directly in its readyRead() slot, and it must never
-    // parse inside a call that came from its own parsing (onWsFrame and what follows).
-    QMetaObject::invokeMethod(
-        this,
-        [this] {
-            if (m_transport && !m_paused && m_transport->bytesAvailable() > 0)
-                Q_EMIT m_transport->readyRead();
-        },
-        Qt::QueuedConnection);
-}
-
-void Relay::scheduleTcpFlush()
-{
-    if (m_tcpFlushPending)
-        return;
-    m_tcpFlushPending = true;
-    QMetaObject::invokeMethod(
-        this,
-        [this] {
-            m_tcpFlushPending = false;
-            if (m_tcp->state() == QAbstractSocket::ConnectedState && m_tcp->bytesToWrite() > 0)
-                m_tcp->flush();
-        },
-        Qt::QueuedConnection);
-}
-
 void Relay::closeWs(int code, const QString &reason)
 {
     if (m_wsClosing)
         return;
     m_wsClosing = true;
     m_keepAliveTimer.stop();
-    // A paused client-side relay hides its socket's signals from QWebSocket, which would then
-    // never see the end of the closing handshake. Nothing more is written to TCP now anyway.
-    if (m_paused)
-        resumeWsReading();
-    if (m_ws->state() != QAbstractSocket::UnconnectedState) {
-        m_wsClosingSince.start();
-        m_closeTimer.start();
-        if (m_sslTransport && wsQueuedBytes() > 0) {
-            // Qt 6.4's QSslSocket::close() reports the socket disconnected at once while its
-            // inner socket still has encrypted bytes to send; the relay would then be deleted
-            // and those bytes with it. Close once everything queued is in the kernel.
-            m_closeDeferred = true;
-            m_deferredCloseCode = code;
-            m_deferredCloseReason = reason;
-            return;
-        }
-        // Frames already queued go first: close() appends the close frame behind them.
-        m_ws->close(QWebSocketProtocol::CloseCode(code), reason);
+    if (!m_transport || m_transport->state() != QAbstractSocket::ConnectedState)
+        return;
+    // Behind the frames already queued. code 0: a close frame without a body.
+    QByteArray payload;
+    if (code != 0) {
+        payload.resize(2);
+        qToBigEndian<quint16>(quint16(code), payload.data());
+        payload += reason.toUtf8().left(123); // a control frame carries at most 125 bytes
     }
+    writeWsFrame(BinaryFrame::kClose, payload);
+    m_wsClosingSince.start();
+    m_closeTimer.start();
+}
+
+void Relay::closeTransportAfterWrite()
+{
+    // The closing handshake is over (or the peer broke the protocol): the transport closes once
+    // everything queued, encrypted bytes included, has gone out.
+    m_closeTransportWhenWritten = true;
+    if (!m_transport || m_transport->state() != QAbstractSocket::ConnectedState
+        || wsQueuedBytes() > 0)
+        return;
+    m_closeTransportWhenWritten = false;
+    m_transport->disconnectFromHost();
 }
 
 void Relay::closeTcpAfterFlush()
@@ -528,7 +605,8 @@ void Relay::checkCloseProgress()
 {
     // The WebSocket: the close frame sits behind the queued data; once that is written the peer
     // has closeTimeoutMs to answer it.
-    sendDeferredClose();
+    if (m_closeTransportWhenWritten)
+        closeTransportAfterWrite();
     if ((m_wsClosing || m_closeAfterTail) && m_ws->state() != QAbstractSocket::UnconnectedState) {
         // Waiting to send the tail counts as closing: the peer must take it to make progress.
         const qint64 pending = wsQueuedBytes() + (m_closeAfterTail ? m_tcp->bytesAvailable() : 0);
@@ -561,99 +639,6 @@ void Relay::checkCloseProgress()
     checkFinished();
 }
 
-void Relay::pauseWsReading()
-{
-    // Once the WebSocket is gone its last frames are drained in one go (bounded by the read
-    // buffer): pausing then would lose them.
-    if (m_paused || !m_transport || m_wsDisconnected)
-        return;
-    m_paused = true;
-    qCDebug(lcRelay).noquote() << m_description << "pause reading the websocket at"
-                               << m_tcp->bytesToWrite() << "bytes queued to tcp";
-    if (m_serverSide) {
-        pausable()->setPaused(true);
-    } else {
-        // Client side, no subclass possible: hide the socket's readyRead from QWebSocket.
-        m_transport->blockSignals(true);
-        // That hides bytesWritten too: keep the other direction moving by polling.
-        m_pausePollTimer.start();
-        // QWebSocket may have started its 5 s "incomplete frame" timer on a partial frame that
-        // cannot complete while readyRead is hidden. Stop it once the current parse returns.
-        QMetaObject::invokeMethod(this, &Relay::stopFrameWaitTimers, Qt::QueuedConnection);
-    }
-}
-
-void Relay::stopFrameWaitTimers()
-{
-    if (!m_paused)
-        return;
-    const auto timers = m_ws->findChildren<QTimer *>();
-    for (QTimer *timer : timers) {
-        if (timer->isActive())
-            timer->stop();
-    }
-}
-
-void Relay::resumeWsReading()
-{
-    if (!m_paused || !m_transport)
-        return;
-    m_paused = false;
-    qCDebug(lcRelay).noquote() << m_description << "resume reading the websocket at"
-                               << m_tcp->bytesToWrite() << "bytes queued to tcp";
-    if (m_serverSide) {
-        pausable()->setPaused(false);
-    } else {
-        m_transport->blockSignals(false);
-        m_pausePollTimer.stop();
-    }
-    // Both queued: resuming may be called from inside QWebSocket's parsing (see
-    // scheduleTransportRead()). The kick runs first.
-    scheduleTransportKick();
-    scheduleTransportRead();
-    if (!m_serverSide) {
-        // Signals hidden while paused: a disconnect or written bytes may have gone unnoticed.
-        if (m_transport->state() == QAbstractSocket::UnconnectedState
-            && m_ws->state() != QAbstractSocket::UnconnectedState) {
-            Q_EMIT m_transport->stateChanged(QAbstractSocket::UnconnectedState);
-            Q_EMIT m_transport->disconnected();
-        }
-        pumpTcpToWs();
-    }
-}
-
-void Relay::scheduleTransportKick()
-{
-    if (m_kickPending || !m_transport)
-        return;
-    m_kickPending = true;
-    QMetaObject::invokeMethod(
-        this,
-        [this] {
-            m_kickPending = false;
-            if (!m_paused)
-                kickTransport();
-        },
-        Qt::QueuedConnection);
-}
-
-void Relay::kickTransport()
-{
-    if (!m_transport)
-        return;
-    // TLS (Qt 6.4): QSslSocket decrypts from its inner TCP socket only in transmit(), which runs
-    // when that socket reads, or when we read past the decrypted buffer, which QWebSocket never
-    // does (it waits for whole frames). Once the inner socket's buffer is full it stops reading
-    // and nothing runs transmit() again: the tunnel stalls until the next write, with the
-    // peer's bytes waiting in our kernel, where a reset after the peer closes discards them.
-    // flush() runs transmit(): it moves the inner buffer into the decrypter while there is room.
-    if (m_sslTransport && m_sslTransport->state() == QAbstractSocket::ConnectedState)
-        m_sslTransport->flush();
-    // QWebSocket leaves a partial frame behind in the buffer, so it is never read empty; for
-    // TLS this also re-enables the inner socket (QSslSocket passes the size on).
-    restartReading(m_transport, m_transportReadBufferBytes);
-}
-
 void Relay::setReason(const QString &reason)
 {
     if (m_closeReason.isEmpty())
@@ -669,7 +654,10 @@ void Relay::checkFinished()
         return;
     if (!m_wsEnded) {
         // Both sockets are closed: deliver whatever the WebSocket still holds, then finish.
-        drainWsTransport();
+        if (m_reading)
+            return; // the read in progress ends the WebSocket side, which comes back here
+        m_wsDisconnected = true;
+        readWsFrames();
         m_wsEnded = true;
     }
     m_finished = true;

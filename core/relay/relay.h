@@ -2,6 +2,7 @@
 // keep-alive and the close rules of the wire contract.
 #pragma once
 
+#include "framereader.h"
 #include "relayoptions.h"
 
 #include <QElapsedTimer>
@@ -14,17 +15,19 @@ class QAbstractSocket;
 class QSslSocket;
 class QTcpSocket;
 class QWebSocket;
-class PausableTransport;
 
 class Relay : public QObject
 {
     Q_OBJECT
 public:
-    // Takes ownership of both sockets. The WebSocket must be open; the TCP socket may still be
-    // connecting (server side), its writes are then buffered until it connects.
-    // serverTransport is the socket the WebSocket runs on when our server accepted it (paused
-    // directly when it is a PausableTransport: PausableTcpSocket or PausableSslSocket); nullptr
-    // on the client side, where QWebSocket owns its socket.
+    // Takes ownership of both sockets. The WebSocket must be open (its handshake done); the TCP
+    // socket may still be connecting (server side), its writes are then buffered until it
+    // connects. From here on the relay reads the WebSocket's frames itself (FrameReader) and
+    // writes its data, close, pong and keep-alive frames itself (BinaryFrame), on the socket
+    // QWebSocket runs on; QWebSocket only sends pings (PingKeepAlive) and reports the socket's
+    // state.
+    // serverTransport is that socket when our server accepted it; nullptr on the client side,
+    // where QWebSocket made it (frames we send are then masked).
     // description names the tunnel in logs ("127.0.0.1:5312 -> example.org:22"); no secrets.
     Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport, const RelayOptions &options,
           const QString &description, QObject *parent = nullptr);
@@ -41,6 +44,8 @@ public:
     // Why the tunnel ended, for logs and tests ("tcp closed", "websocket closed (1000)", ...).
     QString closeReason() const { return m_closeReason; }
     bool isFinished() const { return m_finished; }
+    // Whether reading the WebSocket is held back (its TCP side is slow): frames then wait.
+    bool isWsReadingPaused() const { return m_paused; }
 
     // Server side: connects the TCP socket (given unconnected) once the relay watches it, so that
     // even an immediate failure is reported through tcpConnectFailed().
@@ -53,6 +58,10 @@ public:
 Q_SIGNALS:
     // Bytes just moved, for live counters and metrics.
     void transferred(qint64 tcpToWsBytes, qint64 wsToTcpBytes);
+    // Frames arrived from the WebSocket peer (data, keep-alives or control frames).
+    void wsFramesReceived();
+    // The WebSocket peer answered a ping.
+    void pongReceived();
     // The TCP side could not be connected (server side: remote unreachable).
     void tcpConnectFailed(const QString &error);
     // Both sides are closed; the relay can be deleted (deleteLater).
@@ -60,12 +69,9 @@ Q_SIGNALS:
 
 private:
     void onTcpConnected();
-    void onTcpReadyRead();
     void onTcpBytesWritten();
     void onTcpDisconnected();
     void onTcpError();
-    void onWsFrame(const QByteArray &frame, bool isLastFrame);
-    void onWsText();
     void onWsDisconnected();
     void onWsBytesWritten();
 
@@ -73,19 +79,22 @@ private:
     qint64 wsQueuedBytes() const;
     void pumpTcpToWs();
     qint64 sendToWs(); // one frame from TCP's buffer; returns its payload size
-    void closeWs(int code, const QString &reason);
-    void sendDeferredClose();
-    void closeTcpAfterFlush();
-    void checkCloseProgress();
+    void writeWsFrame(quint8 opcode, const QByteArray &payload);
+
+    // The WebSocket -> TCP direction: frames are read as long as TCP keeps up.
+    void readWsFrames();
+    bool handleWsEvent(FrameReader::Event &event, qint64 *delivered); // false: stop reading
+    void failWs(int code, const QString &reason, const QString &logText);
     void pauseWsReading();
     void resumeWsReading();
-    void drainWsTransport(); // after the disconnect: QWebSocket parses what is buffered
-    void endWs();
-    void scheduleTransportKick();
-    void scheduleTransportRead();
-    void scheduleTcpFlush();
+    void scheduleWsRead();
     void kickTransport();
-    void stopFrameWaitTimers();
+
+    void closeWs(int code, const QString &reason);
+    void closeTransportAfterWrite();
+    void closeTcpAfterFlush();
+    void checkCloseProgress();
+    void endWs();
     void sendKeepAlive();
     void checkIdle();
     void setReason(const QString &reason);
@@ -93,20 +102,15 @@ private:
 
     QTcpSocket *m_tcp;
     QWebSocket *m_ws;
-    QPointer<QAbstractSocket> m_transport; // the socket QWebSocket reads from
+    QPointer<QAbstractSocket> m_transport; // the socket the WebSocket runs on
     QPointer<QSslSocket> m_sslTransport; // the same, when it is a TLS socket
-    QPointer<QTcpSocket> m_serverTransport; // may be deleted by QWebSocket first
-    PausableTransport *m_pausable = nullptr; // m_serverTransport when it can be paused directly
-    PausableTransport *pausable() const { return m_serverTransport ? m_pausable : nullptr; }
-    bool m_serverSide;
     bool m_maskFrames; // client side: frames to the server are masked (RFC 6455 5.3)
     RelayOptions m_options;
     QString m_description;
-    qint64 m_transportReadBufferBytes;
+    FrameReader m_reader;
 
     QTimer m_keepAliveTimer;
     QTimer m_closeTimer;
-    QTimer m_pausePollTimer;
     QTimer m_idleTimer;
     QElapsedTimer m_sinceData; // since the last byte moved either way
     QElapsedTimer m_age;
@@ -125,18 +129,17 @@ private:
     bool m_tcpEnded = false; // no more bytes will come from TCP
     bool m_tcpClosing = false; // we asked TCP to close once its queue is written
     bool m_wsEnded = false; // no more frames will come from the WebSocket
-    bool m_wsClosing = false; // we sent (or are about to send) a close frame
-    bool m_wsDisconnected = false; // QWebSocket reported disconnected (frames may remain)
+    bool m_wsClosing = false; // we sent a close frame (or the transport is gone)
+    bool m_wsPeerClosed = false; // the peer's close frame arrived
+    bool m_wsDisconnected = false; // the transport is closed (its buffer may still hold frames)
+    bool m_closeTransportWhenWritten = false; // the closing handshake is over
     bool m_paused = false;
     bool m_closeAfterTail = false; // TCP ended: close the WebSocket once its tail is queued
     int m_tailCloseCode = 0;
     QString m_tailCloseReason;
-    bool m_closeDeferred = false; // TLS: close once the queued bytes are sent (see closeWs)
-    int m_deferredCloseCode = 0;
-    QString m_deferredCloseReason;
-    bool m_kickPending = false;
-    bool m_tcpFlushPending = false;
+    bool m_wsReadPending = false;
     bool m_pumping = false;
-    bool m_draining = false;
+    bool m_reading = false;
+    bool m_endWsAfterRead = false; // the transport closed while frames were being read
     bool m_finished = false;
 };

@@ -11,12 +11,13 @@ struct RelayOptions
     qint64 lowWatermarkBytes = 256 * 1024;
 
     // Largest WebSocket frame and message we accept; bigger ones are refused with close code 1009
-    // before they are buffered. The original sends 1 KiB frames.
+    // as soon as their header arrives. The original sends 1 KiB frames. Frames are read as they
+    // arrive, never buffered whole, so this bounds no memory: it is a policy limit.
     qint64 maxIncomingFrameBytes = 4 * 1024 * 1024;
 
-    // Read buffer of the socket a WebSocket runs on: Qt 6.4 reads a frame only once it is wholly
-    // buffered, so it must hold the largest frame we accept plus its header (at most 14 bytes).
-    qint64 transportReadBufferBytes() const { return maxIncomingFrameBytes + 64; }
+    // Most bytes read ahead from the socket a WebSocket runs on before the kernel applies
+    // back-pressure (the same for TLS, decrypted).
+    qint64 wsReadBufferBytes = 1024 * 1024;
 
     // Largest frame we send. 1 MiB measured best with Qt 6.4 (fewer, larger writes).
     qint64 maxOutgoingFrameBytes = 1024 * 1024;

@@ -4,10 +4,10 @@
 #include "metrics/processmetrics.h"
 #include "net/tcplisten.h"
 #include "plainrequestrule.h"
-#include "relay/pausabletcpserver.h"
 #include "relay/relay.h"
 #include "serverconfigfile.h"
 #include "tlsidentity.h"
+#include "tunneltcpserver.h"
 #include "upgraderule.h"
 
 #include <QDateTime>
@@ -174,9 +174,9 @@ bool TunnelServer::listen(QString *error)
     }
     // Until a connection is a tunnel it only carries an HTTP request: a small read buffer keeps
     // unauthenticated clients from holding megabytes each. The relay enlarges it for tunnels.
-    m_tcpServer = new PausableTcpServer(kHttpReadBufferBytes, this);
-    connect(m_tcpServer, &PausableTcpServer::accepted, this, &TunnelServer::onAccepted);
-    connect(m_tcpServer, &PausableTcpServer::tlsHandshakeFailed, this,
+    m_tcpServer = new TunnelTcpServer(kHttpReadBufferBytes, this);
+    connect(m_tcpServer, &TunnelTcpServer::accepted, this, &TunnelServer::onAccepted);
+    connect(m_tcpServer, &TunnelTcpServer::tlsHandshakeFailed, this,
             [this](const QHostAddress &peer, const QString &reason) {
                 countHandshakeFailure(QStringLiteral("tls"));
                 qCDebug(lcServer).noquote()

@@ -20,7 +20,7 @@ class QHttpServer;
 class QHttpServerRequest;
 class QHttpServerResponder;
 class QTcpSocket;
-class PausableTcpServer;
+class TunnelTcpServer;
 class Relay;
 
 class TunnelServer : public QObject
@@ -108,7 +108,7 @@ private:
     TunnelAdmission m_admission;
     MetricsRegistry m_metrics;
     QHttpServer *m_http;
-    PausableTcpServer *m_tcpServer = nullptr;
+    TunnelTcpServer *m_tcpServer = nullptr;
 
     // Connections not (yet) tunnels, oldest first, closed after the handshake timeout.
     std::deque<PendingConnection> m_pending;

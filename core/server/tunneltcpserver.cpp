@@ -1,28 +1,27 @@
-#include "pausabletcpserver.h"
+#include "tunneltcpserver.h"
 
-#include "pausablesslsocket.h"
-#include "pausabletcpsocket.h"
+#include <QSslSocket>
 
-PausableTcpServer::PausableTcpServer(qint64 socketReadBufferBytes, QObject *parent)
+TunnelTcpServer::TunnelTcpServer(qint64 socketReadBufferBytes, QObject *parent)
     : QTcpServer(parent), m_socketReadBufferBytes(socketReadBufferBytes)
 {
 }
 
-void PausableTcpServer::setTlsConfiguration(const QSslConfiguration &configuration)
+void TunnelTcpServer::setTlsConfiguration(const QSslConfiguration &configuration)
 {
     m_tls = true;
     m_tlsConfiguration = configuration;
 }
 
-QTcpSocket *PausableTcpServer::socketFor(const QHostAddress &peerAddress, quint16 peerPort) const
+QTcpSocket *TunnelTcpServer::socketFor(const QHostAddress &peerAddress, quint16 peerPort) const
 {
     return m_sockets.value(key(peerAddress, peerPort)).data();
 }
 
-void PausableTcpServer::incomingConnection(qintptr socketDescriptor)
+void TunnelTcpServer::incomingConnection(qintptr socketDescriptor)
 {
     if (!m_tls) {
-        auto *socket = new PausableTcpSocket(this);
+        auto *socket = new QTcpSocket(this);
         if (!socket->setSocketDescriptor(socketDescriptor)) {
             delete socket;
             return;
@@ -32,10 +31,10 @@ void PausableTcpServer::incomingConnection(qintptr socketDescriptor)
         return;
     }
 
-    // What QSslServer (Qt 6.4) does, with our socket class: the HTTP server sees the connection
+    // What QSslServer (Qt 6.4) does, with sockets we track: the HTTP server sees the connection
     // only once it is encrypted. Until then the socket is ours to delete; a client that never
     // completes the handshake is closed by the owner's handshake timeout (see accepted()).
-    auto *socket = new PausableSslSocket(this);
+    auto *socket = new QSslSocket(this);
     if (!socket->setSocketDescriptor(socketDescriptor)) {
         delete socket;
         return;
@@ -60,7 +59,7 @@ void PausableTcpServer::incomingConnection(qintptr socketDescriptor)
     socket->startServerEncryption();
 }
 
-void PausableTcpServer::track(QTcpSocket *socket)
+void TunnelTcpServer::track(QTcpSocket *socket)
 {
     socket->setReadBufferSize(m_socketReadBufferBytes);
     m_sockets.insert(key(socket->peerAddress(), socket->peerPort()), socket);
@@ -69,13 +68,13 @@ void PausableTcpServer::track(QTcpSocket *socket)
     Q_EMIT accepted(socket);
 }
 
-void PausableTcpServer::pruneClosedSockets()
+void TunnelTcpServer::pruneClosedSockets()
 {
     m_sockets.removeIf([](const auto &entry) { return entry.value().isNull(); });
     m_sizeAfterPrune = m_sockets.size();
 }
 
-QString PausableTcpServer::key(const QHostAddress &address, quint16 port)
+QString TunnelTcpServer::key(const QHostAddress &address, quint16 port)
 {
     return address.toString() + QLatin1Char('#') + QString::number(port);
 }

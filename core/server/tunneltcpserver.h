@@ -1,5 +1,6 @@
-// A QTcpServer that hands out pausable sockets (plain, or TLS once the handshake is done) and
-// finds them again by peer endpoint.
+// The server's listening socket: a QTcpServer that hands out its connections (plain, or TLS once
+// the handshake is done) with a bounded read buffer, and finds them again by peer endpoint (a
+// relay reads the WebSocket's frames from the very socket QWebSocket runs on).
 #pragma once
 
 #include <QHash>
@@ -7,11 +8,11 @@
 #include <QSslConfiguration>
 #include <QTcpServer>
 
-class PausableTcpServer : public QTcpServer
+class TunnelTcpServer : public QTcpServer
 {
     Q_OBJECT
 public:
-    explicit PausableTcpServer(qint64 socketReadBufferBytes, QObject *parent = nullptr);
+    explicit TunnelTcpServer(qint64 socketReadBufferBytes, QObject *parent = nullptr);
 
     // From now on, accepted connections do a TLS server handshake with this configuration
     // first; only encrypted sockets become pending connections. Connections accepted before

@@ -1,8 +1,0 @@
-#include "pausabletcpsocket.h"
-
-PausableTcpSocket::PausableTcpSocket(QObject *parent) : QTcpSocket(parent) { }
-
-qint64 PausableTcpSocket::bytesAvailable() const
-{
-    return m_paused ? 0 : QTcpSocket::bytesAvailable();
-}
