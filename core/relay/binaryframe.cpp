@@ -84,3 +84,18 @@ QByteArray BinaryFrame::frame(quint8 opcode, const QByteArray &payload, bool mas
     frame.remove(0, kMaxHeaderBytes - headerBytes);
     return frame;
 }
+
+qint64 BinaryFrame::relay(QIODevice *source, QIODevice *sink, qint64 maxPayloadBytes, bool mask,
+                          quint32 maskingKey)
+{
+    QByteArray payload = source->read(qMin(source->bytesAvailable(), maxPayloadBytes));
+    if (payload.isEmpty())
+        return 0;
+    if (mask)
+        applyMask(payload.data(), payload.size(), maskingKey);
+    char header[kMaxHeaderBytes];
+    const qsizetype headerBytes = writeHeader(header, quint64(payload.size()), mask, maskingKey);
+    sink->write(header + kMaxHeaderBytes - headerBytes, headerBytes);
+    sink->write(payload);
+    return payload.size();
+}

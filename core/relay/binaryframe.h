@@ -34,6 +34,13 @@ public:
     static qsizetype writeHeader(char *out, quint64 payloadBytes, bool mask, quint32 maskingKey,
                                  quint8 opcode = kBinary);
 
+    // Reads up to maxPayloadBytes from source as the payload of one final binary frame, queued
+    // on sink as two writes: the header, then the payload as QIODevice handed it over (for large
+    // reads a chunk of the source's buffer, not copied) and masked in place. Returns the payload
+    // size (0: nothing could be read).
+    static qint64 relay(QIODevice *source, QIODevice *sink, qint64 maxPayloadBytes, bool mask,
+                        quint32 maskingKey);
+
     // A whole final frame: a keep-alive (empty binary), a close, ping or pong frame.
     static QByteArray frame(quint8 opcode, const QByteArray &payload, bool mask,
                             quint32 maskingKey);

@@ -230,11 +230,17 @@ FrameReader::Event FrameReader::next(QIODevice *source, qint64 maxDataBytes)
             qMin<qint64>(qMin<qint64>(qint64(remaining), available(source)), maxDataBytes);
         if (size <= 0)
             return Event();
-        event.payload = QByteArray(size, Qt::Uninitialized);
-        const qint64 read = readInto(source, event.payload.data(), size);
+        if (m_stagedOffset == m_staged.size()) {
+            // QIODevice hands over a chunk of its buffer without copying it when asked for
+            // exactly that chunk, which is what a socket read during a large frame holds.
+            event.payload = source->read(size);
+        } else {
+            event.payload = QByteArray(size, Qt::Uninitialized);
+            event.payload.truncate(readInto(source, event.payload.data(), size));
+        }
+        const qint64 read = event.payload.size();
         if (read <= 0)
             return Event();
-        event.payload.truncate(read);
         if (m_masked)
             BinaryFrame::applyMask(event.payload.data(), read,
                                    keyFrom(m_maskingKey, m_payloadRead));

@@ -19,6 +19,10 @@ constexpr qint64 kStalledCloseMs = 60000;
 // Most payload bytes handed to TCP in one write: the frame reader's chunks.
 constexpr qint64 kMaxWsReadChunkBytes = 1024 * 1024;
 
+// From this many bytes read from TCP on, a frame's payload is passed on without a copy
+// (BinaryFrame::relay); below, one buffer and one write per frame keep small messages fast.
+constexpr qint64 kLargeFrameBytes = 64 * 1024;
+
 // Qt 6.4 defect: with a limited read buffer, a full buffer disables the read notifier until the
 // buffer is read empty, which may never happen -> permanent stall. Changing the buffer size
 // re-enables the notifier when there is room (alternating size and size + 1 forces the re-check);
@@ -209,13 +213,21 @@ qint64 Relay::sendToWs()
         return 0;
     // One final binary frame per chunk (see BinaryFrame). A client masks every frame with a
     // fresh key, as RFC 6455 5.3 requires.
+    const quint32 key = m_maskFrames ? QRandomGenerator::global()->generate() : 0;
     qint64 payload = 0;
-    const QByteArray frame =
-        BinaryFrame::readFrom(m_tcp, m_options.maxOutgoingFrameBytes, m_maskFrames,
-                              m_maskFrames ? QRandomGenerator::global()->generate() : 0, &payload);
+    if (m_tcp->bytesAvailable() >= kLargeFrameBytes) {
+        // Large: the payload is not copied, the header goes ahead of it in a write of its own.
+        payload = BinaryFrame::relay(m_tcp, m_transport, m_options.maxOutgoingFrameBytes,
+                                     m_maskFrames, key);
+    } else {
+        // Small (an echo, a keystroke): header and payload in one buffer, one write.
+        const QByteArray frame = BinaryFrame::readFrom(m_tcp, m_options.maxOutgoingFrameBytes,
+                                                       m_maskFrames, key, &payload);
+        if (payload > 0)
+            m_transport->write(frame);
+    }
     if (payload <= 0)
         return 0;
-    m_transport->write(frame);
     // Now rather than on the next turn of the event loop, when the socket would be found
     // writable: one poll round less per message, which is much of an echo's latency. Not for
     // TLS: QSslSocket::flush() also decrypts, and the readyRead() that follows would read frames

@@ -1,5 +1,6 @@
-// The relay's own data frames (BinaryFrame): exact RFC 6455 headers for every length class, the
-// fast mask against the byte-by-byte definition, and whole frames read from a device.
+// The relay's own frames (BinaryFrame): exact RFC 6455 headers for every length class, the fast
+// mask against the byte-by-byte definition, data frames read from a device (in one buffer, or
+// header and payload written apart), and keep-alive, close and pong frames.
 #include "relay/binaryframe.h"
 
 #include <QBuffer>
@@ -78,6 +79,8 @@ private Q_SLOTS:
     void readFromTakesAtMostOneFrame_data();
     void readFromTakesAtMostOneFrame();
     void readFromEmptyDevice();
+    void controlFrames_data();
+    void controlFrames();
 };
 
 void TestBinaryFrame::headerLengths_data()
@@ -130,11 +133,20 @@ void TestBinaryFrame::readFromTakesAtMostOneFrame_data()
     QTest::addColumn<qsizetype>("available");
     QTest::addColumn<qint64>("maxPayload");
     QTest::addColumn<bool>("mask");
-    QTest::newRow("small, server") << qsizetype(100) << qint64(1 << 20) << false;
-    QTest::newRow("small, client") << qsizetype(100) << qint64(1 << 20) << true;
-    QTest::newRow("16-bit length, client") << qsizetype(40000) << qint64(1 << 20) << true;
-    QTest::newRow("64-bit length, server") << qsizetype(300000) << qint64(1 << 20) << false;
-    QTest::newRow("more than one frame, client") << qsizetype(3 << 20) << qint64(1 << 20) << true;
+    QTest::addColumn<bool>("relay"); // BinaryFrame::relay (header and payload written apart)
+    for (const bool relay : {false, true}) {
+        const char *path = relay ? ", relay" : ", readFrom";
+        QTest::addRow("small, server%s", path)
+            << qsizetype(100) << qint64(1 << 20) << false << relay;
+        QTest::addRow("small, client%s", path)
+            << qsizetype(100) << qint64(1 << 20) << true << relay;
+        QTest::addRow("16-bit length, client%s", path)
+            << qsizetype(40000) << qint64(1 << 20) << true << relay;
+        QTest::addRow("64-bit length, server%s", path)
+            << qsizetype(300000) << qint64(1 << 20) << false << relay;
+        QTest::addRow("more than one frame, client%s", path)
+            << qsizetype(3 << 20) << qint64(1 << 20) << true << relay;
+    }
 }
 
 void TestBinaryFrame::readFromTakesAtMostOneFrame()
@@ -142,6 +154,7 @@ void TestBinaryFrame::readFromTakesAtMostOneFrame()
     QFETCH(qsizetype, available);
     QFETCH(qint64, maxPayload);
     QFETCH(bool, mask);
+    QFETCH(bool, relay);
     const QByteArray source = pattern(available);
     QBuffer device;
     device.setData(source);
@@ -150,8 +163,16 @@ void TestBinaryFrame::readFromTakesAtMostOneFrame()
     int frames = 0;
     while (device.bytesAvailable() > 0) {
         qint64 payloadBytes = -1;
-        const QByteArray frame =
-            BinaryFrame::readFrom(&device, maxPayload, mask, 0x11223344u + frames, &payloadBytes);
+        QByteArray frame;
+        if (relay) {
+            QBuffer sink(&frame);
+            QVERIFY(sink.open(QIODevice::WriteOnly));
+            payloadBytes =
+                BinaryFrame::relay(&device, &sink, maxPayload, mask, 0x11223344u + frames);
+        } else {
+            frame = BinaryFrame::readFrom(&device, maxPayload, mask, 0x11223344u + frames,
+                                          &payloadBytes);
+        }
         const Parsed parsed = parse(frame);
         QVERIFY(parsed.ok);
         QVERIFY(parsed.fin);
@@ -175,6 +196,38 @@ void TestBinaryFrame::readFromEmptyDevice()
     qint64 payloadBytes = -1;
     QVERIFY(BinaryFrame::readFrom(&device, 1 << 20, true, 1, &payloadBytes).isEmpty());
     QCOMPARE(payloadBytes, 0);
+    QByteArray written;
+    QBuffer sink(&written);
+    QVERIFY(sink.open(QIODevice::WriteOnly));
+    QCOMPARE(BinaryFrame::relay(&device, &sink, 1 << 20, true, 1), 0);
+    QVERIFY(written.isEmpty()); // no frame at all, not an empty one
+}
+
+void TestBinaryFrame::controlFrames_data()
+{
+    QTest::addColumn<int>("opcode");
+    QTest::addColumn<QByteArray>("payload");
+    QTest::addColumn<bool>("mask");
+    QTest::newRow("keep-alive from the server") << 2 << QByteArray() << false;
+    QTest::newRow("keep-alive from the client") << 2 << QByteArray() << true;
+    QTest::newRow("close 1000, client") << 8 << QByteArray("\x03\xe8", 2) << true;
+    QTest::newRow("close with a reason, server") << 8 << QByteArray("\x03\xe9going away") << false;
+    QTest::newRow("pong with 125 bytes, client") << 10 << pattern(125) << true;
+}
+
+void TestBinaryFrame::controlFrames()
+{
+    QFETCH(int, opcode);
+    QFETCH(QByteArray, payload);
+    QFETCH(bool, mask);
+    const Parsed parsed = parse(BinaryFrame::frame(quint8(opcode), payload, mask, 0xCAFEBABEu));
+    QVERIFY(parsed.ok);
+    QVERIFY(parsed.fin);
+    QCOMPARE(parsed.opcode, opcode);
+    QCOMPARE(parsed.masked, mask);
+    if (mask)
+        QCOMPARE(parsed.key, 0xCAFEBABEu);
+    QCOMPARE(parsed.payload, payload);
 }
 
 QTEST_GUILESS_MAIN(TestBinaryFrame)
