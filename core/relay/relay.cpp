@@ -66,7 +66,8 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
         // handshake, which it would parse as soon as its connected() returns) is taken now.
         QObject::disconnect(m_transport, SIGNAL(readyRead()), m_ws, nullptr);
         QCoreApplication::removePostedEvents(m_ws, QEvent::MetaCall);
-        m_reader.prepend(m_transport->readAll());
+        if (m_transport->bytesAvailable() > 0)
+            m_reader.prepend(m_transport->readAll());
         connect(m_transport, &QAbstractSocket::readyRead, this, &Relay::readWsFrames);
         m_transport->setReadBufferSize(m_options.wsReadBufferBytes);
         m_transport->setSocketOption(QAbstractSocket::LowDelayOption, 1);
