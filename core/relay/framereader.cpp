@@ -67,9 +67,18 @@ qint64 FrameReader::readInto(QIODevice *source, char *out, qint64 size)
         }
     }
     if (done < size) {
-        const qint64 read = source->read(out + done, size - done);
-        if (read > 0)
-            done += read;
+        const qint64 wanted = size - done;
+        if (wanted == source->bytesAvailable()) {
+            // The last bytes buffered: taken as a QByteArray, the socket's buffer chunk leaves
+            // with them instead of staying allocated (16 KiB) while the tunnel is idle.
+            const QByteArray last = source->read(wanted);
+            std::memcpy(out + done, last.constData(), size_t(last.size()));
+            done += last.size();
+        } else {
+            const qint64 read = source->read(out + done, wanted);
+            if (read > 0)
+                done += read;
+        }
     }
     return done;
 }

@@ -342,7 +342,37 @@ void TestServerHardening::hostileInput()
                         + RawWebSocket::frame(RawWebSocket::Continuation, "ment", false)
                         + RawWebSocket::frame(RawWebSocket::Pong, "unsolicited")
                         + RawWebSocket::frame(RawWebSocket::Continuation, "ed", true)));
+        // The ping between the fragments is answered with its payload.
+        RawWebSocket::Frame frame;
+        QVERIFY(ws.readFrame(&frame));
+        QCOMPARE(frame.opcode, quint8(RawWebSocket::Pong));
+        QCOMPARE(frame.payload, QByteArray("p1"));
         QCOMPARE(ws.readBinary(10), QByteArray("fragmented"));
+    }
+    // Frames RFC 6455 forbids: 1002, the connection closed, nothing delivered.
+    const QList<QPair<const char *, QByteArray>> broken {
+        {"unmasked", RawWebSocket::frame(RawWebSocket::Binary, "plain", true, false)},
+        {"reserved opcode", RawWebSocket::frame(0x3, "x")},
+        {"continuation first", RawWebSocket::frame(RawWebSocket::Continuation, "x")},
+        {"fragmented ping", RawWebSocket::frame(RawWebSocket::Ping, "x", false)},
+        {"close code 1005", RawWebSocket::frame(RawWebSocket::Close, QByteArray("\x03\xed", 2))},
+    };
+    for (const auto &[what, bytes] : broken) {
+        RawWebSocket ws;
+        QCOMPARE(ws.upgrade(port, "/"), 101);
+        QVERIFY(ws.send(bytes + RawWebSocket::frame(RawWebSocket::Binary, "never")));
+        QVERIFY2(ws.waitForClose() == 1002, what);
+        QVERIFY2(ws.waitForDisconnect(), what);
+    }
+    // A normal close is answered with the same code, then the connection ends.
+    {
+        RawWebSocket ws;
+        QCOMPARE(ws.upgrade(port, "/"), 101);
+        QVERIFY(ws.sendBinary("bye"));
+        QCOMPARE(ws.readBinary(3), QByteArray("bye"));
+        QVERIFY(ws.send(RawWebSocket::frame(RawWebSocket::Close, QByteArray("\x0f\xa0", 2))));
+        QCOMPARE(ws.waitForClose(), 4000);
+        QVERIFY(ws.waitForDisconnect());
     }
     // A ping flood: answered or dropped, never fatal.
     {
