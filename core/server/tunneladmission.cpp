@@ -43,6 +43,11 @@ QString limitKey(const QString &client)
 
 TunnelAdmission::TunnelAdmission(const ServerOptions &options) : m_options(options) { }
 
+QString TunnelAdmission::limitKeyOf(const QHostAddress &peer)
+{
+    return limitKey(normalised(peer));
+}
+
 void TunnelAdmission::setOptions(const ServerOptions &options)
 {
     m_options = options;

@@ -74,6 +74,10 @@ public:
 
     int routeIndex(const QString &path) const;
 
+    // What per-client limits count for a connection from this peer: its address (IPv4-mapped
+    // ones as IPv4), or its /64 for IPv6.
+    static QString limitKeyOf(const QHostAddress &peer);
+
     // Compares secrets in time independent of where they differ.
     static bool secretsEqual(const QByteArray &a, const QByteArray &b);
 

@@ -289,27 +289,42 @@ void TunnelServer::onAccepted(QTcpSocket *socket)
     // Connected before QHttpServer connects its own handler, so this runs first and admit()
     // knows which socket the request it decides came from.
     connect(socket, &QTcpSocket::readyRead, this, [this, socket] { m_currentSocket = socket; });
-    m_pending.push_back({socket, m_clock.elapsed()});
+    m_pending.push_back(
+        {socket, m_clock.elapsed(), TunnelAdmission::limitKeyOf(socket->peerAddress())});
     if (qsizetype(m_pending.size()) > m_options.limits.maxPendingConnections)
-        evictOldestPending();
+        evictPending();
 }
 
-void TunnelServer::evictOldestPending()
+void TunnelServer::evictPending()
 {
-    // Forget what needs no action first; if still over the limit, close the oldest waiting.
+    // Forget what needs no action first; if still over the limit, close a waiting connection
+    // of the client (address, or IPv6 /64) with the most of them, its oldest: a flood of idle
+    // sockets from one place pushes out its own, not those of everyone else. Behind a reverse
+    // proxy every connection comes from the proxy, and this is the oldest waiting one.
     std::deque<PendingConnection> live;
+    QHash<QString, int> perClient;
     for (PendingConnection &entry : m_pending) {
-        if (entry.socket && !entry.socket->property(kTunnelProperty).toBool())
+        if (entry.socket && !entry.socket->property(kTunnelProperty).toBool()) {
+            ++perClient[entry.clientKey];
             live.push_back(std::move(entry));
+        }
     }
     m_pending.swap(live);
     while (qsizetype(m_pending.size()) > m_options.limits.maxPendingConnections) {
-        QPointer<QTcpSocket> oldest = m_pending.front().socket;
-        m_pending.pop_front();
+        int most = 0;
+        for (auto it = perClient.cbegin(); it != perClient.cend(); ++it)
+            most = qMax(most, it.value());
+        const auto victim =
+            std::find_if(m_pending.begin(), m_pending.end(), [&](const PendingConnection &entry) {
+                return perClient.value(entry.clientKey) == most;
+            });
+        const QPointer<QTcpSocket> socket = victim->socket;
+        --perClient[victim->clientKey];
+        m_pending.erase(victim);
         countHandshakeFailure(QStringLiteral("evicted"));
         qCDebug(lcServer).noquote() << "too many connections waiting to become tunnels; closing"
-                                    << oldest->peerAddress().toString();
-        oldest->abort();
+                                    << socket->peerAddress().toString() << "which has" << most;
+        socket->abort();
     }
 }
 
@@ -325,7 +340,8 @@ void TunnelServer::sweep()
     const qint64 deadline = now - m_options.limits.handshakeTimeoutMs;
     std::vector<PendingConnection> kept;
     while (!m_pending.empty() && m_pending.front().acceptedAtMs <= deadline) {
-        QPointer<QTcpSocket> socket = m_pending.front().socket;
+        const QPointer<QTcpSocket> socket = m_pending.front().socket;
+        QString clientKey = std::move(m_pending.front().clientKey);
         m_pending.pop_front();
         if (!socket || socket->property(kTunnelProperty).toBool())
             continue;
@@ -333,7 +349,8 @@ void TunnelServer::sweep()
         // answer, and is never cut while its answer is still being sent.
         const qint64 answeredAt = socket->property(kAnsweredProperty).toLongLong();
         if (answeredAt > deadline || socket->bytesToWrite() > 0) {
-            kept.push_back({socket, answeredAt > deadline ? answeredAt : now});
+            kept.push_back(
+                {socket, answeredAt > deadline ? answeredAt : now, std::move(clientKey)});
             continue;
         }
         countHandshakeFailure(QStringLiteral("timeout"));

@@ -81,6 +81,7 @@ private:
     {
         QPointer<QTcpSocket> socket;
         qint64 acceptedAtMs = 0;
+        QString clientKey; // TunnelAdmission::limitKeyOf() the peer: who to evict first
     };
     struct AdmittedConnection
     {
@@ -95,7 +96,7 @@ private:
     void onAccepted(QTcpSocket *socket);
     void sweep();
     void requestAnswered(); // a plain HTTP request on m_currentSocket was answered
-    void evictOldestPending();
+    void evictPending();
     void onNewWebSocketConnection();
     void countHandshakeFailure(const QString &reason);
     bool allowRefusalLine();

@@ -136,6 +136,7 @@ private Q_SLOTS:
     void limitsAnswer429And503();
     void hostileInput();
     void slowlorisSockets();
+    void floodFromOneAddressEvictsItsOwn();
     void handshakeTimeoutClosesSilentSockets();
     void keepAliveScrapesOutliveHandshakeTimeout();
     void idleTimeout();
@@ -444,6 +445,56 @@ void TestServerHardening::slowlorisSockets()
     const qint64 rss = server.peakResidentBytes(); // during the attack, not after
     QVERIFY2(rss > 0 && rss < kMaxServerRssBytes, qPrintable(QString::number(rss)));
     verifyServes(port);
+}
+
+void TestServerHardening::floodFromOneAddressEvictsItsOwn()
+{
+    // Past maxPendingConnections the server closes a waiting connection of the address with
+    // the most of them: a client that is slow to send its request survives a flood from
+    // elsewhere, although its connection is the oldest.
+    const QString config = m_dir.filePath("pending.json");
+    QFile file(config);
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write(QStringLiteral("{\"listen\": \"127.0.0.1:0\", \"limits\": "
+                              "{\"handshakeTimeoutSeconds\": 60, \"maxPendingConnections\": "
+                              "50}, \"routes\": [{\"path\": \"/\", \"remote\": "
+                              "\"127.0.0.1:%1\"}]}")
+                   .arg(m_echoPort)
+                   .toUtf8());
+    file.close();
+    TowProcess server;
+    QVERIFY(startServer(server, {"--config", config}));
+    const quint16 port = server.port();
+
+    QTcpSocket patient;
+    patient.connectToHost(QHostAddress::LocalHost, port);
+    QVERIFY(patient.waitForConnected(10000));
+    patient.write("GET / HTTP/1.1\r\nHost: x\r\n");
+    QVERIFY(patient.waitForBytesWritten(5000));
+
+    std::vector<std::unique_ptr<QTcpSocket>> flood;
+    for (int i = 0; i < 200; ++i) {
+        auto socket = std::make_unique<QTcpSocket>();
+        QVERIFY(socket->bind(QHostAddress(QStringLiteral("127.0.0.2")), 0));
+        socket->connectToHost(QHostAddress::LocalHost, port);
+        flood.push_back(std::move(socket));
+    }
+    for (auto &socket : flood)
+        QVERIFY(socket->waitForConnected(10000));
+    QTRY_VERIFY_WITH_TIMEOUT(
+        metric(port, "tcp_over_websocket_handshake_failures_total{reason=\"evicted\"}") >= 150,
+        15000);
+
+    patient.write("Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                  "Sec-WebSocket-Version: 13\r\n\r\n");
+    QByteArray answer;
+    QTRY_VERIFY_WITH_TIMEOUT((answer += patient.readAll()).contains("\r\n\r\n"), 10000);
+    QVERIFY2(answer.startsWith("HTTP/1.1 101"), answer.constData());
+    int open = 0;
+    for (auto &socket : flood)
+        open += socket->state() == QAbstractSocket::ConnectedState ? 1 : 0;
+    QVERIFY2(open <= 50, qPrintable(QString::number(open)));
 }
 
 void TestServerHardening::handshakeTimeoutClosesSilentSockets()
