@@ -8,6 +8,7 @@
 #include <QScopedValueRollback>
 #include <QSslSocket>
 #include <QTcpSocket>
+#include <QTimerEvent>
 #include <QWebSocket>
 #include <QtEndian>
 
@@ -88,15 +89,6 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
     connect(m_ws, &QWebSocket::disconnected, this, &Relay::onWsDisconnected);
     connect(m_ws, &QWebSocket::bytesWritten, this, &Relay::onWsBytesWritten);
 
-    m_keepAliveTimer.setSingleShot(true);
-    connect(&m_keepAliveTimer, &QTimer::timeout, this, &Relay::sendKeepAlive);
-    // While closing, a side is given up only when it makes no progress: a slow peer still
-    // reading its last bytes must get them all (aborting would drop what is still queued).
-    m_closeTimer.setInterval(m_options.closeTimeoutMs);
-    connect(&m_closeTimer, &QTimer::timeout, this, &Relay::checkCloseProgress);
-    m_idleTimer.setSingleShot(true);
-    connect(&m_idleTimer, &QTimer::timeout, this, &Relay::checkIdle);
-
     qCInfo(lcRelay).noquote() << "tunnel opened" << m_description;
 
     if (m_tcp->state() == QAbstractSocket::ConnectedState) {
@@ -107,10 +99,10 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
         m_tcpEnded = true;
     }
     if (m_options.keepAliveIntervalMs > 0)
-        m_keepAliveTimer.start(m_options.keepAliveIntervalMs);
+        m_keepAliveTimer.start(m_options.keepAliveIntervalMs, this);
     m_sinceData.start();
     if (m_options.idleTimeoutMs > 0)
-        m_idleTimer.start(m_options.idleTimeoutMs);
+        m_idleTimer.start(m_options.idleTimeoutMs, this);
 
     // Bytes may already wait on either side (client side: sent during the handshake).
     QMetaObject::invokeMethod(
@@ -125,6 +117,24 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
                 onWsDisconnected();
         },
         Qt::QueuedConnection);
+}
+
+void Relay::timerEvent(QTimerEvent *event)
+{
+    const int id = event->timerId();
+    if (id == m_keepAliveTimer.timerId()) {
+        m_keepAliveTimer.stop();
+        sendKeepAlive();
+    } else if (id == m_idleTimer.timerId()) {
+        m_idleTimer.stop();
+        checkIdle();
+    } else if (id == m_closeTimer.timerId()) {
+        // While closing, a side is given up only when it makes no progress: a slow peer still
+        // reading its last bytes must get them all (aborting would drop what is still queued).
+        checkCloseProgress();
+    } else {
+        QObject::timerEvent(event);
+    }
 }
 
 Relay::~Relay()
@@ -265,8 +275,8 @@ void Relay::sendKeepAlive()
     if (!m_paused && idleMs >= m_options.keepAliveIntervalMs)
         writeWsFrame(BinaryFrame::kBinary, QByteArray());
     const qint64 untilIdle = m_options.keepAliveIntervalMs - idleMs;
-    m_keepAliveTimer.start(m_paused || untilIdle <= 0 ? m_options.keepAliveIntervalMs
-                                                      : int(untilIdle));
+    m_keepAliveTimer.start(
+        m_paused || untilIdle <= 0 ? m_options.keepAliveIntervalMs : int(untilIdle), this);
 }
 
 void Relay::checkIdle()
@@ -274,7 +284,7 @@ void Relay::checkIdle()
     // Data only restarts a clock (cheap on every chunk); the timer checks it when it fires.
     const qint64 remainingMs = m_options.idleTimeoutMs - m_sinceData.elapsed();
     if (remainingMs > 0) {
-        m_idleTimer.start(int(remainingMs));
+        m_idleTimer.start(int(remainingMs), this);
         return;
     }
     if (m_wsClosing || m_tcpClosing || m_finished)
@@ -503,7 +513,7 @@ void Relay::onTcpDisconnected()
     if (m_transport && m_transport->state() == QAbstractSocket::ConnectedState && !m_wsClosing
         && !m_wsEnded) {
         m_wsClosingSince.start();
-        m_closeTimer.start();
+        m_closeTimer.start(m_options.closeTimeoutMs, this);
     }
     pumpTcpToWs();
     checkFinished();
@@ -583,7 +593,7 @@ void Relay::closeWs(int code, const QString &reason)
     }
     writeWsFrame(BinaryFrame::kClose, payload);
     m_wsClosingSince.start();
-    m_closeTimer.start();
+    m_closeTimer.start(m_options.closeTimeoutMs, this);
 }
 
 void Relay::closeTransportAfterWrite()
@@ -610,7 +620,7 @@ void Relay::closeTcpAfterFlush()
         m_tcp->disconnectFromHost();
         m_tcpClosingSince.start();
         if (!m_closeTimer.isActive() && m_tcp->state() != QAbstractSocket::UnconnectedState)
-            m_closeTimer.start();
+            m_closeTimer.start(m_options.closeTimeoutMs, this);
     }
 }
 

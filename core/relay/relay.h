@@ -5,10 +5,10 @@
 #include "framereader.h"
 #include "relayoptions.h"
 
+#include <QBasicTimer>
 #include <QElapsedTimer>
 #include <QObject>
 #include <QPointer>
-#include <QTimer>
 #include <limits>
 
 class QAbstractSocket;
@@ -67,6 +67,9 @@ Q_SIGNALS:
     // Both sides are closed; the relay can be deleted (deleteLater).
     void finished();
 
+protected:
+    void timerEvent(QTimerEvent *event) override;
+
 private:
     void onTcpConnected();
     void onTcpBytesWritten();
@@ -109,9 +112,10 @@ private:
     QString m_description;
     FrameReader m_reader;
 
-    QTimer m_keepAliveTimer;
-    QTimer m_closeTimer;
-    QTimer m_idleTimer;
+    // Basic timers: no object, no connection and no allocation each, for many thousand tunnels.
+    QBasicTimer m_keepAliveTimer; // single shot
+    QBasicTimer m_closeTimer; // repeats while closing
+    QBasicTimer m_idleTimer; // single shot
     QElapsedTimer m_sinceData; // since the last byte moved either way
     QElapsedTimer m_age;
     QElapsedTimer m_wsClosingSince; // since the last progress of the closing WebSocket

@@ -149,6 +149,10 @@ private:
     void verifyServes(quint16 port, const QByteArray &target = "/",
                       const QList<QByteArray> &headers = {});
     bool startServer(TowProcess &server, const QStringList &extra, quint16 remotePort = 0);
+    // Starts a server with a --config file: these limits, route "/" to the echo endpoint and
+    // any more routes (JSON objects, comma-separated).
+    bool startWithConfig(TowProcess &server, const QString &name, const QString &limits,
+                         const QString &moreRoutes = {});
 
     EchoThread m_echo;
     quint16 m_echoPort = 0;
@@ -179,6 +183,23 @@ bool TestServerHardening::startServer(TowProcess &server, const QStringList &ext
         return false;
     }
     return true;
+}
+
+bool TestServerHardening::startWithConfig(TowProcess &server, const QString &name,
+                                          const QString &limits, const QString &moreRoutes)
+{
+    const QString config = m_dir.filePath(name);
+    QFile file(config);
+    if (!file.open(QIODevice::WriteOnly))
+        return false;
+    file.write(QStringLiteral("{\"listen\": \"127.0.0.1:0\", \"limits\": {%1}, \"routes\": "
+                              "[{\"path\": \"/\", \"remote\": \"127.0.0.1:%2\"}%3]}")
+                   .arg(limits)
+                   .arg(m_echoPort)
+                   .arg(moreRoutes.isEmpty() ? QString() : QStringLiteral(", ") + moreRoutes)
+                   .toUtf8());
+    file.close();
+    return startServer(server, {"--config", config});
 }
 
 void TestServerHardening::verifyServes(quint16 port, const QByteArray &target,
@@ -283,20 +304,11 @@ void TestServerHardening::hostileInput()
 {
     ResettingThread resetting;
     const quint16 resettingPort = resetting.start();
-    const QString config = m_dir.filePath("hostile.json");
-    QFile file(config);
-    QVERIFY(file.open(QIODevice::WriteOnly));
-    file.write(QStringLiteral("{\"listen\": \"127.0.0.1:0\", \"limits\": "
-                              "{\"handshakeTimeoutSeconds\": 2, \"maxFrameBytes\": "
-                              "1048576}, \"routes\": [{\"path\": \"/\", \"remote\": "
-                              "\"127.0.0.1:%1\"}, {\"path\": \"/reset\", \"remote\": "
-                              "\"127.0.0.1:%2\"}]}")
-                   .arg(m_echoPort)
-                   .arg(resettingPort)
-                   .toUtf8());
-    file.close();
     TowProcess server;
-    QVERIFY(startServer(server, {"--config", config}));
+    QVERIFY(startWithConfig(
+        server, QStringLiteral("hostile.json"),
+        QStringLiteral("\"handshakeTimeoutSeconds\": 2, \"maxFrameBytes\": 1048576"),
+        QStringLiteral("{\"path\": \"/reset\", \"remote\": \"127.0.0.1:%1\"}").arg(resettingPort)));
     const quint16 port = server.port();
 
     // Random bytes instead of HTTP: closed (by the parser or the handshake timeout).
@@ -452,18 +464,10 @@ void TestServerHardening::floodFromOneAddressEvictsItsOwn()
     // Past maxPendingConnections the server closes a waiting connection of the address with
     // the most of them: a client that is slow to send its request survives a flood from
     // elsewhere, although its connection is the oldest.
-    const QString config = m_dir.filePath("pending.json");
-    QFile file(config);
-    QVERIFY(file.open(QIODevice::WriteOnly));
-    file.write(QStringLiteral("{\"listen\": \"127.0.0.1:0\", \"limits\": "
-                              "{\"handshakeTimeoutSeconds\": 60, \"maxPendingConnections\": "
-                              "50}, \"routes\": [{\"path\": \"/\", \"remote\": "
-                              "\"127.0.0.1:%1\"}]}")
-                   .arg(m_echoPort)
-                   .toUtf8());
-    file.close();
     TowProcess server;
-    QVERIFY(startServer(server, {"--config", config}));
+    QVERIFY(startWithConfig(server, QStringLiteral("pending.json"),
+                            QStringLiteral("\"handshakeTimeoutSeconds\": 60, "
+                                           "\"maxPendingConnections\": 50")));
     const quint16 port = server.port();
 
     QTcpSocket patient;

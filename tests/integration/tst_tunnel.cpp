@@ -210,10 +210,16 @@ void TestTunnel::slowSink()
         QCOMPARE(sink.finished[0].bytes, size);
         QCOMPARE(sink.finished[0].sha256, sha256(data));
         // The server's relay is the one writing to the slow sink.
-        const HttpAnswer metrics = httpGet(server.port(), QStringLiteral("/metrics"));
-        const double peak =
-            metricValue(metrics.body, QStringLiteral("tcp_over_websocket_relay_peak_queued_bytes"));
-        QVERIFY2(peak > 0 && peak <= kTcpQueueBound, qPrintable(QString::number(peak)));
+        // Recorded when the tunnel finishes, which may be just after the sink saw the last byte.
+        double peak = 0;
+        QTRY_VERIFY_WITH_TIMEOUT(
+            (peak = metricValue(httpGet(server.port(), QStringLiteral("/metrics")).body,
+                                QStringLiteral("tcp_over_websocket_relay_peak_queued_bytes")))
+                > 0,
+            15000);
+        QVERIFY2(peak <= kTcpQueueBound, qPrintable(QString::number(peak)));
+        // The tunnel's closing line comes once both of its sides have closed.
+        QTRY_VERIFY_WITH_TIMEOUT(largestTcpPeak(server.log()) >= 0, 15000);
         QCOMPARE(server.stop(), 0);
         const qint64 logged = largestTcpPeak(server.log());
         QVERIFY2(logged > 0 && logged <= kTcpQueueBound, qPrintable(server.log()));
@@ -229,6 +235,7 @@ void TestTunnel::slowSink()
         QCOMPARE(stream.bytesRead, size);
         QCOMPARE(stream.digest(), sha256(patternBytes(32, size)));
         // The client's relay is the one writing to the slow reader.
+        QTRY_VERIFY_WITH_TIMEOUT(largestTcpPeak(client.log()) >= 0, 15000);
         QCOMPARE(client.stop(), 0);
         const qint64 logged = largestTcpPeak(client.log());
         QVERIFY2(logged > 0 && logged <= kTcpQueueBound, qPrintable(client.log()));
