@@ -13,8 +13,9 @@
 namespace {
 
 constexpr qint64 kMiB = 1024 * 1024;
-// The relay's defaults: 1 MiB high watermark, 4 MiB frames (see RelayOptions).
-constexpr qint64 kTcpQueueBound = 1 * kMiB + 2 * 4 * kMiB + 64;
+// The relay's defaults: 1 MiB high watermark, plus what a closed WebSocket's socket still holds,
+// at most its 1 MiB read buffer (see RelayOptions), whatever the frame size.
+constexpr qint64 kTcpQueueBound = 1 * kMiB + 1 * kMiB + 64;
 
 struct HttpAnswer
 {

@@ -17,11 +17,12 @@ namespace {
 
 constexpr qint64 kMiB = 1024 * 1024;
 
-// What flow control promises: bytes queued towards one side never exceed the high watermark by
-// more than what QWebSocket parses in one go (a frame, plus a buffered frame on the client side).
+// What flow control promises: frames are read only while TCP has room below the high
+// watermark, and only as much as fits; once the WebSocket is closed, what its socket still holds
+// (its read buffer at most) goes on in one go. Whatever the size of the frames.
 qint64 tcpQueueBound(const RelayOptions &options)
 {
-    return options.highWatermarkBytes + 2 * options.maxIncomingFrameBytes + 64;
+    return options.highWatermarkBytes + options.wsReadBufferBytes + 64;
 }
 
 qint64 wsQueueBound(const RelayOptions &options)
@@ -67,6 +68,7 @@ private Q_SLOTS:
     void bulkServerToClient();
     void slowRemoteSinkBoundsServerQueue();
     void slowLocalReaderBoundsClientQueue();
+    void largeFramesStreamToSlowSink();
     void tailDeliveredWhilePaused_data();
     void tailDeliveredWhilePaused();
     void localAppLeavesWhilePaused();
@@ -155,7 +157,7 @@ void TestRelay::bulkServerToClient()
 void TestRelay::slowRemoteSinkBoundsServerQueue()
 {
     // The remote reads 2 MB/s while the local side pushes 64 MiB: the server's relay must stop
-    // reading the WebSocket instead of queueing it all (Qt has no API for that, see Relay).
+    // reading the WebSocket instead of queueing it all.
     SinkServer sink(2'000'000);
     QVERIFY(sink.listen(QHostAddress::LocalHost));
     startTunnel(sink.serverPort());
@@ -182,7 +184,7 @@ void TestRelay::slowRemoteSinkBoundsServerQueue()
 void TestRelay::slowLocalReaderBoundsClientQueue()
 {
     // The local application reads 2 MB/s while the remote pushes 64 MiB: the client's relay must
-    // stop reading its WebSocket (signals of QWebSocket's own socket held back, see Relay).
+    // stop reading its WebSocket, whose socket is QWebSocket's own.
     const qint64 size = 64 * kMiB;
     SourceServer source(4, size);
     QVERIFY(source.listen(QHostAddress::LocalHost));
@@ -192,7 +194,7 @@ void TestRelay::slowLocalReaderBoundsClientQueue()
     StreamClient stream;
     stream.start(m_client->serverPort(), {}, false, 2'000'000);
     QTRY_VERIFY_WITH_TIMEOUT(stream.bytesRead > 6'000'000, 20000);
-    // Longer than QWebSocket's 5 s incomplete-frame timeout would allow if it were left running.
+    // Held back longer than QWebSocket's 5 s incomplete-frame timeout: nothing may time out.
     QTest::qWait(5500);
     stream.setRate(0);
     QTRY_VERIFY_WITH_TIMEOUT(stream.done, 60000);
@@ -204,6 +206,36 @@ void TestRelay::slowLocalReaderBoundsClientQueue()
              qPrintable(QString::number(clientPeaks.peakTcp)));
     QVERIFY2(serverPeaks.peakWs <= wsQueueBound(options),
              qPrintable(QString::number(serverPeaks.peakWs)));
+}
+
+void TestRelay::largeFramesStreamToSlowSink()
+{
+    // 4 MiB frames (the largest accepted) towards a remote reading 2 MB/s: the server's relay
+    // passes each frame on as it arrives, so no more than the high watermark ever waits for
+    // TCP, not a whole frame on top of it.
+    SinkServer sink(2'000'000);
+    QVERIFY(sink.listen(QHostAddress::LocalHost));
+    startTunnel(sink.serverPort());
+    PeakWatcher serverPeaks(m_server.get());
+    const RelayOptions options;
+    QWebSocket ws;
+    ws.setOutgoingFrameSize(quint64(options.maxIncomingFrameBytes));
+    ws.open(tunnelUrl());
+    QTRY_COMPARE(ws.state(), QAbstractSocket::ConnectedState);
+    const QByteArray data = patternBytes(9, 8 * options.maxIncomingFrameBytes);
+    for (qsizetype offset = 0; offset < data.size(); offset += options.maxIncomingFrameBytes)
+        ws.sendBinaryMessage(data.mid(offset, options.maxIncomingFrameBytes));
+    QTRY_VERIFY_WITH_TIMEOUT(sink.bytesReadSoFar() > 6'000'000, 20000);
+    sink.setRate(0);
+    QTRY_COMPARE_WITH_TIMEOUT(sink.bytesReadSoFar(), data.size(), 60000);
+    serverPeaks.sample();
+    QVERIFY2(serverPeaks.peakTcp > 0, "the watcher saw the relay");
+    QVERIFY2(serverPeaks.peakTcp <= options.highWatermarkBytes,
+             qPrintable(QString::number(serverPeaks.peakTcp)));
+    ws.close();
+    QTRY_COMPARE_WITH_TIMEOUT(sink.finished.size(), 1, 20000);
+    QCOMPARE(sink.finished[0].bytes, data.size());
+    QCOMPARE(sink.finished[0].sha256, sha256(data));
 }
 
 void TestRelay::tailDeliveredWhilePaused_data()
