@@ -87,6 +87,8 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
     connect(m_tcp, &QTcpSocket::errorOccurred, this, &Relay::onTcpError);
 
     connect(m_ws, &QWebSocket::disconnected, this, &Relay::onWsDisconnected);
+    if (m_transport)
+        connect(m_transport, &QAbstractSocket::disconnected, this, &Relay::onTransportDisconnected);
     connect(m_ws, &QWebSocket::bytesWritten, this, &Relay::onWsBytesWritten);
 
     qCInfo(lcRelay).noquote() << "tunnel opened" << m_description;
@@ -353,7 +355,7 @@ void Relay::readWsFrames()
     if (anyFrame)
         Q_EMIT wsFramesReceived();
     if (bufferWasFull && m_transport)
-        restartReading(m_transport, m_transport->readBufferSize());
+        restartReading(m_transport, m_options.wsReadBufferBytes);
     if (m_endWsAfterRead) {
         m_endWsAfterRead = false;
         endWs();
@@ -559,6 +561,30 @@ void Relay::onWsDisconnected()
     // every byte before it is closed. Inside a read (our own write found the socket gone) that
     // read goes on with the rest and ends the WebSocket side after.
     m_paused = false;
+    if (m_reading) {
+        m_endWsAfterRead = true;
+        return;
+    }
+    readWsFrames();
+    if (m_sslTransport) {
+        // TLS (Qt 6.4): the state change that reports the disconnect comes before QSslSocket
+        // decrypts what its inner socket still holds; those bytes arrive with its own
+        // disconnected(), which ends the WebSocket side (onTransportDisconnected). In case it
+        // never comes, a queued call does.
+        QMetaObject::invokeMethod(this, &Relay::onTransportDisconnected, Qt::QueuedConnection);
+        return;
+    }
+    endWs();
+}
+
+void Relay::onTransportDisconnected()
+{
+    if (m_wsEnded)
+        return;
+    if (!m_wsDisconnected) {
+        onWsDisconnected(); // QWebSocket did not report it (first)
+        return;
+    }
     if (m_reading) {
         m_endWsAfterRead = true;
         return;

@@ -76,6 +76,7 @@ private:
     void onTcpDisconnected();
     void onTcpError();
     void onWsDisconnected();
+    void onTransportDisconnected(); // after onWsDisconnected(); for TLS, after the last decrypt
     void onWsBytesWritten();
 
     // Bytes queued towards the WebSocket peer, including those already encrypted (TLS).

@@ -297,10 +297,12 @@ void TunnelServer::onAccepted(QTcpSocket *socket)
 
 void TunnelServer::evictPending()
 {
-    // Forget what needs no action first; if still over the limit, close a waiting connection
-    // of the client (address, or IPv6 /64) with the most of them, its oldest: a flood of idle
-    // sockets from one place pushes out its own, not those of everyone else. Behind a reverse
-    // proxy every connection comes from the proxy, and this is the oldest waiting one.
+    // Forget what needs no action first; if still over the limit, close a waiting connection:
+    // the oldest of the client (address, or IPv6 /64) with the most of them when that client
+    // holds clearly more than its share (an eighth of the limit), so that a flood of idle
+    // sockets from one place pushes out its own and not those of everyone else; otherwise the
+    // oldest of all (a flood spread over many addresses must not single out a browser that
+    // happens to have two). Behind a reverse proxy every connection comes from the proxy.
     std::deque<PendingConnection> live;
     QHash<QString, int> perClient;
     for (PendingConnection &entry : m_pending) {
@@ -314,16 +316,17 @@ void TunnelServer::evictPending()
         int most = 0;
         for (auto it = perClient.cbegin(); it != perClient.cend(); ++it)
             most = qMax(most, it.value());
+        const bool oneClientFloods = most > qMax(2, m_options.limits.maxPendingConnections / 8);
         const auto victim =
             std::find_if(m_pending.begin(), m_pending.end(), [&](const PendingConnection &entry) {
-                return perClient.value(entry.clientKey) == most;
+                return !oneClientFloods || perClient.value(entry.clientKey) == most;
             });
         const QPointer<QTcpSocket> socket = victim->socket;
         --perClient[victim->clientKey];
         m_pending.erase(victim);
         countHandshakeFailure(QStringLiteral("evicted"));
         qCDebug(lcServer).noquote() << "too many connections waiting to become tunnels; closing"
-                                    << socket->peerAddress().toString() << "which has" << most;
+                                    << socket->peerAddress().toString();
         socket->abort();
     }
 }

@@ -21,16 +21,34 @@ QByteArray readProcFile(const QString &path)
     return file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();
 }
 
-// Whether something listens on 127.0.0.1:port (from /proc/net/tcp, without connecting: a probe
-// connection would open a tunnel and disturb the endpoints).
-bool isListening(uint16_t port)
+std::vector<qint64> withChildren(qint64 pid);
+
+// Whether process pid (or a child of it) listens on 127.0.0.1:port, from /proc/net/tcp and the
+// process's descriptors, without connecting: a probe connection would open a tunnel and disturb
+// the endpoints. The owner matters: with tests running beside the benchmark another process may
+// have taken the port between freePort() and our process's bind, which then failed.
+bool isListening(uint16_t port, qint64 pid)
 {
     const QByteArray wanted =
         QByteArray(":") + QByteArray::number(port, 16).toUpper().rightJustified(4, '0');
+    QList<QByteArray> inodes;
     for (const QByteArray &line : readProcFile(QStringLiteral("/proc/net/tcp")).split('\n')) {
         const QList<QByteArray> fields = line.simplified().split(' ');
-        if (fields.size() > 3 && fields[1].endsWith(wanted) && fields[3] == "0A")
-            return true;
+        if (fields.size() > 9 && fields[1].endsWith(wanted) && fields[3] == "0A")
+            inodes.append("socket:[" + fields[9] + "]");
+    }
+    if (inodes.isEmpty())
+        return false;
+    for (const qint64 owner : withChildren(pid)) {
+        const QDir fds(QStringLiteral("/proc/%1/fd").arg(owner));
+        for (const QString &fd :
+             fds.entryList(QDir::AllEntries | QDir::System | QDir::NoDotAndDotDot)) {
+            char target[64];
+            const ssize_t length =
+                readlink(QFile::encodeName(fds.filePath(fd)).constData(), target, sizeof target);
+            if (length > 0 && inodes.contains(QByteArray(target, int(length))))
+                return true;
+        }
     }
     return false;
 }
@@ -143,7 +161,7 @@ bool Route::spawn(const QString &label, const QString &program, const QStringLis
     m_logFiles.push_back(logFile);
     m_logStarts.push_back(logStart);
     QDeadlineTimer deadline(10000);
-    while (!isListening(waitPort)) {
+    while (!isListening(waitPort, m_processes.back()->processId())) {
         if (deadline.hasExpired() || m_processes.back()->state() != QProcess::Running) {
             *error = QStringLiteral("%1 did not listen on port %2\n%3")
                          .arg(label)

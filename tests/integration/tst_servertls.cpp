@@ -16,6 +16,7 @@
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QWebSocket>
 #include <csignal>
 
 namespace {
@@ -144,6 +145,7 @@ private Q_SLOTS:
     void ourClientThroughNativeTls();
     void uploadToSlowRemote();
     void downloadToSlowReader();
+    void peerClosingBehindItsUploadLosesNothing();
     void onlyTls12AndLater();
     void plainHttpIsClosed();
     void silentClientTimesOut();
@@ -288,6 +290,32 @@ void TestServerTls::downloadToSlowReader()
     qInfo() << "server peak RSS" << peak / kMiB << "MiB";
     QVERIFY2(peak > 0 && peak < kMaxServerPeakRssBytes, qPrintable(QString::number(peak)));
     QCOMPARE(client.stop(), 0);
+    QCOMPARE(server.stop(), 0);
+}
+
+// A peer that closes its connection right behind its close frame (Qt's QWebSocket, the original
+// Go tool) while the server holds back reading for a slow remote: the last bytes, still
+// encrypted in the server's socket when it sees the connection end, must all arrive.
+void TestServerTls::peerClosingBehindItsUploadLosesNothing()
+{
+    const qint64 size = 24 * kMiB;
+    SinkServer sink(4 * kMiB);
+    QVERIFY(sink.listen(QHostAddress::LocalHost));
+    TowProcess server;
+    QVERIFY(startServer(server, sink.serverPort()));
+    QWebSocket ws;
+    QSslConfiguration tls = QSslConfiguration::defaultConfiguration();
+    tls.setCaCertificates(QSslCertificate::fromPath(m_certificates.caFile()));
+    ws.setSslConfiguration(tls);
+    ws.open(QUrl(QStringLiteral("wss://localhost:%1/").arg(server.port())));
+    QTRY_COMPARE_WITH_TIMEOUT(ws.state(), QAbstractSocket::ConnectedState, 10000);
+    const QByteArray data = patternBytes(43, size);
+    for (qint64 offset = 0; offset < size; offset += kMiB)
+        ws.sendBinaryMessage(data.mid(offset, kMiB));
+    ws.close();
+    QTRY_COMPARE_WITH_TIMEOUT(sink.finished.size(), 1, kBulkTimeoutMs);
+    QCOMPARE(sink.finished[0].bytes, size);
+    QCOMPARE(sink.finished[0].sha256, sha256(data));
     QCOMPARE(server.stop(), 0);
 }
 
