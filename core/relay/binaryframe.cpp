@@ -70,16 +70,7 @@ QByteArray BinaryFrame::readFrom(QIODevice *source, qint64 maxPayloadBytes, bool
     if (wanted <= 0)
         return {};
     QByteArray frame(kMaxHeaderBytes + wanted, Qt::Uninitialized);
-    qint64 read = 0;
-    if (wanted == source->bytesAvailable()) {
-        // Everything buffered: taken as a QByteArray, the socket's buffer chunk leaves with it
-        // instead of staying allocated (16 KiB) while the tunnel is idle. Still one copy.
-        const QByteArray all = source->read(wanted);
-        std::memcpy(frame.data() + kMaxHeaderBytes, all.constData(), size_t(all.size()));
-        read = all.size();
-    } else {
-        read = source->read(frame.data() + kMaxHeaderBytes, wanted);
-    }
+    const qint64 read = readReleasingBuffer(source, frame.data() + kMaxHeaderBytes, wanted);
     if (read <= 0)
         return {};
     frame.truncate(kMaxHeaderBytes + read);
@@ -118,4 +109,13 @@ qint64 BinaryFrame::relay(QIODevice *source, QIODevice *sink, qint64 maxPayloadB
     sink->write(header + kMaxHeaderBytes - headerBytes, headerBytes);
     sink->write(payload);
     return payload.size();
+}
+
+qint64 BinaryFrame::readReleasingBuffer(QIODevice *source, char *out, qint64 size)
+{
+    if (size != source->bytesAvailable())
+        return qMax<qint64>(0, source->read(out, size));
+    const QByteArray all = source->read(size);
+    std::memcpy(out, all.constData(), size_t(all.size()));
+    return all.size();
 }

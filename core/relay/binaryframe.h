@@ -45,7 +45,16 @@ public:
     static QByteArray frame(quint8 opcode, const QByteArray &payload, bool mask,
                             quint32 maskingKey);
 
+    // Reads up to size bytes from source into out, returns how many. When that is everything
+    // source holds, the bytes are taken as one QByteArray, so that Qt's buffer chunk (16 KiB)
+    // leaves with them instead of staying allocated while the tunnel is idle; still one copy.
+    static qint64 readReleasingBuffer(QIODevice *source, char *out, qint64 size);
+
+    // RFC 6455 5.2 opcodes.
+    static constexpr quint8 kContinuation = 0x0;
+    static constexpr quint8 kText = 0x1;
     static constexpr quint8 kBinary = 0x2;
     static constexpr quint8 kClose = 0x8;
+    static constexpr quint8 kPing = 0x9;
     static constexpr quint8 kPong = 0xA;
 };

@@ -9,15 +9,6 @@
 
 namespace {
 
-enum Opcode {
-    kContinuation = 0x0,
-    kText = 0x1,
-    kBinary = 0x2,
-    kClose = 0x8,
-    kPing = 0x9,
-    kPong = 0xA
-};
-
 // RFC 6455 7.4: the codes a peer may send in a close frame (1004-1006 and 1015 are reserved for
 // local use, 1016-2999 for future standards, 3000-4999 for libraries and applications).
 bool isValidCloseCode(int code)
@@ -66,20 +57,8 @@ qint64 FrameReader::readInto(QIODevice *source, char *out, qint64 size)
             m_stagedOffset = 0;
         }
     }
-    if (done < size) {
-        const qint64 wanted = size - done;
-        if (wanted == source->bytesAvailable()) {
-            // The last bytes buffered: taken as a QByteArray, the socket's buffer chunk leaves
-            // with them instead of staying allocated (16 KiB) while the tunnel is idle.
-            const QByteArray last = source->read(wanted);
-            std::memcpy(out + done, last.constData(), size_t(last.size()));
-            done += last.size();
-        } else {
-            const qint64 read = source->read(out + done, wanted);
-            if (read > 0)
-                done += read;
-        }
-    }
+    if (done < size)
+        done += BinaryFrame::readReleasingBuffer(source, out + done, size - done);
     return done;
 }
 
@@ -115,7 +94,7 @@ bool FrameReader::readHeader(QIODevice *source, Event *event)
             return false;
         }
         switch (m_opcode) {
-        case kContinuation:
+        case BinaryFrame::kContinuation:
             if (!m_inMessage) {
                 *event = fail(1002,
                               QStringLiteral("a continuation frame has no message to "
@@ -123,23 +102,23 @@ bool FrameReader::readHeader(QIODevice *source, Event *event)
                 return false;
             }
             break;
-        case kText:
-        case kBinary:
+        case BinaryFrame::kText:
+        case BinaryFrame::kBinary:
             if (m_inMessage) {
                 *event = fail(1002,
                               QStringLiteral("a new message began inside a fragmented "
                                              "one"));
                 return false;
             }
-            if (m_opcode == kText) {
+            if (m_opcode == BinaryFrame::kText) {
                 m_finished = true;
                 event->kind = Event::Kind::Text;
                 return false;
             }
             break;
-        case kClose:
-        case kPing:
-        case kPong:
+        case BinaryFrame::kClose:
+        case BinaryFrame::kPing:
+        case BinaryFrame::kPong:
             if (!m_fin) {
                 *event = fail(1002, QStringLiteral("a control frame is fragmented"));
                 return false;
@@ -189,7 +168,7 @@ bool FrameReader::readHeader(QIODevice *source, Event *event)
     m_payloadRead = 0;
     m_header.clear();
 
-    if (m_opcode >= kClose) {
+    if (m_opcode >= BinaryFrame::kClose) {
         m_control.resize(qsizetype(m_payloadLength));
     } else {
         if (m_payloadLength > quint64(m_maxFrameBytes)) {
@@ -199,7 +178,8 @@ bool FrameReader::readHeader(QIODevice *source, Event *event)
                               .arg(m_maxFrameBytes));
             return false;
         }
-        m_messageBytes = (m_opcode == kContinuation ? m_messageBytes : 0) + m_payloadLength;
+        m_messageBytes =
+            (m_opcode == BinaryFrame::kContinuation ? m_messageBytes : 0) + m_payloadLength;
         if (m_messageBytes > quint64(m_maxMessageBytes)) {
             *event = fail(1009,
                           QStringLiteral("a message of more than %1 bytes exceeds the limit "
@@ -223,7 +203,7 @@ FrameReader::Event FrameReader::next(QIODevice *source, qint64 maxDataBytes)
         return event;
 
     const quint64 remaining = m_payloadLength - m_payloadRead;
-    if (m_opcode >= kClose) {
+    if (m_opcode >= BinaryFrame::kClose) {
         if (remaining > 0) {
             m_payloadRead +=
                 quint64(readInto(source, m_control.data() + m_payloadRead, qint64(remaining)));
@@ -270,11 +250,11 @@ FrameReader::Event FrameReader::finishControlFrame()
     Event event;
     event.payload = m_control;
     m_control.clear();
-    if (m_opcode == kPing) {
+    if (m_opcode == BinaryFrame::kPing) {
         event.kind = Event::Kind::Ping;
         return event;
     }
-    if (m_opcode == kPong) {
+    if (m_opcode == BinaryFrame::kPong) {
         event.kind = Event::Kind::Pong;
         return event;
     }

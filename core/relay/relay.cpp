@@ -226,7 +226,7 @@ qint64 Relay::sendToWs()
         return 0;
     // One final binary frame per chunk (see BinaryFrame). A client masks every frame with a
     // fresh key, as RFC 6455 5.3 requires.
-    const quint32 key = m_maskFrames ? QRandomGenerator::global()->generate() : 0;
+    const quint32 key = nextMaskingKey();
     qint64 payload = 0;
     if (m_tcp->bytesAvailable() >= kLargeFrameBytes) {
         // Large: the payload is not copied, the header goes ahead of it in a write of its own.
@@ -253,12 +253,17 @@ qint64 Relay::sendToWs()
     return payload;
 }
 
+quint32 Relay::nextMaskingKey() const
+{
+    // A client masks every frame with a fresh key (RFC 6455 5.3); a server does not mask.
+    return m_maskFrames ? QRandomGenerator::global()->generate() : 0;
+}
+
 void Relay::writeWsFrame(quint8 opcode, const QByteArray &payload)
 {
     if (!m_transport || m_transport->state() != QAbstractSocket::ConnectedState)
         return;
-    m_transport->write(BinaryFrame::frame(
-        opcode, payload, m_maskFrames, m_maskFrames ? QRandomGenerator::global()->generate() : 0));
+    m_transport->write(BinaryFrame::frame(opcode, payload, m_maskFrames, nextMaskingKey()));
 }
 
 void Relay::sendKeepAlive()
@@ -302,9 +307,7 @@ void Relay::onWsBytesWritten()
 {
     if (m_closeTransportWhenWritten)
         closeTransportAfterWrite();
-    if (m_paused && m_tcp->bytesToWrite() <= m_options.lowWatermarkBytes
-        && wsQueuedBytes() <= m_options.highWatermarkBytes)
-        resumeWsReading();
+    resumeWsReading();
     if (wsQueuedBytes() <= m_options.lowWatermarkBytes && m_tcp->bytesAvailable() > 0)
         pumpTcpToWs();
 }
@@ -441,7 +444,10 @@ void Relay::pauseWsReading()
 
 void Relay::resumeWsReading()
 {
-    if (!m_paused)
+    // Once TCP has taken its queue down to the low watermark, and our own answers (pongs) are
+    // below the high one.
+    if (!m_paused || m_tcp->bytesToWrite() > m_options.lowWatermarkBytes
+        || wsQueuedBytes() > m_options.highWatermarkBytes)
         return;
     m_paused = false;
     qCDebug(lcRelay).noquote() << m_description << "resume reading the websocket at"
@@ -487,9 +493,7 @@ void Relay::kickTransport()
 
 void Relay::onTcpBytesWritten()
 {
-    if (m_paused && m_tcp->bytesToWrite() <= m_options.lowWatermarkBytes
-        && wsQueuedBytes() <= m_options.highWatermarkBytes)
-        resumeWsReading();
+    resumeWsReading();
     checkFinished();
 }
 
@@ -561,19 +565,25 @@ void Relay::onWsDisconnected()
     // every byte before it is closed. Inside a read (our own write found the socket gone) that
     // read goes on with the rest and ends the WebSocket side after.
     m_paused = false;
-    if (m_reading) {
-        m_endWsAfterRead = true;
-        return;
-    }
-    readWsFrames();
-    if (m_sslTransport) {
+    if (m_sslTransport && !m_reading) {
         // TLS (Qt 6.4): the state change that reports the disconnect comes before QSslSocket
         // decrypts what its inner socket still holds; those bytes arrive with its own
         // disconnected(), which ends the WebSocket side (onTransportDisconnected). In case it
         // never comes, a queued call does.
+        readWsFrames();
         QMetaObject::invokeMethod(this, &Relay::onTransportDisconnected, Qt::QueuedConnection);
         return;
     }
+    readRestAndEndWs();
+}
+
+void Relay::readRestAndEndWs()
+{
+    if (m_reading) {
+        m_endWsAfterRead = true; // the read in progress goes on with the rest, then ends
+        return;
+    }
+    readWsFrames();
     endWs();
 }
 
@@ -585,12 +595,7 @@ void Relay::onTransportDisconnected()
         onWsDisconnected(); // QWebSocket did not report it (first)
         return;
     }
-    if (m_reading) {
-        m_endWsAfterRead = true;
-        return;
-    }
-    readWsFrames();
-    endWs();
+    readRestAndEndWs();
 }
 
 void Relay::endWs()

@@ -77,6 +77,7 @@ private:
     void onTcpError();
     void onWsDisconnected();
     void onTransportDisconnected(); // after onWsDisconnected(); for TLS, after the last decrypt
+    void readRestAndEndWs(); // the transport is closed: deliver what it holds, then end
     void onWsBytesWritten();
 
     // Bytes queued towards the WebSocket peer, including those already encrypted (TLS).
@@ -84,13 +85,14 @@ private:
     void pumpTcpToWs();
     qint64 sendToWs(); // one frame from TCP's buffer; returns its payload size
     void writeWsFrame(quint8 opcode, const QByteArray &payload);
+    quint32 nextMaskingKey() const;
 
     // The WebSocket -> TCP direction: frames are read as long as TCP keeps up.
     void readWsFrames();
     bool handleWsEvent(FrameReader::Event &event, qint64 *delivered); // false: stop reading
     void failWs(int code, const QString &reason, const QString &logText);
     void pauseWsReading();
-    void resumeWsReading();
+    void resumeWsReading(); // when both queues have room again
     void scheduleWsRead();
     void kickTransport();
 
