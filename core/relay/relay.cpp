@@ -589,8 +589,10 @@ void Relay::readRestAndEndWs()
 
 void Relay::onTransportDisconnected()
 {
-    if (m_wsEnded)
+    if (m_wsEnded) {
+        checkFinished(); // the close frame ended the WebSocket side; now its socket is gone too
         return;
+    }
     if (!m_wsDisconnected) {
         onWsDisconnected(); // QWebSocket did not report it (first)
         return;
@@ -600,10 +602,12 @@ void Relay::onTransportDisconnected()
 
 void Relay::endWs()
 {
-    if (m_wsEnded)
-        return;
-    m_wsEnded = true;
-    closeTcpAfterFlush();
+    // Also when the close frame ended the WebSocket side before its socket closed: the tunnel
+    // finishes with the socket, not at the close timeout.
+    if (!m_wsEnded) {
+        m_wsEnded = true;
+        closeTcpAfterFlush();
+    }
     checkFinished();
 }
 

@@ -72,6 +72,8 @@ private Q_SLOTS:
     void tailDeliveredWhilePaused_data();
     void tailDeliveredWhilePaused();
     void localAppLeavesWhilePaused();
+    void closingHandshakeEndsTunnel_data();
+    void closingHandshakeEndsTunnel();
     void textMessageClosesWith1003();
     void oversizedFrameClosesWith1009();
     void keepAliveSentAndIgnored();
@@ -292,6 +294,43 @@ void TestRelay::localAppLeavesWhilePaused()
     QTRY_COMPARE_WITH_TIMEOUT(m_client->activeConnections(), 0, 20000);
     QTRY_COMPARE_WITH_TIMEOUT(m_server->activeTunnels(), 0, 20000);
     QTRY_COMPARE(m_client->findChildren<Relay *>().size(), 0);
+}
+
+void TestRelay::closingHandshakeEndsTunnel_data()
+{
+    QTest::addColumn<bool>("localCloses");
+    QTest::newRow("local application closes") << true;
+    QTest::newRow("remote closes") << false;
+}
+
+void TestRelay::closingHandshakeEndsTunnel()
+{
+    // Once the close frames are exchanged and the sockets are closed, both relays are done. The
+    // close timeout is only for a peer that does not answer: set far beyond the wait here, a relay
+    // that waits for it instead keeps counting as an active tunnel (and its memory) until then.
+    QFETCH(bool, localCloses);
+    RelayOptions options;
+    options.closeTimeoutMs = 120'000;
+    EchoServer echo;
+    SourceServer source(9, 1000);
+    QVERIFY(localCloses ? echo.listen(QHostAddress::LocalHost)
+                        : source.listen(QHostAddress::LocalHost));
+    startTunnel(localCloses ? echo.serverPort() : source.serverPort(), options);
+    for (int i = 0; i < 3; ++i) {
+        StreamClient stream;
+        stream.keepData = true;
+        stream.start(m_client->serverPort(), localCloses ? QByteArray("ping") : QByteArray(),
+                     false);
+        QTRY_COMPARE_WITH_TIMEOUT(stream.bytesRead, localCloses ? 4 : 1000, 20000);
+        if (localCloses)
+            stream.close();
+        else
+            QTRY_VERIFY_WITH_TIMEOUT(stream.done, 20000);
+        QTRY_COMPARE_WITH_TIMEOUT(m_client->activeConnections(), 0, 20000);
+        QTRY_COMPARE_WITH_TIMEOUT(m_server->activeTunnels(), 0, 20000);
+        QTRY_COMPARE(m_server->findChildren<Relay *>().size(), 0);
+        QTRY_COMPARE(m_client->findChildren<Relay *>().size(), 0);
+    }
 }
 
 void TestRelay::textMessageClosesWith1003()
