@@ -203,6 +203,8 @@ private:
     void bulk(RouteKind kind);
     void roundTrip(RouteKind kind);
     void setup(RouteKind kind);
+    // "<prefix> <process> peak RSS MiB" for each process of the route.
+    void recordPeakRss(RouteKind kind, const Route &route, const QString &prefix);
     void concurrency(RouteKind kind, int tunnels);
     void slowConsumer(RouteKind kind, bool clientToServer);
     void closeTails(RouteKind kind);
@@ -338,6 +340,15 @@ void Bench::roundTrip(RouteKind kind)
     });
 }
 
+void Bench::recordPeakRss(RouteKind kind, const Route &route, const QString &prefix)
+{
+    const std::vector<QString> names = route.processNames();
+    const std::vector<ProcessStats> stats = route.stats();
+    for (size_t p = 0; p < stats.size(); ++p)
+        record(kind, QStringLiteral("%1 %2 peak RSS MiB").arg(prefix, names[p]),
+               double(stats[p].peakRssKb) / 1024.0);
+}
+
 void Bench::setup(RouteKind kind)
 {
     EchoEndpoint echo;
@@ -373,6 +384,9 @@ void Bench::setup(RouteKind kind)
         record(kind, QStringLiteral("setup 32 parallel conn/s"),
                m_settings.setupParallel / seconds(start));
         record(kind, QStringLiteral("setup errors"), errors + parallelErrors);
+        // A tunnel that has ended must let go of its memory: one that outlives its connections
+        // shows here, not in the rate.
+        recordPeakRss(kind, route, QStringLiteral("setup"));
         if (errors + parallelErrors > 0)
             fail(Route::name(kind)
                  + QStringLiteral(": %1 connection setups failed").arg(errors + parallelErrors));
@@ -451,11 +465,7 @@ void Bench::slowConsumer(RouteKind kind, bool clientToServer)
     const QString direction =
         clientToServer ? QStringLiteral("client->server") : QStringLiteral("server->client");
     auto report = [&](Route &route, uint64_t accepted, uint64_t consumed) {
-        const std::vector<QString> names = route.processNames();
-        const std::vector<ProcessStats> stats = route.stats();
-        for (size_t p = 0; p < stats.size(); ++p)
-            record(kind, QStringLiteral("slow %1 %2 peak RSS MiB").arg(direction, names[p]),
-                   double(stats[p].peakRssKb) / 1024.0);
+        recordPeakRss(kind, route, QStringLiteral("slow %1").arg(direction));
         record(kind, QStringLiteral("slow %1 in flight MiB").arg(direction),
                double(accepted - std::min(accepted, consumed)) / double(1 << 20));
     };
