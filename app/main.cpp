@@ -16,6 +16,7 @@
 #include <QLoggingCategory>
 #include <QTimer>
 #include <cstdio>
+#include <ctime>
 #include <memory>
 #include <variant>
 
@@ -78,6 +79,27 @@ void useHeadlessEventLoop()
 #endif
 }
 
+// Writes a log line to stderr behind the local time, as yyyy-MM-ddThh:mm:ss.zzz. A %{time} in
+// the message pattern formats through QDateTime and QLocale for every line: with two lines per
+// tunnel, that was 7 % of the server's instructions while it set up tunnels by the thousand. The C
+// library formats the same stamp, once a second.
+void writeStamped(QtMsgType type, const QMessageLogContext &context, const QString &message)
+{
+    timespec now {};
+    clock_gettime(CLOCK_REALTIME, &now);
+    thread_local time_t stampedSecond = -1;
+    thread_local char stamp[32] = {};
+    if (now.tv_sec != stampedSecond) {
+        tm local {};
+        localtime_r(&now.tv_sec, &local);
+        strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &local);
+        stampedSecond = now.tv_sec;
+    }
+    const QByteArray line = qFormatLogMessage(type, context, message).toLocal8Bit();
+    std::fprintf(stderr, "%s.%03d %s\n", stamp, int(now.tv_nsec / 1'000'000), line.constData());
+    std::fflush(stderr);
+}
+
 void setUpLogging()
 {
     if (!qEnvironmentVariableIsEmpty("QT_MESSAGE_PATTERN"))
@@ -93,8 +115,9 @@ void setUpLogging()
                            + levels + QStringLiteral(" %{category}: %{message}"));
         return;
     }
-    qSetMessagePattern(QStringLiteral("%{time yyyy-MM-ddThh:mm:ss.zzz} ") + levels
-                       + QStringLiteral(" %{category}: %{message}"));
+    // The time stamp comes from writeStamped(), not from %{time} in the pattern.
+    qSetMessagePattern(levels + QStringLiteral(" %{category}: %{message}"));
+    qInstallMessageHandler(writeStamped);
 }
 
 // --log-level: rules for our categories; QT_LOGGING_RULES, applied after these, still wins.

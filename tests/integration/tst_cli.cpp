@@ -1,6 +1,9 @@
 // The executable's command-line behaviour: exit codes and the one-line errors users see.
 #include "towprocess.h"
 
+#include <QDateTime>
+#include <QProcessEnvironment>
+#include <QRegularExpression>
 #include <QTcpServer>
 #include <QTest>
 
@@ -13,6 +16,8 @@ private Q_SLOTS:
     void helpAndVersion();
     void portInUse();
     void unresolvableListenAddress();
+    void logLineFormat_data();
+    void logLineFormat();
 };
 
 void TestCli::usageErrors_data()
@@ -85,6 +90,48 @@ void TestCli::unresolvableListenAddress()
     QCOMPARE(result.exitCode, 1);
     QVERIFY2(result.standardError.contains(QLatin1String("cannot resolve")),
              qPrintable(result.standardError));
+}
+
+void TestCli::logLineFormat_data()
+{
+    QTest::addColumn<bool>("underSystemd");
+    QTest::addColumn<QString>("expected");
+    QTest::newRow("terminal") << false
+                              << QStringLiteral(
+                                     "^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3} "
+                                     "info tow\\.server: listening on 127\\.0\\.0\\.1:\\d+ ");
+    // journald stamps the time itself and reads the priority from the prefix.
+    QTest::newRow("journald") << true
+                              << QStringLiteral("^<6>info tow\\.server: listening on "
+                                                "127\\.0\\.0\\.1:\\d+ ");
+}
+
+void TestCli::logLineFormat()
+{
+    QFETCH(bool, underSystemd);
+    QFETCH(QString, expected);
+    TowProcess tow;
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    environment.remove(QStringLiteral("QT_MESSAGE_PATTERN"));
+    if (underSystemd)
+        environment.insert(QStringLiteral("JOURNAL_STREAM"), QStringLiteral("8:12345"));
+    else
+        environment.remove(QStringLiteral("JOURNAL_STREAM"));
+    // The stamp is local time: here 5:30 h ahead of UTC (a POSIX TZ, no zone database needed).
+    environment.insert(QStringLiteral("TZ"), QStringLiteral("XYZ-5:30"));
+    tow.process().setProcessEnvironment(environment);
+    QVERIFY2(tow.start({"server", "-listen_ws", "127.0.0.1:0", "-remote_tcp", "127.0.0.1:9"}),
+             qPrintable(tow.log()));
+    const QString firstLine = tow.log().section(QLatin1Char('\n'), 0, 0);
+    QVERIFY2(QRegularExpression(expected).match(firstLine).hasMatch(), qPrintable(firstLine));
+    if (!underSystemd) {
+        const QDateTime stamp =
+            QDateTime::fromString(firstLine.left(23), QStringLiteral("yyyy-MM-ddThh:mm:ss.zzz"));
+        QDateTime localNow = QDateTime::currentDateTimeUtc().addSecs(5 * 3600 + 30 * 60);
+        localNow.setTimeSpec(Qt::LocalTime);
+        QVERIFY2(qAbs(stamp.secsTo(localNow)) < 120, qPrintable(firstLine));
+    }
+    QCOMPARE(tow.stop(), 0);
 }
 
 QTEST_GUILESS_MAIN(TestCli)
