@@ -20,97 +20,52 @@ constexpr size_t kIoChunk = 1 << 20;
 using Clock = std::chrono::steady_clock;
 } // namespace
 
-void Checksum::add(const char *data, size_t size)
-{
-    while (size > 0 && m_pendingSize > 0) {
-        m_pending[m_pendingSize++] = static_cast<unsigned char>(*data++);
-        --size;
-        if (m_pendingSize == 8) {
-            uint64_t word;
-            std::memcpy(&word, m_pending, 8);
-            addWord(word);
-            m_pendingSize = 0;
-        }
-    }
-    while (size >= 8 && (m_words & 3) != 0) {
-        uint64_t word;
-        std::memcpy(&word, data, 8);
-        addWord(word);
-        data += 8;
-        size -= 8;
-    }
-    // Lane i takes word i of every 32 bytes: four chains with no dependency between them.
-    while (size >= 32) {
-        uint64_t words[4];
-        std::memcpy(words, data, 32);
-        for (int lane = 0; lane < 4; ++lane)
-            mix(m_lanes[lane], words[lane]);
-        m_words += 4;
-        data += 32;
-        size -= 32;
-    }
-    while (size >= 8) {
-        uint64_t word;
-        std::memcpy(&word, data, 8);
-        addWord(word);
-        data += 8;
-        size -= 8;
-    }
-    while (size > 0) {
-        m_pending[m_pendingSize++] = static_cast<unsigned char>(*data++);
-        --size;
-    }
-}
-
-uint64_t Checksum::value() const
-{
-    uint64_t result = 14695981039346656037ull;
-    for (const uint64_t lane : m_lanes)
-        mix(result, lane);
-    uint64_t tail = 0;
-    std::memcpy(&tail, m_pending, m_pendingSize);
-    mix(result, tail);
-    mix(result, m_words * 8 + m_pendingSize);
-    return result;
-}
-
 namespace {
 
-uint64_t patternWord(uint64_t index)
-{
-    uint64_t x = (index + 1) * 0x9E3779B97F4A7C15ull;
-    x ^= x >> 29;
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    x = __builtin_bswap64(x); // stored with memcpy: the same bytes on every machine
-#endif
-    return x;
-}
-
+// Byte x of the pattern is byte x % 8 (little-endian) of a 64-bit hash of x / 8.
 char patternByte(uint64_t offset)
 {
-    const uint64_t word = patternWord(offset / 8);
-    char bytes[8];
-    std::memcpy(bytes, &word, 8);
-    return bytes[offset % 8];
+    uint64_t x = (offset / 8 + 1) * 0x9E3779B97F4A7C15ull;
+    x ^= x >> 29;
+    return char(x >> (8 * (offset % 8)));
+}
+
+// One period and kPatternRun bytes more, so that a run from any offset is contiguous.
+const std::vector<char> &patternBlock()
+{
+    static const std::vector<char> block = [] {
+        std::vector<char> bytes(kPatternPeriod + kPatternRun);
+        for (size_t i = 0; i < bytes.size(); ++i)
+            bytes[i] = patternByte(i % kPatternPeriod);
+        return bytes;
+    }();
+    return block;
 }
 
 } // namespace
 
+const char *patternAt(uint64_t offset)
+{
+    return patternBlock().data() + offset % kPatternPeriod;
+}
+
 void fillPattern(char *buffer, size_t size, uint64_t offset)
 {
-    size_t i = 0;
-    // Up to the next word boundary of the stream, then whole words, then the rest.
-    while (i < size && (offset + i) % 8 != 0) {
-        const uint64_t x = offset + i;
-        buffer[i++] = patternByte(x);
+    for (size_t done = 0; done < size;) {
+        const size_t n = std::min(size - done, kPatternRun);
+        std::memcpy(buffer + done, patternAt(offset + done), n);
+        done += n;
     }
-    for (; i + 8 <= size; i += 8) {
-        const uint64_t word = patternWord((offset + i) / 8);
-        std::memcpy(buffer + i, &word, 8);
-    }
-    for (; i < size; ++i) {
-        const uint64_t x = offset + i;
-        buffer[i] = patternByte(x);
+}
+
+void PatternCheck::add(const char *data, size_t size)
+{
+    for (size_t done = 0; done < size;) {
+        const size_t n = std::min(size - done, kPatternRun);
+        if (m_intact && std::memcmp(data + done, patternAt(m_bytes), n) != 0)
+            m_intact = false;
+        done += n;
+        m_bytes += n;
     }
 }
 
@@ -191,7 +146,7 @@ void SinkEndpoint::setSlow(uint64_t bytesPerSecond, double seconds)
 void SinkEndpoint::serve(int fd)
 {
     std::vector<char> buffer(kIoChunk);
-    Checksum checksum;
+    PatternCheck check;
     uint64_t total = 0;
     const auto start = Clock::now();
     if (m_slowRate > 0) {
@@ -214,13 +169,13 @@ void SinkEndpoint::serve(int fd)
         const ssize_t n = read(fd, buffer.data(), want);
         if (n <= 0)
             break;
-        checksum.add(buffer.data(), size_t(n));
+        check.add(buffer.data(), size_t(n));
         total += uint64_t(n);
         m_bytesRead += uint64_t(n);
     }
     close(fd);
     std::lock_guard<std::mutex> lock(m_mutex);
-    m_results.push_back({total, checksum.value()});
+    m_results.push_back({total, check.intact()});
     m_cv.notify_all();
 }
 
@@ -238,22 +193,14 @@ bool SinkEndpoint::waitResult(Result *result, int timeoutMs)
 void SourceEndpoint::serve(int fd)
 {
     const uint64_t bytes = m_bytes;
-    std::vector<char> buffer(kIoChunk);
     uint64_t sent = 0;
     while (sent < bytes) {
-        const size_t n = size_t(std::min<uint64_t>(buffer.size(), bytes - sent));
-        fillPattern(buffer.data(), n, sent);
-        size_t done = 0;
-        while (done < n) {
-            const ssize_t w = write(fd, buffer.data() + done, n - done);
-            if (w <= 0) {
-                close(fd);
-                return;
-            }
-            done += size_t(w);
-            m_written += uint64_t(w);
-        }
-        sent += n;
+        const size_t n = size_t(std::min<uint64_t>(kPatternRun, bytes - sent));
+        const ssize_t w = write(fd, patternAt(sent), n);
+        if (w <= 0)
+            break;
+        sent += uint64_t(w);
+        m_written += uint64_t(w);
     }
     close(fd);
 }
