@@ -35,10 +35,13 @@ std::optional<QNetworkProxy> fromUrl(const QString &text, QString *error)
     return proxy;
 }
 
-QString variable(const QProcessEnvironment &environment, const QString &upper)
+QString variable(const QProcessEnvironment *environment, const QString &upper)
 {
-    const QString value = environment.value(upper);
-    return value.isEmpty() ? environment.value(upper.toLower()) : value;
+    auto read = [environment](const QString &name) {
+        return environment ? environment->value(name) : qEnvironmentVariable(qPrintable(name));
+    };
+    const QString value = read(upper);
+    return value.isEmpty() ? read(upper.toLower()) : value;
 }
 
 // NO_PROXY as Go reads it: comma-separated host names (matching the name and its subdomains,
@@ -103,7 +106,7 @@ bool validate(const QString &setting, QString *error)
 }
 
 std::optional<QNetworkProxy> resolve(const QString &setting, const QUrl &target, QString *error,
-                                     const QProcessEnvironment &environment)
+                                     const QProcessEnvironment *environment)
 {
     if (setting == QLatin1String("none"))
         return QNetworkProxy(QNetworkProxy::NoProxy);

@@ -15,11 +15,13 @@ namespace ProxyResolver {
 bool validate(const QString &setting, QString *error);
 
 // The proxy for a WebSocket URL (ws:// or wss://). QNetworkProxy::NoProxy when none applies.
-std::optional<QNetworkProxy>
-resolve(const QString &setting, const QUrl &target, QString *error,
-        const QProcessEnvironment &environment = QProcessEnvironment::systemEnvironment());
+// The variables come from `environment`, or without one from the process's own, read as they are
+// now (a few getenv() calls: this runs for every connection, and a copy of the whole environment
+// was 15 % of a busy client's instructions).
+std::optional<QNetworkProxy> resolve(const QString &setting, const QUrl &target, QString *error,
+                                     const QProcessEnvironment *environment = nullptr);
 
-// "http proxy 127.0.0.1:3128" / "no proxy": for logs, without credentials.
+// "HTTP proxy 127.0.0.1:3128" / "no proxy": for logs, without credentials.
 QString describe(const QNetworkProxy &proxy);
 
 } // namespace ProxyResolver

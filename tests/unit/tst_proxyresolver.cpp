@@ -9,6 +9,7 @@ class TestProxyResolver : public QObject
 private Q_SLOTS:
     void resolve_data();
     void resolve();
+    void processEnvironmentReadAtEachCall();
     void errors_data();
     void errors();
     void describeHidesCredentials();
@@ -111,10 +112,33 @@ void TestProxyResolver::resolve()
     for (const QString &entry : environment)
         env.insert(entry.section(QLatin1Char('='), 0, 0), entry.section(QLatin1Char('='), 1));
     QString error;
-    const auto proxy = ProxyResolver::resolve(setting, QUrl(target), &error, env);
+    const auto proxy = ProxyResolver::resolve(setting, QUrl(target), &error, &env);
     QVERIFY2(proxy, qPrintable(error));
     QCOMPARE(ProxyResolver::describe(*proxy), expected);
     QCOMPARE(proxy->user(), user);
+}
+
+void TestProxyResolver::processEnvironmentReadAtEachCall()
+{
+    // Without an environment given, the process's own variables count as they are at the call.
+    const QUrl target(QStringLiteral("ws://example.org/"));
+    QString error;
+    qunsetenv("HTTP_PROXY");
+    qputenv("http_proxy", "http://lower:3128");
+    auto proxy = ProxyResolver::resolve(QString(), target, &error);
+    QVERIFY2(proxy, qPrintable(error));
+    QCOMPARE(ProxyResolver::describe(*proxy), QStringLiteral("HTTP proxy lower:3128"));
+    qputenv("HTTP_PROXY", "http://upper:3128");
+    proxy = ProxyResolver::resolve(QString(), target, &error);
+    QVERIFY2(proxy, qPrintable(error));
+    QCOMPARE(ProxyResolver::describe(*proxy), QStringLiteral("HTTP proxy upper:3128"));
+    qputenv("NO_PROXY", "example.org");
+    proxy = ProxyResolver::resolve(QString(), target, &error);
+    QVERIFY2(proxy, qPrintable(error));
+    QCOMPARE(proxy->type(), QNetworkProxy::NoProxy);
+    qunsetenv("HTTP_PROXY");
+    qunsetenv("http_proxy");
+    qunsetenv("NO_PROXY");
 }
 
 void TestProxyResolver::errors_data()
