@@ -716,6 +716,8 @@ void Relay::checkFinished()
             return; // the read in progress ends the WebSocket side, which comes back here
         m_wsDisconnected = true;
         readWsFrames();
+        if (m_finished)
+            return; // a close or bad frame in there ended the WebSocket side, and so the tunnel
         m_wsEnded = true;
     }
     m_finished = true;

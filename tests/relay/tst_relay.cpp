@@ -7,8 +7,10 @@
 #include "server/tunnelserver.h"
 #include "testmain.h"
 
+#include <QCryptographicHash>
 #include <QElapsedTimer>
 #include <QSignalSpy>
+#include <QTcpServer>
 #include <QTest>
 #include <QTimer>
 #include <QWebSocket>
@@ -74,6 +76,7 @@ private Q_SLOTS:
     void localAppLeavesWhilePaused();
     void closingHandshakeEndsTunnel_data();
     void closingHandshakeEndsTunnel();
+    void finishesOnceWhenBothSidesLeftFirst();
     void textMessageClosesWith1003();
     void oversizedFrameClosesWith1009();
     void keepAliveSentAndIgnored();
@@ -322,6 +325,7 @@ void TestRelay::closingHandshakeEndsTunnel()
         stream.start(m_client->serverPort(), localCloses ? QByteArray("ping") : QByteArray(),
                      false);
         QTRY_COMPARE_WITH_TIMEOUT(stream.bytesRead, localCloses ? 4 : 1000, 20000);
+        QCOMPARE(stream.received, localCloses ? QByteArray("ping") : patternBytes(9, 1000));
         if (localCloses)
             stream.close();
         else
@@ -331,6 +335,47 @@ void TestRelay::closingHandshakeEndsTunnel()
         QTRY_COMPARE(m_server->findChildren<Relay *>().size(), 0);
         QTRY_COMPARE(m_client->findChildren<Relay *>().size(), 0);
     }
+}
+
+void TestRelay::finishesOnceWhenBothSidesLeftFirst()
+{
+    // The local application has left and the server has sent its close frame and closed before
+    // the relay starts: the relay reads that frame as it finishes, and must finish once (the
+    // client counts its connections down on finished()).
+    QTcpServer server;
+    QVERIFY(server.listen(QHostAddress::LocalHost));
+    QTcpSocket *peer = nullptr;
+    connect(&server, &QTcpServer::newConnection, this, [&] {
+        peer = server.nextPendingConnection();
+        connect(peer, &QTcpSocket::readyRead, peer, [peer] {
+            const QByteArray request = peer->readAll();
+            const qsizetype at = request.indexOf("Sec-WebSocket-Key: ") + 19;
+            const QByteArray key = request.mid(at, request.indexOf("\r\n", at) - at);
+            const QByteArray accept =
+                QCryptographicHash::hash(QByteArray(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"),
+                                         QCryptographicHash::Sha1)
+                    .toBase64();
+            peer->write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                        "Connection: Upgrade\r\nSec-WebSocket-Accept: "
+                        + accept + "\r\n\r\n");
+        });
+    });
+    auto *ws = new QWebSocket;
+    ws->open(QUrl(QStringLiteral("ws://127.0.0.1:%1/").arg(server.serverPort())));
+    QTRY_COMPARE(ws->state(), QAbstractSocket::ConnectedState);
+    auto *transport = ws->findChild<QAbstractSocket *>();
+    QVERIFY(transport);
+    // QWebSocket must not read the close frame itself: from here on frames are the relay's.
+    QObject::disconnect(transport, SIGNAL(readyRead()), ws, nullptr);
+    peer->write(QByteArray::fromHex("880203e8")); // close, 1000
+    peer->disconnectFromHost();
+    QTRY_COMPARE(transport->state(), QAbstractSocket::UnconnectedState);
+    auto *tcp = new QTcpSocket; // never connected: the local application already left
+    Relay relay(tcp, ws, nullptr, RelayOptions(), QStringLiteral("test"));
+    QSignalSpy finished(&relay, &Relay::finished);
+    QTRY_COMPARE(finished.size(), 1);
+    QTest::qWait(200); // a second report would be queued behind the first
+    QCOMPARE(finished.size(), 1);
 }
 
 void TestRelay::textMessageClosesWith1003()
