@@ -79,6 +79,7 @@ void useHeadlessEventLoop()
 #endif
 }
 
+#ifdef Q_OS_LINUX
 // Writes a log line to stderr behind the local time, as yyyy-MM-ddThh:mm:ss.zzz. A %{time} in
 // the message pattern formats through QDateTime and QLocale for every line: with two lines per
 // tunnel, that was 7 % of the server's instructions while it set up tunnels by the thousand. The C
@@ -99,6 +100,7 @@ void writeStamped(QtMsgType type, const QMessageLogContext &context, const QStri
     std::fprintf(stderr, "%s.%03d %s\n", stamp, int(now.tv_nsec / 1'000'000), line.constData());
     std::fflush(stderr);
 }
+#endif
 
 void setUpLogging()
 {
@@ -115,9 +117,16 @@ void setUpLogging()
                            + levels + QStringLiteral(" %{category}: %{message}"));
         return;
     }
+#ifdef Q_OS_LINUX
     // The time stamp comes from writeStamped(), not from %{time} in the pattern.
     qSetMessagePattern(levels + QStringLiteral(" %{category}: %{message}"));
     qInstallMessageHandler(writeStamped);
+#else
+    // Elsewhere Qt's own handler stays: without a console it logs to the system's log
+    // (OutputDebugString, os_log), which stderr would not reach.
+    qSetMessagePattern(QStringLiteral("%{time yyyy-MM-ddThh:mm:ss.zzz} ") + levels
+                       + QStringLiteral(" %{category}: %{message}"));
+#endif
 }
 
 // --log-level: rules for our categories; QT_LOGGING_RULES, applied after these, still wins.

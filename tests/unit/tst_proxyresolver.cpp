@@ -1,7 +1,9 @@
 // Proxy choice: explicit URLs, "none", and the environment variables read as Go reads them.
 #include "client/proxyresolver.h"
 
+#include <QScopeGuard>
 #include <QTest>
+#include <optional>
 
 class TestProxyResolver : public QObject
 {
@@ -121,9 +123,26 @@ void TestProxyResolver::resolve()
 void TestProxyResolver::processEnvironmentReadAtEachCall()
 {
     // Without an environment given, the process's own variables count as they are at the call.
+    // The variables of whoever runs the test are put back after it, and count for nothing in it.
+    const QByteArrayList names = {"HTTP_PROXY",  "http_proxy", "HTTPS_PROXY",
+                                  "https_proxy", "NO_PROXY",   "no_proxy"};
+    QList<std::optional<QByteArray>> saved;
+    for (const QByteArray &name : names) {
+        saved.append(qEnvironmentVariableIsSet(name.constData())
+                         ? std::optional<QByteArray>(qgetenv(name.constData()))
+                         : std::nullopt);
+        qunsetenv(name.constData());
+    }
+    const auto restore = qScopeGuard([&] {
+        for (qsizetype i = 0; i < names.size(); ++i) {
+            if (saved[i])
+                qputenv(names[i].constData(), *saved[i]);
+            else
+                qunsetenv(names[i].constData());
+        }
+    });
     const QUrl target(QStringLiteral("ws://example.org/"));
     QString error;
-    qunsetenv("HTTP_PROXY");
     qputenv("http_proxy", "http://lower:3128");
     auto proxy = ProxyResolver::resolve(QString(), target, &error);
     QVERIFY2(proxy, qPrintable(error));
@@ -136,9 +155,6 @@ void TestProxyResolver::processEnvironmentReadAtEachCall()
     proxy = ProxyResolver::resolve(QString(), target, &error);
     QVERIFY2(proxy, qPrintable(error));
     QCOMPARE(proxy->type(), QNetworkProxy::NoProxy);
-    qunsetenv("HTTP_PROXY");
-    qunsetenv("http_proxy");
-    qunsetenv("NO_PROXY");
 }
 
 void TestProxyResolver::errors_data()
