@@ -106,26 +106,26 @@ void setUpLogging()
 {
     if (!qEnvironmentVariableIsEmpty("QT_MESSAGE_PATTERN"))
         return;
-    const QString levels = QStringLiteral("%{if-debug}debug%{endif}%{if-info}info%{endif}"
-                                          "%{if-warning}warning%{endif}%{if-critical}error"
-                                          "%{endif}%{if-fatal}fatal%{endif}");
+    // "info tow.server: listening on ...", behind whatever prefix the destination wants.
+    const QString line = QStringLiteral("%{if-debug}debug%{endif}%{if-info}info%{endif}"
+                                        "%{if-warning}warning%{endif}%{if-critical}error"
+                                        "%{endif}%{if-fatal}fatal%{endif} %{category}: %{message}");
     if (!qEnvironmentVariableIsEmpty("JOURNAL_STREAM")) {
         // Under systemd: journald stamps the time itself and reads the level from a <N> prefix.
         qSetMessagePattern(QStringLiteral("%{if-debug}<7>%{endif}%{if-info}<6>%{endif}"
                                           "%{if-warning}<4>%{endif}%{if-critical}<3>%{endif}"
                                           "%{if-fatal}<2>%{endif}")
-                           + levels + QStringLiteral(" %{category}: %{message}"));
+                           + line);
         return;
     }
 #ifdef Q_OS_LINUX
     // The time stamp comes from writeStamped(), not from %{time} in the pattern.
-    qSetMessagePattern(levels + QStringLiteral(" %{category}: %{message}"));
+    qSetMessagePattern(line);
     qInstallMessageHandler(writeStamped);
 #else
     // Elsewhere Qt's own handler stays: without a console it logs to the system's log
     // (OutputDebugString, os_log), which stderr would not reach.
-    qSetMessagePattern(QStringLiteral("%{time yyyy-MM-ddThh:mm:ss.zzz} ") + levels
-                       + QStringLiteral(" %{category}: %{message}"));
+    qSetMessagePattern(QStringLiteral("%{time yyyy-MM-ddThh:mm:ss.zzz} ") + line);
 #endif
 }
 
