@@ -70,7 +70,7 @@ QByteArray BinaryFrame::readFrom(QIODevice *source, qint64 maxPayloadBytes, bool
     if (wanted <= 0)
         return {};
     QByteArray frame(kMaxHeaderBytes + wanted, Qt::Uninitialized);
-    const qint64 read = readReleasingBuffer(source, frame.data() + kMaxHeaderBytes, wanted);
+    const qint64 read = readReleasingBuffer(source, frame.data() + kMaxHeaderBytes, wanted, false);
     if (read <= 0)
         return {};
     frame.truncate(kMaxHeaderBytes + read);
@@ -111,10 +111,15 @@ qint64 BinaryFrame::relay(QIODevice *source, QIODevice *sink, qint64 maxPayloadB
     return payload.size();
 }
 
-qint64 BinaryFrame::readReleasingBuffer(QIODevice *source, char *out, qint64 size)
+qint64 BinaryFrame::readReleasingBuffer(QIODevice *source, char *out, qint64 size,
+                                        bool askPastBuffer)
 {
-    if (size != source->bytesAvailable())
+    const qint64 available = source->bytesAvailable();
+    if (askPastBuffer ? size != available : size < available)
         return qMax<qint64>(0, source->read(out, size));
+    if (available <= 0)
+        return 0;
+    size = available;
     const QByteArray all = source->read(size);
     std::memcpy(out, all.constData(), size_t(all.size()));
     return all.size();

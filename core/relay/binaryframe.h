@@ -48,7 +48,11 @@ public:
     // Reads up to size bytes from source into out, returns how many. When that is everything
     // source holds, the bytes are taken as one QByteArray, so that Qt's buffer chunk (16 KiB)
     // leaves with them instead of staying allocated while the tunnel is idle; still one copy.
-    static qint64 readReleasingBuffer(QIODevice *source, char *out, qint64 size);
+    // Without askPastBuffer no more than the buffer holds is asked for: QIODevice (Qt 6.4) would
+    // reserve a fresh chunk for the rest, find nothing in a socket and keep the chunk. With it,
+    // the rest is asked for: what makes a QSslSocket decrypt more (see FrameReader).
+    static qint64 readReleasingBuffer(QIODevice *source, char *out, qint64 size,
+                                      bool askPastBuffer);
 
     // RFC 6455 5.2 opcodes.
     static constexpr quint8 kContinuation = 0x0;

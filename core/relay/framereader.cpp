@@ -58,7 +58,7 @@ qint64 FrameReader::readInto(QIODevice *source, char *out, qint64 size)
         }
     }
     if (done < size)
-        done += BinaryFrame::readReleasingBuffer(source, out + done, size - done);
+        done += BinaryFrame::readReleasingBuffer(source, out + done, size - done, m_askPastBuffer);
     return done;
 }
 

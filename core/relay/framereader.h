@@ -51,6 +51,12 @@ public:
     // and control frames). After Text, Error or Close nothing more is read.
     Event next(QIODevice *source, qint64 maxDataBytes);
 
+    // TLS (Qt 6.4): asking a QSslSocket for more than it has decrypted is what makes it decrypt
+    // what its inner socket still holds (a queued call), so the reader asks for a whole header or
+    // control frame even when fewer bytes are there. On a plain socket it asks only for what is
+    // there (the default): asking for more would leave an empty buffer chunk allocated.
+    void setAskPastBuffer(bool on) { m_askPastBuffer = on; }
+
     // Bytes this reader holds that no event has reported yet (a partial header or control frame).
     qint64 bufferedBytes() const { return m_staged.size() - m_stagedOffset + m_header.size(); }
     bool isFinished() const { return m_finished; }
@@ -69,6 +75,8 @@ private:
     Role m_role;
     qint64 m_maxFrameBytes;
     qint64 m_maxMessageBytes;
+
+    bool m_askPastBuffer = false;
 
     QByteArray m_staged;
     qsizetype m_stagedOffset = 0;

@@ -78,6 +78,7 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
     // leaving (QWebSocket passes that on as its bytesWritten()). Flow control and the close
     // timeout must see both.
     m_sslTransport = qobject_cast<QSslSocket *>(m_transport.data());
+    m_reader.setAskPastBuffer(m_sslTransport != nullptr);
     m_tcp->setReadBufferSize(m_options.tcpReadBufferBytes);
 
     connect(m_tcp, &QTcpSocket::connected, this, &Relay::onTcpConnected);

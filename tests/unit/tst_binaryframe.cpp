@@ -1,11 +1,14 @@
 // The relay's own frames (BinaryFrame): exact RFC 6455 headers for every length class, the fast
 // mask against the byte-by-byte definition, data frames read from a device (in one buffer, or
-// header and payload written apart), and keep-alive, close and pong frames.
+// header and payload written apart), what a read asks its device for, and keep-alive, close and
+// pong frames.
 #include "relay/binaryframe.h"
 
 #include <QBuffer>
+#include <QList>
 #include <QTest>
 #include <QtEndian>
+#include <cstring>
 
 namespace {
 
@@ -67,6 +70,34 @@ Parsed parse(const QByteArray &frame)
     return parsed;
 }
 
+// A socket-like device that records how much each read asked for.
+class RecordingDevice : public QIODevice
+{
+public:
+    explicit RecordingDevice(const QByteArray &data) : m_data(data)
+    {
+        open(QIODevice::ReadOnly | QIODevice::Unbuffered);
+    }
+    bool isSequential() const override { return true; }
+    qint64 bytesAvailable() const override { return m_data.size() - m_offset; }
+    QList<qint64> asked;
+
+protected:
+    qint64 readData(char *data, qint64 maxSize) override
+    {
+        asked.append(maxSize);
+        const qint64 size = qMin(maxSize, bytesAvailable());
+        std::memcpy(data, m_data.constData() + m_offset, size_t(size));
+        m_offset += size;
+        return size;
+    }
+    qint64 writeData(const char *, qint64) override { return -1; }
+
+private:
+    QByteArray m_data;
+    qsizetype m_offset = 0;
+};
+
 } // namespace
 
 class TestBinaryFrame : public QObject
@@ -79,6 +110,8 @@ private Q_SLOTS:
     void readFromTakesAtMostOneFrame_data();
     void readFromTakesAtMostOneFrame();
     void readFromEmptyDevice();
+    void readReleasingBufferAsksForWhatIsThere_data();
+    void readReleasingBufferAsksForWhatIsThere();
     void controlFrames_data();
     void controlFrames();
 };
@@ -201,6 +234,41 @@ void TestBinaryFrame::readFromEmptyDevice()
     QVERIFY(sink.open(QIODevice::WriteOnly));
     QCOMPARE(BinaryFrame::relay(&device, &sink, 1 << 20, true, 1), 0);
     QVERIFY(written.isEmpty()); // no frame at all, not an empty one
+}
+
+void TestBinaryFrame::readReleasingBufferAsksForWhatIsThere_data()
+{
+    QTest::addColumn<int>("held");
+    QTest::addColumn<int>("wanted");
+    QTest::addColumn<bool>("askPastBuffer");
+    QTest::addColumn<int>("expected");
+    QTest::addColumn<QList<qint64>>("asked");
+    // A plain socket is never asked for more than it holds: a buffered QIODevice would reserve a
+    // chunk for the rest and keep it.
+    QTest::newRow("nothing there") << 0 << 2 << false << 0 << QList<qint64>();
+    QTest::newRow("part of a header there") << 1 << 2 << false << 1 << QList<qint64> {1};
+    QTest::newRow("more there than wanted") << 10 << 4 << false << 4 << QList<qint64> {4};
+    QTest::newRow("exactly what is there") << 6 << 6 << false << 6 << QList<qint64> {6};
+    // TLS: asking for the rest is what makes a QSslSocket decrypt more.
+    QTest::newRow("tls: nothing there") << 0 << 2 << true << 0 << QList<qint64> {2};
+    QTest::newRow("tls: part of a header there") << 1 << 2 << true << 1 << QList<qint64> {2};
+    QTest::newRow("tls: exactly what is there") << 6 << 6 << true << 6 << QList<qint64> {6};
+}
+
+void TestBinaryFrame::readReleasingBufferAsksForWhatIsThere()
+{
+    QFETCH(int, held);
+    QFETCH(int, wanted);
+    QFETCH(bool, askPastBuffer);
+    QFETCH(int, expected);
+    QFETCH(QList<qint64>, asked);
+    const QByteArray data = pattern(held);
+    RecordingDevice device(data);
+    QByteArray out(wanted, '\0');
+    QCOMPARE(BinaryFrame::readReleasingBuffer(&device, out.data(), wanted, askPastBuffer),
+             qint64(expected));
+    QCOMPARE(out.left(expected), data.left(expected));
+    QCOMPARE(device.asked, asked);
 }
 
 void TestBinaryFrame::controlFrames_data()
