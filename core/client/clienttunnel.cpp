@@ -8,6 +8,7 @@
 #include "relay/relay.h"
 #include "websocketconnector.h"
 
+#include <QNetworkProxy>
 #include <QPointer>
 #include <QTcpServer>
 #include <QTcpSocket>
@@ -87,6 +88,8 @@ void ClientTunnel::onNewConnection()
         // Bytes the local peer sends during the handshake wait here, bounded: beyond this the
         // kernel pushes back.
         tcp->setReadBufferSize(m_options.relay.tcpReadBufferBytes);
+        // An accepted connection has no proxy; saying so lets the relay write to it directly.
+        tcp->setProxy(QNetworkProxy::NoProxy);
         tcp->setParent(this);
         openWebSocket(tcp);
     }

@@ -2,6 +2,7 @@
 
 #include "binaryframe.h"
 #include "logcategories.h"
+#include "writethrough.h"
 
 #include <QCoreApplication>
 #include <QRandomGenerator>
@@ -79,6 +80,7 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
     // timeout must see both.
     m_sslTransport = qobject_cast<QSslSocket *>(m_transport.data());
     m_reader.setAskPastBuffer(m_sslTransport != nullptr);
+    m_wsWriteThrough = m_transport && !m_sslTransport && WriteThrough::isPossible(m_transport);
     m_tcp->setReadBufferSize(m_options.tcpReadBufferBytes);
 
     connect(m_tcp, &QTcpSocket::connected, this, &Relay::onTcpConnected);
@@ -97,6 +99,7 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
     if (m_tcp->state() == QAbstractSocket::ConnectedState) {
         m_tcpConnected = true;
         m_tcp->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+        m_tcpWriteThrough = WriteThrough::isPossible(m_tcp);
     } else if (m_tcp->state() == QAbstractSocket::UnconnectedState) {
         // Client side: the local peer may have sent everything and left during the handshake.
         m_tcpEnded = true;
@@ -176,6 +179,7 @@ void Relay::onTcpConnected()
 {
     m_tcpConnected = true;
     m_tcp->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+    m_tcpWriteThrough = WriteThrough::isPossible(m_tcp);
     if (m_wsEnded)
         closeTcpAfterFlush();
     pumpTcpToWs();
@@ -237,6 +241,13 @@ qint64 Relay::sendToWs()
         // Small (an echo, a keystroke): header and payload in one buffer, one write.
         const QByteArray frame = BinaryFrame::readFrom(m_tcp, m_options.maxOutgoingFrameBytes,
                                                        m_maskFrames, key, &payload);
+        if (payload > 0 && m_wsWriteThrough) {
+            // Straight to the kernel while nothing is queued: no copy, no flush, no report.
+            WriteThrough::write(m_transport, frame.constData(), frame.size());
+            m_bytesTcpToWs += payload;
+            m_sinceData.restart();
+            return payload;
+        }
         if (payload > 0)
             m_transport->write(frame);
     }
@@ -377,7 +388,13 @@ bool Relay::handleWsEvent(FrameReader::Event &event, qint64 *delivered)
         // (the WebSocket is being closed).
         if (!event.payload.isEmpty() && !m_tcpEnded && !m_tcpClosing) {
             const qint64 size = event.payload.size();
-            m_tcp->write(event.payload); // queued as it is: no copy
+            // The last frame there is (a keystroke, an answer) goes straight to the kernel when
+            // nothing is queued; inside a batch frames are queued and written together.
+            if (m_tcpWriteThrough && m_transport->bytesAvailable() == 0
+                && m_reader.bufferedBytes() == 0)
+                WriteThrough::write(m_tcp, event.payload.constData(), size);
+            else
+                m_tcp->write(event.payload); // 4 KiB and more are queued as they are: no copy
             m_bytesWsToTcp += size;
             *delivered += size;
             m_sinceData.restart();

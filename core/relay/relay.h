@@ -111,6 +111,7 @@ private:
     QPointer<QAbstractSocket> m_transport; // the socket the WebSocket runs on
     QPointer<QSslSocket> m_sslTransport; // the same, when it is a TLS socket
     bool m_maskFrames; // client side: frames to the server are masked (RFC 6455 5.3)
+    bool m_wsWriteThrough = false; // small frames may go straight to the kernel (plain ws://)
     RelayOptions m_options;
     QString m_description;
     FrameReader m_reader;
@@ -133,6 +134,7 @@ private:
     QString m_closeReason;
 
     bool m_tcpConnected = false;
+    bool m_tcpWriteThrough = false; // small writes may go straight to the kernel (WriteThrough)
     bool m_tcpEnded = false; // no more bytes will come from TCP
     bool m_tcpClosing = false; // we asked TCP to close once its queue is written
     bool m_wsEnded = false; // no more frames will come from the WebSocket

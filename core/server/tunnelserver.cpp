@@ -15,6 +15,7 @@
 #include <QHttpServerRequest>
 #include <QHttpServerResponder>
 #include <QHttpServerResponse>
+#include <QNetworkProxy>
 #include <QTcpSocket>
 #include <QUrlQuery>
 #include <QWebSocket>
@@ -602,6 +603,8 @@ void TunnelServer::onNewWebSocketConnection()
         const QString description = slot.clientAddress + QLatin1String(" ") + route.path
             + QLatin1String(" -> ") + route.remote.toString();
         auto *tcp = new QTcpSocket;
+        // The remote is reached directly, as by the original: no proxy lookup per tunnel.
+        tcp->setProxy(QNetworkProxy::NoProxy);
         auto *relay = new Relay(tcp, ws.release(), transport, relayOptions, description, this);
         connect(tcp, &QTcpSocket::connected, this, [this] {
             m_metrics.add(kConnections, {{QStringLiteral("type"), QStringLiteral("tcp")}}, 1);

@@ -1,5 +1,6 @@
 #include "tunneltcpserver.h"
 
+#include <QNetworkProxy>
 #include <QSslSocket>
 
 TunnelTcpServer::TunnelTcpServer(qint64 socketReadBufferBytes, QObject *parent)
@@ -61,6 +62,8 @@ void TunnelTcpServer::incomingConnection(qintptr socketDescriptor)
 
 void TunnelTcpServer::track(QTcpSocket *socket)
 {
+    // An accepted connection has no proxy; saying so lets the relay write to it directly.
+    socket->setProxy(QNetworkProxy::NoProxy);
     socket->setReadBufferSize(m_socketReadBufferBytes);
     m_sockets.insert(key(socket->peerAddress(), socket->peerPort()), socket);
     if (m_sockets.size() > 2 * m_sizeAfterPrune + 64)
