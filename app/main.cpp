@@ -32,12 +32,12 @@
 #endif
 
 #ifdef TOW_HAVE_UI
-#include "desktop/singleinstance.h"
-#include "desktopapp.h"
-#include "tunnels/connectionprobe.h"
-
-#include <QApplication>
-#include <QStandardPaths>
+#include "trayentry.h"
+#endif
+#ifdef TOW_TRAY_MODULE_FILE
+#include <QDir>
+#include <QFileInfo>
+#include <QLibrary>
 #endif
 
 namespace {
@@ -240,54 +240,33 @@ std::variant<QList<Profile>, int> selectProfiles(const CommandLine &commandLine)
     return selected;
 }
 
-#ifdef TOW_HAVE_UI
+#if defined(TOW_TRAY_MODULE_FILE)
+// The tray module lives in lib/tcp-over-websocket/ beside the executable's bin/, installed as in
+// the build tree.
 int runTray(int argc, char *argv[])
 {
-    QApplication app(argc, argv);
-    setApplicationNames();
-    QApplication::setQuitOnLastWindowClosed(false); // closing the window leaves the tray icon
-
-    SingleInstance instance(SingleInstance::keyFor(
-        QStandardPaths::writableLocation(QStandardPaths::AppConfigLocation)));
-    if (!instance.claim()) {
-        std::fputs("tcp-over-websocket: already running; its window was asked to show\n", stderr);
-        return 0;
+    const QFileInfo executable(QStringLiteral("/proc/self/exe"));
+    const QString path =
+        QDir::cleanPath(executable.canonicalPath() + QStringLiteral("/../lib/tcp-over-websocket/")
+                        + QStringLiteral(TOW_TRAY_MODULE_FILE));
+    QLibrary module(path);
+    const auto entry = QFileInfo::exists(path)
+        ? reinterpret_cast<int (*)(int, char *[])>(module.resolve(TOW_TRAY_ENTRY_NAME))
+        : nullptr;
+    if (!entry) {
+        printError(QStringLiteral("the tray app cannot start: %1 (the server and client commands "
+                                  "do not need it)")
+                       .arg(QFileInfo::exists(path)
+                                ? module.errorString()
+                                : QStringLiteral("its module %1 is missing").arg(path)));
+        return kExitRuntimeError;
     }
-
-    ProfileStore store;
-    QString loadError;
-    const bool loaded = store.load(&loadError);
-    TunnelManager manager;
-    DesktopApp desktop(&store, &manager);
-    desktop.setExecutablePath(QCoreApplication::applicationFilePath());
-    desktop.setConnectionTester([](const Profile &profile, QObject *context,
-                                   std::function<void(bool, const QString &)> done) {
-        auto *probe = new ConnectionProbe(context);
-        QObject::connect(probe, &ConnectionProbe::finished, context,
-                         [probe, done](bool ok, const QString &message) {
-                             done(ok, message);
-                             probe->deleteLater();
-                         });
-        probe->start(profile);
-    });
-    QObject::connect(&instance, &SingleInstance::activationRequested, &desktop, [&desktop] {
-        qCInfo(lcUi) << "another launch asked for the window";
-        desktop.showWindow();
-    });
-    QObject::connect(&desktop, &DesktopApp::quitRequested, &app, &QCoreApplication::quit);
-    UnixSignals signalWatcher;
-    QObject::connect(&signalWatcher, &UnixSignals::terminationRequested, &app,
-                     &QCoreApplication::quit);
-
-    desktop.start(false);
-    if (!loaded) {
-        qCWarning(lcUi).noquote() << loadError;
-        desktop.showProblem(QStringLiteral("Saved tunnels could not be loaded"), loadError);
-    }
-    desktop.startAutoStartProfiles();
-    const int code = QApplication::exec();
-    manager.stopAll();
-    return code;
+    return entry(argc, argv); // the module stays loaded until the process ends
+}
+#elif defined(TOW_HAVE_UI)
+int runTray(int argc, char *argv[])
+{
+    return towRunTray(argc, argv);
 }
 #endif
 

@@ -84,6 +84,9 @@ if(UNIX AND NOT APPLE)
     # The Linux packages use the distribution's Qt: no RUNPATH in the installed binary (Debian
     # policy), instead of the $ORIGIN ones qt_standard_project_setup() adds for bundled Qt.
     set_target_properties(tcp-over-websocket PROPERTIES INSTALL_RPATH "")
+    if(TARGET tcp-over-websocket-tray)
+        set_target_properties(tcp-over-websocket-tray PROPERTIES INSTALL_RPATH "")
+    endif()
 
     # /usr/lib/systemd/system: systemd's unit path, the same directory as /lib/systemd/system on
     # Debian 12's merged /usr.

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The DEB and TGZ of one flavour (desktop: tcp-over-websocket, server:
 tcp-over-websocket-server): control fields and dependencies, contents, maintainer scripts that
-never enable the service, and the unpacked binary's --version and a real tunnel on loopback.
+never enable the service, the unpacked binary's --version and a real tunnel on loopback, and the
+desktop package's tray module: loaded from the unpacked tree, the only one to link Qt Widgets.
 """
 import argparse
 import glob
@@ -9,11 +10,13 @@ import os
 import re
 import subprocess
 
-from installertest import (EchoServer, TowProcess, Tunnel, check, metric, require_program, run,
-                           run_main, temp_dir)
+from installertest import (EchoServer, TowProcess, Tunnel, check, fail, metric, require_program,
+                           run, run_main, temp_dir)
 
 NAMES = {"desktop": "tcp-over-websocket", "server": "tcp-over-websocket-server"}
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256)
+# The desktop package's tray app, which the executable loads only to run it.
+TRAY_MODULE = "usr/lib/tcp-over-websocket/tcp-over-websocket-tray.so"
 
 
 def one(pattern):
@@ -101,17 +104,19 @@ def check_contents(deb, flavour):
                      "./usr/share/icons/hicolor/scalable/apps/tcp-over-websocket.svg"] + [
         f"./usr/share/icons/hicolor/{s}x{s}/apps/tcp-over-websocket.png" for s in ICON_SIZES]
     if flavour == "desktop":
-        required += desktop_files
+        required += desktop_files + [f"./{TRAY_MODULE}"]
     missing = [path for path in required if path not in paths]
     check(not missing, f"{deb} lacks {missing}:\n{listing}")
     if flavour == "server":
-        extra = [path for path in paths if "/applications/" in path or "/icons/" in path]
+        extra = [path for path in paths
+                 if "/applications/" in path or "/icons/" in path or "/lib/tcp-over-websocket/" in path]
         check(not extra, f"the server package carries desktop files: {extra}")
     files = [line.split()[-1] for line in listing.splitlines() if line.startswith("-")]
     outside = [p for p in files
-               if not re.match(r"\./(usr/bin|usr/lib/systemd/system|usr/share|etc/default)/", p)]
-    check(not outside, f"files outside /usr/bin, /usr/share, the unit directory and "
-                       f"/etc/default: {outside}")
+               if not re.match(r"\./(usr/bin|usr/lib/systemd/system|usr/share|etc/default)/", p)
+               and p != f"./{TRAY_MODULE}"]
+    check(not outside, f"files outside /usr/bin, /usr/share, the unit directory, "
+                       f"/etc/default and the tray module: {outside}")
     # Enabling is the admin's choice: no [Install] symlinks shipped.
     check(not any(p.startswith("./etc/systemd") for p in paths),
           "the package ships links under /etc/systemd (the service would start enabled)")
@@ -135,23 +140,30 @@ def check_maintainer_scripts(deb, work):
         check(not enabling, f"{script} enables or starts the service: {enabling}")
 
 
-def check_binary(binary, flavour, depends, version):
-    run(["file", binary])
-    description = run(["file", "-b", binary])
+def check_elf(path, kind, depends):
+    """Stripped, no RPATH, and every Qt library it links is a dependency of the package.
+    Returns the libraries it links."""
+    run(["file", path])
+    description = run(["file", "-b", path])
     check("ELF" in description and ", stripped" in description,
-          f"the packaged binary is not a stripped ELF executable: {description}")
-    libraries, dynamic = needed_libraries(binary)
-    check(not re.search(r"R(UN)?PATH", dynamic), f"the packaged binary keeps an RPATH:\n{dynamic}")
-    # Every Qt library the binary links is a dependency of the package.
+          f"the packaged {kind} is not a stripped ELF file: {description}")
+    libraries, dynamic = needed_libraries(path)
+    check(not re.search(r"R(UN)?PATH", dynamic), f"the packaged {kind} keeps an RPATH:\n{dynamic}")
     for library in libraries:
         match = re.match(r"libQt6(\w+)\.so\.6$", library)
         if match:
             package = f"libqt6{match.group(1).lower()}6"
             check(any(d.split()[0] == package for d in depends),
-                  f"the binary links {library} but Depends lacks {package}")
-    if flavour == "server":
-        gui = [lib for lib in libraries if re.match(r"libQt6(Widgets|Gui)\.so", lib)]
-        check(not gui, f"the headless server binary links {gui}")
+                  f"the {kind} links {library} but Depends lacks {package}")
+    return libraries
+
+
+def check_binary(binary, flavour, depends, version):
+    libraries = check_elf(binary, "binary", depends)
+    # Server and client never map Qt Widgets or Qt Gui, in either package: the desktop package
+    # keeps the tray app in a module of its own.
+    gui = [lib for lib in libraries if re.match(r"libQt6(Widgets|Gui)\.so", lib)]
+    check(not gui, f"the executable links {gui}")
     output = run([binary, "--version"])
     check(output == f"tcp-over-websocket {version}\n", f"--version printed {output!r}")
 
@@ -178,6 +190,39 @@ def check_tunnel(binary):
                            f"{server.log()}{client.log() if client else ''}")
 
 
+def check_tray_module(root, depends):
+    module = os.path.join(root, TRAY_MODULE)
+    libraries = check_elf(module, "tray module", depends)
+    check("libQt6Widgets.so.6" in libraries, f"the tray module does not link Qt Widgets: {libraries}")
+    # Its copies of core and ui stay inside: the entry point is its only strong export (weak
+    # ones are inline code of Qt's headers, e.g. the type info the sanitizers ask for).
+    symbols = run(["nm", "-D", "--defined-only", module]).split("\n")
+    linker = {"_edata", "_end", "__bss_start"}  # the linker's marks, in every shared object
+    exported = sorted(line.split()[-1] for line in symbols
+                      if re.match(r"^[0-9a-f]+ [TDB] ", line) and line.split()[-1] not in linker)
+    check(exported == ["towRunTray"], f"the tray module exports {exported[:20]}")
+
+
+def check_tray_starts(binary, work):
+    """The unpacked executable finds its tray module and runs the tray app (offscreen, no
+    system tray: it shows the tunnels window), until SIGTERM ends it normally."""
+    home = os.path.join(work, "home")
+    os.makedirs(home)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", HOME=home, XDG_CONFIG_HOME=home,
+               XDG_RUNTIME_DIR=home)
+    tray = subprocess.Popen([binary], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        tray.wait(timeout=3)
+        fail(f"the tray app ended at once ({tray.returncode}):\n{tray.stdout.read()}")
+    except subprocess.TimeoutExpired:
+        pass
+    tray.terminate()
+    output = tray.communicate(timeout=10)[0]
+    check(tray.returncode == 0, f"the tray app ended with {tray.returncode}:\n{output}")
+    check("showing the tunnels window" in output, f"the tray app did not start:\n{output}")
+
+
 def check_desktop_files(root):
     validate = require_program("desktop-file-validate", "desktop-file-utils")
     entry = os.path.join(root, "usr/share/applications/tcp-over-websocket.desktop")
@@ -195,9 +240,12 @@ def check_tgz(tgz, flavour, version, work):
     top = f"{NAMES[flavour]}-{version}-Linux"
     check(os.path.basename(tgz) == f"{top}.tar.gz", f"unexpected archive name {tgz}")
     listing = run(["tar", "tzf", tgz]).split()
-    for path in ("bin/tcp-over-websocket", "etc/default/tcp-over-websocket",
-                 "lib/systemd/system/tcp-over-websocket.service",
-                 f"share/doc/{NAMES[flavour]}/copyright"):
+    paths = ["bin/tcp-over-websocket", "etc/default/tcp-over-websocket",
+             "lib/systemd/system/tcp-over-websocket.service",
+             f"share/doc/{NAMES[flavour]}/copyright"]
+    if flavour == "desktop":
+        paths.append(TRAY_MODULE.removeprefix("usr/"))
+    for path in paths:
         check(f"{top}/{path}" in listing, f"{tgz} lacks {top}/{path}")
     check(all(p.startswith(top + "/") for p in listing), f"{tgz} has files outside {top}/")
     extracted = os.path.join(work, "tgz")
@@ -231,6 +279,8 @@ def main():
     check_binary(binary, args.flavour, depends, args.version)
     check_tunnel(binary)
     if args.flavour == "desktop":
+        check_tray_module(root, depends)
+        check_tray_starts(binary, work)
         check_desktop_files(root)
     check_tgz(one(os.path.join(args.packages, "*.tar.gz")), args.flavour, args.version, work)
     run(["rm", "-rf", work])

@@ -2,9 +2,13 @@
 #include "towprocess.h"
 
 #include <QDateTime>
+#include <QDir>
+#include <QFile>
+#include <QProcess>
 #include <QProcessEnvironment>
 #include <QRegularExpression>
 #include <QTcpServer>
+#include <QTemporaryDir>
 #include <QTest>
 
 class TestCli : public QObject
@@ -18,6 +22,10 @@ private Q_SLOTS:
     void unresolvableListenAddress();
     void logLineFormat_data();
     void logLineFormat();
+#if defined(TOW_HAVE_UI) && defined(Q_OS_LINUX)
+    void headlessFacesMapNoWidgets();
+    void trayModuleMissing();
+#endif
 };
 
 void TestCli::usageErrors_data()
@@ -133,6 +141,44 @@ void TestCli::logLineFormat()
     }
     QCOMPARE(tow.stop(), 0);
 }
+
+#if defined(TOW_HAVE_UI) && defined(Q_OS_LINUX)
+void TestCli::headlessFacesMapNoWidgets()
+{
+    // The tray app is a module of its own: a server (or client) of the desktop build maps no
+    // Qt Widgets and no Qt Gui, 7 MB of resident memory less.
+    TowProcess server;
+    QVERIFY2(server.start({"server", "-listen_ws", "127.0.0.1:0", "-remote_tcp", "127.0.0.1:9"}),
+             qPrintable(server.log()));
+    QFile maps(QStringLiteral("/proc/%1/maps").arg(server.process().processId()));
+    QVERIFY(maps.open(QIODevice::ReadOnly));
+    const QByteArray mapped = maps.readAll();
+    QVERIFY(mapped.contains("libQt6Network.so")); // the check reads the right list
+    QVERIFY(!mapped.contains("libQt6Widgets.so"));
+    QVERIFY(!mapped.contains("libQt6Gui.so"));
+    QCOMPARE(server.stop(), 0);
+}
+
+void TestCli::trayModuleMissing()
+{
+    // The executable alone, without lib/tcp-over-websocket/ beside its bin/: one clear line.
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    QVERIFY(QDir().mkpath(dir.filePath(QStringLiteral("bin"))));
+    const QString copy = dir.filePath(QStringLiteral("bin/tcp-over-websocket"));
+    QVERIFY(QFile::copy(TowProcess::executable(), copy));
+    QProcess tray;
+    tray.start(copy, {});
+    QVERIFY(tray.waitForFinished(10000));
+    QCOMPARE(tray.exitCode(), 1);
+    const QString error = QString::fromLocal8Bit(tray.readAllStandardError());
+    QVERIFY2(error.startsWith(QLatin1String("tcp-over-websocket: the tray app cannot start: its "
+                                            "module "))
+                 && error.contains(QLatin1String("/lib/tcp-over-websocket/"))
+                 && error.count(QLatin1Char('\n')) == 1,
+             qPrintable(error));
+}
+#endif
 
 QTEST_GUILESS_MAIN(TestCli)
 #include "tst_cli.moc"
