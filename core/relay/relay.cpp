@@ -233,6 +233,7 @@ qint64 Relay::sendToWs()
     // fresh key, as RFC 6455 5.3 requires.
     const quint32 key = nextMaskingKey();
     qint64 payload = 0;
+    bool inKernel = false; // written to the kernel at once: nothing to flush
     if (m_tcp->bytesAvailable() >= kLargeFrameBytes) {
         // Large: the payload is not copied, the header goes ahead of it in a write of its own.
         payload = BinaryFrame::relay(m_tcp, m_transport, m_options.maxOutgoingFrameBytes,
@@ -241,14 +242,10 @@ qint64 Relay::sendToWs()
         // Small (an echo, a keystroke): header and payload in one buffer, one write.
         const QByteArray frame = BinaryFrame::readFrom(m_tcp, m_options.maxOutgoingFrameBytes,
                                                        m_maskFrames, key, &payload);
-        if (payload > 0 && m_wsWriteThrough) {
-            // Straight to the kernel while nothing is queued: no copy, no flush, no report.
-            WriteThrough::write(m_transport, frame.constData(), frame.size());
-            m_bytesTcpToWs += payload;
-            m_sinceData.restart();
-            return payload;
-        }
-        if (payload > 0)
+        // Straight to the kernel while nothing is queued (plain ws://): no copy, no chunk kept.
+        if (payload > 0 && m_wsWriteThrough)
+            inKernel = WriteThrough::write(m_transport, frame);
+        else if (payload > 0)
             m_transport->write(frame);
     }
     if (payload <= 0)
@@ -257,7 +254,7 @@ qint64 Relay::sendToWs()
     // writable: one poll round less per message, which is much of an echo's latency. Not for
     // TLS: QSslSocket::flush() also decrypts, and the readyRead() that follows would read frames
     // inside whatever called us.
-    if (!m_sslTransport)
+    if (!m_sslTransport && !inKernel)
         m_transport->flush();
     m_bytesTcpToWs += payload;
     m_sinceData.restart();
@@ -389,12 +386,13 @@ bool Relay::handleWsEvent(FrameReader::Event &event, qint64 *delivered)
         if (!event.payload.isEmpty() && !m_tcpEnded && !m_tcpClosing) {
             const qint64 size = event.payload.size();
             // The last frame there is (a keystroke, an answer) goes straight to the kernel when
-            // nothing is queued; inside a batch frames are queued and written together.
+            // it is small and nothing is queued; inside a batch frames are queued and written
+            // together. 4 KiB and more are queued as they are: no copy.
             if (m_tcpWriteThrough && m_transport->bytesAvailable() == 0
                 && m_reader.bufferedBytes() == 0)
-                WriteThrough::write(m_tcp, event.payload.constData(), size);
+                WriteThrough::write(m_tcp, event.payload);
             else
-                m_tcp->write(event.payload); // 4 KiB and more are queued as they are: no copy
+                m_tcp->write(event.payload);
             m_bytesWsToTcp += size;
             *delivered += size;
             m_sinceData.restart();

@@ -1,7 +1,9 @@
 #include "writethrough.h"
 
 #include <QAbstractSocket>
+#include <QByteArray>
 #include <QNetworkProxy>
+#include <QSslSocket>
 
 #ifdef Q_OS_UNIX
 #include <cerrno>
@@ -11,11 +13,20 @@
 
 namespace WriteThrough {
 
+namespace {
+
+// From this size on QIODevice::write(const QByteArray &) queues the array itself (Qt 6.4's
+// QRINGBUFFER_CHUNKSIZE), so Qt's path costs no copy and no chunk.
+constexpr qsizetype kLargestDirectWrite = 4096 - 1;
+
+} // namespace
+
 bool isPossible(const QAbstractSocket *socket)
 {
 #ifdef Q_OS_UNIX
     if (socket->socketType() != QAbstractSocket::TcpSocket
-        || socket->state() != QAbstractSocket::ConnectedState || socket->socketDescriptor() < 0)
+        || socket->state() != QAbstractSocket::ConnectedState || socket->socketDescriptor() < 0
+        || qobject_cast<const QSslSocket *>(socket))
         return false;
     // Through a proxy the descriptor is the proxy's connection, and Qt's engine frames the bytes.
     // Only an explicit NoProxy says there is none: with DefaultProxy, asking Qt which proxy
@@ -27,30 +38,36 @@ bool isPossible(const QAbstractSocket *socket)
 #endif
 }
 
-qint64 write(QAbstractSocket *socket, const char *data, qint64 size)
+bool write(QAbstractSocket *socket, const QByteArray &data)
 {
-    qint64 sent = 0;
+    qsizetype sent = 0;
 #ifdef Q_OS_UNIX
-    if (size > 0 && socket->bytesToWrite() == 0
+    if (!data.isEmpty() && data.size() <= kLargestDirectWrite && socket->bytesToWrite() == 0
         && socket->state() == QAbstractSocket::ConnectedState && socket->socketDescriptor() >= 0) {
         int flags = MSG_DONTWAIT;
 #ifdef MSG_NOSIGNAL
-        flags |= MSG_NOSIGNAL; // elsewhere Qt sets SO_NOSIGPIPE on its sockets
+        // Elsewhere Qt ignores SIGPIPE for the whole process once it has written to a socket,
+        // which has happened by then (the opening handshake).
+        flags |= MSG_NOSIGNAL;
 #endif
         ssize_t result;
         do {
-            result = ::send(int(socket->socketDescriptor()), data, size_t(size), flags);
+            result = ::send(int(socket->socketDescriptor()), data.constData(), size_t(data.size()),
+                            flags);
         } while (result < 0 && errno == EINTR);
         // A full kernel buffer (EAGAIN) or an error: Qt writes the rest, and reports an error
         // as it always does.
         if (result > 0)
-            sent = result;
+            sent = qsizetype(result);
     }
 #endif
-    if (sent == size)
-        return size;
-    const qint64 queued = socket->write(data + sent, size - sent);
-    return queued < 0 ? queued : size;
+    if (sent == data.size())
+        return !data.isEmpty();
+    if (sent == 0)
+        socket->write(data);
+    else
+        socket->write(data.constData() + sent, data.size() - sent);
+    return false;
 }
 
 } // namespace WriteThrough

@@ -3,26 +3,28 @@
 //
 // Why: a buffered QAbstractSocket (Qt 6.4) copies every write below 4 KiB into a 32 KiB chunk of
 // its write buffer and keeps that chunk, emptied, for as long as it lives. For a tunnel that
-// carries a keystroke now and then, that was about 4 KB of resident memory per tunnel and
-// process, a sixth of all it cost (see README, Performance). QIODevice::Unbuffered would avoid
-// it, but it also changes how the socket reads.
+// carries a keystroke now and then, that was about 4 KB of resident memory per idle tunnel and
+// process (see README, Performance). QIODevice::Unbuffered would avoid it, but it also changes
+// how the socket reads.
 #pragma once
 
 #include <QtGlobal>
 
 class QAbstractSocket;
+class QByteArray;
 
 namespace WriteThrough {
 
-// Whether socket can be written to directly: connected, plain TCP, and set to
-// QNetworkProxy::NoProxy (an accepted socket never has one, but only the setting says so).
+// Whether socket can be written to directly: connected, plain TCP (not a QSslSocket), and set to
+// QNetworkProxy::NoProxy (an accepted socket never has a proxy, but only the setting says so).
 bool isPossible(const QAbstractSocket *socket);
 
-// Writes size bytes of data to socket, which isPossible() must have accepted: straight to the
-// kernel while nothing waits in Qt's write buffer, so the order of bytes is kept; what the
-// kernel does not take at once, or everything when something is queued, goes through
-// socket->write(). Returns what socket->write() returns for the same bytes: size, or -1.
-// As with an unbuffered QTcpSocket, bytesWritten() reports only the bytes that were queued.
-qint64 write(QAbstractSocket *socket, const char *data, qint64 size);
+// Writes data to socket, which isPossible() must have accepted. Below 4 KiB, while nothing waits
+// in Qt's write buffer, straight to the kernel, so the order of bytes is kept; what the kernel
+// does not take at once goes through socket->write(). From 4 KiB on, and whenever something is
+// queued already, all of it goes through socket->write() (which queues 4 KiB and more without a
+// copy). Returns true when the kernel took everything at once: then nothing is queued and, as
+// with an unbuffered QTcpSocket, bytesWritten() reports nothing.
+bool write(QAbstractSocket *socket, const QByteArray &data);
 
 } // namespace WriteThrough

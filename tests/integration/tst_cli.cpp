@@ -145,17 +145,24 @@ void TestCli::logLineFormat()
 #if defined(TOW_HAVE_UI) && defined(Q_OS_LINUX)
 void TestCli::headlessFacesMapNoWidgets()
 {
-    // The tray app is a module of its own: a server (or client) of the desktop build maps no
-    // Qt Widgets and no Qt Gui, 7 MB of resident memory less.
+    // The tray app is a module of its own: a server and a client of the desktop build map no
+    // Qt Widgets and no Qt Gui, 7 MB of resident memory less each.
     TowProcess server;
     QVERIFY2(server.start({"server", "-listen_ws", "127.0.0.1:0", "-remote_tcp", "127.0.0.1:9"}),
              qPrintable(server.log()));
-    QFile maps(QStringLiteral("/proc/%1/maps").arg(server.process().processId()));
-    QVERIFY(maps.open(QIODevice::ReadOnly));
-    const QByteArray mapped = maps.readAll();
-    QVERIFY(mapped.contains("libQt6Network.so")); // the check reads the right list
-    QVERIFY(!mapped.contains("libQt6Widgets.so"));
-    QVERIFY(!mapped.contains("libQt6Gui.so"));
+    TowProcess client;
+    QVERIFY2(client.start({"client", "-listen_tcp", "127.0.0.1:0", "-remote_ws",
+                           QStringLiteral("ws://127.0.0.1:%1/").arg(server.port())}),
+             qPrintable(client.log()));
+    for (TowProcess *process : {&server, &client}) {
+        QFile maps(QStringLiteral("/proc/%1/maps").arg(process->process().processId()));
+        QVERIFY(maps.open(QIODevice::ReadOnly));
+        const QByteArray mapped = maps.readAll();
+        QVERIFY(mapped.contains("libQt6Network.so")); // the check reads the right list
+        QVERIFY(!mapped.contains("libQt6Widgets.so"));
+        QVERIFY(!mapped.contains("libQt6Gui.so"));
+    }
+    QCOMPARE(client.stop(), 0);
     QCOMPARE(server.stop(), 0);
 }
 
