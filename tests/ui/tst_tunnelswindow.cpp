@@ -43,7 +43,7 @@ private:
 void TestTunnelsWindow::init()
 {
     createApp();
-    // The same hook main() installs until the client's connection check lands.
+    // The same hook the tray app's entry point (app/trayentry.cpp) installs.
     app->setConnectionTester([](const Profile &profile, QObject *context,
                                 std::function<void(bool, const QString &)> done) {
         auto *probe = new ConnectionProbe(context);

@@ -2,13 +2,13 @@
 // mask against the byte-by-byte definition, data frames read from a device (in one buffer, or
 // header and payload written apart), what a read asks its device for, and keep-alive, close and
 // pong frames.
+#include "feeddevice.h"
 #include "relay/binaryframe.h"
 
 #include <QBuffer>
 #include <QList>
 #include <QTest>
 #include <QtEndian>
-#include <cstring>
 
 namespace {
 
@@ -69,34 +69,6 @@ Parsed parse(const QByteArray &frame)
     parsed.ok = true;
     return parsed;
 }
-
-// A socket-like device that records how much each read asked for.
-class RecordingDevice : public QIODevice
-{
-public:
-    explicit RecordingDevice(const QByteArray &data) : m_data(data)
-    {
-        open(QIODevice::ReadOnly | QIODevice::Unbuffered);
-    }
-    bool isSequential() const override { return true; }
-    qint64 bytesAvailable() const override { return m_data.size() - m_offset; }
-    QList<qint64> asked;
-
-protected:
-    qint64 readData(char *data, qint64 maxSize) override
-    {
-        asked.append(maxSize);
-        const qint64 size = qMin(maxSize, bytesAvailable());
-        std::memcpy(data, m_data.constData() + m_offset, size_t(size));
-        m_offset += size;
-        return size;
-    }
-    qint64 writeData(const char *, qint64) override { return -1; }
-
-private:
-    QByteArray m_data;
-    qsizetype m_offset = 0;
-};
 
 } // namespace
 
@@ -263,7 +235,8 @@ void TestBinaryFrame::readReleasingBufferAsksForWhatIsThere()
     QFETCH(int, expected);
     QFETCH(QList<qint64>, asked);
     const QByteArray data = pattern(held);
-    RecordingDevice device(data);
+    FeedDevice device;
+    device.append(data);
     QByteArray out(wanted, '\0');
     QCOMPARE(BinaryFrame::readReleasingBuffer(&device, out.data(), wanted, askPastBuffer),
              qint64(expected));

@@ -1,6 +1,7 @@
 // The relay's frame reader (FrameReader): data handed on in chunks whatever way the bytes arrive,
 // fragments with control frames between them, close frames, and every protocol error RFC 6455
 // asks a reader to refuse, each with its close code.
+#include "feeddevice.h"
 #include "relay/framereader.h"
 
 #include <QIODevice>
@@ -9,30 +10,6 @@
 #include <QtEndian>
 
 namespace {
-
-// A socket-like device: bytes appended by the test, read once, sequential.
-class Feed : public QIODevice
-{
-public:
-    Feed() { open(QIODevice::ReadOnly | QIODevice::Unbuffered); }
-    void append(const QByteArray &bytes) { m_data += bytes; }
-    bool isSequential() const override { return true; }
-    qint64 bytesAvailable() const override { return m_data.size() - m_offset; }
-
-protected:
-    qint64 readData(char *data, qint64 maxSize) override
-    {
-        const qint64 size = qMin(maxSize, bytesAvailable());
-        std::memcpy(data, m_data.constData() + m_offset, size_t(size));
-        m_offset += size;
-        return size;
-    }
-    qint64 writeData(const char *, qint64) override { return -1; }
-
-private:
-    QByteArray m_data;
-    qsizetype m_offset = 0;
-};
 
 QByteArray pattern(qsizetype size)
 {
@@ -95,7 +72,7 @@ QList<FrameReader::Event> readAll(const QByteArray &bytes,
                                   qint64 maxFrame = 1 << 20, qint64 maxMessage = 1 << 20)
 {
     FrameReader reader(role, maxFrame, maxMessage);
-    Feed feed;
+    FeedDevice feed;
     feed.append(bytes);
     QList<FrameReader::Event> events;
     for (;;) {
@@ -153,7 +130,7 @@ void TestFrameReader::dataArrivesInAnyPieces()
 
     FrameReader reader(masked ? FrameReader::Role::Server : FrameReader::Role::Client, 1 << 20,
                        1 << 20);
-    Feed feed;
+    FeedDevice feed;
     QByteArray received;
     QList<QByteArray> completed;
     auto *random = QRandomGenerator::global();
@@ -211,7 +188,7 @@ void TestFrameReader::dataIsLimitedToWhatTheCallerTakes()
     // The relay takes only what TCP has room for; with no room, data waits but the header has
     // been read and nothing is lost.
     FrameReader reader(FrameReader::Role::Server, 1 << 20, 1 << 20);
-    Feed feed;
+    FeedDevice feed;
     const QByteArray payload = pattern(10000);
     feed.append(frame(payload));
     QCOMPARE(reader.next(&feed, 0).kind, Kind::NeedMore);
@@ -267,7 +244,7 @@ void TestFrameReader::stagedBytesComeFirst()
     const QByteArray wire = frame(pattern(3000)) + frame("tail");
     FrameReader reader(FrameReader::Role::Server, 1 << 20, 1 << 20);
     reader.prepend(wire.left(1234));
-    Feed feed;
+    FeedDevice feed;
     feed.append(wire.mid(1234));
     QByteArray received;
     for (;;) {
@@ -298,7 +275,7 @@ void TestFrameReader::closeFrames()
     QFETCH(int, code);
     QFETCH(QString, reason);
     FrameReader reader(FrameReader::Role::Server, 1 << 20, 1 << 20);
-    Feed feed;
+    FeedDevice feed;
     feed.append(frame(body, FrameSpec {0x8}) + frame("after"));
     const auto event = reader.next(&feed, 1 << 20);
     QCOMPARE(event.kind, Kind::Close);
@@ -372,7 +349,7 @@ void TestFrameReader::protocolErrors()
 void TestFrameReader::nothingIsReadAfterTheEnd()
 {
     FrameReader reader(FrameReader::Role::Server, 1 << 20, 1 << 20);
-    Feed feed;
+    FeedDevice feed;
     feed.append(frame("x", FrameSpec {1}) + frame("y"));
     QCOMPARE(reader.next(&feed, 1 << 20).kind, Kind::Text);
     const qint64 left = feed.bytesAvailable();
