@@ -1,5 +1,7 @@
 #include "tunneltcpserver.h"
 
+#include "relay/writethrough.h"
+
 #include <QNetworkProxy>
 #include <QSslSocket>
 
@@ -22,7 +24,7 @@ QTcpSocket *TunnelTcpServer::socketFor(const QHostAddress &peerAddress, quint16 
 void TunnelTcpServer::incomingConnection(qintptr socketDescriptor)
 {
     if (!m_tls) {
-        auto *socket = new QTcpSocket(this);
+        auto *socket = new WriteThroughSocket(this); // not even the handshake keeps a chunk
         if (!socket->setSocketDescriptor(socketDescriptor)) {
             delete socket;
             return;
