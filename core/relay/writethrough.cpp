@@ -13,6 +13,14 @@
 
 namespace WriteThrough {
 
+namespace {
+
+// From this size on QIODevice::write(const QByteArray &) queues the array itself (Qt 6.4's
+// QRINGBUFFER_CHUNKSIZE), so Qt's path costs no copy and no chunk.
+constexpr qsizetype kLargestDirectWrite = 4096 - 1;
+
+} // namespace
+
 bool isPossible(const QAbstractSocket *socket)
 {
 #ifdef Q_OS_UNIX
@@ -30,44 +38,29 @@ bool isPossible(const QAbstractSocket *socket)
 #endif
 }
 
-namespace {
-
-// From this size on QIODevice::write(const QByteArray &) queues the array itself (Qt 6.4's
-// QRINGBUFFER_CHUNKSIZE), so Qt's path costs no copy and no chunk.
-constexpr qsizetype kLargestDirectWrite = 4096 - 1;
-
-// What the kernel took at once of a write below 4 KiB to a socket with nothing queued; 0 when
-// the write is not one for the kernel (or it took nothing: a full buffer, an error, which Qt
-// then meets and reports as it always does).
-qint64 sendNow(QAbstractSocket *socket, const char *data, qint64 size)
-{
-#ifdef Q_OS_UNIX
-    if (size <= 0 || size > kLargestDirectWrite || socket->bytesToWrite() != 0
-        || socket->state() != QAbstractSocket::ConnectedState || socket->socketDescriptor() < 0)
-        return 0;
-    int flags = MSG_DONTWAIT;
-#ifdef MSG_NOSIGNAL
-    // Elsewhere Qt ignores SIGPIPE for the whole process once it has written to a socket.
-    flags |= MSG_NOSIGNAL;
-#endif
-    ssize_t result;
-    do {
-        result = ::send(int(socket->socketDescriptor()), data, size_t(size), flags);
-    } while (result < 0 && errno == EINTR);
-    return result > 0 ? qint64(result) : 0;
-#else
-    Q_UNUSED(socket);
-    Q_UNUSED(data);
-    Q_UNUSED(size);
-    return 0;
-#endif
-}
-
-} // namespace
-
 bool write(QAbstractSocket *socket, const QByteArray &data)
 {
-    const qsizetype sent = qsizetype(sendNow(socket, data.constData(), data.size()));
+    qsizetype sent = 0;
+#ifdef Q_OS_UNIX
+    if (!data.isEmpty() && data.size() <= kLargestDirectWrite && socket->bytesToWrite() == 0
+        && socket->state() == QAbstractSocket::ConnectedState && socket->socketDescriptor() >= 0) {
+        int flags = MSG_DONTWAIT;
+#ifdef MSG_NOSIGNAL
+        // Elsewhere Qt ignores SIGPIPE for the whole process once it has written to a socket,
+        // which has happened by then (the opening handshake).
+        flags |= MSG_NOSIGNAL;
+#endif
+        ssize_t result;
+        do {
+            result = ::send(int(socket->socketDescriptor()), data.constData(), size_t(data.size()),
+                            flags);
+        } while (result < 0 && errno == EINTR);
+        // A full kernel buffer (EAGAIN) or an error: Qt writes the rest, and reports an error
+        // as it always does.
+        if (result > 0)
+            sent = qsizetype(result);
+    }
+#endif
     if (sent == data.size())
         return !data.isEmpty();
     if (sent == 0)
@@ -78,14 +71,3 @@ bool write(QAbstractSocket *socket, const QByteArray &data)
 }
 
 } // namespace WriteThrough
-
-qint64 WriteThroughSocket::writeData(const char *data, qint64 size)
-{
-    const qint64 sent =
-        WriteThrough::isPossible(this) ? WriteThrough::sendNow(this, data, size) : 0;
-    if (sent == size)
-        return size;
-    // The rest, or all of it untouched (so that Qt can queue 4 KiB and more without a copy).
-    const qint64 queued = QTcpSocket::writeData(data + sent, size - sent);
-    return queued < 0 ? (sent > 0 ? sent : queued) : size;
-}

@@ -8,8 +8,9 @@
 // how the socket reads.
 #pragma once
 
-#include <QTcpSocket>
+#include <QtGlobal>
 
+class QAbstractSocket;
 class QByteArray;
 
 namespace WriteThrough {
@@ -27,16 +28,3 @@ bool isPossible(const QAbstractSocket *socket);
 bool write(QAbstractSocket *socket, const QByteArray &data);
 
 } // namespace WriteThrough
-
-// A QTcpSocket that writes the same way whoever writes to it: the HTTP server's answers, and on
-// a WebSocket, QWebSocketServer's 101 and QWebSocket's own frames. The server's accepted plain
-// connections are made of it, so that not even the opening handshake leaves a chunk behind.
-class WriteThroughSocket : public QTcpSocket
-{
-    Q_OBJECT
-public:
-    using QTcpSocket::QTcpSocket;
-
-protected:
-    qint64 writeData(const char *data, qint64 size) override;
-};

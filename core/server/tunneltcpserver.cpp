@@ -1,7 +1,5 @@
 #include "tunneltcpserver.h"
 
-#include "relay/writethrough.h"
-
 #include <QNetworkProxy>
 #include <QSslSocket>
 
@@ -24,7 +22,7 @@ QTcpSocket *TunnelTcpServer::socketFor(const QHostAddress &peerAddress, quint16 
 void TunnelTcpServer::incomingConnection(qintptr socketDescriptor)
 {
     if (!m_tls) {
-        auto *socket = new WriteThroughSocket(this); // not even the handshake keeps a chunk
+        auto *socket = new QTcpSocket(this);
         if (!socket->setSocketDescriptor(socketDescriptor)) {
             delete socket;
             return;

@@ -1,7 +1,6 @@
-// Writing straight to the kernel (WriteThrough, WriteThroughSocket) on real loopback sockets:
-// which sockets qualify, bytes in order behind what Qt already queued, large writes left to Qt,
-// what the kernel refuses queued by Qt and delivered, and a peer that is gone reported as an error,
-// without a SIGPIPE.
+// Writing straight to the kernel (WriteThrough) on real loopback sockets: which sockets qualify,
+// bytes in order behind what Qt already queued, large writes left to Qt, what the kernel refuses
+// queued by Qt and delivered, and a peer that is gone reported as an error, without a SIGPIPE.
 #include "relay/writethrough.h"
 #include "testmain.h"
 
@@ -33,14 +32,11 @@ struct Pair
     std::unique_ptr<QTcpSocket> writer;
     std::unique_ptr<QTcpSocket> reader;
 
-    bool open(bool writeThroughSocket = false)
+    bool open()
     {
         if (!server.listen(QHostAddress::LocalHost))
             return false;
-        if (writeThroughSocket)
-            writer = std::make_unique<WriteThroughSocket>();
-        else
-            writer = std::make_unique<QTcpSocket>();
+        writer = std::make_unique<QTcpSocket>();
         writer->setProxy(QNetworkProxy::NoProxy);
         writer->connectToHost(QHostAddress::LocalHost, server.serverPort());
         if (!writer->waitForConnected(5000) || !server.waitForNewConnection(5000))
@@ -75,7 +71,6 @@ private Q_SLOTS:
     void queuedBytesStayAhead();
     void largeWritesAreQueuedAsTheyAre();
     void whatTheKernelRefusesIsQueued();
-    void socketWritesThroughWhoeverWrites();
     void peerGoneIsAnError_data();
     void peerGoneIsAnError();
 };
@@ -170,25 +165,6 @@ void TestWriteThrough::whatTheKernelRefusesIsQueued()
     const QByteArray received = pair.readAll(offset);
     QCOMPARE(received.size(), offset);
     QVERIFY(received == data.left(offset));
-    QCOMPARE(pair.writer->bytesToWrite(), 0);
-}
-
-void TestWriteThrough::socketWritesThroughWhoeverWrites()
-{
-    Pair pair;
-    QVERIFY(pair.open(true));
-    // Plain QIODevice::write(), as QWebSocketServer writes its 101: straight to the kernel.
-    const QByteArray answer = QByteArrayLiteral("HTTP/1.1 101 Switching Protocols\r\n\r\n");
-    QCOMPARE(pair.writer->write(answer), qint64(answer.size()));
-    QCOMPARE(pair.writer->bytesToWrite(), 0);
-    // 4 KiB and more: queued as Qt queues it; and what follows waits behind it.
-    const QByteArray large = pattern(8192);
-    QCOMPARE(pair.writer->write(large), qint64(large.size()));
-    QCOMPARE(pair.writer->bytesToWrite(), large.size());
-    QCOMPARE(pair.writer->write("tail"), qint64(4));
-    QCOMPARE(pair.writer->bytesToWrite(), large.size() + 4);
-    const QByteArray expected = answer + large + QByteArrayLiteral("tail");
-    QCOMPARE(pair.readAll(expected.size()), expected);
     QCOMPARE(pair.writer->bytesToWrite(), 0);
 }
 
