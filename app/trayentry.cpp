@@ -30,16 +30,7 @@ int towRunTray(int argc, char *argv[])
     TunnelManager manager;
     DesktopApp desktop(&store, &manager);
     desktop.setExecutablePath(QCoreApplication::applicationFilePath());
-    desktop.setConnectionTester([](const Profile &profile, QObject *context,
-                                   std::function<void(bool, const QString &)> done) {
-        auto *probe = new ConnectionProbe(context);
-        QObject::connect(probe, &ConnectionProbe::finished, context,
-                         [probe, done](bool ok, const QString &message) {
-                             done(ok, message);
-                             probe->deleteLater();
-                         });
-        probe->start(profile);
-    });
+    desktop.setConnectionTester(&ConnectionProbe::run);
     QObject::connect(&instance, &SingleInstance::activationRequested, &desktop, [&desktop] {
         qCInfo(lcUi) << "another launch asked for the window";
         desktop.showWindow();

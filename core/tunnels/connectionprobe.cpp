@@ -9,6 +9,18 @@ ConnectionProbe::ConnectionProbe(QObject *parent) : QObject(parent) { }
 
 ConnectionProbe::~ConnectionProbe() = default;
 
+void ConnectionProbe::run(const Profile &profile, QObject *context,
+                          std::function<void(bool, const QString &)> done)
+{
+    auto *probe = new ConnectionProbe(context);
+    QObject::connect(probe, &ConnectionProbe::finished, context,
+                     [probe, done = std::move(done)](bool ok, const QString &message) {
+                         done(ok, message);
+                         probe->deleteLater();
+                     });
+    probe->start(profile);
+}
+
 void ConnectionProbe::start(const Profile &profile)
 {
     QString error;

@@ -7,6 +7,7 @@
 
 #include <QObject>
 #include <QPointer>
+#include <functional>
 
 class ConnectionCheck;
 
@@ -19,6 +20,11 @@ public:
 
     // Starts the check; finished() follows exactly once (also for an invalid profile).
     void start(const Profile &profile);
+
+    // Checks profile with a probe that lives under context (destroying context ends the check
+    // early) and calls done(ok, message) once, then deletes the probe. The tray app's "Test" hook.
+    static void run(const Profile &profile, QObject *context,
+                    std::function<void(bool, const QString &)> done);
 
 Q_SIGNALS:
     // message: one line per step ("[ok] TLS: ..."), the failing step's explanation included.

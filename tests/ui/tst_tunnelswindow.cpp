@@ -44,16 +44,7 @@ void TestTunnelsWindow::init()
 {
     createApp();
     // The same hook the tray app's entry point (app/trayentry.cpp) installs.
-    app->setConnectionTester([](const Profile &profile, QObject *context,
-                                std::function<void(bool, const QString &)> done) {
-        auto *probe = new ConnectionProbe(context);
-        QObject::connect(probe, &ConnectionProbe::finished, context,
-                         [probe, done](bool ok, const QString &message) {
-                             done(ok, message);
-                             probe->deleteLater();
-                         });
-        probe->start(profile);
-    });
+    app->setConnectionTester(&ConnectionProbe::run);
 }
 
 void TestTunnelsWindow::selectionDrivesActionsAndGraph()
