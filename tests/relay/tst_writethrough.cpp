@@ -1,6 +1,7 @@
 // Writing straight to the kernel (WriteThrough) on real loopback sockets: which sockets qualify,
 // bytes in order behind what Qt already queued, large writes left to Qt, what the kernel refuses
 // queued by Qt and delivered, and a peer that is gone reported as an error, without a SIGPIPE.
+#include "loopbackpair.h"
 #include "relay/writethrough.h"
 #include "testmain.h"
 
@@ -13,54 +14,6 @@
 #include <csignal>
 #include <memory>
 #include <sys/socket.h>
-
-namespace {
-
-QByteArray pattern(qsizetype size)
-{
-    QByteArray data(size, Qt::Uninitialized);
-    for (qsizetype i = 0; i < size; ++i)
-        data[i] = char((i * 131 + i / 4099 + 7) & 0xFF);
-    return data;
-}
-
-// A connected pair on 127.0.0.1: the writer (set to NoProxy, as the relay's sockets are) and the
-// accepted reader.
-struct Pair
-{
-    QTcpServer server;
-    std::unique_ptr<QTcpSocket> writer;
-    std::unique_ptr<QTcpSocket> reader;
-
-    bool open()
-    {
-        if (!server.listen(QHostAddress::LocalHost))
-            return false;
-        writer = std::make_unique<QTcpSocket>();
-        writer->setProxy(QNetworkProxy::NoProxy);
-        writer->connectToHost(QHostAddress::LocalHost, server.serverPort());
-        if (!writer->waitForConnected(5000) || !server.waitForNewConnection(5000))
-            return false;
-        reader.reset(server.nextPendingConnection());
-        return reader != nullptr;
-    }
-
-    // Reads until size bytes came or nothing more comes for 5 s; the writer's queue is written
-    // meanwhile by the event loop.
-    QByteArray readAll(qsizetype size)
-    {
-        QByteArray received;
-        while (received.size() < size) {
-            if (reader->bytesAvailable() == 0
-                && !QTest::qWaitFor([this] { return reader->bytesAvailable() > 0; }, 5000))
-                break;
-            received += reader->readAll();
-        }
-        return received;
-    }
-};
-
-} // namespace
 
 class TestWriteThrough : public QObject
 {
@@ -77,7 +30,7 @@ private Q_SLOTS:
 
 void TestWriteThrough::whichSocketsQualify()
 {
-    Pair pair;
+    LoopbackPair pair;
     QVERIFY(pair.open());
     QVERIFY(WriteThrough::isPossible(pair.writer.get()));
 
@@ -106,7 +59,7 @@ void TestWriteThrough::whichSocketsQualify()
 
 void TestWriteThrough::idleSocketWritesStraightThrough()
 {
-    Pair pair;
+    LoopbackPair pair;
     QVERIFY(pair.open());
     QSignalSpy written(pair.writer.get(), &QIODevice::bytesWritten);
     const QByteArray message = QByteArrayLiteral("a keystroke");
@@ -119,7 +72,7 @@ void TestWriteThrough::idleSocketWritesStraightThrough()
 
 void TestWriteThrough::queuedBytesStayAhead()
 {
-    Pair pair;
+    LoopbackPair pair;
     QVERIFY(pair.open());
     // Queued by Qt, not yet written (that waits for the event loop).
     QCOMPARE(pair.writer->write("first,"), qint64(6));
@@ -131,7 +84,7 @@ void TestWriteThrough::queuedBytesStayAhead()
 
 void TestWriteThrough::largeWritesAreQueuedAsTheyAre()
 {
-    Pair pair;
+    LoopbackPair pair;
     QVERIFY(pair.open());
     // From 4 KiB on Qt queues the array itself, no copy: nothing to gain from the kernel.
     const QByteArray data = pattern(4096);
@@ -143,7 +96,7 @@ void TestWriteThrough::largeWritesAreQueuedAsTheyAre()
 
 void TestWriteThrough::whatTheKernelRefusesIsQueued()
 {
-    Pair pair;
+    LoopbackPair pair;
     QVERIFY(pair.open());
     // Small messages while nobody reads, until the kernel takes one only in part or not at all:
     // from there on Qt queues, and every byte arrives in order.
@@ -180,7 +133,7 @@ void TestWriteThrough::peerGoneIsAnError_data()
 void TestWriteThrough::peerGoneIsAnError()
 {
     QFETCH(bool, reset);
-    Pair pair;
+    LoopbackPair pair;
     QVERIFY(pair.open());
     QSignalSpy errors(pair.writer.get(), &QAbstractSocket::errorOccurred);
     if (reset) {
