@@ -1,6 +1,7 @@
 #include "relay.h"
 
 #include "binaryframe.h"
+#include "idlebuffers.h"
 #include "logcategories.h"
 #include "writethrough.h"
 
@@ -109,6 +110,7 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
     m_sinceData.start();
     if (m_options.idleTimeoutMs > 0)
         m_idleTimer.start(m_options.idleTimeoutMs, this);
+    scheduleBufferRelease(); // the handshake used the transport's
 
     // Bytes may already wait on either side (client side: sent during the handshake).
     QMetaObject::invokeMethod(
@@ -134,6 +136,9 @@ void Relay::timerEvent(QTimerEvent *event)
     } else if (id == m_idleTimer.timerId()) {
         m_idleTimer.stop();
         checkIdle();
+    } else if (id == m_releaseTimer.timerId()) {
+        m_releaseTimer.stop();
+        releaseIdleBuffers();
     } else if (id == m_closeTimer.timerId()) {
         // While closing, a side is given up only when it makes no progress: a slow peer still
         // reading its last bytes must get them all (aborting would drop what is still queued).
@@ -216,8 +221,10 @@ void Relay::pumpTcpToWs()
     }
     if (bufferWasFull)
         restartReading(m_tcp, m_options.tcpReadBufferBytes);
-    if (moved > 0)
+    if (moved > 0) {
+        scheduleBufferRelease();
         Q_EMIT transferred(moved, 0);
+    }
     if (m_closeAfterTail && m_tcp->bytesAvailable() == 0) {
         m_closeAfterTail = false;
         closeWs(m_tailCloseCode, m_tailCloseReason);
@@ -273,6 +280,7 @@ void Relay::writeWsFrame(quint8 opcode, const QByteArray &payload)
     if (!m_transport || m_transport->state() != QAbstractSocket::ConnectedState)
         return;
     m_transport->write(BinaryFrame::frame(opcode, payload, m_maskFrames, nextMaskingKey()));
+    scheduleBufferRelease();
 }
 
 void Relay::sendKeepAlive()
@@ -310,6 +318,27 @@ void Relay::checkIdle()
                               << m_options.idleTimeoutMs / 1000 << "s";
     closeWs(QWebSocketProtocol::CloseCodeNormal, QStringLiteral("idle timeout"));
     closeTcpAfterFlush();
+}
+
+void Relay::scheduleBufferRelease()
+{
+    // Not restarted while it runs: a busy tunnel's buffers are looked at every couple of
+    // seconds, and kept when they hold anything.
+    if (!m_releaseTimer.isActive() && !m_finished && m_options.bufferReleaseDelayMs > 0)
+        m_releaseTimer.start(m_options.bufferReleaseDelayMs, this);
+}
+
+void Relay::releaseIdleBuffers()
+{
+    // While paused or closing, buffers are in use, and soon gone anyway.
+    if (m_paused || m_wsClosing || m_tcpClosing || m_finished)
+        return;
+    const bool tcpReleased = IdleBuffers::release(m_tcp);
+    const bool wsReleased = IdleBuffers::release(m_transport);
+    if (tcpReleased || wsReleased) {
+        ++m_bufferReleases;
+        IdleBuffers::returnFreedPages();
+    }
 }
 
 void Relay::onWsBytesWritten()
@@ -364,8 +393,10 @@ void Relay::readWsFrames()
             m_tcp->flush();
         Q_EMIT transferred(0, delivered);
     }
-    if (anyFrame)
+    if (anyFrame) {
+        scheduleBufferRelease();
         Q_EMIT wsFramesReceived();
+    }
     if (bufferWasFull && m_transport)
         restartReading(m_transport, m_options.wsReadBufferBytes);
     if (m_endWsAfterRead) {
@@ -740,6 +771,7 @@ void Relay::checkFinished()
     m_keepAliveTimer.stop();
     m_closeTimer.stop();
     m_idleTimer.stop();
+    m_releaseTimer.stop();
     qCInfo(lcRelay).noquote().nospace()
         << "tunnel closed " << m_description << ": " << m_bytesTcpToWs << " bytes tcp->ws, "
         << m_bytesWsToTcp << " bytes ws->tcp, " << m_age.elapsed() << " ms, peak queued "

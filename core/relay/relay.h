@@ -46,6 +46,8 @@ public:
     bool isFinished() const { return m_finished; }
     // Whether reading the WebSocket is held back (its TCP side is slow): frames then wait.
     bool isWsReadingPaused() const { return m_paused; }
+    // How often the tunnel went idle and gave its sockets' buffers back.
+    int bufferReleases() const { return m_bufferReleases; }
 
     // Server side: connects the TCP socket (given unconnected) once the relay watches it, so that
     // even an immediate failure is reported through tcpConnectFailed().
@@ -103,6 +105,8 @@ private:
     void endWs();
     void sendKeepAlive();
     void checkIdle();
+    void scheduleBufferRelease(); // the sockets' buffers were just used
+    void releaseIdleBuffers();
     void setReason(const QString &reason);
     void checkFinished();
 
@@ -120,6 +124,7 @@ private:
     QBasicTimer m_keepAliveTimer; // single shot
     QBasicTimer m_closeTimer; // repeats while closing
     QBasicTimer m_idleTimer; // single shot
+    QBasicTimer m_releaseTimer; // single shot, started when buffers are used
     QElapsedTimer m_sinceData; // since the last byte moved either way
     QElapsedTimer m_age;
     QElapsedTimer m_wsClosingSince; // since the last progress of the closing WebSocket
@@ -131,6 +136,7 @@ private:
     qint64 m_bytesWsToTcp = 0;
     qint64 m_peakTcpQueued = 0;
     qint64 m_peakWsQueued = 0;
+    int m_bufferReleases = 0;
     QString m_closeReason;
 
     bool m_tcpConnected = false;

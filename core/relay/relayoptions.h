@@ -32,6 +32,10 @@ struct RelayOptions
     // messages do not count as data.
     int idleTimeoutMs = 0;
 
+    // This long after its sockets were last used, a tunnel gives back the buffers they keep
+    // (IdleBuffers), so that idle tunnels cost little memory (0: never).
+    int bufferReleaseDelayMs = 2000;
+
     // How long a closing WebSocket may take to finish its closing handshake before it is aborted.
     int closeTimeoutMs = 5000;
 };
