@@ -6,6 +6,7 @@
 #include "writethrough.h"
 
 #include <QCoreApplication>
+#include <QMetaMethod>
 #include <QRandomGenerator>
 #include <QScopedValueRollback>
 #include <QSslSocket>
@@ -25,6 +26,28 @@ constexpr qint64 kMaxWsReadChunkBytes = 1024 * 1024;
 // From this many bytes read from TCP on, a frame's payload is passed on without a copy
 // (BinaryFrame::relay); below, one buffer and one write per frame keep small messages fast.
 constexpr qint64 kLargeFrameBytes = 64 * 1024;
+
+// After the handshake QWebSocket (Qt 6.4) still listens to every signal of its socket and of its
+// frame parser. Two still matter to it: the socket's state (for QWebSocket::state() and
+// disconnected()) and its destruction. The others feed its parser, which gets no bytes any more
+// (the relay reads the frames), or pass on signals that nobody here listens to; and each
+// connection is memory, in every tunnel.
+void detachWebSocket(QAbstractSocket *transport, QWebSocket *ws)
+{
+    // By name: destroyed() is also a signal of its own, sharing the connections of
+    // destroyed(QObject *).
+    const QMetaObject *meta = transport->metaObject();
+    for (int i = 0; i < meta->methodCount(); ++i) {
+        const QMetaMethod signal = meta->method(i);
+        if (signal.methodType() == QMetaMethod::Signal && signal.name() != "stateChanged"
+            && signal.name() != "destroyed")
+            QObject::disconnect(transport, signal, ws, QMetaMethod());
+    }
+    for (QObject *child : ws->children()) {
+        if (qstrcmp(child->metaObject()->className(), "QWebSocketDataProcessor") == 0)
+            QObject::disconnect(child, nullptr, ws, nullptr);
+    }
+}
 
 // Qt 6.4 defect: with a limited read buffer, a full buffer disables the read notifier until the
 // buffer is read empty, which may never happen -> permanent stall. Changing the buffer size
@@ -64,10 +87,11 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
 
     if (m_transport) {
         // From here on frames are ours to read: QWebSocket parses in a queued slot on the
-        // socket's readyRead(), so that connection goes, and with it any call already queued.
-        // What it left in the buffer (on the client, frames that came right behind the
-        // handshake, which it would parse as soon as its connected() returns) is taken now.
-        QObject::disconnect(m_transport, SIGNAL(readyRead()), m_ws, nullptr);
+        // socket's readyRead(), so that connection goes (detachWebSocket), and with it any call
+        // already queued. What it left in the buffer (on the client, frames that came right
+        // behind the handshake, which it would parse as soon as its connected() returns) is
+        // taken now.
+        detachWebSocket(m_transport, m_ws);
         QCoreApplication::removePostedEvents(m_ws, QEvent::MetaCall);
         if (m_transport->bytesAvailable() > 0)
             m_reader.prepend(m_transport->readAll());
@@ -90,10 +114,15 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
     connect(m_tcp, &QTcpSocket::disconnected, this, &Relay::onTcpDisconnected);
     connect(m_tcp, &QTcpSocket::errorOccurred, this, &Relay::onTcpError);
 
-    connect(m_ws, &QWebSocket::disconnected, this, &Relay::onWsDisconnected);
+    // The transport's own signals, not QWebSocket's relays of them: each object with connections
+    // costs memory, for every tunnel. TLS: what counts as written is what left encrypted (as
+    // QWebSocket reports it too).
+    if (m_sslTransport)
+        connect(m_sslTransport, &QSslSocket::encryptedBytesWritten, this, &Relay::onWsBytesWritten);
+    else if (m_transport)
+        connect(m_transport, &QAbstractSocket::bytesWritten, this, &Relay::onWsBytesWritten);
     if (m_transport)
         connect(m_transport, &QAbstractSocket::disconnected, this, &Relay::onTransportDisconnected);
-    connect(m_ws, &QWebSocket::bytesWritten, this, &Relay::onWsBytesWritten);
 
     qCInfo(lcRelay).noquote() << "tunnel opened" << m_description;
 

@@ -15,6 +15,7 @@
 #include <QTest>
 #include <QTimer>
 #include <QWebSocket>
+#include <functional>
 
 namespace {
 
@@ -58,6 +59,22 @@ private:
     QTimer m_timer;
 };
 
+// A WebSocket server of a few lines, for peers that behave as ours never would: answers the
+// opening handshake that peer sends, and nothing else.
+void answerUpgrade(QTcpSocket *peer)
+{
+    const QByteArray request = peer->readAll();
+    const qsizetype at = request.indexOf("Sec-WebSocket-Key: ") + 19;
+    const QByteArray key = request.mid(at, request.indexOf("\r\n", at) - at);
+    const QByteArray accept =
+        QCryptographicHash::hash(QByteArray(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"),
+                                 QCryptographicHash::Sha1)
+            .toBase64();
+    peer->write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Accept: "
+                + accept + "\r\n\r\n");
+}
+
 } // namespace
 
 class TestRelay : public QObject
@@ -83,12 +100,15 @@ private Q_SLOTS:
     void keepAliveSentAndIgnored();
     void noKeepAliveWhileDataFlows();
     void idleTunnelGivesBuffersBack();
+    void answeredPingsKeepTunnel();
+    void missingPongClosesTunnel();
     void remoteUnreachable();
     void serverUnreachableClosesLocalConnection();
     void followsRedirect();
 
 private:
-    void startTunnel(quint16 remotePort, const RelayOptions &options = {});
+    void startTunnel(quint16 remotePort, const RelayOptions &options = {},
+                     const std::function<void(ClientOptions &)> &adjustClient = {});
     QUrl tunnelUrl() const
     {
         return QUrl(QStringLiteral("ws://127.0.0.1:%1/").arg(m_server->serverPort()));
@@ -110,7 +130,8 @@ void TestRelay::cleanup()
     m_server.reset();
 }
 
-void TestRelay::startTunnel(quint16 remotePort, const RelayOptions &options)
+void TestRelay::startTunnel(quint16 remotePort, const RelayOptions &options,
+                            const std::function<void(ClientOptions &)> &adjustClient)
 {
     ServerOptions serverOptions;
     serverOptions.listen = {QStringLiteral("127.0.0.1"), 0};
@@ -126,6 +147,8 @@ void TestRelay::startTunnel(quint16 remotePort, const RelayOptions &options)
     clientOptions.listen = {QStringLiteral("127.0.0.1"), 0};
     clientOptions.serverUrl = tunnelUrl();
     clientOptions.relay = options;
+    if (adjustClient)
+        adjustClient(clientOptions);
     m_client = std::make_unique<ClientTunnel>(clientOptions);
     QVERIFY2(m_client->listen(&error), qPrintable(error));
 }
@@ -349,18 +372,7 @@ void TestRelay::finishesOnceWhenBothSidesLeftFirst()
     QTcpSocket *peer = nullptr;
     connect(&server, &QTcpServer::newConnection, this, [&] {
         peer = server.nextPendingConnection();
-        connect(peer, &QTcpSocket::readyRead, peer, [peer] {
-            const QByteArray request = peer->readAll();
-            const qsizetype at = request.indexOf("Sec-WebSocket-Key: ") + 19;
-            const QByteArray key = request.mid(at, request.indexOf("\r\n", at) - at);
-            const QByteArray accept =
-                QCryptographicHash::hash(QByteArray(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"),
-                                         QCryptographicHash::Sha1)
-                    .toBase64();
-            peer->write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                        "Connection: Upgrade\r\nSec-WebSocket-Accept: "
-                        + accept + "\r\n\r\n");
-        });
+        connect(peer, &QTcpSocket::readyRead, peer, [peer] { answerUpgrade(peer); });
     });
     auto *ws = new QWebSocket;
     ws->open(QUrl(QStringLiteral("ws://127.0.0.1:%1/").arg(server.serverPort())));
@@ -510,6 +522,79 @@ void TestRelay::idleTunnelGivesBuffersBack()
         clientReleases = releases(m_client.get());
         serverReleases = releases(m_server.get());
     }
+}
+
+namespace {
+
+// Ping mode (--keepalive-mode ping): a ping every 100 ms of idleness, 300 ms for its pong.
+void pingEvery100Ms(ClientOptions &options)
+{
+    options.keepAliveMode = ClientOptions::KeepAliveMode::Ping;
+    options.relay.keepAliveIntervalMs = 100;
+    options.pongTimeoutMs = 300;
+}
+
+bool echoes(QTcpSocket &local, const QByteArray &data)
+{
+    local.write(data);
+    QByteArray back;
+    while (back.size() < data.size()
+           && QTest::qWaitFor([&local] { return local.bytesAvailable() > 0; }, 5000))
+        back += local.readAll();
+    return back == data;
+}
+
+} // namespace
+
+// Our server answers every ping: an idle tunnel in ping mode stays open through many of them.
+void TestRelay::answeredPingsKeepTunnel()
+{
+    EchoServer echo;
+    QVERIFY(echo.listen(QHostAddress::LocalHost));
+    startTunnel(echo.serverPort(), {}, pingEvery100Ms);
+    QTcpSocket local;
+    local.connectToHost(QHostAddress::LocalHost, m_client->serverPort());
+    QVERIFY(echoes(local, "before"));
+    QTest::qWait(1500); // 15 ping intervals, 5 pong timeouts
+    QCOMPARE(local.state(), QAbstractSocket::ConnectedState);
+    QVERIFY(echoes(local, "after"));
+}
+
+// A server that never answers a ping is given up once the pong is overdue, and the local
+// connection is closed with it.
+void TestRelay::missingPongClosesTunnel()
+{
+    QTcpServer silent;
+    QVERIFY(silent.listen(QHostAddress::LocalHost));
+    bool pinged = false;
+    connect(&silent, &QTcpServer::newConnection, this, [&silent, &pinged] {
+        QTcpSocket *peer = silent.nextPendingConnection();
+        // The handshake, then every frame read and dropped. The client sends nothing else than
+        // pings here: the first frame must be one (FIN, opcode 9, masked).
+        connect(peer, &QTcpSocket::readyRead, peer, [peer, &pinged] {
+            if (peer->property("upgraded").toBool()) {
+                const QByteArray frames = peer->readAll();
+                if (!pinged && quint8(frames.at(0)) == 0x89 && (quint8(frames.at(1)) & 0x80))
+                    pinged = true;
+                return;
+            }
+            peer->setProperty("upgraded", true);
+            answerUpgrade(peer);
+        });
+    });
+    ClientOptions options;
+    options.listen = {QStringLiteral("127.0.0.1"), 0};
+    options.serverUrl = QUrl(QStringLiteral("ws://127.0.0.1:%1/").arg(silent.serverPort()));
+    pingEvery100Ms(options);
+    m_client = std::make_unique<ClientTunnel>(options);
+    QString error;
+    QVERIFY2(m_client->listen(&error), qPrintable(error));
+    QTcpSocket local;
+    local.connectToHost(QHostAddress::LocalHost, m_client->serverPort());
+    QTRY_COMPARE(m_client->activeConnections(), 1);
+    QTRY_COMPARE_WITH_TIMEOUT(local.state(), QAbstractSocket::UnconnectedState, 5000);
+    QVERIFY(pinged);
+    QTRY_COMPARE(m_client->activeConnections(), 0);
 }
 
 void TestRelay::remoteUnreachable()
