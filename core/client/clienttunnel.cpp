@@ -6,9 +6,9 @@
 #include "pingkeepalive.h"
 #include "proxyresolver.h"
 #include "relay/relay.h"
+#include "relay/writethrough.h"
 #include "websocketconnector.h"
 
-#include <QNetworkProxy>
 #include <QPointer>
 #include <QTcpServer>
 #include <QTcpSocket>
@@ -89,7 +89,7 @@ void ClientTunnel::onNewConnection()
         // kernel pushes back.
         tcp->setReadBufferSize(m_options.relay.tcpReadBufferBytes);
         // An accepted connection has no proxy; saying so lets the relay write to it directly.
-        tcp->setProxy(QNetworkProxy::NoProxy);
+        WriteThrough::setDirect(tcp);
         tcp->setParent(this);
         openWebSocket(tcp);
     }

@@ -108,7 +108,8 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
     m_wsWriteThrough = m_transport && !m_sslTransport && WriteThrough::isPossible(m_transport);
     m_tcp->setReadBufferSize(m_options.tcpReadBufferBytes);
 
-    connect(m_tcp, &QTcpSocket::connected, this, &Relay::onTcpConnected);
+    if (m_tcp->state() != QAbstractSocket::ConnectedState)
+        connect(m_tcp, &QTcpSocket::connected, this, &Relay::onTcpConnected);
     connect(m_tcp, &QTcpSocket::readyRead, this, &Relay::pumpTcpToWs);
     connect(m_tcp, &QTcpSocket::bytesWritten, this, &Relay::onTcpBytesWritten);
     connect(m_tcp, &QTcpSocket::disconnected, this, &Relay::onTcpDisconnected);
@@ -308,7 +309,12 @@ void Relay::writeWsFrame(quint8 opcode, const QByteArray &payload)
 {
     if (!m_transport || m_transport->state() != QAbstractSocket::ConnectedState)
         return;
-    m_transport->write(BinaryFrame::frame(opcode, payload, m_maskFrames, nextMaskingKey()));
+    const QByteArray frame = BinaryFrame::frame(opcode, payload, m_maskFrames, nextMaskingKey());
+    // Keep-alives, pongs and close frames are small: straight to the kernel when nothing waits.
+    if (m_wsWriteThrough)
+        WriteThrough::write(m_transport, frame);
+    else
+        m_transport->write(frame);
     scheduleBufferRelease();
 }
 

@@ -38,6 +38,12 @@ bool isPossible(const QAbstractSocket *socket)
 #endif
 }
 
+void setDirect(QAbstractSocket *socket)
+{
+    static const QNetworkProxy direct(QNetworkProxy::NoProxy);
+    socket->setProxy(direct);
+}
+
 bool write(QAbstractSocket *socket, const QByteArray &data)
 {
     qsizetype sent = 0;

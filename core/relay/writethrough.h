@@ -19,6 +19,11 @@ namespace WriteThrough {
 // QNetworkProxy::NoProxy (an accepted socket never has a proxy, but only the setting says so).
 bool isPossible(const QAbstractSocket *socket);
 
+// Sets socket to QNetworkProxy::NoProxy, for a socket that has no proxy: one that was accepted,
+// or one to be connected directly (Qt then skips its proxy lookup). All sockets share one
+// QNetworkProxy: setting a new one would allocate for each.
+void setDirect(QAbstractSocket *socket);
+
 // Writes data to socket, which isPossible() must have accepted. Below 4 KiB, while nothing waits
 // in Qt's write buffer, straight to the kernel, so the order of bytes is kept; what the kernel
 // does not take at once goes through socket->write(). From 4 KiB on, and whenever something is

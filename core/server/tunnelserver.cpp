@@ -5,6 +5,7 @@
 #include "net/tcplisten.h"
 #include "plainrequestrule.h"
 #include "relay/relay.h"
+#include "relay/writethrough.h"
 #include "serverconfigfile.h"
 #include "tlsidentity.h"
 #include "tunneltcpserver.h"
@@ -15,7 +16,6 @@
 #include <QHttpServerRequest>
 #include <QHttpServerResponder>
 #include <QHttpServerResponse>
-#include <QNetworkProxy>
 #include <QTcpSocket>
 #include <QUrlQuery>
 #include <QWebSocket>
@@ -604,7 +604,7 @@ void TunnelServer::onNewWebSocketConnection()
             + QLatin1String(" -> ") + route.remote.toString();
         auto *tcp = new QTcpSocket;
         // The remote is reached directly, as by the original: no proxy lookup per tunnel.
-        tcp->setProxy(QNetworkProxy::NoProxy);
+        WriteThrough::setDirect(tcp);
         auto *relay = new Relay(tcp, ws.release(), transport, relayOptions, description, this);
         connect(tcp, &QTcpSocket::connected, this, [this] {
             m_metrics.add(kConnections, {{QStringLiteral("type"), QStringLiteral("tcp")}}, 1);

@@ -1,6 +1,7 @@
 #include "tunneltcpserver.h"
 
-#include <QNetworkProxy>
+#include "relay/writethrough.h"
+
 #include <QSslSocket>
 
 TunnelTcpServer::TunnelTcpServer(qint64 socketReadBufferBytes, QObject *parent)
@@ -63,7 +64,7 @@ void TunnelTcpServer::incomingConnection(qintptr socketDescriptor)
 void TunnelTcpServer::track(QTcpSocket *socket)
 {
     // An accepted connection has no proxy; saying so lets the relay write to it directly.
-    socket->setProxy(QNetworkProxy::NoProxy);
+    WriteThrough::setDirect(socket);
     socket->setReadBufferSize(m_socketReadBufferBytes);
     m_sockets.insert(key(socket->peerAddress(), socket->peerPort()), socket);
     if (m_sockets.size() > 2 * m_sizeAfterPrune + 64)
