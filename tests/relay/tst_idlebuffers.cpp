@@ -16,7 +16,9 @@
 #include <malloc.h>
 #include <unistd.h>
 #elif defined(TOW_MEASURE_SANITIZER_HEAP)
-#include <sanitizer/allocator_interface.h>
+#include <cstddef>
+// The sanitizers' allocator interface (GCC ships no header for it).
+extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
 #endif
 
 namespace {
