@@ -23,7 +23,7 @@ bool release(QAbstractSocket *socket)
 {
     if (!socket || socket->state() != QAbstractSocket::ConnectedState
         || socket->bytesAvailable() > 0 || socket->bytesToWrite() > 0
-        || qobject_cast<QSslSocket *>(socket))
+        || socket->isTransactionStarted() || qobject_cast<QSslSocket *>(socket))
         return false;
     // QIODevice::open() in the mode the device is in already replaces its buffers with new,
     // empty ones that allocate nothing until used; the socket itself (descriptor, state,

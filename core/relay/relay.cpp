@@ -357,14 +357,21 @@ void Relay::checkIdle()
 
 void Relay::scheduleBufferRelease()
 {
-    // Not restarted while it runs: a busy tunnel's buffers are looked at every couple of
-    // seconds, and kept when they hold anything.
+    // Not restarted on every use, which would cost a timer registration per message: when it
+    // fires, a tunnel whose data still moves looks again later (releaseIdleBuffers).
     if (!m_releaseTimer.isActive() && !m_finished && m_options.bufferReleaseDelayMs > 0)
         m_releaseTimer.start(m_options.bufferReleaseDelayMs, this);
 }
 
 void Relay::releaseIdleBuffers()
 {
+    // As checkIdle(): data restarts a clock, the timer reads it. Keep-alives and pongs do not
+    // count: buffers they used are given back at once.
+    const qint64 remainingMs = m_options.bufferReleaseDelayMs - m_sinceData.elapsed();
+    if (remainingMs > 0) {
+        m_releaseTimer.start(int(remainingMs), this);
+        return;
+    }
     // While paused or closing, buffers are in use, and soon gone anyway.
     if (m_paused || m_wsClosing || m_tcpClosing || m_finished)
         return;
@@ -648,10 +655,9 @@ void Relay::onWsDisconnected()
     // read goes on with the rest and ends the WebSocket side after.
     m_paused = false;
     if (m_sslTransport && !m_reading) {
-        // TLS (Qt 6.4): the state change that reports the disconnect comes before QSslSocket
-        // decrypts what its inner socket still holds; those bytes arrive with its own
-        // disconnected(), which ends the WebSocket side (onTransportDisconnected). In case it
-        // never comes, a queued call does.
+        // TLS (Qt 6.4): QSslSocket may still be decrypting what its inner socket holds as it
+        // reports the disconnect. What it has decrypted is read now; the WebSocket side ends in
+        // a queued call (onTransportDisconnected), after whatever QSslSocket delivers with it.
         readWsFrames();
         QMetaObject::invokeMethod(this, &Relay::onTransportDisconnected, Qt::QueuedConnection);
         return;

@@ -32,8 +32,9 @@ struct RelayOptions
     // messages do not count as data.
     int idleTimeoutMs = 0;
 
-    // This long after its sockets were last used, a tunnel gives back the buffers they keep
-    // (IdleBuffers), so that idle tunnels cost little memory (0: never).
+    // This long after data last moved, a tunnel gives back the buffers its sockets keep
+    // (IdleBuffers), so that idle tunnels cost little memory (0: never). Keep-alives and pongs
+    // do not count as data: what they used is given back at the next look.
     int bufferReleaseDelayMs = 2000;
 
     // How long a closing WebSocket may take to finish its closing handshake before it is aborted.

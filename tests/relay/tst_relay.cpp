@@ -100,6 +100,7 @@ private Q_SLOTS:
     void keepAliveSentAndIgnored();
     void noKeepAliveWhileDataFlows();
     void idleTunnelGivesBuffersBack();
+    void busyTunnelKeepsItsBuffers();
     void answeredPingsKeepTunnel();
     void missingPongClosesTunnel();
     void remoteUnreachable();
@@ -522,6 +523,39 @@ void TestRelay::idleTunnelGivesBuffersBack()
         clientReleases = releases(m_client.get());
         serverReleases = releases(m_server.get());
     }
+}
+
+// Buffers in use are not given back: a conversation that goes on keeps them (giving them back
+// between its messages would cost an allocation each time), and they go once it pauses.
+void TestRelay::busyTunnelKeepsItsBuffers()
+{
+    EchoServer echo;
+    QVERIFY(echo.listen(QHostAddress::LocalHost));
+    RelayOptions options;
+    options.bufferReleaseDelayMs = 1000;
+    startTunnel(echo.serverPort(), options);
+    QTcpSocket local;
+    local.connectToHost(QHostAddress::LocalHost, m_client->serverPort());
+    QTRY_COMPARE(local.state(), QAbstractSocket::ConnectedState);
+    auto releases = [](QObject *side) {
+        int count = 0;
+        for (const Relay *relay : side->findChildren<Relay *>())
+            count += relay->bufferReleases();
+        return count;
+    };
+    // A keystroke and its echo every 50 ms for 2.5 s: well past the delay, never idle for it.
+    QElapsedTimer typing;
+    typing.start();
+    while (!typing.hasExpired(2500)) {
+        local.write("k");
+        QVERIFY(QTest::qWaitFor([&local] { return local.bytesAvailable() > 0; }, 5000));
+        QCOMPARE(local.readAll(), QByteArray("k"));
+        QTest::qWait(50);
+    }
+    QCOMPARE(releases(m_client.get()), 0);
+    QCOMPARE(releases(m_server.get()), 0);
+    QTRY_VERIFY_WITH_TIMEOUT(releases(m_client.get()) > 0, 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(releases(m_server.get()) > 0, 5000);
 }
 
 namespace {
