@@ -176,6 +176,17 @@ bool Route::spawn(const QString &label, const QString &program, const QStringLis
 
 bool Route::start(uint16_t targetPort, QString *error)
 {
+    for (int attempt = 1;; ++attempt) {
+        if (startOnce(targetPort, error))
+            return true;
+        if (attempt == 3)
+            return false;
+        qWarning().noquote() << name() << "did not start, again on new ports:" << *error;
+    }
+}
+
+bool Route::startOnce(uint16_t targetPort, QString *error)
+{
     stop();
     const QString target = QStringLiteral("127.0.0.1:%1").arg(targetPort);
     switch (m_kind) {

@@ -34,7 +34,9 @@ public:
     QString name() const { return name(m_kind); }
     RouteKind kind() const { return m_kind; }
 
-    // Starts the route's processes towards targetPort; returns false with *error set.
+    // Starts the route's processes towards targetPort; returns false with *error set. A port
+    // picked free may be taken before a process binds it (as the local port of one of the
+    // benchmark's own connections): then the route starts again on new ports, up to 3 times.
     bool start(uint16_t targetPort, QString *error);
     void stop();
     uint16_t entryPort() const { return m_entryPort; }
@@ -46,6 +48,7 @@ public:
     QString logTail(int lines) const;
 
 private:
+    bool startOnce(uint16_t targetPort, QString *error);
     bool spawn(const QString &label, const QString &program, const QStringList &arguments,
                uint16_t waitPort, QString *error);
 
