@@ -59,6 +59,27 @@ private:
     QTimer m_timer;
 };
 
+// Sends data through a tunnel whose remote echoes and reads the echo. The tunnel runs in this
+// thread: the wait keeps the event loop running.
+bool echoes(QTcpSocket &local, const QByteArray &data)
+{
+    local.write(data);
+    QByteArray back;
+    while (back.size() < data.size()
+           && QTest::qWaitFor([&local] { return local.bytesAvailable() > 0; }, 5000))
+        back += local.readAll();
+    return back == data;
+}
+
+// How often the relays living under side (a server or a client) gave their buffers back.
+int bufferReleasesUnder(QObject *side)
+{
+    int count = 0;
+    for (const Relay *relay : side->findChildren<Relay *>())
+        count += relay->bufferReleases();
+    return count;
+}
+
 // A WebSocket server of a few lines, for peers that behave as ours never would: answers the
 // opening handshake that peer sends, and nothing else.
 void answerUpgrade(QTcpSocket *peer)
@@ -500,28 +521,20 @@ void TestRelay::idleTunnelGivesBuffersBack()
     QTcpSocket local;
     local.connectToHost(QHostAddress::LocalHost, m_client->serverPort());
     QTRY_COMPARE(local.state(), QAbstractSocket::ConnectedState);
-    auto releases = [this](QObject *side) {
-        const auto relays = side->findChildren<Relay *>();
-        return relays.size() == 1 ? relays.front()->bufferReleases() : -1;
-    };
     int clientReleases = 0;
     int serverReleases = 0;
     for (const qsizetype size : {1, 100, 70 * 1000, 1, 3 * 1000 * 1000, 5}) {
         QByteArray data(size, Qt::Uninitialized);
         for (qsizetype i = 0; i < size; ++i)
             data[i] = char((i * 7 + size) & 0xFF);
-        local.write(data);
-        QByteArray back;
-        // The tunnel runs in this thread: wait with the event loop running.
-        while (back.size() < size
-               && QTest::qWaitFor([&local] { return local.bytesAvailable() > 0; }, 5000))
-            back += local.readAll();
-        QCOMPARE(back.size(), size);
-        QVERIFY(back == data);
-        QTRY_VERIFY(releases(m_client.get()) > clientReleases);
-        QTRY_VERIFY(releases(m_server.get()) > serverReleases);
-        clientReleases = releases(m_client.get());
-        serverReleases = releases(m_server.get());
+        QVERIFY(echoes(local, data));
+        // One tunnel on each side, releasing again after each message.
+        QCOMPARE(m_client->findChildren<Relay *>().size(), 1);
+        QCOMPARE(m_server->findChildren<Relay *>().size(), 1);
+        QTRY_VERIFY(bufferReleasesUnder(m_client.get()) > clientReleases);
+        QTRY_VERIFY(bufferReleasesUnder(m_server.get()) > serverReleases);
+        clientReleases = bufferReleasesUnder(m_client.get());
+        serverReleases = bufferReleasesUnder(m_server.get());
     }
 }
 
@@ -537,25 +550,17 @@ void TestRelay::busyTunnelKeepsItsBuffers()
     QTcpSocket local;
     local.connectToHost(QHostAddress::LocalHost, m_client->serverPort());
     QTRY_COMPARE(local.state(), QAbstractSocket::ConnectedState);
-    auto releases = [](QObject *side) {
-        int count = 0;
-        for (const Relay *relay : side->findChildren<Relay *>())
-            count += relay->bufferReleases();
-        return count;
-    };
     // A keystroke and its echo every 50 ms for 2.5 s: well past the delay, never idle for it.
     QElapsedTimer typing;
     typing.start();
     while (!typing.hasExpired(2500)) {
-        local.write("k");
-        QVERIFY(QTest::qWaitFor([&local] { return local.bytesAvailable() > 0; }, 5000));
-        QCOMPARE(local.readAll(), QByteArray("k"));
+        QVERIFY(echoes(local, "k"));
         QTest::qWait(50);
     }
-    QCOMPARE(releases(m_client.get()), 0);
-    QCOMPARE(releases(m_server.get()), 0);
-    QTRY_VERIFY_WITH_TIMEOUT(releases(m_client.get()) > 0, 5000);
-    QTRY_VERIFY_WITH_TIMEOUT(releases(m_server.get()) > 0, 5000);
+    QCOMPARE(bufferReleasesUnder(m_client.get()), 0);
+    QCOMPARE(bufferReleasesUnder(m_server.get()), 0);
+    QTRY_VERIFY_WITH_TIMEOUT(bufferReleasesUnder(m_client.get()) > 0, 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(bufferReleasesUnder(m_server.get()) > 0, 5000);
 }
 
 namespace {
@@ -566,16 +571,6 @@ void pingEvery100Ms(ClientOptions &options)
     options.keepAliveMode = ClientOptions::KeepAliveMode::Ping;
     options.relay.keepAliveIntervalMs = 100;
     options.pongTimeoutMs = 300;
-}
-
-bool echoes(QTcpSocket &local, const QByteArray &data)
-{
-    local.write(data);
-    QByteArray back;
-    while (back.size() < data.size()
-           && QTest::qWaitFor([&local] { return local.bytesAvailable() > 0; }, 5000))
-        back += local.readAll();
-    return back == data;
 }
 
 } // namespace
