@@ -105,7 +105,8 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
     // timeout must see both.
     m_sslTransport = qobject_cast<QSslSocket *>(m_transport.data());
     m_reader.setAskPastBuffer(m_sslTransport != nullptr);
-    m_wsWriteThrough = m_transport && !m_sslTransport && WriteThrough::isPossible(m_transport);
+    // isPossible() refuses TLS sockets.
+    m_wsWriteThrough = m_transport && WriteThrough::isPossible(m_transport);
     m_tcp->setReadBufferSize(m_options.tcpReadBufferBytes);
 
     if (m_tcp->state() != QAbstractSocket::ConnectedState)
