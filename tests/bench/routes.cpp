@@ -258,6 +258,20 @@ void Route::stop()
     m_logStarts.clear();
 }
 
+double machineBusySeconds()
+{
+    // "cpu  user nice system idle iowait irq softirq steal guest guest_nice", in clock ticks;
+    // guest time is counted in user time already.
+    const QByteArray stat = readProcFile(QStringLiteral("/proc/stat"));
+    const QList<QByteArray> fields = stat.left(stat.indexOf('\n')).simplified().split(' ');
+    if (fields.size() < 9 || fields[0] != "cpu")
+        return 0;
+    double busy = 0;
+    for (const int field : {1, 2, 3, 6, 7})
+        busy += fields[field].toDouble();
+    return busy / double(sysconf(_SC_CLK_TCK));
+}
+
 std::vector<ProcessStats> Route::stats() const
 {
     std::vector<ProcessStats> result;
@@ -267,16 +281,17 @@ std::vector<ProcessStats> Route::stats() const
         for (const qint64 pid : withChildren(process->processId())) {
             const QByteArray stat = readProcFile(QStringLiteral("/proc/%1/stat").arg(pid));
             const QList<QByteArray> fields = stat.mid(stat.lastIndexOf(')') + 2).split(' ');
-            if (fields.size() > 14)
-                stats.cpuSeconds += (fields[11].toDouble() + fields[12].toDouble()
-                                     + fields[13].toDouble() + fields[14].toDouble())
-                    / ticks;
+            if (fields.size() > 14) {
+                stats.userSeconds += (fields[11].toDouble() + fields[13].toDouble()) / ticks;
+                stats.systemSeconds += (fields[12].toDouble() + fields[14].toDouble()) / ticks;
+            }
             const QByteArray status = readProcFile(QStringLiteral("/proc/%1/status").arg(pid));
             stats.peakRssKb += statusKb(status, "VmHWM:");
             stats.rssKb += statusKb(status, "VmRSS:");
             stats.pssKb +=
                 statusKb(readProcFile(QStringLiteral("/proc/%1/smaps_rollup").arg(pid)), "Pss:");
         }
+        stats.cpuSeconds = stats.userSeconds + stats.systemSeconds;
         result.push_back(stats);
     }
     return result;

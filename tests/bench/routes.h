@@ -16,10 +16,16 @@ enum class RouteKind { Direct, Socat, Ours, Websockify };
 struct ProcessStats
 {
     double cpuSeconds = 0; // user + system, including reaped children
+    double userSeconds = 0; // the user-space part of cpuSeconds
+    double systemSeconds = 0; // the kernel's part of cpuSeconds
     uint64_t peakRssKb = 0; // VmHWM (largest resident set since start), children summed
     uint64_t rssKb = 0;
     uint64_t pssKb = 0;
 };
+
+// CPU time the whole machine has been busy since boot, all processes and the kernel's interrupt
+// work included (/proc/stat: everything but idle, I/O wait and time stolen by the hypervisor).
+double machineBusySeconds();
 
 class Route
 {

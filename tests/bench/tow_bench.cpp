@@ -222,11 +222,15 @@ void Bench::bulk(RouteKind kind)
     for (const bool clientToServer : {true, false}) {
         std::vector<double> rates;
         double cpu = 0;
+        // Whether a transfer is bound by the CPU or by waiting: the share of all cores busy.
+        double machineBusy = 0;
+        double machineWall = 0;
         for (int runIndex = 0; runIndex < m_settings.bulkRuns; ++runIndex) {
             if (clientToServer) {
                 SinkEndpoint sink;
                 withRoute(kind, sink.port(), [&](Route &route) {
                     const double cpuBefore = cpuOf(route);
+                    const double busyBefore = machineBusySeconds();
                     const auto start = Clock::now();
                     const int fd = connectLoopback(route.entryPort(), false);
                     const bool sent = fd >= 0 && sendPattern(fd, bytes);
@@ -240,6 +244,8 @@ void Bench::bulk(RouteKind kind)
                                               "changed bytes"));
                         return;
                     }
+                    machineWall += seconds(start);
+                    machineBusy += machineBusySeconds() - busyBefore;
                     rates.push_back(double(bytes) / 1e6 / seconds(start));
                     cpu += cpuOf(route) - cpuBefore;
                 });
@@ -247,6 +253,7 @@ void Bench::bulk(RouteKind kind)
                 SourceEndpoint source(bytes);
                 withRoute(kind, source.port(), [&](Route &route) {
                     const double cpuBefore = cpuOf(route);
+                    const double busyBefore = machineBusySeconds();
                     const auto start = Clock::now();
                     const int fd = connectLoopback(route.entryPort(), false);
                     const auto [received, intact] =
@@ -261,6 +268,8 @@ void Bench::bulk(RouteKind kind)
                                    .arg(bytes));
                         return;
                     }
+                    machineWall += seconds(start);
+                    machineBusy += machineBusySeconds() - busyBefore;
                     rates.push_back(double(bytes) / 1e6 / seconds(start));
                     // The route's processes have exited their connection by now: reaped
                     // children (socat) count in cutime.
@@ -275,6 +284,9 @@ void Bench::bulk(RouteKind kind)
         if (kind != RouteKind::Direct && !rates.empty())
             record(kind, QStringLiteral("bulk %1 CPU s/GiB").arg(direction),
                    cpu / (gib * double(rates.size())));
+        if (machineWall > 0)
+            record(kind, QStringLiteral("bulk %1 machine busy %").arg(direction),
+                   100.0 * machineBusy / (machineWall * std::thread::hardware_concurrency()));
     }
 }
 
@@ -351,6 +363,8 @@ void Bench::setup(RouteKind kind)
         record(kind, QStringLiteral("setup sequential conn/s"),
                m_settings.setupSequential / seconds(start));
         std::atomic<int> parallelErrors {0};
+        const std::vector<ProcessStats> before = route.stats();
+        const double machineBefore = machineBusySeconds();
         start = Clock::now();
         std::vector<std::thread> threads;
         for (int t = 0; t < m_settings.parallelism; ++t) {
@@ -363,6 +377,25 @@ void Bench::setup(RouteKind kind)
             thread.join();
         record(kind, QStringLiteral("setup 32 parallel conn/s"),
                m_settings.setupParallel / seconds(start));
+        // What one connection costs, in parallel: the tunnel processes' own time, user space and
+        // kernel apart, and the whole machine's (the endpoints and the kernel's network work
+        // included), which bounds the rate two cores can reach.
+        const double perConnection = 1e6 / m_settings.setupParallel;
+        const std::vector<ProcessStats> after = route.stats();
+        if (!after.empty()) {
+            double user = 0;
+            double system = 0;
+            for (size_t p = 0; p < after.size() && p < before.size(); ++p) {
+                user += after[p].userSeconds - before[p].userSeconds;
+                system += after[p].systemSeconds - before[p].systemSeconds;
+            }
+            record(kind, QStringLiteral("setup tunnel processes user CPU us/conn"),
+                   user * perConnection);
+            record(kind, QStringLiteral("setup tunnel processes system CPU us/conn"),
+                   system * perConnection);
+        }
+        record(kind, QStringLiteral("setup machine CPU us/conn"),
+               (machineBusySeconds() - machineBefore) * perConnection);
         record(kind, QStringLiteral("setup errors"), errors + parallelErrors);
         // A tunnel that has ended must let go of its memory: one that outlives its connections
         // shows here, not in the rate.
