@@ -17,6 +17,8 @@ namespace {
 // that the memory shows up free soon after.
 constexpr int kReturnDelayMs = 1000;
 
+std::atomic<int> passes {0};
+
 } // namespace
 
 bool release(QAbstractSocket *socket)
@@ -40,8 +42,14 @@ void returnFreedPages()
     QTimer::singleShot(kReturnDelayMs, [] {
         scheduled = false;
         malloc_trim(0);
+        ++passes;
     });
 #endif
+}
+
+int returnPasses()
+{
+    return passes;
 }
 
 } // namespace IdleBuffers

@@ -21,4 +21,7 @@ bool release(QAbstractSocket *socket);
 // made within a second (glibc's malloc_trim(); elsewhere nothing). Needs an event loop.
 void returnFreedPages();
 
+// How many times returnFreedPages() has given pages back in this process so far.
+int returnPasses();
+
 } // namespace IdleBuffers

@@ -814,6 +814,10 @@ void Relay::checkFinished()
     m_closeTimer.stop();
     m_idleTimer.stop();
     m_releaseTimer.stop();
+    // The tunnel is deleted next; what it held (up to a few MiB queued towards a slow reader)
+    // goes back to the system a second later, with whatever other tunnels ended meanwhile.
+    // Otherwise glibc keeps the pages, and a process stays at the peak of a burst for good.
+    IdleBuffers::returnFreedPages();
     qCInfo(lcRelay).noquote().nospace()
         << "tunnel closed " << m_description << ": " << m_bytesTcpToWs << " bytes tcp->ws, "
         << m_bytesWsToTcp << " bytes ws->tcp, " << m_age.elapsed() << " ms, peak queued "
