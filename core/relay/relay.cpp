@@ -482,6 +482,8 @@ bool Relay::handleWsEvent(FrameReader::Event &event, qint64 *delivered)
         return true;
     case Kind::Close: {
         m_wsPeerClosed = true;
+        if (m_reasonUntilCloseFrame)
+            m_closeReason.clear();
         if (!m_wsClosing) {
             setReason(QStringLiteral("websocket closed (%1%2)")
                           .arg(event.closeCode)
@@ -642,9 +644,13 @@ void Relay::onWsDisconnected()
     if (m_wsDisconnected)
         return;
     m_wsDisconnected = true;
-    if (!m_wsClosing && !m_wsPeerClosed)
-        setReason(QStringLiteral("websocket closed (%1)")
-                      .arg(int(QWebSocketProtocol::CloseCodeAbnormalDisconnection)));
+    if (!m_wsClosing && !m_wsPeerClosed && m_closeReason.isEmpty()) {
+        // Unless the peer's close frame is among the frames still to read (held back for a slow
+        // TCP reader): then that is the reason.
+        m_closeReason = QStringLiteral("websocket closed (%1)")
+                            .arg(int(QWebSocketProtocol::CloseCodeAbnormalDisconnection));
+        m_reasonUntilCloseFrame = true;
+    }
     qCDebug(lcRelay).noquote() << m_description << "websocket disconnected, paused" << m_paused
                                << "buffered" << (m_transport ? m_transport->bytesAvailable() : -1)
                                << "error" << (m_transport ? m_transport->errorString() : QString());

@@ -3,6 +3,7 @@
 // loss, also while paused), keep-alive, protocol errors and unreachable peers.
 #include "client/clienttunnel.h"
 #include "endpoints.h"
+#include "relay/binaryframe.h"
 #include "relay/idlebuffers.h"
 #include "relay/relay.h"
 #include "server/tunnelserver.h"
@@ -117,6 +118,7 @@ private Q_SLOTS:
     void closingHandshakeEndsTunnel_data();
     void closingHandshakeEndsTunnel();
     void finishesOnceWhenBothSidesLeftFirst();
+    void closeFrameBehindDisconnectIsTheReason();
     void textMessageClosesWith1003();
     void oversizedFrameClosesWith1009();
     void keepAliveSentAndIgnored();
@@ -414,6 +416,59 @@ void TestRelay::finishesOnceWhenBothSidesLeftFirst()
     QTRY_COMPARE(finished.size(), 1);
     QTest::qWait(200); // a second report would be queued behind the first
     QCOMPARE(finished.size(), 1);
+}
+
+void TestRelay::closeFrameBehindDisconnectIsTheReason()
+{
+    // A server sends its last 8 MiB and its close frame, then closes its socket, towards a local
+    // reader that is slower: the client is holding back (1 MiB queued towards it) when it sees
+    // the socket closed, with the close frame still unread in its buffer. Every byte arrives, and
+    // the tunnel ends for the server's reason, not as an abnormal close (1006).
+    const QByteArray tail = patternBytes(5, 8 * kMiB);
+    QTcpServer server;
+    QVERIFY(server.listen(QHostAddress::LocalHost));
+    connect(&server, &QTcpServer::newConnection, this, [&server, &tail] {
+        QTcpSocket *peer = server.nextPendingConnection();
+        connect(peer, &QTcpSocket::readyRead, peer, [peer, &tail] {
+            if (peer->property("upgraded").toBool())
+                return; // the client's answer to the close, after the socket is closed
+            peer->setProperty("upgraded", true);
+            answerUpgrade(peer);
+            for (qsizetype at = 0; at < tail.size(); at += 64 * 1024)
+                peer->write(
+                    BinaryFrame::frame(BinaryFrame::kBinary, tail.mid(at, 64 * 1024), false, 0));
+            peer->write(QByteArray::fromHex("8806"
+                                            "03e8")
+                        + "done"); // close, 1000 "done"
+            peer->disconnectFromHost(); // once all of it is written
+        });
+    });
+    ClientOptions options;
+    options.listen = {QStringLiteral("127.0.0.1"), 0};
+    options.serverUrl = QUrl(QStringLiteral("ws://127.0.0.1:%1/").arg(server.serverPort()));
+    m_client = std::make_unique<ClientTunnel>(options);
+    QString error;
+    QVERIFY2(m_client->listen(&error), qPrintable(error));
+    QTcpSocket local;
+    local.setReadBufferSize(64 * 1024); // the kernel holds the rest back from the client
+    local.connectToHost(QHostAddress::LocalHost, m_client->serverPort());
+    QTRY_COMPARE(m_client->findChildren<Relay *>().size(), 1);
+    Relay *relay = m_client->findChildren<Relay *>().constFirst();
+    QString reason;
+    connect(relay, &Relay::finished, this, [relay, &reason] { reason = relay->closeReason(); });
+    // 64 KiB every 20 ms, about 3 MB/s.
+    QByteArray received;
+    QElapsedTimer reading;
+    reading.start();
+    while (local.state() == QAbstractSocket::ConnectedState || local.bytesAvailable() > 0) {
+        QTest::qWait(20);
+        received += local.read(64 * 1024);
+        QVERIFY2(!reading.hasExpired(30000), "the tail did not arrive in 30 s");
+    }
+    QCOMPARE(received.size(), tail.size());
+    QVERIFY(received == tail);
+    QTRY_VERIFY(!reason.isEmpty());
+    QCOMPARE(reason, QStringLiteral("websocket closed (1000 done)"));
 }
 
 void TestRelay::textMessageClosesWith1003()
