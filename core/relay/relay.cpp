@@ -482,17 +482,20 @@ bool Relay::handleWsEvent(FrameReader::Event &event, qint64 *delivered)
         return true;
     case Kind::Close: {
         m_wsPeerClosed = true;
-        if (m_reasonUntilCloseFrame)
-            m_closeReason.clear();
-        if (!m_wsClosing) {
+        if (!m_wsClosing || m_reasonUntilCloseFrame) {
+            // Read after the transport closed, the frame replaces the 1006 set then.
+            if (m_reasonUntilCloseFrame)
+                m_closeReason.clear();
+            m_reasonUntilCloseFrame = false;
             setReason(QStringLiteral("websocket closed (%1%2)")
                           .arg(event.closeCode)
                           .arg(event.closeReason.isEmpty()
                                    ? QString()
                                    : QStringLiteral(" ") + event.closeReason));
-            // The answer echoes the code (RFC 6455 5.5.1); a close without one gets none.
-            closeWs(event.closeCode == 1005 ? 0 : event.closeCode, QString());
         }
+        // The answer echoes the code (RFC 6455 5.5.1); a close without one gets none.
+        if (!m_wsClosing)
+            closeWs(event.closeCode == 1005 ? 0 : event.closeCode, QString());
         closeTransportAfterWrite();
         endWs();
         return false;
