@@ -1,6 +1,7 @@
 #include "idlebuffers.h"
 
 #include <QAbstractSocket>
+#include <QCoreApplication>
 #include <QSslSocket>
 #include <QTimer>
 #include <atomic>
@@ -13,8 +14,8 @@ namespace IdleBuffers {
 
 namespace {
 
-// Long enough that a burst of tunnels going idle costs one pass over the heap, short enough
-// that the memory shows up free soon after.
+// Long enough that a burst of tunnels going idle or ending costs one pass over the heap, short
+// enough that the memory shows up free soon after.
 constexpr int kReturnDelayMs = 1000;
 
 std::atomic<int> passes {0};
@@ -39,7 +40,9 @@ void returnFreedPages()
     static std::atomic<bool> scheduled {false};
     if (scheduled.exchange(true))
         return;
-    QTimer::singleShot(kReturnDelayMs, [] {
+    // In the main thread, whichever thread asks: one whose event loop has stopped would never
+    // run the pass, and none would be scheduled again.
+    QTimer::singleShot(kReturnDelayMs, QCoreApplication::instance(), [] {
         scheduled = false;
         malloc_trim(0);
         ++passes;

@@ -21,7 +21,8 @@ bool release(QAbstractSocket *socket);
 // made within a second (glibc's malloc_trim(); elsewhere nothing). Needs an event loop.
 void returnFreedPages();
 
-// How many times returnFreedPages() has given pages back in this process so far.
+// How many passes returnFreedPages() has made in this process so far (malloc_trim() calls, what
+// ever each gave back).
 int returnPasses();
 
 } // namespace IdleBuffers

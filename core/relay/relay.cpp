@@ -451,6 +451,15 @@ void Relay::readWsFrames()
 bool Relay::handleWsEvent(FrameReader::Event &event, qint64 *delivered)
 {
     using Kind = FrameReader::Event::Kind;
+    // A close or a broken frame read after the transport closed was sent before it: that, not
+    // the 1006 set at the close, is why the tunnel ends.
+    const bool endsWithFrame =
+        event.kind == Kind::Close || event.kind == Kind::Text || event.kind == Kind::Error;
+    const bool replacesReason = m_reasonIsProvisional && endsWithFrame;
+    if (replacesReason) {
+        m_closeReason.clear();
+        m_reasonIsProvisional = false;
+    }
     switch (event.kind) {
     case Kind::NeedMore:
         return false;
@@ -482,11 +491,7 @@ bool Relay::handleWsEvent(FrameReader::Event &event, qint64 *delivered)
         return true;
     case Kind::Close: {
         m_wsPeerClosed = true;
-        if (!m_wsClosing || m_reasonUntilCloseFrame) {
-            // Read after the transport closed, the frame replaces the 1006 set then.
-            if (m_reasonUntilCloseFrame)
-                m_closeReason.clear();
-            m_reasonUntilCloseFrame = false;
+        if (!m_wsClosing || replacesReason) {
             setReason(QStringLiteral("websocket closed (%1%2)")
                           .arg(event.closeCode)
                           .arg(event.closeReason.isEmpty()
@@ -648,11 +653,11 @@ void Relay::onWsDisconnected()
         return;
     m_wsDisconnected = true;
     if (!m_wsClosing && !m_wsPeerClosed && m_closeReason.isEmpty()) {
-        // Unless the peer's close frame is among the frames still to read (held back for a slow
-        // TCP reader): then that is the reason.
+        // Unless the peer's close frame (or a broken one) is among the frames still to read,
+        // held back for a slow TCP reader: handleWsEvent() then gives its reason instead.
         m_closeReason = QStringLiteral("websocket closed (%1)")
                             .arg(int(QWebSocketProtocol::CloseCodeAbnormalDisconnection));
-        m_reasonUntilCloseFrame = true;
+        m_reasonIsProvisional = true;
     }
     qCDebug(lcRelay).noquote() << m_description << "websocket disconnected, paused" << m_paused
                                << "buffered" << (m_transport ? m_transport->bytesAvailable() : -1)
@@ -823,9 +828,10 @@ void Relay::checkFinished()
     m_closeTimer.stop();
     m_idleTimer.stop();
     m_releaseTimer.stop();
-    // The tunnel is deleted next; what it held (up to a few MiB queued towards a slow reader)
-    // goes back to the system a second later, with whatever other tunnels ended meanwhile.
-    // Otherwise glibc keeps the pages, and a process stays at the peak of a burst for good.
+    // The tunnel is deleted next. What it freed (its queues of up to a few MiB towards a slow
+    // reader as they were written, then its objects) goes back to the system a second later,
+    // with what other tunnels freed meanwhile. Otherwise glibc keeps the pages, and a process
+    // stays at the peak of a burst for good.
     IdleBuffers::returnFreedPages();
     qCInfo(lcRelay).noquote().nospace()
         << "tunnel closed " << m_description << ": " << m_bytesTcpToWs << " bytes tcp->ws, "

@@ -147,8 +147,8 @@ private:
     bool m_wsClosing = false; // we sent a close frame (or the transport is gone)
     bool m_wsPeerClosed = false; // the peer's close frame arrived
     bool m_wsDisconnected = false; // the transport is closed (its buffer may still hold frames)
-    bool m_reasonUntilCloseFrame = false; // the 1006 of a transport closed first, until a
-                                          // close frame read after it gives the reason
+    bool m_reasonIsProvisional = false; // the 1006 of a transport closed first, until a close or
+                                        // broken frame read after it gives the reason
     bool m_closeTransportWhenWritten = false; // the closing handshake is over
     bool m_paused = false;
     bool m_closeAfterTail = false; // TCP ended: close the WebSocket once its tail is queued

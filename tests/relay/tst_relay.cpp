@@ -11,12 +11,15 @@
 
 #include <QCryptographicHash>
 #include <QElapsedTimer>
+#include <QLoggingCategory>
+#include <QScopeGuard>
 #include <QSignalSpy>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTest>
 #include <QTimer>
 #include <QWebSocket>
+#include <algorithm>
 #include <functional>
 
 namespace {
@@ -82,6 +85,17 @@ int bufferReleasesUnder(QObject *side)
     return count;
 }
 
+// The relay's debug messages while a test wants them, passed on to the test's own handler.
+QStringList *keptRelayDebug = nullptr;
+QtMessageHandler previousHandler = nullptr;
+
+void keepRelayDebug(QtMsgType type, const QMessageLogContext &context, const QString &message)
+{
+    if (keptRelayDebug && type == QtDebugMsg && qstrcmp(context.category, "tow.relay") == 0)
+        keptRelayDebug->append(message);
+    previousHandler(type, context, message);
+}
+
 // A WebSocket server of a few lines, for peers that behave as ours never would: answers the
 // opening handshake that peer sends, and nothing else.
 void answerUpgrade(QTcpSocket *peer)
@@ -118,6 +132,7 @@ private Q_SLOTS:
     void closingHandshakeEndsTunnel_data();
     void closingHandshakeEndsTunnel();
     void finishesOnceWhenBothSidesLeftFirst();
+    void closeFrameBehindDisconnectIsTheReason_data();
     void closeFrameBehindDisconnectIsTheReason();
     void textMessageClosesWith1003();
     void oversizedFrameClosesWith1009();
@@ -418,28 +433,38 @@ void TestRelay::finishesOnceWhenBothSidesLeftFirst()
     QCOMPARE(finished.size(), 1);
 }
 
+void TestRelay::closeFrameBehindDisconnectIsTheReason_data()
+{
+    QTest::addColumn<QByteArray>("lastFrame");
+    QTest::addColumn<QString>("reason");
+    QTest::newRow("close") << (QByteArray::fromHex("880603e8") + "done") // close, 1000 "done"
+                           << QStringLiteral("websocket closed (1000 done)");
+    QTest::newRow("text") << (QByteArray::fromHex("8102") + "hi")
+                          << QStringLiteral("protocol error: text message received");
+}
+
 void TestRelay::closeFrameBehindDisconnectIsTheReason()
 {
-    // A server sends its last 8 MiB and its close frame, then closes its socket, towards a local
+    // A server sends its last 8 MiB and a last frame, then closes its socket, towards a local
     // reader that is slower: the client is holding back (1 MiB queued towards it) when it sees
-    // the socket closed, with the close frame still unread in its buffer. Every byte arrives, and
-    // the tunnel ends for the server's reason, not as an abnormal close (1006).
+    // the socket closed, with the last frame still unread in its buffer. Every byte arrives, and
+    // the tunnel ends for that frame's reason, not as an abnormal close (1006).
+    QFETCH(QByteArray, lastFrame);
+    QFETCH(QString, reason);
     const QByteArray tail = patternBytes(5, 8 * kMiB);
     QTcpServer server;
     QVERIFY(server.listen(QHostAddress::LocalHost));
-    connect(&server, &QTcpServer::newConnection, this, [&server, &tail] {
+    connect(&server, &QTcpServer::newConnection, this, [&server, &tail, &lastFrame] {
         QTcpSocket *peer = server.nextPendingConnection();
-        connect(peer, &QTcpSocket::readyRead, peer, [peer, &tail] {
+        connect(peer, &QTcpSocket::readyRead, peer, [peer, &tail, &lastFrame] {
             if (peer->property("upgraded").toBool())
-                return; // the client's answer to the close, after the socket is closed
+                return; // the client's answer, after the socket is closed
             peer->setProperty("upgraded", true);
             answerUpgrade(peer);
             for (qsizetype at = 0; at < tail.size(); at += 64 * 1024)
                 peer->write(
                     BinaryFrame::frame(BinaryFrame::kBinary, tail.mid(at, 64 * 1024), false, 0));
-            peer->write(QByteArray::fromHex("8806"
-                                            "03e8")
-                        + "done"); // close, 1000 "done"
+            peer->write(lastFrame);
             peer->disconnectFromHost(); // once all of it is written
         });
     });
@@ -454,8 +479,19 @@ void TestRelay::closeFrameBehindDisconnectIsTheReason()
     local.connectToHost(QHostAddress::LocalHost, m_client->serverPort());
     QTRY_COMPARE(m_client->findChildren<Relay *>().size(), 1);
     Relay *relay = m_client->findChildren<Relay *>().constFirst();
-    QString reason;
-    connect(relay, &Relay::finished, this, [relay, &reason] { reason = relay->closeReason(); });
+    // What the relay was doing when its socket closed, as it reports it (debug).
+    QStringList relayDebug;
+    keptRelayDebug = &relayDebug;
+    previousHandler = qInstallMessageHandler(keepRelayDebug);
+    QLoggingCategory::setFilterRules(QStringLiteral("tow.relay.debug=true"));
+    const auto restore = qScopeGuard([] {
+        QLoggingCategory::setFilterRules(QString());
+        qInstallMessageHandler(previousHandler);
+        keptRelayDebug = nullptr;
+    });
+    QString finalReason;
+    connect(relay, &Relay::finished, this,
+            [relay, &finalReason] { finalReason = relay->closeReason(); });
     // 64 KiB every 20 ms, about 3 MB/s.
     QByteArray received;
     QElapsedTimer reading;
@@ -467,8 +503,19 @@ void TestRelay::closeFrameBehindDisconnectIsTheReason()
     }
     QCOMPARE(received.size(), tail.size());
     QVERIFY(received == tail);
-    QTRY_VERIFY(!reason.isEmpty());
-    QCOMPARE(reason, QStringLiteral("websocket closed (1000 done)"));
+    // The case this is about: held back, the last frame still in the buffer.
+    const QString closedWhilePaused =
+        QStringLiteral("websocket disconnected, paused true buffered ");
+    const auto report = std::find_if(relayDebug.cbegin(), relayDebug.cend(), [&](const QString &m) {
+        return m.contains(closedWhilePaused);
+    });
+    QVERIFY2(report != relayDebug.cend(), qPrintable(relayDebug.join(QLatin1Char('\n'))));
+    const QString buffered =
+        report->mid(report->indexOf(closedWhilePaused) + closedWhilePaused.size());
+    QVERIFY2(buffered.section(QLatin1Char(' '), 0, 0).toLongLong() >= lastFrame.size(),
+             qPrintable(*report));
+    QTRY_VERIFY(!finalReason.isEmpty());
+    QCOMPARE(finalReason, reason);
 }
 
 void TestRelay::textMessageClosesWith1003()
@@ -625,7 +672,7 @@ void TestRelay::busyTunnelKeepsItsBuffers()
 // second after the end. An open tunnel, even idle, causes none when it keeps its buffers.
 void TestRelay::endedTunnelReturnsFreedPages()
 {
-    QTest::qWait(1100); // a pass still due from the tunnels of the test before lands first
+    QTest::qWait(1100); // a pass still due from the test before (its idle buffers) lands first
     EchoServer echo;
     QVERIFY(echo.listen(QHostAddress::LocalHost));
     RelayOptions options;
