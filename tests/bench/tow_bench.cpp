@@ -286,7 +286,8 @@ void Bench::bulk(RouteKind kind)
                    cpu / (gib * double(rates.size())));
         if (machineWall > 0)
             record(kind, QStringLiteral("bulk %1 machine busy %").arg(direction),
-                   100.0 * machineBusy / (machineWall * std::thread::hardware_concurrency()));
+                   100.0 * machineBusy
+                       / (machineWall * std::max(1u, std::thread::hardware_concurrency())));
     }
 }
 
@@ -363,24 +364,27 @@ void Bench::setup(RouteKind kind)
         record(kind, QStringLiteral("setup sequential conn/s"),
                m_settings.setupSequential / seconds(start));
         std::atomic<int> parallelErrors {0};
+        // Each thread makes its share; what does not divide evenly is not made.
+        const int perThread = m_settings.setupParallel / m_settings.parallelism;
+        const int parallelConnections = perThread * m_settings.parallelism;
         const std::vector<ProcessStats> before = route.stats();
         const double machineBefore = machineBusySeconds();
         start = Clock::now();
         std::vector<std::thread> threads;
         for (int t = 0; t < m_settings.parallelism; ++t) {
             threads.emplace_back([&] {
-                for (int i = 0; i < m_settings.setupParallel / m_settings.parallelism; ++i)
+                for (int i = 0; i < perThread; ++i)
                     parallelErrors += probe() ? 0 : 1;
             });
         }
         for (auto &thread : threads)
             thread.join();
         record(kind, QStringLiteral("setup 32 parallel conn/s"),
-               m_settings.setupParallel / seconds(start));
+               parallelConnections / seconds(start));
         // What one connection costs, in parallel: the tunnel processes' own time, user space and
         // kernel apart, and the whole machine's (the endpoints and the kernel's network work
         // included), which bounds the rate two cores can reach.
-        const double perConnection = 1e6 / m_settings.setupParallel;
+        const double perConnection = 1e6 / parallelConnections;
         const std::vector<ProcessStats> after = route.stats();
         if (!after.empty()) {
             double user = 0;
