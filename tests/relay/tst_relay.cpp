@@ -150,6 +150,9 @@ private Q_SLOTS:
 private:
     void startTunnel(quint16 remotePort, const RelayOptions &options = {},
                      const std::function<void(ClientOptions &)> &adjustClient = {});
+    // A tunnel to echo (started here), and local connected through it. False if a step failed.
+    bool connectThroughEcho(EchoServer &echo, QTcpSocket &local, const RelayOptions &options = {},
+                            const std::function<void(ClientOptions &)> &adjustClient = {});
     QUrl tunnelUrl() const
     {
         return QUrl(QStringLiteral("ws://127.0.0.1:%1/").arg(m_server->serverPort()));
@@ -192,6 +195,19 @@ void TestRelay::startTunnel(quint16 remotePort, const RelayOptions &options,
         adjustClient(clientOptions);
     m_client = std::make_unique<ClientTunnel>(clientOptions);
     QVERIFY2(m_client->listen(&error), qPrintable(error));
+}
+
+bool TestRelay::connectThroughEcho(EchoServer &echo, QTcpSocket &local, const RelayOptions &options,
+                                   const std::function<void(ClientOptions &)> &adjustClient)
+{
+    if (!echo.listen(QHostAddress::LocalHost))
+        return false;
+    startTunnel(echo.serverPort(), options, adjustClient);
+    if (QTest::currentTestFailed())
+        return false;
+    local.connectToHost(QHostAddress::LocalHost, m_client->serverPort());
+    return QTest::qWaitFor([&local] { return local.state() == QAbstractSocket::ConnectedState; },
+                           5000);
 }
 
 void TestRelay::bulkClientToServer()
@@ -617,14 +633,11 @@ void TestRelay::noKeepAliveWhileDataFlows()
 // pause in a conversation releases them, and no byte is lost or reordered across.
 void TestRelay::idleTunnelGivesBuffersBack()
 {
-    EchoServer echo;
-    QVERIFY(echo.listen(QHostAddress::LocalHost));
     RelayOptions options;
     options.bufferReleaseDelayMs = 50;
-    startTunnel(echo.serverPort(), options);
+    EchoServer echo;
     QTcpSocket local;
-    local.connectToHost(QHostAddress::LocalHost, m_client->serverPort());
-    QTRY_COMPARE(local.state(), QAbstractSocket::ConnectedState);
+    QVERIFY(connectThroughEcho(echo, local, options));
     int clientReleases = 0;
     int serverReleases = 0;
     for (const qsizetype size : {1, 100, 70 * 1000, 1, 3 * 1000 * 1000, 5}) {
@@ -646,14 +659,11 @@ void TestRelay::idleTunnelGivesBuffersBack()
 // between its messages would cost an allocation each time), and they go once it pauses.
 void TestRelay::busyTunnelKeepsItsBuffers()
 {
-    EchoServer echo;
-    QVERIFY(echo.listen(QHostAddress::LocalHost));
     RelayOptions options;
     options.bufferReleaseDelayMs = 1000;
-    startTunnel(echo.serverPort(), options);
+    EchoServer echo;
     QTcpSocket local;
-    local.connectToHost(QHostAddress::LocalHost, m_client->serverPort());
-    QTRY_COMPARE(local.state(), QAbstractSocket::ConnectedState);
+    QVERIFY(connectThroughEcho(echo, local, options));
     // A keystroke and its echo every 50 ms for 2.5 s: well past the delay, never idle for it.
     QElapsedTimer typing;
     typing.start();
@@ -673,14 +683,11 @@ void TestRelay::busyTunnelKeepsItsBuffers()
 void TestRelay::endedTunnelReturnsFreedPages()
 {
     QTest::qWait(1100); // a pass still due from the test before (its idle buffers) lands first
-    EchoServer echo;
-    QVERIFY(echo.listen(QHostAddress::LocalHost));
     RelayOptions options;
     options.bufferReleaseDelayMs = 0; // idle tunnels keep their buffers: only the end counts
-    startTunnel(echo.serverPort(), options);
+    EchoServer echo;
     QTcpSocket local;
-    local.connectToHost(QHostAddress::LocalHost, m_client->serverPort());
-    QTRY_COMPARE(local.state(), QAbstractSocket::ConnectedState);
+    QVERIFY(connectThroughEcho(echo, local, options));
     QVERIFY(echoes(local, patternBytes(3, 3 * kMiB)));
     const int passes = IdleBuffers::returnPasses();
     QTest::qWait(1500);
@@ -712,10 +719,8 @@ void pingEvery100Ms(ClientOptions &options)
 void TestRelay::answeredPingsKeepTunnel()
 {
     EchoServer echo;
-    QVERIFY(echo.listen(QHostAddress::LocalHost));
-    startTunnel(echo.serverPort(), {}, pingEvery100Ms);
     QTcpSocket local;
-    local.connectToHost(QHostAddress::LocalHost, m_client->serverPort());
+    QVERIFY(connectThroughEcho(echo, local, {}, pingEvery100Ms));
     QVERIFY(echoes(local, "before"));
     QTest::qWait(1500); // 15 ping intervals, 5 pong timeouts
     QCOMPARE(local.state(), QAbstractSocket::ConnectedState);
