@@ -51,14 +51,16 @@ void detachWebSocket(QAbstractSocket *transport, QWebSocket *ws)
 
 // Qt 6.4 defect: with a limited read buffer, a full buffer disables the read notifier until the
 // buffer is read empty, which may never happen -> permanent stall. Changing the buffer size
-// re-enables the notifier when there is room (alternating size and size + 1 forces the re-check);
-// harmless when it is already enabled.
+// re-enables the notifier when there is room (alternating size and size - 1 forces the re-check);
+// harmless when it is already enabled. Below the size, not above: a buffer that never holds more
+// than the size is read whole, and QIODevice hands over a whole chunk without copying it (a
+// buffer of size + 1 was read as size, copied, and left 1 byte to straddle the next chunk).
 void restartReading(QAbstractSocket *socket, qint64 bufferBytes)
 {
     if (socket->state() != QAbstractSocket::ConnectedState)
         return;
-    socket->setReadBufferSize(socket->readBufferSize() == bufferBytes ? bufferBytes + 1
-                                                                      : bufferBytes);
+    const qint64 other = bufferBytes > 1 ? bufferBytes - 1 : bufferBytes + 1;
+    socket->setReadBufferSize(socket->readBufferSize() == bufferBytes ? other : bufferBytes);
 }
 
 } // namespace
@@ -236,7 +238,7 @@ void Relay::pumpTcpToWs()
             m_tcp->skip(m_tcp->bytesAvailable());
         return;
     }
-    const bool bufferWasFull = m_tcp->bytesAvailable() >= m_options.tcpReadBufferBytes;
+    const bool bufferWasFull = m_tcp->bytesAvailable() >= m_tcp->readBufferSize();
     qint64 moved = 0;
     while (m_tcp->bytesAvailable() > 0) {
         // Stop reading while the WebSocket peer is slow: the TCP read buffer fills up and the
