@@ -39,6 +39,12 @@ qint64 wsQueueBound(const RelayOptions &options)
     return options.highWatermarkBytes + options.maxOutgoingFrameBytes + 64;
 }
 
+// What a socket of a relay may hold read from the kernel and not yet taken: its read buffer.
+qint64 readAheadBound(const RelayOptions &options)
+{
+    return qMax(options.tcpReadBufferBytes, options.wsReadBufferBytes);
+}
+
 // Records the largest queues of every relay living under `owner` while a test runs.
 class PeakWatcher : public QObject
 {
@@ -54,10 +60,14 @@ public:
         for (const Relay *relay : relays) {
             peakTcp = qMax(peakTcp, relay->peakTcpQueuedBytes());
             peakWs = qMax(peakWs, relay->peakWsQueuedBytes());
+            // Its TCP socket and the one its WebSocket runs on.
+            for (const QAbstractSocket *socket : relay->findChildren<QAbstractSocket *>())
+                peakReadAhead = qMax(peakReadAhead, socket->bytesAvailable());
         }
     }
     qint64 peakTcp = 0;
     qint64 peakWs = 0;
+    qint64 peakReadAhead = 0; // bytes a relay's socket held, read from the kernel
 
 private:
     QObject *m_owner;
@@ -266,6 +276,12 @@ void TestRelay::slowRemoteSinkBoundsServerQueue()
              qPrintable(QString::number(serverPeaks.peakTcp)));
     QVERIFY2(clientPeaks.peakWs <= wsQueueBound(options),
              qPrintable(QString::number(clientPeaks.peakWs)));
+    // Held back, a socket reads ahead no more than its read buffer: the rest waits in the kernel.
+    QVERIFY2(clientPeaks.peakReadAhead > 0, "the watcher saw the held-back socket");
+    QVERIFY2(clientPeaks.peakReadAhead <= readAheadBound(options),
+             qPrintable(QString::number(clientPeaks.peakReadAhead)));
+    QVERIFY2(serverPeaks.peakReadAhead <= readAheadBound(options),
+             qPrintable(QString::number(serverPeaks.peakReadAhead)));
 }
 
 void TestRelay::slowLocalReaderBoundsClientQueue()
@@ -293,6 +309,11 @@ void TestRelay::slowLocalReaderBoundsClientQueue()
              qPrintable(QString::number(clientPeaks.peakTcp)));
     QVERIFY2(serverPeaks.peakWs <= wsQueueBound(options),
              qPrintable(QString::number(serverPeaks.peakWs)));
+    QVERIFY2(serverPeaks.peakReadAhead > 0, "the watcher saw the held-back socket");
+    QVERIFY2(serverPeaks.peakReadAhead <= readAheadBound(options),
+             qPrintable(QString::number(serverPeaks.peakReadAhead)));
+    QVERIFY2(clientPeaks.peakReadAhead <= readAheadBound(options),
+             qPrintable(QString::number(clientPeaks.peakReadAhead)));
 }
 
 void TestRelay::largeFramesStreamToSlowSink()
