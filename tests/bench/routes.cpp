@@ -291,7 +291,6 @@ std::vector<ProcessStats> Route::stats() const
             stats.pssKb +=
                 statusKb(readProcFile(QStringLiteral("/proc/%1/smaps_rollup").arg(pid)), "Pss:");
         }
-        stats.cpuSeconds = stats.userSeconds + stats.systemSeconds;
         result.push_back(stats);
     }
     return result;

@@ -15,9 +15,9 @@ enum class RouteKind { Direct, Socat, Ours, Websockify };
 
 struct ProcessStats
 {
-    double cpuSeconds = 0; // user + system, including reaped children
-    double userSeconds = 0; // the user-space part of cpuSeconds
-    double systemSeconds = 0; // the kernel's part of cpuSeconds
+    double userSeconds = 0; // user-space CPU time, including reaped children
+    double systemSeconds = 0; // the kernel's CPU time on its behalf, including reaped children
+    double cpuSeconds() const { return userSeconds + systemSeconds; }
     uint64_t peakRssKb = 0; // VmHWM (largest resident set since start), children summed
     uint64_t rssKb = 0;
     uint64_t pssKb = 0;

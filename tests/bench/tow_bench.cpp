@@ -116,7 +116,7 @@ double cpuOf(const Route &route)
 {
     double total = 0;
     for (const ProcessStats &stats : route.stats())
-        total += stats.cpuSeconds;
+        total += stats.cpuSeconds();
     return total;
 }
 
