@@ -5,6 +5,7 @@
 #include "net/websocketurl.h"
 #include "proxyresolver.h"
 #include "redirectresolver.h"
+#include "relay/websocketinternals.h"
 
 #include <QAuthenticator>
 #include <QNetworkRequest>
@@ -204,10 +205,10 @@ void WebSocketConnector::start(const QUrl &url, int redirectsLeft)
 
     ws->open(request);
 
-    // Qt 6.4's QWebSocket creates its socket inside open() and exposes neither the socket nor
-    // the TLS peer name: reach the socket as its child to watch the stages, check certificates
-    // before any byte is sent, and connect to the URL's host while naming --server-name.
-    auto *socket = ws->findChild<QAbstractSocket *>();
+    // QWebSocket creates its socket inside open() and exposes neither the socket nor the TLS
+    // peer name: reach the socket to watch the stages, check certificates before any byte is
+    // sent, and connect to the URL's host while naming --server-name.
+    auto *socket = WebSocketInternals::transportOf(ws);
     if (!socket)
         return; // open() already failed (bad URL): the error signal is queued
     connect(socket, &QAbstractSocket::connected, this, [this, socket] {
@@ -400,7 +401,7 @@ void WebSocketConnector::dropWebSocket()
     QWebSocket *ws = m_ws;
     m_ws.clear();
     ws->disconnect(this);
-    if (auto *socket = ws->findChild<QAbstractSocket *>())
+    if (auto *socket = WebSocketInternals::transportOf(ws))
         socket->disconnect(this);
     ws->abort();
     ws->deleteLater();

@@ -3,10 +3,9 @@
 #include "binaryframe.h"
 #include "idlebuffers.h"
 #include "logcategories.h"
+#include "websocketinternals.h"
 #include "writethrough.h"
 
-#include <QCoreApplication>
-#include <QMetaMethod>
 #include <QRandomGenerator>
 #include <QScopedValueRollback>
 #include <QSslSocket>
@@ -26,28 +25,6 @@ constexpr qint64 kMaxWsReadChunkBytes = 1024 * 1024;
 // From this many bytes read from TCP on, a frame's payload is passed on without a copy
 // (BinaryFrame::relay); below, one buffer and one write per frame keep small messages fast.
 constexpr qint64 kLargeFrameBytes = 64 * 1024;
-
-// After the handshake QWebSocket (Qt 6.4) still listens to every signal of its socket and of its
-// frame parser. Two still matter to it: the socket's state (for QWebSocket::state() and
-// disconnected()) and its destruction. The others feed its parser, which gets no bytes any more
-// (the relay reads the frames), or pass on signals that nobody here listens to; and each
-// connection is memory, in every tunnel.
-void detachWebSocket(QAbstractSocket *transport, QWebSocket *ws)
-{
-    // By name: destroyed() is also a signal of its own, sharing the connections of
-    // destroyed(QObject *).
-    const QMetaObject *meta = transport->metaObject();
-    for (int i = 0; i < meta->methodCount(); ++i) {
-        const QMetaMethod signal = meta->method(i);
-        if (signal.methodType() == QMetaMethod::Signal && signal.name() != "stateChanged"
-            && signal.name() != "destroyed")
-            QObject::disconnect(transport, signal, ws, QMetaMethod());
-    }
-    for (QObject *child : ws->children()) {
-        if (qstrcmp(child->metaObject()->className(), "QWebSocketDataProcessor") == 0)
-            QObject::disconnect(child, nullptr, ws, nullptr);
-    }
-}
 
 // Qt 6.4 defect: with a limited read buffer, a full buffer disables the read notifier until the
 // buffer is read empty, which may never happen -> permanent stall. Changing the buffer size
@@ -80,21 +57,17 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
     m_ws->setParent(this);
     m_age.start();
 
-    // QWebSocket (Qt 6.4) creates its own socket on the client side and keeps no accessor for
-    // it; it is its only QAbstractSocket child. On the server side our server made it.
-    if (serverTransport)
-        m_transport = serverTransport;
-    else
-        m_transport = m_ws->findChild<QAbstractSocket *>();
+    // On the server side our server made the socket; on the client side QWebSocket did.
+    m_transport = serverTransport ? static_cast<QAbstractSocket *>(serverTransport)
+                                  : WebSocketInternals::transportOf(m_ws);
+    // From here on frames are ours to read. If QWebSocket cannot be stopped from reading, the
+    // tunnel is not relayed at all (it ends as if the WebSocket had closed).
+    if (m_transport && !WebSocketInternals::stopReading(m_transport, m_ws))
+        m_transport = nullptr;
 
     if (m_transport) {
-        // From here on frames are ours to read: QWebSocket parses in a queued slot on the
-        // socket's readyRead(), so that connection goes (detachWebSocket), and with it any call
-        // already queued. What it left in the buffer (on the client, frames that came right
-        // behind the handshake, which it would parse as soon as its connected() returns) is
-        // taken now.
-        detachWebSocket(m_transport, m_ws);
-        QCoreApplication::removePostedEvents(m_ws, QEvent::MetaCall);
+        // What QWebSocket left in the buffer (on the client, frames that came right behind the
+        // handshake, which it would parse as soon as its connected() returns) is taken now.
         if (m_transport->bytesAvailable() > 0)
             m_reader.prepend(m_transport->readAll());
         connect(m_transport, &QAbstractSocket::readyRead, this, &Relay::readWsFrames);
