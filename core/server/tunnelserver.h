@@ -1,27 +1,26 @@
 // The server face: one port serving WebSocket tunnels on the configured routes, /metrics,
-// /healthz and /readyz; admission (token, Origin, limits), handshake timeouts, reload and drain.
+// /healthz and /readyz. It wires the listener, the request dispatcher (what each connection's
+// first request is), admission (token, Origin, limits), the pending connections' timeouts and
+// the metrics; it starts a relay per tunnel, reloads its configuration and drains.
 #pragma once
 
 #include "logthrottle.h"
-#include "metrics/metricsregistry.h"
+#include "pendingconnections.h"
+#include "requestdispatcher.h"
+#include "servermetrics.h"
 #include "serveroptions.h"
 #include "tunneladmission.h"
 
 #include <QElapsedTimer>
-#include <QHash>
 #include <QHostAddress>
 #include <QObject>
 #include <QPointer>
 #include <QTimer>
-#include <deque>
-#include <memory>
 
 class QHttpServer;
-class QHttpServerRequest;
-class QHttpServerResponder;
 class QTcpSocket;
+class QWebSocket;
 class TunnelTcpServer;
-class Relay;
 
 class TunnelServer : public QObject
 {
@@ -53,7 +52,7 @@ public:
     bool isTls() const { return !m_options.tlsCertFile.isEmpty(); }
 
     int activeTunnels() const { return m_admission.activeTunnels(); }
-    MetricsRegistry &metrics() { return m_metrics; }
+    MetricsRegistry &metrics() { return m_metrics.registry(); }
 
     // Graceful stop: stop accepting, let open tunnels finish for up to drainTimeoutMs, then
     // close the rest (WebSocket close 1001). drained() follows once no tunnel is left.
@@ -72,58 +71,30 @@ private:
     static constexpr int kRefusalLinesPerWindow = 20;
     static constexpr qint64 kRefusalWindowMs = 10000;
 
-    struct RouteCounters
-    {
-        qint64 bytesTcpToWs = 0;
-        qint64 bytesWsToTcp = 0;
-    };
-    struct PendingConnection
-    {
-        QPointer<QTcpSocket> socket;
-        qint64 acceptedAtMs = 0;
-        QString clientKey; // TunnelAdmission::limitKeyOf() the peer: who to evict first
-    };
-    struct AdmittedConnection
-    {
-        QPointer<QTcpSocket> socket;
-        TunnelAdmission::Slot slot;
-        qint64 admittedAtMs = 0;
-    };
-
-    void declareMetrics();
-    bool admit(const QHttpServerRequest &request);
-    void answerUnrouted(const QHttpServerRequest &request, QHttpServerResponder &&responder);
-    void onAccepted(QTcpSocket *socket);
-    void sweep();
+    void routeServerPages();
+    RequestDispatcher::Verdict decide(const RequestDispatcher::Request &request);
+    RequestDispatcher::Verdict refuseBroken(const RequestDispatcher::Request &request,
+                                            const QString &client);
+    RequestDispatcher::Verdict decideByAdmission(const HttpRequestHead &head,
+                                                 const QHostAddress &peer, const QString &client);
+    void startRelay(QWebSocket *ws, QTcpSocket *transport, const TunnelAdmission::Slot &slot);
     void requestAnswered(); // a plain HTTP request on m_currentSocket was answered
-    void evictPending();
-    void onNewWebSocketConnection();
-    void countHandshakeFailure(const QString &reason);
+    void sweep();
     bool allowRefusalLine();
     void logSuppressedRefusals(int count);
-    void updateScrapedMetrics();
     void checkDrained();
-    RouteCounters *countersFor(const QString &routePath);
 
     ServerOptions m_options;
     TunnelAdmission m_admission;
-    MetricsRegistry m_metrics;
+    ServerMetrics m_metrics;
     QHttpServer *m_http;
     TunnelTcpServer *m_tcpServer = nullptr;
+    PendingConnections m_pending;
+    RequestDispatcher m_dispatcher;
+    QPointer<QTcpSocket> m_currentSocket; // the plain connection whose request is being served
 
-    // Connections not (yet) tunnels, oldest first, closed after the handshake timeout.
-    std::deque<PendingConnection> m_pending;
     QElapsedTimer m_clock;
     QTimer m_sweepTimer;
-    // Admitted by the router, waiting for QWebSocketServer's handshake, by socket.
-    QHash<QTcpSocket *, AdmittedConnection> m_admitted;
-    // The same, when the socket could not be told (matched by path when the WebSocket comes).
-    std::deque<AdmittedConnection> m_unidentified;
-    QPointer<QTcpSocket> m_currentSocket; // the last socket that had bytes to read
-    // Decided in admit() for the request the missing handler answers right after.
-    TunnelAdmission::Outcome m_lastRefusal = TunnelAdmission::Outcome::NoRoute;
-
-    QHash<QString, std::shared_ptr<RouteCounters>> m_routeCounters;
     LogThrottle m_refusalLog {kRefusalLinesPerWindow, kRefusalWindowMs};
     QTimer m_drainTimer;
 };

@@ -15,9 +15,9 @@ void TunnelTcpServer::setTlsConfiguration(const QSslConfiguration &configuration
     m_tlsConfiguration = configuration;
 }
 
-QTcpSocket *TunnelTcpServer::socketFor(const QHostAddress &peerAddress, quint16 peerPort) const
+void TunnelTcpServer::handOverToHttp(QTcpSocket *socket)
 {
-    return m_sockets.value(key(peerAddress, peerPort)).data();
+    addPendingConnection(socket); // emits pendingConnectionAvailable(), QHttpServer's cue
 }
 
 void TunnelTcpServer::incomingConnection(qintptr socketDescriptor)
@@ -28,13 +28,13 @@ void TunnelTcpServer::incomingConnection(qintptr socketDescriptor)
             delete socket;
             return;
         }
-        track(socket);
-        addPendingConnection(socket);
+        prepare(socket);
+        Q_EMIT ready(socket);
         return;
     }
 
-    // What QSslServer (Qt 6.4) does, with sockets we track: the HTTP server sees the connection
-    // only once it is encrypted. Until then the socket is ours to delete; a client that never
+    // What QSslServer does, reporting to our owner rather than to a QHttpServer: the connection
+    // is ready only once encrypted. Until then the socket is ours to delete; a client that never
     // completes the handshake is closed by the owner's handshake timeout (see accepted()).
     auto *socket = new QSslSocket(this);
     if (!socket->setSocketDescriptor(socketDescriptor)) {
@@ -44,7 +44,7 @@ void TunnelTcpServer::incomingConnection(qintptr socketDescriptor)
     socket->setSslConfiguration(m_tlsConfiguration);
     connect(socket, &QSslSocket::encrypted, this, [this, socket] {
         socket->disconnect(this);
-        addPendingConnection(socket); // emits pendingConnectionAvailable(), QHttpServer's cue
+        Q_EMIT ready(socket);
     });
     connect(socket, &QSslSocket::errorOccurred, this, [this, socket] {
         socket->disconnect(this);
@@ -57,28 +57,14 @@ void TunnelTcpServer::incomingConnection(qintptr socketDescriptor)
         socket->disconnect(this);
         socket->deleteLater();
     });
-    track(socket);
+    prepare(socket);
     socket->startServerEncryption();
 }
 
-void TunnelTcpServer::track(QTcpSocket *socket)
+void TunnelTcpServer::prepare(QTcpSocket *socket)
 {
     // An accepted connection has no proxy; saying so lets the relay write to it directly.
     WriteThrough::setDirect(socket);
     socket->setReadBufferSize(m_socketReadBufferBytes);
-    m_sockets.insert(key(socket->peerAddress(), socket->peerPort()), socket);
-    if (m_sockets.size() > 2 * m_sizeAfterPrune + 64)
-        pruneClosedSockets();
     Q_EMIT accepted(socket);
-}
-
-void TunnelTcpServer::pruneClosedSockets()
-{
-    m_sockets.removeIf([](const auto &entry) { return entry.value().isNull(); });
-    m_sizeAfterPrune = m_sockets.size();
-}
-
-QString TunnelTcpServer::key(const QHostAddress &address, quint16 port)
-{
-    return address.toString() + QLatin1Char('#') + QString::number(port);
 }

@@ -1,0 +1,154 @@
+#include "servermetrics.h"
+
+#include "metrics/processmetrics.h"
+
+namespace {
+
+// The original Go server's metrics, names and labels unchanged.
+const QString kConnections = QStringLiteral("http_to_tcp_connections");
+const QString kActive = QStringLiteral("http_to_tcp_active_connections");
+const QString kErrors = QStringLiteral("http_to_tcp_error");
+// Ours.
+const QString kBytes = QStringLiteral("tcp_over_websocket_relayed_bytes_total");
+const QString kRouteTunnels = QStringLiteral("tcp_over_websocket_tunnels_total");
+const QString kRouteActive = QStringLiteral("tcp_over_websocket_active_tunnels");
+const QString kDuration = QStringLiteral("tcp_over_websocket_tunnel_duration_seconds");
+const QString kHandshakeFailures = QStringLiteral("tcp_over_websocket_handshake_failures_total");
+const QString kLimitRejections = QStringLiteral("tcp_over_websocket_limit_rejections_total");
+const QString kPeakQueued = QStringLiteral("tcp_over_websocket_relay_peak_queued_bytes");
+const QString kHttpRequests = QStringLiteral("tcp_over_websocket_http_requests_total");
+const QString kReloads = QStringLiteral("tcp_over_websocket_config_reloads_total");
+const QString kDraining = QStringLiteral("tcp_over_websocket_draining");
+
+MetricsRegistry::Labels label(const char *name, const QString &value)
+{
+    return {{QString::fromLatin1(name), value}};
+}
+
+} // namespace
+
+ServerMetrics::ServerMetrics()
+{
+    using Type = MetricsRegistry::Type;
+    m_registry.declare(kConnections, Type::Counter,
+                       QStringLiteral("The total number of connections open"));
+    m_registry.declare(kActive, Type::Gauge, QStringLiteral("The number of active connections"));
+    m_registry.declare(kErrors, Type::Counter, QStringLiteral("The total number of errors"));
+    for (const char *type : {"http", "tcp"})
+        m_registry.add(kConnections, label("type", QString::fromLatin1(type)), 0);
+    for (const char *type : {"upgrade", "dial_tcp"})
+        m_registry.add(kErrors, label("type", QString::fromLatin1(type)), 0);
+    m_registry.set(kActive, 0);
+
+    m_registry.declare(kBytes, Type::Counter,
+                       QStringLiteral("Bytes relayed, by route and direction (ws_to_tcp: from the "
+                                      "WebSocket clients to the remote; tcp_to_ws: back)."));
+    m_registry.declare(kRouteTunnels, Type::Counter,
+                       QStringLiteral("Tunnels opened, by route (tunnel path)."));
+    m_registry.declare(kRouteActive, Type::Gauge, QStringLiteral("Tunnels open now, by route."));
+    m_registry.declareHistogram(kDuration, QStringLiteral("How long tunnels lasted, by route."),
+                                {0.1, 1, 10, 60, 300, 1800, 3600, 4 * 3600, 24 * 3600});
+    m_registry.declare(kHandshakeFailures, Type::Counter,
+                       QStringLiteral("Connections that did not become a tunnel, by reason "
+                                      "(not_found, not_websocket, unauthorized, origin, draining, "
+                                      "bad_request, timeout, evicted, websocket, tls)."));
+    m_registry.declare(kLimitRejections, Type::Counter,
+                       QStringLiteral("Upgrades refused by a concurrency limit (server_limit, "
+                                      "route_limit, client_limit)."));
+    for (const char *limit : {"server_limit", "route_limit", "client_limit"})
+        m_registry.add(kLimitRejections, label("limit", QString::fromLatin1(limit)), 0);
+    m_registry.declare(kPeakQueued, Type::Gauge,
+                       QStringLiteral("Largest number of bytes any finished tunnel queued towards "
+                                      "one side (bounded by the relay's flow control)."));
+    m_registry.declare(kHttpRequests, Type::Counter,
+                       QStringLiteral("Plain HTTP requests answered, by path class."));
+    m_registry.declare(kReloads, Type::Counter,
+                       QStringLiteral("Configuration reloads (SIGHUP), by result."));
+    for (const char *result : {"success", "failure"})
+        m_registry.add(kReloads, label("result", QString::fromLatin1(result)), 0);
+    m_registry.declare(kDraining, Type::Gauge,
+                       QStringLiteral("1 while the server drains before exiting."));
+    ProcessMetrics::declare(m_registry);
+}
+
+ServerMetrics::RouteBytes *ServerMetrics::routeBytes(const QString &routePath)
+{
+    std::shared_ptr<RouteBytes> &bytes = m_routeBytes[routePath];
+    if (!bytes)
+        bytes = std::make_shared<RouteBytes>();
+    return bytes.get();
+}
+
+void ServerMetrics::countHttpRequest(const QString &pathClass)
+{
+    m_registry.add(kHttpRequests, label("path", pathClass), 1);
+}
+
+void ServerMetrics::countUpgradeError()
+{
+    m_registry.add(kErrors, label("type", QStringLiteral("upgrade")), 1);
+}
+
+void ServerMetrics::countHandshakeFailure(const QString &reason)
+{
+    m_registry.add(kHandshakeFailures, label("reason", reason), 1);
+}
+
+void ServerMetrics::countLimitRejection(const QString &limit)
+{
+    m_registry.add(kLimitRejections, label("limit", limit), 1);
+}
+
+void ServerMetrics::countReload(bool success)
+{
+    m_registry.add(kReloads,
+                   label("result", success ? QStringLiteral("success") : QStringLiteral("failure")),
+                   1);
+}
+
+void ServerMetrics::countTunnelOpened(const QString &routePath)
+{
+    m_registry.add(kConnections, label("type", QStringLiteral("http")), 1);
+    m_registry.add(kRouteTunnels, label("route", routePath), 1);
+}
+
+void ServerMetrics::countRemoteConnected()
+{
+    m_registry.add(kConnections, label("type", QStringLiteral("tcp")), 1);
+}
+
+void ServerMetrics::countRemoteUnreachable()
+{
+    m_registry.add(kErrors, label("type", QStringLiteral("dial_tcp")), 1);
+}
+
+void ServerMetrics::tunnelFinished(const QString &routePath, double seconds, qint64 peakQueuedBytes)
+{
+    m_registry.setMax(kPeakQueued, double(peakQueuedBytes));
+    m_registry.observe(kDuration, label("route", routePath), seconds);
+}
+
+void ServerMetrics::setActiveTunnels(int count)
+{
+    m_registry.set(kActive, count);
+}
+
+void ServerMetrics::updateProcessAndDraining(bool draining, int active)
+{
+    ProcessMetrics::update(m_registry);
+    m_registry.set(kDraining, draining ? 1 : 0);
+    m_registry.set(kActive, active);
+}
+
+void ServerMetrics::setRoute(const QString &route, const RouteBytes &bytes, int active)
+{
+    m_registry.set(kBytes,
+                   {{QStringLiteral("route"), route},
+                    {QStringLiteral("direction"), QStringLiteral("tcp_to_ws")}},
+                   double(bytes.tcpToWs));
+    m_registry.set(kBytes,
+                   {{QStringLiteral("route"), route},
+                    {QStringLiteral("direction"), QStringLiteral("ws_to_tcp")}},
+                   double(bytes.wsToTcp));
+    m_registry.set(kRouteActive, label("route", route), active);
+}
