@@ -423,6 +423,7 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
         if (remote->port == 0)
             return fail(QStringLiteral("-remote_tcp: port 0 cannot be connected to"));
         ServerRoute route;
+        route.prefix = true; // every path is a tunnel, as with the original
         route.remote = *remote;
         route.allowedOrigins = parser.values(allowedOrigin);
         if (parser.isSet(tokenFile)) {

@@ -41,6 +41,14 @@ public:
     // Whether a comma-separated field names a token (case-insensitive), e.g. Connection: upgrade.
     bool hasToken(const QByteArray &name, const QByteArray &token) const;
 
+    // The client asks the server to close the connection after the answer ("Connection:
+    // close", or HTTP/1.0 without "keep-alive").
+    bool wantsClose() const
+    {
+        return hasToken("connection", "close")
+            || (m_minorVersion == 0 && !hasToken("connection", "keep-alive"));
+    }
+
     // The client asks for a WebSocket: an Upgrade field naming "websocket". Such a request is
     // either a valid upgrade or refused with upgradeProblem()'s answer, never served as plain.
     bool asksForWebSocket() const { return hasToken("upgrade", "websocket"); }

@@ -206,6 +206,14 @@ void RequestDispatcher::watchPlainConnection(QTcpSocket *socket)
         answer(socket, verdict.status, verdict.headers, verdict.body);
         return;
     }
+    if (parsed == HttpRequestHead::Parse::Complete && head.wantsClose()) {
+        // QHttpServer (6.4) keeps the connection open after answering "Connection: close"; the
+        // client waits for the end of it until the handshake timeout. Closed once answered.
+        connect(socket, &QIODevice::bytesWritten, socket, [socket] {
+            if (socket->bytesToWrite() == 0)
+                socket->disconnectFromHost();
+        });
+    }
     Q_EMIT plainRequestArrived(socket);
 }
 

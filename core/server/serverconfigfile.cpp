@@ -62,6 +62,18 @@ public:
         *out = value.toString();
     }
 
+    void readBool(const QJsonObject &object, const QString &where, const QString &key, bool *out)
+    {
+        const QJsonValue value = object.value(key);
+        if (value.isUndefined())
+            return;
+        if (!value.isBool()) {
+            fail(join(where, key), QStringLiteral("expected true or false"));
+            return;
+        }
+        *out = value.toBool();
+    }
+
     void readInt(const QJsonObject &object, const QString &where, const QString &key, qint64 min,
                  qint64 max, qint64 *out)
     {
@@ -352,13 +364,14 @@ std::optional<ServerOptions> ServerConfigFile::load(const QString &path,
             }
             const QJsonObject object = array.at(i).toObject();
             reader.checkKeys(object, where,
-                             {QStringLiteral("path"), QStringLiteral("remote"),
-                              QStringLiteral("token"), QStringLiteral("tokenFile"),
-                              QStringLiteral("allowedOrigins"), QStringLiteral("maxTunnels"),
-                              QStringLiteral("maxTunnelsPerIp"),
+                             {QStringLiteral("path"), QStringLiteral("prefix"),
+                              QStringLiteral("remote"), QStringLiteral("token"),
+                              QStringLiteral("tokenFile"), QStringLiteral("allowedOrigins"),
+                              QStringLiteral("maxTunnels"), QStringLiteral("maxTunnelsPerIp"),
                               QStringLiteral("idleTimeoutSeconds")});
             ServerRoute route;
             reader.readString(object, where, QStringLiteral("path"), &route.path);
+            reader.readBool(object, where, QStringLiteral("prefix"), &route.prefix);
             if (!object.contains(QStringLiteral("remote")))
                 reader.fail(where + QStringLiteral(".remote"),
                             QStringLiteral("missing; expected HOST:PORT, e.g. \"127.0.0.1:22\""));

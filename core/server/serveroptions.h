@@ -14,6 +14,10 @@
 struct ServerRoute
 {
     QString path = QStringLiteral("/");
+    // Also every path below `path` ("/ssh/" takes "/ssh/x"; "/ssh" takes "/ssh/x", not
+    // "/sshx"), but never the server's own pages. The command line's one route is "/" with this,
+    // as the original tunnels on every path.
+    bool prefix = false;
     HostPort remote;
     QString token; // empty: no token needed; otherwise "Authorization: Bearer" or ?token=
     QStringList allowedOrigins; // empty: any Origin (and requests without one)

@@ -55,11 +55,26 @@ void TunnelAdmission::setOptions(const ServerOptions &options)
 
 int TunnelAdmission::routeIndex(const QString &path) const
 {
+    // An exact path first; else the longest prefix route that takes the path.
+    int best = -1;
     for (qsizetype i = 0; i < m_options.routes.size(); ++i) {
-        if (m_options.routes.at(i).path == path)
+        const ServerRoute &route = m_options.routes.at(i);
+        if (route.path == path)
             return int(i);
+        if (!route.prefix || isServerPage(path) || !path.startsWith(route.path))
+            continue;
+        const bool atBoundary =
+            route.path.endsWith(QLatin1Char('/')) || path.at(route.path.size()) == QLatin1Char('/');
+        if (atBoundary && (best < 0 || m_options.routes.at(best).path.size() < route.path.size()))
+            best = int(i);
     }
-    return -1;
+    return best;
+}
+
+bool TunnelAdmission::isServerPage(const QString &path)
+{
+    return path == QLatin1String("/metrics") || path == QLatin1String("/healthz")
+        || path == QLatin1String("/readyz");
 }
 
 bool TunnelAdmission::secretsEqual(const QByteArray &a, const QByteArray &b)

@@ -72,7 +72,11 @@ public:
     // trusted proxy (X-Forwarded-For: the right-most address that is not a trusted proxy).
     QString clientAddress(const QHostAddress &peer, const QByteArray &headerValue) const;
 
+    // The route that takes a request on this path, or -1 (see ServerRoute::prefix).
     int routeIndex(const QString &path) const;
+
+    // /metrics, /healthz, /readyz: served by the server itself, never a tunnel.
+    static bool isServerPage(const QString &path);
 
     // What per-client limits count for a connection from this peer: its address (IPv4-mapped
     // ones as IPv4), or its /64 for IPv6.

@@ -36,12 +36,6 @@ void logCertificate(const TlsIdentity &identity, const char *what)
         qCWarning(lcServer) << "the TLS certificate is not valid yet: clients will refuse it";
 }
 
-bool isServerPage(const QString &path)
-{
-    return path == QLatin1String("/metrics") || path == QLatin1String("/healthz")
-        || path == QLatin1String("/readyz");
-}
-
 } // namespace
 
 TunnelServer::TunnelServer(const ServerOptions &options, QObject *parent)
@@ -271,7 +265,7 @@ RequestDispatcher::Verdict TunnelServer::decide(const RequestDispatcher::Request
     if (request.problem.status != 0)
         return refuseBroken(request, client);
     const HttpRequestHead &head = *request.head;
-    if (!head.asksForWebSocket() && isServerPage(head.path())) {
+    if (!head.asksForWebSocket() && TunnelAdmission::isServerPage(head.path())) {
         RequestDispatcher::Verdict verdict;
         verdict.kind = RequestDispatcher::Verdict::Kind::Plain;
         return verdict;

@@ -60,6 +60,8 @@ private Q_SLOTS:
     void bytesBeforeTheAnswerAreRefused_data();
     void bytesBeforeTheAnswerAreRefused();
     void upgradeAfterPlainRequestIsRefused();
+    void everyPathIsATunnelWithoutConfig();
+    void connectionCloseIsHonoured();
     void refusedUpgradesLogOnlyOurLines();
 
 private:
@@ -207,6 +209,43 @@ void TestRequestDispatch::upgradeAfterPlainRequestIsRefused()
     QVERIFY(second.contains("first request on its connection"));
     QCOMPARE(server.stop(), 0);
     QVERIFY2(!server.log().contains("qt.httpserver"), qPrintable(server.log()));
+}
+
+void TestRequestDispatch::everyPathIsATunnelWithoutConfig()
+{
+    TowProcess server;
+    QVERIFY(startServer(server));
+    // A client pointed at a sub-path, or nginx passing /ssh/ on (proxy_pass without a trailing
+    // slash), as the original allows.
+    for (const QByteArray &path : {QByteArray("/ssh/"), QByteArray("/a/b?x=1")}) {
+        RawWebSocket ws;
+        QCOMPARE(ws.upgrade(server.port(), path), 101);
+        ws.socket().abort();
+    }
+    // The server's own pages stay its own.
+    for (const QByteArray &path : {QByteArray("/metrics"), QByteArray("/healthz")}) {
+        RawWebSocket ws;
+        QCOMPARE(ws.upgrade(server.port(), path), 404);
+    }
+    QVERIFY(httpGet(server.port(), "/healthz").startsWith("HTTP/1.1 200"));
+    // Counted under the one route.
+    QTRY_COMPARE(metric(server.port(), "tcp_over_websocket_tunnels_total{route=\"/\"}"), 2.0);
+    QCOMPARE(server.stop(), 0);
+}
+
+void TestRequestDispatch::connectionCloseIsHonoured()
+{
+    // The handshake timeout (which ends idle keep-alive connections anyway) far away: the
+    // connection must end because the client asked, not because time ran out.
+    TowProcess server;
+    QVERIFY(startServer(server, {"--handshake-timeout", "600"}));
+    QTcpSocket socket;
+    socket.connectToHost(QHostAddress::LocalHost, server.port());
+    QVERIFY(socket.waitForConnected(5000));
+    socket.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    QTRY_COMPARE_WITH_TIMEOUT(socket.state(), QAbstractSocket::UnconnectedState, 60000);
+    QVERIFY(socket.readAll().startsWith("HTTP/1.1 200"));
+    QCOMPARE(server.stop(), 0);
 }
 
 void TestRequestDispatch::refusedUpgradesLogOnlyOurLines()

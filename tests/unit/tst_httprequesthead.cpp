@@ -37,6 +37,8 @@ class TestHttpRequestHead : public QObject
     Q_OBJECT
 private Q_SLOTS:
     void readsAGoodUpgrade();
+    void connectionClose_data();
+    void connectionClose();
     void parse_data();
     void parse();
     void upgradeProblems_data();
@@ -61,6 +63,28 @@ void TestHttpRequestHead::readsAGoodUpgrade()
     QVERIFY(head.asksForWebSocket());
     QVERIFY(head.hasToken("connection", "upgrade")); // any case, in a list
     QCOMPARE(head.upgradeProblem().status, 0);
+    QVERIFY(!head.wantsClose());
+}
+
+void TestHttpRequestHead::connectionClose_data()
+{
+    QTest::addColumn<QByteArray>("request");
+    QTest::addColumn<bool>("close");
+    QTest::newRow("1.1") << QByteArray("GET / HTTP/1.1\r\nHost: a\r\n\r\n") << false;
+    QTest::newRow("1.1 close") << QByteArray("GET / HTTP/1.1\r\nConnection: Close\r\n\r\n") << true;
+    QTest::newRow("1.0") << QByteArray("GET / HTTP/1.0\r\n\r\n") << true;
+    QTest::newRow("1.0 keep-alive")
+        << QByteArray("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n") << false;
+}
+
+void TestHttpRequestHead::connectionClose()
+{
+    QFETCH(QByteArray, request);
+    QFETCH(bool, close);
+    HttpRequestHead head;
+    qsizetype headBytes = 0;
+    QCOMPARE(HttpRequestHead::parse(request, &head, &headBytes), HttpRequestHead::Parse::Complete);
+    QCOMPARE(head.wantsClose(), close);
 }
 
 void TestHttpRequestHead::parse_data()

@@ -13,6 +13,8 @@ class TestTunnelAdmission : public QObject
 private Q_SLOTS:
     void decisions_data();
     void decisions();
+    void prefixRoutes_data();
+    void prefixRoutes();
     void limits();
     void ipv6ClientsCountedPerSlash64();
     void slotsSurviveReload();
@@ -115,6 +117,64 @@ void TestTunnelAdmission::decisions()
 
 // An IPv6 client typically holds a whole /64: counting single addresses would let it take any
 // number of slots.
+void TestTunnelAdmission::prefixRoutes_data()
+{
+    QTest::addColumn<QString>("path");
+    QTest::addColumn<QString>("route"); // empty: no route
+
+    // "/" with prefix: the command line's route, every path as with the original; "/ssh/" and
+    // "/db" with prefix beside it, "/exact" without.
+    QTest::newRow("root") << "/"
+                          << "/";
+    QTest::newRow("any path") << "/anything/deeper"
+                              << "/";
+    QTest::newRow("below /ssh/") << "/ssh/host1"
+                                 << "/ssh/";
+    QTest::newRow("/ssh/ itself") << "/ssh/"
+                                  << "/ssh/";
+    QTest::newRow("/ssh without slash") << "/ssh"
+                                        << "/";
+    QTest::newRow("below /db") << "/db/x"
+                               << "/db";
+    QTest::newRow("/db itself") << "/db"
+                                << "/db";
+    QTest::newRow("/dbx is not below /db") << "/dbx"
+                                           << "/";
+    QTest::newRow("exact route") << "/exact"
+                                 << "/exact";
+    QTest::newRow("below an exact route") << "/exact/x"
+                                          << "/";
+    QTest::newRow("/metrics is the server's") << "/metrics"
+                                              << "";
+    QTest::newRow("/healthz is the server's") << "/healthz"
+                                              << "";
+    QTest::newRow("/readyz is the server's") << "/readyz"
+                                             << "";
+}
+
+void TestTunnelAdmission::prefixRoutes()
+{
+    QFETCH(QString, path);
+    QFETCH(QString, route);
+    ServerOptions options;
+    for (const auto &[routePath, prefix] : {std::pair {"/", true}, std::pair {"/ssh/", true},
+                                            std::pair {"/db", true}, std::pair {"/exact", false}}) {
+        ServerRoute entry;
+        entry.path = QString::fromLatin1(routePath);
+        entry.prefix = prefix;
+        entry.remote = {QStringLiteral("127.0.0.1"), 22};
+        options.routes.append(entry);
+    }
+    TunnelAdmission admission(options);
+    const TunnelAdmission::Decision decision = admission.admit(upgrade(path));
+    if (route.isEmpty()) {
+        QCOMPARE(decision.outcome, Outcome::NoRoute);
+    } else {
+        QCOMPARE(decision.outcome, Outcome::Admit);
+        QCOMPARE(decision.slot.routePath, route);
+    }
+}
+
 void TestTunnelAdmission::ipv6ClientsCountedPerSlash64()
 {
     ServerOptions settings = options();
