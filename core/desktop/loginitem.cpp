@@ -9,9 +9,8 @@
 
 namespace {
 
-const QLatin1String kName("tcp-over-websocket");
-
 #if defined(Q_OS_WIN)
+const QLatin1String kName("tcp-over-websocket");
 const QLatin1String kRunKey("HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Run");
 #elif defined(Q_OS_MACOS)
 QString fileContents(const QString &executable)
@@ -88,8 +87,9 @@ bool setEnabled(bool enabled, const QString &executable, QString *error)
 #if defined(Q_OS_WIN)
     QSettings run(kRunKey, QSettings::NativeFormat);
     if (enabled)
-        run.setValue(kName,
-                     QLatin1Char('"') + QDir::toNativeSeparators(executable) + QLatin1Char('"'));
+        run.setValue(
+            kName,
+            QString(QLatin1Char('"') + QDir::toNativeSeparators(executable) + QLatin1Char('"')));
     else
         run.remove(kName);
     run.sync();
