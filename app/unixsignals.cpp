@@ -1,5 +1,6 @@
 #include "unixsignals.h"
 
+#include <QAbstractNativeEventFilter>
 #include <QSocketNotifier>
 
 #ifdef Q_OS_UNIX
@@ -16,6 +17,58 @@ void onSignal(int signalNumber)
     const char byte = char(signalNumber);
     [[maybe_unused]] const auto written = ::write(g_signalFds[0], &byte, 1);
 }
+} // namespace
+#elif defined(Q_OS_WIN)
+#include <QCoreApplication>
+#include <csignal>
+#include <mutex>
+#include <qt_windows.h>
+
+namespace {
+// The watcher that console events go to. The system runs the handler on a thread of its own,
+// started for each event, so the watcher is read and cleared under the mutex.
+std::mutex g_watcherMutex;
+UnixSignals *g_watcher = nullptr;
+
+BOOL WINAPI onConsoleEvent(DWORD event)
+{
+    // Closing the console window, logging off and shutting down end the process once the handler
+    // returns, whatever it answers: those keep the default handling.
+    if (event != CTRL_C_EVENT && event != CTRL_BREAK_EVENT)
+        return FALSE;
+    const int signalNumber = event == CTRL_C_EVENT ? SIGINT : SIGBREAK;
+    const std::lock_guard<std::mutex> lock(g_watcherMutex);
+    UnixSignals *watcher = g_watcher;
+    if (!watcher)
+        return FALSE;
+    QMetaObject::invokeMethod(
+        watcher, [watcher, signalNumber] { Q_EMIT watcher->terminationRequested(signalNumber); },
+        Qt::QueuedConnection);
+    return TRUE;
+}
+
+// QProcess::terminate() posts WM_CLOSE to the process's top-level windows and to its main
+// thread; a console program has no window, and Qt's event dispatcher hands the thread's message
+// to the native event filters (hwnd null), where this one takes it.
+class CloseMessageFilter : public QAbstractNativeEventFilter
+{
+public:
+    explicit CloseMessageFilter(UnixSignals *watcher) : m_watcher(watcher) { }
+
+    bool nativeEventFilter(const QByteArray &eventType, void *message, qintptr *) override
+    {
+        if (eventType != "windows_generic_MSG")
+            return false;
+        const MSG *msg = static_cast<const MSG *>(message);
+        if (msg->hwnd || msg->message != WM_CLOSE)
+            return false;
+        Q_EMIT m_watcher->terminationRequested(SIGTERM);
+        return true;
+    }
+
+private:
+    UnixSignals *m_watcher;
+};
 } // namespace
 #endif
 
@@ -43,6 +96,16 @@ UnixSignals::UnixSignals(QObject *parent) : QObject(parent)
     sigaction(SIGHUP, &action, nullptr);
     // A peer that vanishes must not kill the process through SIGPIPE.
     std::signal(SIGPIPE, SIG_IGN);
+#elif defined(Q_OS_WIN)
+    {
+        const std::lock_guard<std::mutex> lock(g_watcherMutex);
+        g_watcher = this;
+    }
+    SetConsoleCtrlHandler(onConsoleEvent, TRUE);
+    if (QCoreApplication *app = QCoreApplication::instance()) {
+        m_closeFilter = std::make_unique<CloseMessageFilter>(this);
+        app->installNativeEventFilter(m_closeFilter.get());
+    }
 #endif
 }
 
@@ -59,5 +122,11 @@ UnixSignals::~UnixSignals()
             ::close(fd);
         fd = -1;
     }
+#elif defined(Q_OS_WIN)
+    // (m_closeFilter takes itself off the event dispatcher when it is destroyed.)
+    SetConsoleCtrlHandler(onConsoleEvent, FALSE);
+    const std::lock_guard<std::mutex> lock(g_watcherMutex);
+    if (g_watcher == this)
+        g_watcher = nullptr;
 #endif
 }
