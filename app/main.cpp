@@ -21,6 +21,7 @@
 #include <variant>
 
 #ifdef Q_OS_UNIX
+#include <climits>
 #include <sys/resource.h>
 #endif
 #ifdef __GLIBC__
@@ -167,6 +168,12 @@ void raiseDescriptorLimit()
     struct rlimit limit = {};
     if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
         limit.rlim_cur = limit.rlim_max;
+#ifdef Q_OS_MACOS
+        // macOS refuses a soft limit above OPEN_MAX, and its hard limit is usually unlimited:
+        // asking for that would leave the soft limit at 256 (setrlimit(2), COMPATIBILITY).
+        if (limit.rlim_cur > rlim_t(OPEN_MAX))
+            limit.rlim_cur = rlim_t(OPEN_MAX);
+#endif
         ::setrlimit(RLIMIT_NOFILE, &limit);
     }
 #endif
