@@ -2,10 +2,9 @@
 
 #include "metricsregistry.h"
 
+#ifdef Q_OS_LINUX
 #include <QDir>
 #include <QFile>
-
-#ifdef Q_OS_LINUX
 #include <unistd.h>
 #endif
 
@@ -13,6 +12,7 @@ namespace ProcessMetrics {
 
 void declare(MetricsRegistry &registry)
 {
+#ifdef Q_OS_LINUX
     using Type = MetricsRegistry::Type;
     registry.declare(QStringLiteral("process_cpu_seconds_total"), Type::Counter,
                      QStringLiteral("Total user and system CPU time spent in seconds."));
@@ -22,6 +22,9 @@ void declare(MetricsRegistry &registry)
                      QStringLiteral("Resident memory size in bytes."));
     registry.declare(QStringLiteral("process_start_time_seconds"), Type::Gauge,
                      QStringLiteral("Start time of the process since unix epoch in seconds."));
+#else
+    Q_UNUSED(registry)
+#endif
 }
 
 void update(MetricsRegistry &registry)

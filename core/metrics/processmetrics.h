@@ -6,10 +6,11 @@ class MetricsRegistry;
 namespace ProcessMetrics {
 
 // Declares process_resident_memory_bytes, process_cpu_seconds_total, process_open_fds and
-// process_start_time_seconds.
+// process_start_time_seconds where /proc has them (Linux); elsewhere nothing, so that the
+// metrics are absent rather than a constant 0.
 void declare(MetricsRegistry &registry);
 
-// Refreshes their values (call before rendering). On platforms without /proc they stay 0.
+// Refreshes their values (call before rendering); does nothing where they are not declared.
 void update(MetricsRegistry &registry);
 
 } // namespace ProcessMetrics
