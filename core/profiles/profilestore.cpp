@@ -294,12 +294,17 @@ bool ProfileStore::load(QString *error)
         problems << secretsFile.error + QStringLiteral("; tokens and passwords are missing");
         m_writable = false;
     } else if (!secretsFile.missing) {
+#ifndef Q_OS_WIN
+        // Mode bits are Unix's. On Windows Qt gives every class of user the bits of the read-only
+        // attribute (it reads no ACLs unless asked to), so every file would look readable by
+        // others; the profile directory under %APPDATA% is private by its inherited ACL.
         if (QFile::permissions(secretsFilePath())
             & ~(kOwnerOnly | QFileDevice::ReadUser | QFileDevice::WriteUser)) {
             qCWarning(lcProfiles).noquote()
                 << secretsFilePath() << "was readable by others; restricting it to its owner";
             QFile::setPermissions(secretsFilePath(), kOwnerOnly);
         }
+#endif
         QString why;
         const auto secrets = parseSecrets(secretsFile.data, secretsFilePath(), &why);
         if (secrets) {

@@ -57,15 +57,21 @@ Profile simpleProfile(const QString &name, const QString &listen)
     return profile;
 }
 
-// Readable and writable by its owner, nothing for group and others (mode 0600).
+// Readable and writable by its owner, nothing for group and others (mode 0600). Windows has no
+// mode bits to check (Qt reports the read-only attribute for every class of user): the store
+// relies on the profile directory's inherited ACL there.
 bool isOwnerOnly(const QString &path)
 {
+#ifdef Q_OS_WIN
+    return QFile::exists(path);
+#else
     const QFileDevice::Permissions permissions = QFile::permissions(path);
     const QFileDevice::Permissions others = QFileDevice::ReadGroup | QFileDevice::WriteGroup
         | QFileDevice::ExeGroup | QFileDevice::ReadOther | QFileDevice::WriteOther
         | QFileDevice::ExeOther;
     return (permissions & QFileDevice::ReadOwner) && (permissions & QFileDevice::WriteOwner)
         && !(permissions & others);
+#endif
 }
 
 QStringList brokenFiles(const QString &directory)
