@@ -21,7 +21,9 @@ namespace {
 constexpr qint64 kMiB = 1024 * 1024;
 // Bound on the server's resident memory after an attack: its relays and buffers are a few MiB.
 // AddressSanitizer's shadow memory and quarantine multiply what the process holds.
-#ifdef __SANITIZE_ADDRESS__
+#if !defined(Q_OS_LINUX)
+// Not measured: the resident size comes from /proc.
+#elif defined(__SANITIZE_ADDRESS__)
 constexpr qint64 kMaxServerRssBytes = 384 * kMiB;
 #else
 constexpr qint64 kMaxServerRssBytes = 96 * kMiB;
@@ -140,7 +142,9 @@ private Q_SLOTS:
     void handshakeTimeoutClosesSilentSockets();
     void keepAliveScrapesOutliveHandshakeTimeout();
     void idleTimeout();
+#ifdef Q_OS_UNIX // SIGHUP reloads; Windows has no such signal
     void reloadKeepsTunnels();
+#endif
     void drainLetsTransfersFinish();
     void brokenUpgradesHoldNothing();
 
@@ -425,8 +429,10 @@ void TestServerHardening::hostileInput()
     }
     verifyServes(port);
     QTRY_COMPARE(metric(port, "http_to_tcp_active_connections"), 0.0);
+#ifdef Q_OS_LINUX // the resident size comes from /proc
     const qint64 rss = server.residentBytes();
     QVERIFY2(rss > 0 && rss < kMaxServerRssBytes, qPrintable(QString::number(rss)));
+#endif
     QCOMPARE(server.stop(), 0);
 }
 
@@ -454,8 +460,10 @@ void TestServerHardening::slowlorisSockets()
     QVERIFY(metric(port, "tcp_over_websocket_handshake_failures_total{reason=\"timeout\"}")
                 + metric(port, "tcp_over_websocket_handshake_failures_total{reason=\"evicted\"}")
             >= 2000);
+#ifdef Q_OS_LINUX // the resident size comes from /proc
     const qint64 rss = server.peakResidentBytes(); // during the attack, not after
     QVERIFY2(rss > 0 && rss < kMaxServerRssBytes, qPrintable(QString::number(rss)));
+#endif
     verifyServes(port);
 }
 
@@ -570,6 +578,7 @@ void TestServerHardening::idleTimeout()
     QTRY_VERIFY(server.log().contains("no data for 1 s"));
 }
 
+#ifdef Q_OS_UNIX
 void TestServerHardening::reloadKeepsTunnels()
 {
     const QString config = m_dir.filePath("reload.json");
@@ -613,6 +622,7 @@ void TestServerHardening::reloadKeepsTunnels()
     QCOMPARE(metric(port, "tcp_over_websocket_config_reloads_total{result=\"failure\"}"), 1.0);
     QVERIFY(server.log().contains("bee") == false);
 }
+#endif
 
 void TestServerHardening::drainLetsTransfersFinish()
 {
@@ -628,7 +638,7 @@ void TestServerHardening::drainLetsTransfersFinish()
     stream.start(client.port(), data, true);
     QTRY_VERIFY(sink.bytesReadSoFar() > 2 * kMiB);
 
-    ::kill(server.process().processId(), SIGTERM);
+    server.process().terminate(); // SIGTERM; on Windows a WM_CLOSE message
     QTRY_VERIFY(server.log().contains("draining"));
     // No new tunnels: the listening socket is closed.
     QTcpSocket late;

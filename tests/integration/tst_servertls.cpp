@@ -151,8 +151,10 @@ private Q_SLOTS:
     void silentClientTimesOut();
     void badFiles_data();
     void badFiles();
+#ifdef Q_OS_UNIX // SIGHUP reloads; Windows has no such signal
     void reloadRenewsCertificate();
     void reloadWithoutConfigFile();
+#endif
 
 private:
     bool startServer(TowProcess &server, quint16 remotePort, const QStringList &extra = {});
@@ -489,6 +491,7 @@ void TestServerTls::badFiles()
     QVERIFY(!result.standardError.contains("listening on"));
 }
 
+#ifdef Q_OS_UNIX
 void TestServerTls::reloadRenewsCertificate()
 {
     // The configuration names its files relative to itself, as a deployment would.
@@ -600,6 +603,7 @@ void TestServerTls::reloadWithoutConfigFile()
     QCOMPARE(handshake(port).certificate, renewed);
     QCOMPARE(server.stop(), 0);
 }
+#endif
 
 QTEST_GUILESS_MAIN(TestServerTls)
 #include "tst_servertls.moc"

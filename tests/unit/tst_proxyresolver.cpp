@@ -58,11 +58,13 @@ void TestProxyResolver::resolve_data()
     QTest::newRow("lower case") << "" << QStringList {"https_proxy=socks5://p:3"} << "wss://h/"
                                 << "SOCKS5 proxy p:3"
                                 << "";
+#ifndef Q_OS_WIN // where names are case-insensitive: the two are one variable
     QTest::newRow("upper case wins")
         << "" << QStringList {"HTTPS_PROXY=http://upper:1", "https_proxy=http://lower:1"}
         << "wss://h/"
         << "HTTP proxy upper:1"
         << "";
+#endif
     QTest::newRow("NO_PROXY domain")
         << "" << QStringList {"HTTPS_PROXY=http://p:1", "NO_PROXY=example.org"}
         << "wss://tunnel.example.org/"
