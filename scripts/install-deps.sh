@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages a task needs, only those missing; non-interactive, idempotent.
-# Usage: scripts/install-deps.sh build [test] [icons]
+# Usage: scripts/install-deps.sh build [test] [icons] [windows-check]
 set -euo pipefail
 
 packages=(cmake ninja-build g++ qt6-base-dev qt6-base-dev-tools qt6-websockets-dev
@@ -32,7 +32,10 @@ for group in "$@"; do
         # librsvg2-bin: rsvg-convert renders the application icon's PNGs and .ico
         # (installer/render-icons.sh); the results are committed, so builds do not need it.
         icons) packages+=(librsvg2-bin imagemagick) ;;
-        *) echo "install-deps.sh: unknown group '$group' (expected build, test or icons)" >&2; exit 2 ;;
+        # MinGW-w64's g++ (POSIX threads, as std::thread and std::mutex need): the Windows compile
+        # check, scripts/check-windows-compile.sh.
+        windows-check) packages+=(g++-mingw-w64-x86-64-posix) ;;
+        *) echo "install-deps.sh: unknown group '$group' (expected build, test, icons or windows-check)" >&2; exit 2 ;;
     esac
 done
 
