@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages a task needs, only those missing; non-interactive, idempotent.
+# Installs the Debian packages a task needs, only those missing; non-interactive, idempotent.
+# Debian 12 and 13 (scripts/test-debian13.sh runs it in a trixie chroot) use the same names.
 # Usage: scripts/install-deps.sh build [test] [icons] [windows-check]
 set -euo pipefail
 
