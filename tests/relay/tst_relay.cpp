@@ -12,6 +12,7 @@
 #include <QCryptographicHash>
 #include <QElapsedTimer>
 #include <QLoggingCategory>
+#include <QPointer>
 #include <QScopeGuard>
 #include <QSignalSpy>
 #include <QTcpServer>
@@ -482,27 +483,32 @@ void TestRelay::closeFrameBehindDisconnectIsTheReason_data()
 
 void TestRelay::closeFrameBehindDisconnectIsTheReason()
 {
-    // A server sends its last 8 MiB and a last frame, then closes its socket, towards a local
-    // reader that is slower: the client is holding back (1 MiB queued towards it) when it sees
-    // the socket closed, with the last frame still unread in its buffer. Every byte arrives, and
-    // the tunnel ends for that frame's reason, not as an abnormal close (1006).
+    // A server sends data and a last frame, then closes its socket, towards a local reader that
+    // reads nothing yet: the client is holding back (1 MiB queued towards that reader) when it
+    // sees the socket closed, with the last frame still unread in its buffer. Every byte arrives,
+    // and the tunnel ends for that frame's reason, not as an abnormal close (1006).
+    // The test makes that happen whatever the machine's speed: the server sends a frame only once
+    // the relay has passed the one before on, so when the relay holds back at most one frame
+    // waits for it; only then does the server send the last frame and close. That all fits in the
+    // relay's read buffer, so its socket reads the close while the relay is still holding back
+    // (the reader, reading nothing, lets it go on no more).
     QFETCH(QByteArray, lastFrame);
     QFETCH(QString, reason);
-    const QByteArray tail = patternBytes(5, 8 * kMiB);
+    constexpr qsizetype kFrameBytes = 64 * 1024;
+    // The kernel's buffers towards the reader take megabytes (the relay's send buffer grows), as
+    // many as their settings allow: the server goes on until the relay holds back, up to this.
+    constexpr qsizetype kMostBytes = 64 * kMiB;
     QTcpServer server;
     QVERIFY(server.listen(QHostAddress::LocalHost));
-    connect(&server, &QTcpServer::newConnection, this, [&server, &tail, &lastFrame] {
-        QTcpSocket *peer = server.nextPendingConnection();
-        connect(peer, &QTcpSocket::readyRead, peer, [peer, &tail, &lastFrame] {
-            if (peer->property("upgraded").toBool())
+    QPointer<QTcpSocket> peer;
+    connect(&server, &QTcpServer::newConnection, this, [&server, &peer] {
+        peer = server.nextPendingConnection();
+        QTcpSocket *socket = peer;
+        connect(socket, &QTcpSocket::readyRead, socket, [socket] {
+            if (socket->property("upgraded").toBool())
                 return; // the client's answer, after the socket is closed
-            peer->setProperty("upgraded", true);
-            answerUpgrade(peer);
-            for (qsizetype at = 0; at < tail.size(); at += 64 * 1024)
-                peer->write(
-                    BinaryFrame::frame(BinaryFrame::kBinary, tail.mid(at, 64 * 1024), false, 0));
-            peer->write(lastFrame);
-            peer->disconnectFromHost(); // once all of it is written
+            socket->setProperty("upgraded", true);
+            answerUpgrade(socket);
         });
     });
     ClientOptions options;
@@ -511,11 +517,17 @@ void TestRelay::closeFrameBehindDisconnectIsTheReason()
     m_client = std::make_unique<ClientTunnel>(options);
     QString error;
     QVERIFY2(m_client->listen(&error), qPrintable(error));
+    // The reader: a small kernel buffer (set before it connects, so that the window it
+    // announces is small from the start) and Qt's read buffer soon full, then the relay queues.
     QTcpSocket local;
-    local.setReadBufferSize(64 * 1024); // the kernel holds the rest back from the client
+    local.setReadBufferSize(64 * 1024);
+    QVERIFY(local.bind(QHostAddress::LocalHost, 0));
+    local.setSocketOption(QAbstractSocket::ReceiveBufferSizeSocketOption, 16 * 1024);
     local.connectToHost(QHostAddress::LocalHost, m_client->serverPort());
+    // The relay exists once the server has answered the upgrade.
     QTRY_COMPARE(m_client->findChildren<Relay *>().size(), 1);
     Relay *relay = m_client->findChildren<Relay *>().constFirst();
+    QVERIFY(peer);
     // What the relay was doing when its socket closed, as it reports it (debug).
     QStringList relayDebug;
     keptRelayDebug = &relayDebug;
@@ -529,28 +541,58 @@ void TestRelay::closeFrameBehindDisconnectIsTheReason()
     QString finalReason;
     connect(relay, &Relay::finished, this,
             [relay, &finalReason] { finalReason = relay->closeReason(); });
-    // 64 KiB every 20 ms, about 3 MB/s.
-    QByteArray received;
-    QElapsedTimer reading;
-    reading.start();
-    while (local.state() == QAbstractSocket::ConnectedState || local.bytesAvailable() > 0) {
-        QTest::qWait(20);
-        received += local.read(64 * 1024);
-        QVERIFY2(!reading.hasExpired(30000), "the tail did not arrive in 30 s");
-    }
-    QCOMPARE(received.size(), tail.size());
-    QVERIFY(received == tail);
-    // The case this is about: held back, the last frame still in the buffer.
+
+    // A frame at a time, each once the relay has passed everything before it on to the reader.
+    QByteArray sent;
+    bool lastFrameSent = false;
+    const auto sendNext = [&] {
+        if (lastFrameSent || !peer || relay->isWsReadingPaused()
+            || relay->bytesWsToTcp() < sent.size() || sent.size() >= kMostBytes)
+            return;
+        const QByteArray payload = patternBytes(quint32(sent.size() / kFrameBytes), kFrameBytes);
+        peer->write(BinaryFrame::frame(BinaryFrame::kBinary, payload, false, 0));
+        sent += payload;
+    };
+    QObject feeder;
+    connect(relay, &Relay::transferred, &feeder, sendNext);
+    sendNext();
+    QTRY_VERIFY2_WITH_TIMEOUT(
+        relay->isWsReadingPaused(),
+        qPrintable(QStringLiteral("%1 bytes sent, the relay did not hold back").arg(sent.size())),
+        30000);
+    // Holding back, with at most one frame unread: the last frame and the close go behind it.
+    peer->write(lastFrame);
+    lastFrameSent = true;
+    peer->disconnectFromHost(); // once all of it is written
     const QString closedWhilePaused =
         QStringLiteral("websocket disconnected, paused true buffered ");
-    const auto report = std::find_if(relayDebug.cbegin(), relayDebug.cend(), [&](const QString &m) {
-        return m.contains(closedWhilePaused);
-    });
-    QVERIFY2(report != relayDebug.cend(), qPrintable(relayDebug.join(QLatin1Char('\n'))));
+    const auto report = [&] {
+        return std::find_if(relayDebug.cbegin(), relayDebug.cend(), [&](const QString &m) {
+            return m.contains(QLatin1String("websocket disconnected"));
+        });
+    };
+    QTRY_VERIFY(report() != relayDebug.cend());
+    // The case this is about: held back, the last frame still in the buffer.
+    QVERIFY2(report()->contains(closedWhilePaused), qPrintable(relayDebug.join(QLatin1Char('\n'))));
     const QString buffered =
-        report->mid(report->indexOf(closedWhilePaused) + closedWhilePaused.size());
+        report()->mid(report()->indexOf(closedWhilePaused) + closedWhilePaused.size());
     QVERIFY2(buffered.section(QLatin1Char(' '), 0, 0).toLongLong() >= lastFrame.size(),
-             qPrintable(*report));
+             qPrintable(*report()));
+
+    // Now the reader takes everything: the relay goes on with what its socket still held.
+    QByteArray received;
+    while (local.state() == QAbstractSocket::ConnectedState || local.bytesAvailable() > 0) {
+        QVERIFY2(QTest::qWaitFor(
+                     [&local] {
+                         return local.bytesAvailable() > 0
+                             || local.state() != QAbstractSocket::ConnectedState;
+                     },
+                     30000),
+                 "the reader got nothing more for 30 s");
+        received += local.readAll();
+    }
+    QCOMPARE(received.size(), sent.size());
+    QVERIFY(received == sent);
     QTRY_VERIFY(!finalReason.isEmpty());
     QCOMPARE(finalReason, reason);
 }
