@@ -1,11 +1,11 @@
 // `client --profile NAME` and `client --all-autostart`: our real executable runs profiles saved in
 // its config directory (XDG_CONFIG_HOME), in front of our real server and an echo endpoint.
 #include "endpoints.h"
+#include "loopbackport.h"
 #include "profiles/profilestore.h"
 #include "towprocess.h"
 
 #include <QProcessEnvironment>
-#include <QTcpServer>
 #include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QTest>
@@ -13,12 +13,6 @@
 namespace {
 
 constexpr int kTimeoutMs = 30000;
-
-quint16 freePort()
-{
-    QTcpServer probe;
-    return probe.listen(QHostAddress::LocalHost, 0) ? probe.serverPort() : 0;
-}
 
 // The echo of data through the tunnel listening on port. The echo endpoint runs in this process,
 // so this waits with the event loop running (no blocking waits).
@@ -99,12 +93,12 @@ void TestProfileClient::runsNamedProfile()
 {
     Profile profile;
     profile.name = QStringLiteral("SSH home");
-    profile.listen = QStringLiteral("127.0.0.1:%1").arg(freePort());
+    profile.listen = QStringLiteral("127.0.0.1:%1").arg(reserveLoopbackPort());
     profile.serverUrl = QStringLiteral("ws://127.0.0.1:%1/").arg(m_server.port());
     profile.token = QStringLiteral("never-logged-token");
     Profile other = profile;
     other.name = QStringLiteral("Other");
-    other.listen = QStringLiteral("127.0.0.1:%1").arg(freePort());
+    other.listen = QStringLiteral("127.0.0.1:%1").arg(reserveLoopbackPort());
     saveProfiles({profile, other});
 
     TowProcess client;
@@ -130,7 +124,7 @@ void TestProfileClient::runsAutoStartProfiles()
     for (int i = 0; i < 3; ++i) {
         Profile profile;
         profile.name = QStringLiteral("Tunnel %1").arg(i);
-        profile.listen = QStringLiteral("127.0.0.1:%1").arg(freePort());
+        profile.listen = QStringLiteral("127.0.0.1:%1").arg(reserveLoopbackPort());
         profile.serverUrl = QStringLiteral("ws://127.0.0.1:%1/").arg(m_server.port());
         profile.autoStart = i != 1;
         profiles << profile;

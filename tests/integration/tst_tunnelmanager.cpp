@@ -1,6 +1,7 @@
 // The tunnel manager with real tunnels on loopback: our server process in front of an echo
 // endpoint, several profiles at once, states, counters, a busy port and an unreachable server.
 #include "endpoints.h"
+#include "loopbackport.h"
 #include "towprocess.h"
 #include "tunnels/tunnelmanager.h"
 
@@ -12,14 +13,6 @@
 namespace {
 
 constexpr int kTimeoutMs = 30000;
-
-quint16 freePort()
-{
-    QTcpServer probe;
-    if (!probe.listen(QHostAddress::LocalHost, 0))
-        return 0;
-    return probe.serverPort();
-}
 
 Profile profileFor(const QString &name, quint16 listenPort, quint16 serverPort)
 {
@@ -90,7 +83,7 @@ void TestTunnelManager::startCarryStop()
 {
     TunnelManager manager;
     QSignalSpy changed(&manager, &TunnelManager::statusChanged);
-    const quint16 port = freePort();
+    const quint16 port = reserveLoopbackPort();
     const Profile profile = profileFor(QStringLiteral("SSH"), port, m_server.port());
     QCOMPARE(manager.status(profile.name).state, TunnelStatus::State::Stopped);
     QVERIFY(manager.start(profile));
@@ -135,7 +128,8 @@ void TestTunnelManager::severalTunnelsAtOnce()
     TunnelManager manager;
     QList<Profile> profiles;
     for (int i = 0; i < 3; ++i) {
-        profiles << profileFor(QStringLiteral("Tunnel %1").arg(i), freePort(), m_server.port());
+        profiles << profileFor(QStringLiteral("Tunnel %1").arg(i), reserveLoopbackPort(),
+                               m_server.port());
         QVERIFY(manager.start(profiles.constLast()));
     }
     QCOMPARE(manager.runningNames().size(), 3);
@@ -190,8 +184,8 @@ void TestTunnelManager::serverUnreachable()
 {
     TunnelManager manager;
     QSignalSpy failed(&manager, &TunnelManager::tunnelFailed);
-    const quint16 port = freePort();
-    const Profile profile = profileFor(QStringLiteral("Nowhere"), port, freePort());
+    const quint16 port = reserveLoopbackPort();
+    const Profile profile = profileFor(QStringLiteral("Nowhere"), port, reserveLoopbackPort());
     QVERIFY(manager.start(profile));
     for (int attempt = 0; attempt < 2; ++attempt) {
         QTcpSocket socket;
@@ -224,7 +218,8 @@ void TestTunnelManager::invalidProfile()
 void TestTunnelManager::renameAndForget()
 {
     TunnelManager manager;
-    const Profile profile = profileFor(QStringLiteral("Old"), freePort(), m_server.port());
+    const Profile profile =
+        profileFor(QStringLiteral("Old"), reserveLoopbackPort(), m_server.port());
     QVERIFY(manager.start(profile));
     manager.rename(QStringLiteral("Old"), QStringLiteral("New"));
     QVERIFY(!manager.isRunning(QStringLiteral("Old")));

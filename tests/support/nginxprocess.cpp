@@ -1,25 +1,12 @@
 #include "nginxprocess.h"
 
+#include "loopbackport.h"
 #include "processready.h"
 
 #include <QDir>
 #include <QFile>
 #include <QStandardPaths>
-#include <QTcpServer>
 #include <QThread>
-
-namespace {
-
-// A port that was free a moment ago on 127.0.0.1: nginx needs a number in its configuration.
-quint16 freePort()
-{
-    QTcpServer probe;
-    if (!probe.listen(QHostAddress::LocalHost, 0))
-        return 0;
-    return probe.serverPort();
-}
-
-} // namespace
 
 NginxProcess::NginxProcess()
 {
@@ -57,9 +44,10 @@ bool NginxProcess::start(const Config &config, QString *error)
     const QDir dir(m_directory.path());
     dir.mkpath(QStringLiteral("tmp"));
 
-    // The port can be taken between our probe and nginx's bind: try a few.
+    // nginx needs a number in its configuration. Should a program outside the tests have taken
+    // the port all the same, nginx says so: then another one.
     for (int attempt = 0; attempt < 5; ++attempt) {
-        m_port = freePort();
+        m_port = reserveLoopbackPort();
         const QString upgrade = config.passUpgradeHeaders
             ? QStringLiteral("            proxy_set_header Upgrade $http_upgrade;\n"
                              "            proxy_set_header Connection \"upgrade\";\n")

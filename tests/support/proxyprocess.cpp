@@ -1,21 +1,13 @@
 #include "proxyprocess.h"
 
+#include "loopbackport.h"
 #include "processready.h"
 
 #include <QDir>
 #include <QFile>
 #include <QStandardPaths>
-#include <QTcpServer>
 
 namespace {
-
-quint16 freePort()
-{
-    QTcpServer probe;
-    if (!probe.listen(QHostAddress::LocalHost, 0))
-        return 0;
-    return probe.serverPort();
-}
 
 QString findProgram(const QString &name)
 {
@@ -61,8 +53,10 @@ bool ProxyProcess::start(Kind kind, const QString &user, const QString &password
         return false;
     }
     const QDir dir(m_directory.path());
+    // Both need a number for their port. Should a program outside the tests have taken it all the
+    // same, the proxy does not start: then another one.
     for (int attempt = 0; attempt < 5; ++attempt) {
-        m_port = freePort();
+        m_port = reserveLoopbackPort();
         QStringList arguments;
         if (kind == Kind::HttpConnect) {
             QFile config(dir.filePath(QStringLiteral("tinyproxy.conf")));

@@ -1,24 +1,18 @@
 // The tray app as a real process (offscreen platform): auto-start profiles listen at launch, a
 // second launch asks the first for its window and leaves, a broken profiles file is reported and
 // kept aside, SIGTERM ends it cleanly.
+#include "loopbackport.h"
 #include "profiles/profilestore.h"
 #include "towprocess.h"
 
 #include <QDir>
 #include <QProcessEnvironment>
-#include <QTcpServer>
 #include <QTemporaryDir>
 #include <QTest>
 
 namespace {
 
 constexpr int kTimeoutMs = 30000;
-
-quint16 freePort()
-{
-    QTcpServer probe;
-    return probe.listen(QHostAddress::LocalHost, 0) ? probe.serverPort() : 0;
-}
 
 } // namespace
 
@@ -46,13 +40,13 @@ void TestTrayProcess::autoStartAndSingleInstance()
     QString error;
     Profile profile;
     profile.name = QStringLiteral("SSH");
-    profile.listen = QStringLiteral("127.0.0.1:%1").arg(freePort());
+    profile.listen = QStringLiteral("127.0.0.1:%1").arg(reserveLoopbackPort());
     profile.serverUrl = QStringLiteral("ws://127.0.0.1:9/");
     profile.autoStart = true;
     QVERIFY2(store.add(profile, &error), qPrintable(error));
     Profile manual = profile;
     manual.name = QStringLiteral("Manual");
-    manual.listen = QStringLiteral("127.0.0.1:%1").arg(freePort());
+    manual.listen = QStringLiteral("127.0.0.1:%1").arg(reserveLoopbackPort());
     manual.autoStart = false;
     QVERIFY2(store.add(manual, &error), qPrintable(error));
 

@@ -116,7 +116,7 @@ void TestTunnelsWindow::testButtonChecksTheServer()
 {
     const Profile good = profile(QStringLiteral("Good"));
     Profile bad = profile(QStringLiteral("Bad"));
-    bad.serverUrl = QStringLiteral("ws://127.0.0.1:%1/").arg(freePort());
+    bad.serverUrl = QStringLiteral("ws://127.0.0.1:%1/").arg(reserveLoopbackPort());
     QString error;
     QVERIFY(store->add(good, &error));
     QVERIFY(store->add(bad, &error));
@@ -178,7 +178,7 @@ void TestTunnelsWindow::editRunningTunnelRestartsIt()
     window->show();
     window->selectName(ssh.name);
 
-    const quint16 newPort = freePort();
+    const quint16 newPort = reserveLoopbackPort();
     bool edited = false;
     whenModalOpens([&](QWidget *modal) {
         auto *editor = qobject_cast<ProfileEditor *>(modal);

@@ -4,6 +4,7 @@
 
 #include "desktopapp.h"
 #include "endpoints.h"
+#include "loopbackport.h"
 #include "profiles/profilestore.h"
 #include "towprocess.h"
 #include "tunnels/tunnelmanager.h"
@@ -15,12 +16,6 @@
 #include <memory>
 
 constexpr int kUiTimeoutMs = 30000;
-
-inline quint16 freePort()
-{
-    QTcpServer probe;
-    return probe.listen(QHostAddress::LocalHost, 0) ? probe.serverPort() : 0;
-}
 
 class UiTestBase
 {
@@ -62,7 +57,7 @@ public:
     {
         Profile result;
         result.name = name;
-        result.listen = QStringLiteral("127.0.0.1:%1").arg(freePort());
+        result.listen = QStringLiteral("127.0.0.1:%1").arg(reserveLoopbackPort());
         result.serverUrl = QStringLiteral("ws://127.0.0.1:%1/").arg(server.port());
         return result;
     }
