@@ -66,10 +66,23 @@ def temp_dir(prefix):
 
 
 def free_port():
-    # A port the kernel just handed out; for nginx, which cannot report a port 0 of its own.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A port on 127.0.0.1 for nginx, which cannot report a port 0 of its own.
+
+    A port only free a moment ago may be taken by another test running at the same time (its
+    listen on port 0, or the local end of one of its connections) before nginx binds it. This
+    one is left holding a connection in TIME_WAIT, closed from the port's side: for 60 s Linux
+    passes over it when anyone asks for a port, as long as it has others free, while nginx
+    (SO_REUSEADDR) listens on it. As reserveLoopbackPort() in tests/support does."""
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S) as client:
+            accepted, _ = listener.accept()
+            accepted.close()  # the side that closes first is the one left in TIME_WAIT
+            client.recv(1)  # the close has arrived; closing completes it
+        return port
 
 
 class EchoServer:
