@@ -433,6 +433,10 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
             route.token = *token;
         } else if (!qEnvironmentVariableIsEmpty("TOW_TOKEN")) {
             route.token = qEnvironmentVariable("TOW_TOKEN").trimmed();
+            // Set but blank: most likely a mistake, and no reason to run an open relay.
+            if (route.token.isEmpty())
+                return fail(QStringLiteral("TOW_TOKEN is set but blank; give the token, or unset "
+                                           "it for a server that needs none"));
         }
         result.server.routes = {route};
 

@@ -377,8 +377,17 @@ std::optional<ServerOptions> ServerConfigFile::load(const QString &path,
                             QStringLiteral("missing; expected HOST:PORT, e.g. \"127.0.0.1:22\""));
             reader.readAddress(object, where, QStringLiteral("remote"), false, &route.remote);
             reader.readString(object, where, QStringLiteral("token"), &route.token);
+            // An empty token would make the route an open relay without a word: a mistake, not a
+            // way to switch authentication off (leaving the key out does that).
+            if (object.contains(QStringLiteral("token")) && route.token.trimmed().isEmpty())
+                reader.fail(where + QStringLiteral(".token"),
+                            QStringLiteral("empty; give the token, or leave the key out for a "
+                                           "route that needs none"));
             QString tokenFile;
             reader.readString(object, where, QStringLiteral("tokenFile"), &tokenFile);
+            if (object.contains(QStringLiteral("tokenFile")) && tokenFile.trimmed().isEmpty())
+                reader.fail(where + QStringLiteral(".tokenFile"),
+                            QStringLiteral("empty; give the name of the file holding the token"));
             if (!tokenFile.isEmpty() && !reader.failed()) {
                 if (!route.token.isEmpty()) {
                     reader.fail(where + QStringLiteral(".tokenFile"),

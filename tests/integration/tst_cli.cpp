@@ -20,6 +20,7 @@ private Q_SLOTS:
     void helpAndVersion();
     void portInUse();
     void unresolvableListenAddress();
+    void emptyTokenInConfig();
     void logLineFormat_data();
     void logLineFormat();
 #if defined(TOW_HAVE_UI) && defined(Q_OS_LINUX)
@@ -97,6 +98,22 @@ void TestCli::unresolvableListenAddress()
         runTow({"server", "-listen_ws", "no-such-host.invalid:0", "-remote_tcp", "h:22"});
     QCOMPARE(result.exitCode, 1);
     QVERIFY2(result.standardError.contains(QLatin1String("cannot resolve")),
+             qPrintable(result.standardError));
+}
+
+void TestCli::emptyTokenInConfig()
+{
+    // "token": "" is a mistake to report, never a route open to anyone.
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    QFile config(dir.filePath(QStringLiteral("config.json")));
+    QVERIFY(config.open(QIODevice::WriteOnly));
+    config.write(R"({"listen": "127.0.0.1:0", "routes": [{"path": "/", "remote": "127.0.0.1:1",
+                    "token": ""}]})");
+    config.close();
+    const ProcessResult result = runTow({"server", "--config", config.fileName()});
+    QCOMPARE(result.exitCode, 2);
+    QVERIFY2(result.standardError.contains(QLatin1String("routes[0].token: empty")),
              qPrintable(result.standardError));
 }
 

@@ -405,6 +405,13 @@ void TestCommandLine::tokenFile()
         {"tcp-over-websocket", "client", "-remote_ws", "ws://h/", "--token-file", empty.fileName()},
         &error));
     QVERIFY2(error.contains(QLatin1String("is empty")), qPrintable(error));
+
+    // A blank token must not make the server an open relay.
+    qputenv("TOW_TOKEN", "  ");
+    parsed = CommandLine::parse({"tcp-over-websocket", "server", "-remote_tcp", "h:1"}, &error);
+    qunsetenv("TOW_TOKEN");
+    QVERIFY(!parsed);
+    QVERIFY2(error.contains(QLatin1String("TOW_TOKEN is set but blank")), qPrintable(error));
 }
 
 void TestCommandLine::check_data()

@@ -104,6 +104,13 @@ void TestServerConfigFile::errors_data()
                                         << "routes[0].tokenFile: cannot read ";
     QTest::newRow("token and file") << "token-and-file.json"
                                     << "routes[0].tokenFile: give either token or tokenFile";
+    // An empty token would turn authentication off without a word.
+    QTest::newRow("empty token") << "empty-token.json"
+                                 << "routes[0].token: empty; give the token";
+    QTest::newRow("blank token") << "blank-token.json"
+                                 << "routes[0].token: empty; give the token";
+    QTest::newRow("empty token file name") << "empty-token-file-name.json"
+                                           << "routes[0].tokenFile: empty; give the name";
     QTest::newRow("real IP header without proxies") << "real-ip-untrusted.json"
                                                     << "realIpHeader: needs trustedProxies";
     QTest::newRow("bad proxy") << "bad-proxy.json"
