@@ -2,14 +2,16 @@
 
 #include "client/proxyresolver.h"
 #include "net/websocketurl.h"
+#include "regularfile.h"
 #include "server/serverconfigfile.h"
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
-#include <QFile>
 #include <QRegularExpression>
 
 namespace {
+
+constexpr qint64 kMaxTokenFileBytes = 64 * 1024;
 
 const QStringList kListenWs = {QStringLiteral("listen_ws"), QStringLiteral("listen-ws")};
 const QStringList kRemoteTcp = {QStringLiteral("remote_tcp"), QStringLiteral("connect_tcp"),
@@ -110,12 +112,13 @@ std::optional<QString> readToken(const QString &path, QString *error)
 {
     if (path.isEmpty())
         return qEnvironmentVariable("TOW_TOKEN").trimmed();
-    QFile file(path);
-    if (!file.open(QIODevice::ReadOnly)) {
-        *error = QStringLiteral("--token-file: cannot read %1: %2").arg(path, file.errorString());
+    QString why;
+    const auto content = RegularFile::read(path, kMaxTokenFileBytes, &why);
+    if (!content) {
+        *error = QStringLiteral("--token-file: cannot read %1: %2").arg(path, why);
         return std::nullopt;
     }
-    const QString token = QString::fromUtf8(file.readLine(64 * 1024)).trimmed();
+    const QString token = QString::fromUtf8(content->left(content->indexOf('\n'))).trimmed();
     if (token.isEmpty()) {
         *error = QStringLiteral("--token-file: %1 is empty").arg(path);
         return std::nullopt;

@@ -1,14 +1,16 @@
 #include "tlspolicy.h"
 
 #include "clientoptions.h"
+#include "regularfile.h"
 
 #include <QCryptographicHash>
-#include <QFile>
 #include <QSslKey>
 
 namespace {
 
 constexpr int kSha256Bytes = 32;
+// Far above a system's whole CA bundle (about 200 KiB).
+constexpr qint64 kMaxCaFileBytes = 16 * 1024 * 1024;
 
 QString explain(const QSslError &error)
 {
@@ -45,13 +47,19 @@ std::optional<TlsPolicy> TlsPolicy::create(const ClientOptions &options, QString
     TlsPolicy policy;
     policy.m_insecure = options.insecure;
     if (!options.caFile.isEmpty()) {
-        QFile file(options.caFile);
-        if (!file.open(QIODevice::ReadOnly)) {
-            *error = QStringLiteral("cannot read the CA file %1: %2")
-                         .arg(options.caFile, file.errorString());
+        QString why;
+        const auto content = RegularFile::read(options.caFile, kMaxCaFileBytes + 1, &why);
+        if (!content) {
+            *error = QStringLiteral("cannot read the CA file %1: %2").arg(options.caFile, why);
             return std::nullopt;
         }
-        policy.m_caCertificates = QSslCertificate::fromDevice(&file, QSsl::Pem);
+        if (content->size() > kMaxCaFileBytes) {
+            *error = QStringLiteral("the CA file %1 is larger than 16 MiB; expected PEM "
+                                    "certificates")
+                         .arg(options.caFile);
+            return std::nullopt;
+        }
+        policy.m_caCertificates = QSslCertificate::fromData(*content, QSsl::Pem);
         if (policy.m_caCertificates.isEmpty()) {
             *error = QStringLiteral("the CA file %1 holds no PEM certificate").arg(options.caFile);
             return std::nullopt;

@@ -2,6 +2,7 @@
 
 #include "logcategories.h"
 #include "net/hostport.h"
+#include "regularfile.h"
 
 #include <QDateTime>
 #include <QDir>
@@ -23,6 +24,8 @@ const QLatin1String kTokenKey("token");
 const QLatin1String kServerPasswordKey("serverPassword");
 const QLatin1String kProxyPasswordKey("proxyPassword");
 constexpr QFileDevice::Permissions kOwnerOnly = QFileDevice::ReadOwner | QFileDevice::WriteOwner;
+// Thousands of profiles take a few MiB; anything larger is not one of our files.
+constexpr qint64 kMaxFileBytes = 16 * 1024 * 1024;
 
 struct ReadResult
 {
@@ -34,16 +37,24 @@ struct ReadResult
 ReadResult readFile(const QString &path)
 {
     ReadResult result;
-    QFile file(path);
-    if (!file.exists()) {
+    if (!QFileInfo::exists(path)) {
         result.missing = true;
         return result;
     }
-    if (!file.open(QIODevice::ReadOnly)) {
-        result.error = QStringLiteral("%1: cannot be read: %2").arg(path, file.errorString());
+    // Regular files only: a FIFO in their place must not freeze the tray app.
+    QString why;
+    const auto content = RegularFile::read(path, kMaxFileBytes + 1, &why);
+    if (!content) {
+        result.error = QStringLiteral("%1: cannot be read: %2").arg(path, why);
         return result;
     }
-    result.data = file.readAll();
+    if (content->size() > kMaxFileBytes) {
+        result.error = QStringLiteral("%1: cannot be read: it is larger than 16 MiB; is this the "
+                                      "right file?")
+                           .arg(path);
+        return result;
+    }
+    result.data = *content;
     return result;
 }
 

@@ -1,7 +1,8 @@
 #include "serverconfigfile.h"
 
+#include "regularfile.h"
+
 #include <QDir>
-#include <QFile>
 #include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -180,12 +181,14 @@ std::optional<QPair<QHostAddress, int>> ServerConfigFile::parseTrustedProxy(cons
 
 std::optional<QString> ServerConfigFile::readSecretFile(const QString &path, QString *error)
 {
-    QFile file(path);
-    if (!file.open(QIODevice::ReadOnly)) {
-        *error = QStringLiteral("cannot read %1: %2").arg(path, file.errorString());
+    // Read again on every reload (SIGHUP): a FIFO here must not freeze the server.
+    QString why;
+    const auto read = RegularFile::read(path, kMaxSecretFileBytes + 1, &why);
+    if (!read) {
+        *error = QStringLiteral("cannot read %1: %2").arg(path, why);
         return std::nullopt;
     }
-    const QByteArray content = file.read(kMaxSecretFileBytes + 1).trimmed();
+    const QByteArray content = read->trimmed();
     if (content.size() > kMaxSecretFileBytes) {
         *error = QStringLiteral("%1 is larger than %2 bytes; expected one token")
                      .arg(path)
@@ -247,12 +250,13 @@ std::optional<ServerOptions> ServerConfigFile::load(const QString &path,
         return std::nullopt;
     };
 
-    QFile file(path);
-    if (!file.open(QIODevice::ReadOnly)) {
-        *error = QStringLiteral("cannot read %1: %2").arg(path, file.errorString());
+    QString why;
+    const auto read = RegularFile::read(path, kMaxConfigFileBytes + 1, &why);
+    if (!read) {
+        *error = QStringLiteral("cannot read %1: %2").arg(path, why);
         return std::nullopt;
     }
-    const QByteArray content = file.read(kMaxConfigFileBytes + 1);
+    const QByteArray &content = *read;
     if (content.size() > kMaxConfigFileBytes)
         return fail(QStringLiteral("larger than 1 MiB; is this the right file?"));
     QJsonParseError parseError;
@@ -418,7 +422,6 @@ std::optional<ServerOptions> ServerConfigFile::load(const QString &path,
 
     if (reader.failed())
         return fail(reader.error());
-    QString why;
     if (!validate(options, &why))
         return fail(why);
     return options;

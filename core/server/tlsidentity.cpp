@@ -1,6 +1,7 @@
 #include "tlsidentity.h"
 
-#include <QFile>
+#include "regularfile.h"
+
 #include <QSslKey>
 #include <QSslSocket>
 #include <QTcpServer>
@@ -13,14 +14,14 @@ constexpr int kCheckTimeoutMs = 5000;
 
 std::optional<QByteArray> readPemFile(const QString &path, const QString &what, QString *error)
 {
-    QFile file(path);
-    if (!file.open(QIODevice::ReadOnly)) {
-        *error =
-            QStringLiteral("cannot read the TLS %1 %2: %3").arg(what, path, file.errorString());
+    // Read again on every reload (SIGHUP): a FIFO here must not freeze the server.
+    QString why;
+    const auto content = RegularFile::read(path, kMaxPemFileBytes + 1, &why);
+    if (!content) {
+        *error = QStringLiteral("cannot read the TLS %1 %2: %3").arg(what, path, why);
         return std::nullopt;
     }
-    const QByteArray content = file.read(kMaxPemFileBytes + 1);
-    if (content.size() > kMaxPemFileBytes) {
+    if (content->size() > kMaxPemFileBytes) {
         *error =
             QStringLiteral("the TLS %1 %2 is larger than 1 MiB; expected PEM text").arg(what, path);
         return std::nullopt;

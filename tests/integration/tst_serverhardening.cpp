@@ -14,6 +14,9 @@
 #include <QThread>
 #include <csignal>
 #include <memory>
+#ifdef Q_OS_UNIX
+#include <sys/stat.h> // mkfifo
+#endif
 
 namespace {
 
@@ -143,6 +146,7 @@ private Q_SLOTS:
     void idleTimeout();
 #ifdef Q_OS_UNIX // SIGHUP reloads; Windows has no such signal
     void reloadKeepsTunnels();
+    void reloadRefusesFifoTokenFile();
 #endif
     void drainLetsTransfersFinish();
     void brokenUpgradesHoldNothing();
@@ -636,6 +640,46 @@ void TestServerHardening::reloadKeepsTunnels()
     QCOMPARE(metric(port, "tcp_over_websocket_config_reloads_total{result=\"success\"}"), 1.0);
     QCOMPARE(metric(port, "tcp_over_websocket_config_reloads_total{result=\"failure\"}"), 1.0);
     QVERIFY(server.log().contains("bee") == false);
+}
+
+void TestServerHardening::reloadRefusesFifoTokenFile()
+{
+    // A reload reads the token files again; one that names a FIFO without a writer once blocked
+    // the single-threaded server in open() for good.
+    const QString tokenFile = m_dir.filePath("fifo-reload.token");
+    QFile token(tokenFile);
+    QVERIFY(token.open(QIODevice::WriteOnly));
+    token.write("fifo-secret\n");
+    token.close();
+    const QString fifo = m_dir.filePath("reload.fifo");
+    QCOMPARE(::mkfifo(QFile::encodeName(fifo).constData(), 0600), 0);
+    const QString config = m_dir.filePath("fifo-reload.json");
+    auto writeConfig = [&](const QString &file) {
+        QFile out(config);
+        QVERIFY(out.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        out.write(QStringLiteral("{\"listen\": \"127.0.0.1:0\", \"routes\": [{\"path\": \"/\", "
+                                 "\"remote\": \"127.0.0.1:%1\", \"tokenFile\": \"%2\"}]}")
+                      .arg(m_echoPort)
+                      .arg(file)
+                      .toUtf8());
+    };
+    writeConfig(tokenFile);
+    TowProcess server;
+    QVERIFY(startServer(server, {"--config", config}));
+    RawWebSocket open;
+    QCOMPARE(open.upgrade(server.port(), "/", {"Authorization: Bearer fifo-secret"}), 101);
+
+    writeConfig(fifo);
+    ::kill(server.process().processId(), SIGHUP);
+    QTRY_VERIFY(server.log().contains("configuration not reloaded"));
+    QVERIFY2(server.log().contains("it is a FIFO (named pipe), not a regular file"),
+             qPrintable(server.log()));
+    // Still serving: the open tunnel, new tunnels with the token it had, and its pages.
+    QVERIFY(open.sendBinary("still here"));
+    QCOMPARE(open.readBinary(10), QByteArray("still here"));
+    verifyServes(server.port(), "/", {"Authorization: Bearer fifo-secret"});
+    QCOMPARE(metric(server.port(), "tcp_over_websocket_config_reloads_total{result=\"failure\"}"),
+             1.0);
 }
 #endif
 

@@ -2,7 +2,18 @@
 // refused with a message naming the file, the key and what was expected.
 #include "server/serverconfigfile.h"
 
+#include <QFile>
+#include <QTemporaryDir>
 #include <QTest>
+#include <chrono>
+#include <functional>
+#include <future>
+
+#ifdef Q_OS_UNIX
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
 
 class TestServerConfigFile : public QObject
 {
@@ -14,6 +25,9 @@ private Q_SLOTS:
     void errors();
     void missingFile();
     void secretFile();
+#ifdef Q_OS_UNIX
+    void fifoNeverWaitedOn();
+#endif
 
 private:
     static QString data(const QString &name)
@@ -155,6 +169,56 @@ void TestServerConfigFile::secretFile()
     QVERIFY(!ServerConfigFile::readSecretFile(data("full.json"), &error));
     QVERIFY2(error.contains("several lines"), qPrintable(error));
 }
+
+#ifdef Q_OS_UNIX
+void TestServerConfigFile::fifoNeverWaitedOn()
+{
+    // Files are read again on SIGHUP by the single-threaded server: a FIFO without a writer named
+    // as tokenFile (or as the configuration) once blocked the reload in open(), and the server
+    // with it. Read on another thread, so that a reader that waits fails this test, not hangs it.
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString fifo = dir.filePath("token.fifo");
+    QCOMPARE(::mkfifo(QFile::encodeName(fifo).constData(), 0600), 0);
+    QFile config(dir.filePath("config.json"));
+    QVERIFY(config.open(QIODevice::WriteOnly));
+    config.write(R"({"routes": [{"path": "/", "remote": "h:1", "tokenFile": "token.fifo"}]})");
+    config.close();
+
+    const auto returnsAtOnce = [&fifo](const std::function<QString()> &read) {
+        auto result = std::async(std::launch::async, read);
+        if (result.wait_for(std::chrono::seconds(5)) == std::future_status::ready)
+            return result.get();
+        // Stuck in open(): a writer that comes and goes lets it return and read the end of the
+        // file, so that the thread can end.
+        while (result.wait_for(std::chrono::milliseconds(10)) != std::future_status::ready) {
+            const int writer = ::open(QFile::encodeName(fifo).constData(), O_WRONLY | O_NONBLOCK);
+            if (writer >= 0)
+                ::close(writer);
+        }
+        return QStringLiteral("waited for a writer");
+    };
+    QString error = returnsAtOnce([&fifo] {
+        QString why;
+        ServerConfigFile::readSecretFile(fifo, &why);
+        return why;
+    });
+    QVERIFY2(error.contains("it is a FIFO (named pipe), not a regular file"), qPrintable(error));
+    error = returnsAtOnce([&config] {
+        QString why;
+        ServerConfigFile::load(config.fileName(), ServerOptions(), &why);
+        return why;
+    });
+    QVERIFY2(error.contains("routes[0].tokenFile: cannot read ") && error.contains("FIFO"),
+             qPrintable(error));
+    error = returnsAtOnce([&fifo] {
+        QString why;
+        ServerConfigFile::load(fifo, ServerOptions(), &why);
+        return why;
+    });
+    QVERIFY2(error.startsWith("cannot read " + fifo + ": it is a FIFO"), qPrintable(error));
+}
+#endif
 
 QTEST_GUILESS_MAIN(TestServerConfigFile)
 #include "tst_serverconfigfile.moc"
