@@ -1,7 +1,7 @@
 #include "clienttunnel.h"
 
 #include "logcategories.h"
-#include "net/tcplisten.h"
+#include "net/backofftcpserver.h"
 #include "net/websocketurl.h"
 #include "pingkeepalive.h"
 #include "proxyresolver.h"
@@ -50,13 +50,16 @@ bool ClientTunnel::listen(QString *error)
         *error = why;
         return false;
     }
-    m_server = new QTcpServer(this);
-    if (!TcpListen::listen(m_server, m_options.listen, error)) {
+    m_server = new BackoffTcpServer(lcClient, this);
+    if (!m_server->listenOn(m_options.listen, error)) {
         delete m_server;
         m_server = nullptr;
         return false;
     }
-    connect(m_server, &QTcpServer::newConnection, this, &ClientTunnel::onNewConnection);
+    // Not newConnection(): only QTcpServer's own accepting emits it, and BackoffTcpServer accepts
+    // by itself.
+    connect(m_server, &QTcpServer::pendingConnectionAvailable, this,
+            &ClientTunnel::onNewConnection);
     qCInfo(lcClient).noquote() << "listening on"
                                << HostPort {serverAddress().toString(), serverPort()}.toString()
                                << "server" << WebSocketUrl::redacted(m_options.serverUrl) << "via"
@@ -69,7 +72,7 @@ bool ClientTunnel::listen(QString *error)
 void ClientTunnel::close()
 {
     if (m_server)
-        m_server->close();
+        m_server->stopListening();
 }
 
 QHostAddress ClientTunnel::serverAddress() const

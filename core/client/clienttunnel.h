@@ -8,7 +8,7 @@
 #include <QHostAddress>
 #include <QObject>
 
-class QTcpServer;
+class BackoffTcpServer;
 class QTcpSocket;
 
 class ClientTunnel : public QObject
@@ -39,7 +39,7 @@ private:
 
     ClientOptions m_options;
     TlsPolicy m_tls;
-    QTcpServer *m_server = nullptr;
+    BackoffTcpServer *m_server = nullptr;
     QUrl m_effectiveUrl; // the server URL after redirects, reused by later connections
     int m_activeConnections = 0;
     int m_pingIntervalMs = 0; // keep-alive mode ping: the -keepalive interval, else 0

@@ -19,6 +19,7 @@ const QString kPeakQueued = QStringLiteral("tcp_over_websocket_relay_peak_queued
 const QString kHttpRequests = QStringLiteral("tcp_over_websocket_http_requests_total");
 const QString kReloads = QStringLiteral("tcp_over_websocket_config_reloads_total");
 const QString kDraining = QStringLiteral("tcp_over_websocket_draining");
+const QString kAcceptErrors = QStringLiteral("tcp_over_websocket_accept_errors_total");
 
 MetricsRegistry::Labels label(const char *name, const QString &value)
 {
@@ -68,6 +69,11 @@ ServerMetrics::ServerMetrics()
         m_registry.add(kReloads, label("result", QString::fromLatin1(result)), 0);
     m_registry.declare(kDraining, Type::Gauge,
                        QStringLiteral("1 while the server drains before exiting."));
+    m_registry.declare(kAcceptErrors, Type::Counter,
+                       QStringLiteral("Connections the listener could not accept (out of file "
+                                      "descriptors or memory); each pauses accepting for 0.1 to "
+                                      "1 s."));
+    m_registry.set(kAcceptErrors, 0);
     ProcessMetrics::declare(m_registry);
 }
 
@@ -104,6 +110,11 @@ void ServerMetrics::countReload(bool success)
     m_registry.add(kReloads,
                    label("result", success ? QStringLiteral("success") : QStringLiteral("failure")),
                    1);
+}
+
+void ServerMetrics::countAcceptError()
+{
+    m_registry.add(kAcceptErrors, 1);
 }
 
 void ServerMetrics::countTunnelOpened(const QString &routePath)

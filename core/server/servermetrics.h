@@ -30,6 +30,7 @@ public:
     void countHandshakeFailure(const QString &reason);
     void countLimitRejection(const QString &limit);
     void countReload(bool success);
+    void countAcceptError(); // the listener could not accept (out of descriptors or memory)
     void countTunnelOpened(const QString &routePath);
     void countRemoteConnected();
     void countRemoteUnreachable();

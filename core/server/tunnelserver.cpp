@@ -1,7 +1,6 @@
 #include "tunnelserver.h"
 
 #include "logcategories.h"
-#include "net/tcplisten.h"
 #include "relay/relay.h"
 #include "relay/writethrough.h"
 #include "serverconfigfile.h"
@@ -136,7 +135,9 @@ bool TunnelServer::listen(QString *error)
             });
     if (tls)
         m_tcpServer->setTlsConfiguration(tls->configuration());
-    if (!TcpListen::listen(m_tcpServer, m_options.listen, error)) {
+    connect(m_tcpServer, &BackoffTcpServer::acceptFailed, this,
+            [this] { m_metrics.countAcceptError(); });
+    if (!m_tcpServer->listenOn(m_options.listen, error)) {
         delete m_tcpServer;
         m_tcpServer = nullptr;
         return false;
@@ -451,7 +452,7 @@ void TunnelServer::drain()
         return;
     m_admission.setDraining(true);
     if (m_tcpServer)
-        m_tcpServer->close();
+        m_tcpServer->stopListening();
     qCInfo(lcServer) << "draining: no new tunnels;" << activeTunnels()
                      << "open tunnel(s) may finish within" << m_options.drainTimeoutMs / 1000
                      << "s";
@@ -471,7 +472,7 @@ void TunnelServer::shutdown()
 {
     m_admission.setDraining(true);
     if (m_tcpServer)
-        m_tcpServer->close();
+        m_tcpServer->stopListening();
     const auto relays = findChildren<Relay *>(QString(), Qt::FindDirectChildrenOnly);
     for (Relay *relay : relays)
         relay->shutdown();

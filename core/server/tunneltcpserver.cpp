@@ -1,11 +1,12 @@
 #include "tunneltcpserver.h"
 
+#include "logcategories.h"
 #include "relay/writethrough.h"
 
 #include <QSslSocket>
 
 TunnelTcpServer::TunnelTcpServer(qint64 socketReadBufferBytes, QObject *parent)
-    : QTcpServer(parent), m_socketReadBufferBytes(socketReadBufferBytes)
+    : BackoffTcpServer(lcServer, parent), m_socketReadBufferBytes(socketReadBufferBytes)
 {
 }
 

@@ -3,10 +3,11 @@
 // only those its owner chooses.
 #pragma once
 
-#include <QSslConfiguration>
-#include <QTcpServer>
+#include "net/backofftcpserver.h"
 
-class TunnelTcpServer : public QTcpServer
+#include <QSslConfiguration>
+
+class TunnelTcpServer : public BackoffTcpServer
 {
     Q_OBJECT
 public:

@@ -7,7 +7,9 @@
 
 #include <QAtomicInt>
 #include <QFile>
+#include <QProcessEnvironment>
 #include <QRandomGenerator>
+#include <QRegularExpression>
 #include <QSemaphore>
 #include <QTemporaryDir>
 #include <QTest>
@@ -15,8 +17,10 @@
 #include <csignal>
 #include <memory>
 #ifdef Q_OS_UNIX
+#include <sys/resource.h> // setrlimit
 #include <sys/stat.h> // mkfifo
 #endif
+#include <vector>
 
 namespace {
 
@@ -147,6 +151,7 @@ private Q_SLOTS:
 #ifdef Q_OS_UNIX // SIGHUP reloads; Windows has no such signal
     void reloadKeepsTunnels();
     void reloadRefusesFifoTokenFile();
+    void descriptorLimitPausesAccepting();
 #endif
     void drainLetsTransfersFinish();
     void brokenUpgradesHoldNothing();
@@ -680,6 +685,48 @@ void TestServerHardening::reloadRefusesFifoTokenFile()
     verifyServes(server.port(), "/", {"Authorization: Bearer fifo-secret"});
     QCOMPARE(metric(server.port(), "tcp_over_websocket_config_reloads_total{result=\"failure\"}"),
              1.0);
+}
+
+void TestServerHardening::descriptorLimitPausesAccepting()
+{
+    // More connections than descriptors: accept() fails with EMFILE while connections wait.
+    // Qt 6.4's QTcpServer took that for a temporary error and retried at once, forever (a core
+    // busy). The server pauses instead, longer each time, logs the episode once and counts it.
+    constexpr rlim_t kDescriptors = 128;
+    TowProcess server;
+    server.process().setChildProcessModifier([] {
+        const struct rlimit limit = {kDescriptors, kDescriptors};
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+    });
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    environment.insert("QT_LOGGING_RULES", "tow.server.debug=true"); // a line per retry
+    server.process().setProcessEnvironment(environment);
+    QVERIFY(startServer(server, {}));
+
+    std::vector<std::unique_ptr<QTcpSocket>> clients;
+    for (rlim_t i = 0; i < kDescriptors + 50; ++i) {
+        clients.push_back(std::make_unique<QTcpSocket>());
+        clients.back()->connectToHost(QHostAddress::LocalHost, server.port());
+    }
+    QTRY_VERIFY_WITH_TIMEOUT(server.log().contains("cannot accept connections"), 20000);
+    QVERIFY2(server.log().contains("Too many open files (descriptor limit 128)"),
+             qPrintable(server.log().right(1000)));
+    QTRY_VERIFY_WITH_TIMEOUT(server.log().count("accepting still fails") >= 4, 20000);
+    QCOMPARE(server.log().count("cannot accept connections"), 1); // once per episode
+
+    clients.clear(); // the server closes its ends, and has descriptors again
+    static const QRegularExpression again(
+        QStringLiteral("accepting connections again after (\\d+) failed attempt\\(s\\) in "
+                       "([0-9.]+) s"));
+    QRegularExpressionMatch match;
+    QTRY_VERIFY_WITH_TIMEOUT((match = again.match(server.log())).hasMatch(), 20000);
+    const int attempts = match.captured(1).toInt();
+    const double seconds = match.captured(2).toDouble();
+    QVERIFY(attempts >= 5);
+    // At most one attempt per 100 ms of the episode (its figure is rounded to 0.1 s).
+    QVERIFY2(attempts <= (seconds + 0.1) * 10 + 1, qPrintable(match.captured(0)));
+    QCOMPARE(metric(server.port(), "tcp_over_websocket_accept_errors_total"), double(attempts));
+    verifyServes(server.port());
 }
 #endif
 
