@@ -4,20 +4,17 @@
 
 namespace {
 
-// The text with any "user:password@" removed, for error messages (they reach logs).
-QString withoutUserInfo(const QString &text)
-{
-    static const QRegularExpression userInfo(QStringLiteral("//[^/?#]*@"));
-    QString out = text;
-    return out.replace(userInfo, QStringLiteral("//"));
-}
+// Names of query items that carry credentials, anchored (the item's whole name).
+const QString kSecretKeyPattern =
+    QStringLiteral("(?:[a-z0-9_.-]*token|auth|password|passwd|pass|pwd|secret|[a-z0-9_.-]*key|"
+                   "signature|sig)");
 
 std::optional<QUrl> normalise(QUrl url, const QString &original, QString *error)
 {
     auto fail = [&](const QString &why) -> std::optional<QUrl> {
         if (error)
             *error = QStringLiteral("invalid WebSocket URL \"%1\": %2")
-                         .arg(withoutUserInfo(original), why);
+                         .arg(WebSocketUrl::redactedText(original), why);
         return std::nullopt;
     };
     // QUrl::errorString() quotes the whole input, password included: not for messages.
@@ -72,7 +69,29 @@ std::optional<QUrl> resolveRedirect(const QUrl &base, const QString &location, Q
 
 QString redacted(const QUrl &url)
 {
-    return url.toDisplayString(QUrl::RemoveUserInfo);
+    // In the displayed form a '&', '=' or '#' inside a value stays percent-encoded, so the
+    // text's items are the URL's items.
+    return redactedText(url.toDisplayString(QUrl::RemoveUserInfo));
+}
+
+QString redactedText(const QString &text)
+{
+    static const QRegularExpression userInfo(QStringLiteral("//[^/?#\\s]*@"));
+    static const QRegularExpression secretItem(
+        QStringLiteral("([?&;]%1=)[^&;#\\s\"']*").arg(kSecretKeyPattern),
+        QRegularExpression::CaseInsensitiveOption);
+    QString out = text;
+    out.replace(userInfo, QStringLiteral("//"));
+    out.replace(secretItem, QStringLiteral("\\1<hidden>"));
+    return out;
+}
+
+bool isSecretQueryKey(const QString &key)
+{
+    static const QRegularExpression secretKey(
+        QRegularExpression::anchoredPattern(kSecretKeyPattern),
+        QRegularExpression::CaseInsensitiveOption);
+    return secretKey.match(key).hasMatch();
 }
 
 } // namespace WebSocketUrl

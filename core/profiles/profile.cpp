@@ -102,6 +102,49 @@ QString withPassword(const QString &text, const QString &password)
     return url.toString(QUrl::FullyEncoded);
 }
 
+// The query items of a URL as written (percent-encoded), split at the first '='.
+QList<QPair<QString, QString>> queryItems(const QUrl &url)
+{
+    QList<QPair<QString, QString>> items;
+    const QStringList parts =
+        url.query(QUrl::FullyEncoded).split(QLatin1Char('&'), Qt::SkipEmptyParts);
+    for (const QString &part : parts) {
+        const qsizetype equals = part.indexOf(QLatin1Char('='));
+        items.append({part.left(equals), equals < 0 ? QString() : part.mid(equals + 1)});
+    }
+    return items;
+}
+
+bool isSecretItem(const QString &encodedKey)
+{
+    return WebSocketUrl::isSecretQueryKey(QUrl::fromPercentEncoding(encodedKey.toUtf8()));
+}
+
+// Sets each query item that carries a credential (?token=) to value(key): the public part of a
+// profile keeps "token=" in place, the secrets file the value.
+template<typename Value>
+QString withQuerySecrets(const QString &text, Value value)
+{
+    QUrl url(text, QUrl::StrictMode);
+    if (!url.isValid() || !url.hasQuery())
+        return text;
+    QStringList parts;
+    bool changed = false;
+    for (const auto &item : queryItems(url)) {
+        QString itemValue = item.second;
+        if (isSecretItem(item.first)) {
+            const QString replacement = value(item.first, item.second);
+            changed = changed || replacement != itemValue;
+            itemValue = replacement;
+        }
+        parts.append(item.first + QLatin1Char('=') + itemValue);
+    }
+    if (!changed)
+        return text;
+    url.setQuery(parts.join(QLatin1Char('&')), QUrl::StrictMode);
+    return url.toString(QUrl::FullyEncoded);
+}
+
 } // namespace
 
 QString Profile::validate(QString *key) const
@@ -214,7 +257,21 @@ QString Profile::proxyPassword() const
 
 QString Profile::serverUrlWithoutPassword() const
 {
-    return withoutPassword(serverUrl);
+    return withQuerySecrets(withoutPassword(serverUrl),
+                            [](const QString &, const QString &) { return QString(); });
+}
+
+QList<QPair<QString, QString>> Profile::serverQuerySecrets() const
+{
+    QList<QPair<QString, QString>> secrets;
+    const QUrl url(serverUrl, QUrl::StrictMode);
+    if (!url.isValid())
+        return secrets;
+    for (const auto &item : queryItems(url)) {
+        if (isSecretItem(item.first) && !item.second.isEmpty())
+            secrets.append(item);
+    }
+    return secrets;
 }
 
 QString Profile::proxyWithoutPassword() const
@@ -223,10 +280,22 @@ QString Profile::proxyWithoutPassword() const
 }
 
 void Profile::setSecrets(const QString &newToken, const QString &serverPassword,
-                         const QString &proxyPassword)
+                         const QString &proxyPassword,
+                         const QList<QPair<QString, QString>> &serverQuerySecrets)
 {
     token = newToken;
     serverUrl = withPassword(serverUrl, serverPassword);
+    if (!serverQuerySecrets.isEmpty()) {
+        serverUrl = withQuerySecrets(serverUrl, [&](const QString &key, const QString &current) {
+            if (!current.isEmpty())
+                return current;
+            for (const auto &secret : serverQuerySecrets) {
+                if (secret.first == key)
+                    return secret.second;
+            }
+            return current;
+        });
+    }
     proxy = withPassword(proxy, proxyPassword);
 }
 

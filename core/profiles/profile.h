@@ -40,14 +40,18 @@ struct Profile
     // the profile is invalid.
     std::optional<ClientOptions> toClientOptions(QString *error) const;
 
-    // Secrets split off the public part: the Basic-auth password of serverUrl, the proxy's
+    // Secrets split off the public part: the Basic-auth password of serverUrl, the values of its
+    // query items that carry credentials (?token=, as written, percent-encoded), the proxy's
     // password and the token.
     QString serverPassword() const;
     QString proxyPassword() const;
+    QList<QPair<QString, QString>> serverQuerySecrets() const; // (name, value) pairs
+    // serverUrl without its password, and with "token=" and the like left empty.
     QString serverUrlWithoutPassword() const;
     QString proxyWithoutPassword() const;
     void setSecrets(const QString &token, const QString &serverPassword,
-                    const QString &proxyPassword);
+                    const QString &proxyPassword,
+                    const QList<QPair<QString, QString>> &serverQuerySecrets = {});
 
     // JSON form. Without secrets the token and passwords are left out (they live in the owner-only
     // secrets file, or are not exported).

@@ -23,6 +23,7 @@ const QLatin1String kSecretsKey("secrets");
 const QLatin1String kTokenKey("token");
 const QLatin1String kServerPasswordKey("serverPassword");
 const QLatin1String kProxyPasswordKey("proxyPassword");
+const QLatin1String kServerQueryKey("serverQuery");
 constexpr QFileDevice::Permissions kOwnerOnly = QFileDevice::ReadOwner | QFileDevice::WriteOwner;
 // Thousands of profiles take a few MiB; anything larger is not one of our files.
 constexpr qint64 kMaxFileBytes = 16 * 1024 * 1024;
@@ -154,6 +155,7 @@ struct Secrets
     QString token;
     QString serverPassword;
     QString proxyPassword;
+    QList<QPair<QString, QString>> serverQuery; // ?token= and the like, by item name
 };
 
 std::optional<QHash<QString, Secrets>> parseSecrets(const QByteArray &data, const QString &path,
@@ -192,6 +194,21 @@ std::optional<QHash<QString, Secrets>> parseSecrets(const QByteArray &data, cons
                 return std::nullopt;
             }
             *field.second = value.toString();
+        }
+        const QJsonValue query = entry.value(kServerQueryKey);
+        if (!query.isUndefined() && !query.isObject()) {
+            *error = QStringLiteral("%1: secrets[\"%2\"], key \"%3\": expected an object")
+                         .arg(path, it.key(), kServerQueryKey);
+            return std::nullopt;
+        }
+        const QJsonObject queryItems = query.toObject();
+        for (auto secret = queryItems.begin(); secret != queryItems.end(); ++secret) {
+            if (!secret.value().isString()) {
+                *error = QStringLiteral("%1: secrets[\"%2\"], key \"%3\": expected strings")
+                             .arg(path, it.key(), kServerQueryKey);
+                return std::nullopt;
+            }
+            item.serverQuery.append({secret.key(), secret.value().toString()});
         }
         secrets.insert(it.key(), item);
     }
@@ -321,7 +338,8 @@ bool ProfileStore::load(QString *error)
         if (secrets) {
             for (Profile &profile : m_profiles) {
                 const Secrets item = secrets->value(profile.name);
-                profile.setSecrets(item.token, item.serverPassword, item.proxyPassword);
+                profile.setSecrets(item.token, item.serverPassword, item.proxyPassword,
+                                   item.serverQuery);
             }
         } else {
             QString movedTo;
@@ -514,6 +532,13 @@ bool ProfileStore::save(QString *error)
             entry.insert(kServerPasswordKey, profile.serverPassword());
         if (!profile.proxyPassword().isEmpty())
             entry.insert(kProxyPasswordKey, profile.proxyPassword());
+        QJsonObject query;
+        for (const auto &secret : profile.serverQuerySecrets()) {
+            if (!query.contains(secret.first))
+                query.insert(secret.first, secret.second);
+        }
+        if (!query.isEmpty())
+            entry.insert(kServerQueryKey, query);
         if (!entry.isEmpty())
             secrets.insert(profile.name, entry);
     }

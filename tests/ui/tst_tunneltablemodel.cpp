@@ -28,7 +28,7 @@ void TestTunnelTableModel::contentsFollowProfiles()
     QSignalSpy reset(&model, &QAbstractItemModel::modelReset);
 
     Profile ssh = profile(QStringLiteral("SSH home"));
-    ssh.serverUrl = QStringLiteral("wss://alice:secret@example.org/ssh/");
+    ssh.serverUrl = QStringLiteral("wss://alice:secret@example.org/ssh/?token=secret");
     QString error;
     QVERIFY2(store->add(ssh, &error), qPrintable(error));
     QVERIFY2(store->add(profile(QStringLiteral("RDP office")), &error), qPrintable(error));
@@ -39,9 +39,9 @@ void TestTunnelTableModel::contentsFollowProfiles()
     };
     QCOMPARE(cell(0, TunnelTableModel::Name).toString(), QStringLiteral("SSH home"));
     QCOMPARE(cell(0, TunnelTableModel::LocalAddress).toString(), ssh.listen);
-    // The password never reaches the screen.
+    // The password and the token never reach the screen.
     QCOMPARE(cell(0, TunnelTableModel::Server).toString(),
-             QStringLiteral("wss://example.org/ssh/"));
+             QStringLiteral("wss://example.org/ssh/?token=<hidden>"));
     QCOMPARE(cell(0, TunnelTableModel::State).toString(), QStringLiteral("Stopped"));
     QCOMPARE(cell(0, TunnelTableModel::Connections).toInt(), 0);
     QCOMPARE(cell(0, TunnelTableModel::Name, Qt::CheckStateRole).toInt(), int(Qt::Unchecked));

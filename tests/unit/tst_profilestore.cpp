@@ -34,7 +34,8 @@ Profile fullProfile(const QString &name)
     Profile profile;
     profile.name = name;
     profile.listen = QStringLiteral("127.0.0.1:2222");
-    profile.serverUrl = QStringLiteral("wss://alice:open%20sesame@example.org/ssh/");
+    profile.serverUrl =
+        QStringLiteral("wss://alice:open%20sesame@example.org/ssh/?token=query-s%26cret&x=1");
     profile.headers = {{"X-Client", "tray"}, {"X-Team", "ops"}};
     profile.token = QStringLiteral("token-123");
     profile.proxy = QStringLiteral("http://bob:hunter2@proxy.example:3128");
@@ -159,12 +160,14 @@ void TestProfileStore::roundTripKeepsSecretsApart()
     const QByteArray publicPart = readAll(store.filePath());
     QVERIFY(publicPart.contains("\"schema\": 1"));
     QVERIFY(publicPart.contains("SSH home"));
-    for (const QByteArray &secret :
-         {QByteArray("token-123"), QByteArray("hunter2"), QByteArray("sesame")})
+    for (const QByteArray &secret : {QByteArray("token-123"), QByteArray("hunter2"),
+                                     QByteArray("sesame"), QByteArray("query-s")})
         QVERIFY2(!publicPart.contains(secret), secret.constData());
+    QVERIFY(publicPart.contains("?token=&x=1")); // kept in place, to be filled from the secrets
     const QByteArray secretPart = readAll(store.secretsFilePath());
     QVERIFY(secretPart.contains("token-123"));
     QVERIFY(secretPart.contains("hunter2"));
+    QVERIFY(secretPart.contains("query-s%26cret"));
     QVERIFY(isOwnerOnly(store.secretsFilePath()));
     // No temporary file of QSaveFile is left behind.
     QCOMPARE(QDir(dir.path()).entryList(QDir::Files),
@@ -448,6 +451,7 @@ void TestProfileStore::exportAndImport()
     QVERIFY(!oneText.contains("\"DB\""));
     QVERIFY(!oneText.contains("token-123"));
     QVERIFY(!oneText.contains("hunter2"));
+    QVERIFY(!oneText.contains("query-s"));
 
     const QString all = dir.filePath(QStringLiteral("all.json"));
     QVERIFY2(store.exportProfiles({}, all, true, &error), qPrintable(error));
@@ -470,7 +474,7 @@ void TestProfileStore::exportAndImport()
     const Profile bare = *other.profile(QStringLiteral("SSH (imported) 2"));
     QVERIFY(bare.token.isEmpty());
     QVERIFY(bare.serverPassword().isEmpty());
-    QCOMPARE(bare.serverUrl, QStringLiteral("wss://alice@example.org/ssh/"));
+    QCOMPARE(bare.serverUrl, QStringLiteral("wss://alice@example.org/ssh/?token=&x=1"));
 }
 
 void TestProfileStore::importRejectsInvalidFile()

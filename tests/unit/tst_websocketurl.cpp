@@ -13,7 +13,10 @@ private Q_SLOTS:
     void errors();
     void redirect_data();
     void redirect();
+    void redactedHidesCredentials_data();
     void redactedHidesCredentials();
+    void secretQueryKeys_data();
+    void secretQueryKeys();
     void errorsHideCredentials_data();
     void errorsHideCredentials();
 };
@@ -105,15 +108,58 @@ void TestWebSocketUrl::redirect()
     QTEST(url->toString(), "expected");
 }
 
+void TestWebSocketUrl::redactedHidesCredentials_data()
+{
+    QTest::addColumn<QString>("text");
+    QTest::addColumn<QString>("shown");
+    QTest::newRow("user and password") << "wss://alice:s3cret@h/p"
+                                       << "wss://h/p";
+    // The server takes the token in the query for clients that cannot set headers.
+    QTest::newRow("query token") << "ws://h:8080/?token=s3cret"
+                                 << "ws://h:8080/?token=<hidden>";
+    QTest::newRow("query token among others") << "wss://h/p?a=1&Token=s3cret&b=2"
+                                              << "wss://h/p?a=1&Token=<hidden>&b=2";
+    QTest::newRow("encoded delimiters in the value") << "wss://h/?token=s3%26cret%3Dx&b=2"
+                                                     << "wss://h/?token=<hidden>&b=2";
+    QTest::newRow("other credential names")
+        << "wss://h/?access_token=s3cret&api_key=s3cret&password=s3cret&x=1"
+        << "wss://h/?access_token=<hidden>&api_key=<hidden>&password=<hidden>&x=1";
+    QTest::newRow("everything") << "https://alice:s3cret@h/?token=s3cret"
+                                << "wss://h/?token=<hidden>";
+    QTest::newRow("harmless query kept") << "wss://h/p?room=42&tokens_left=s"
+                                         << "wss://h/p?room=42&tokens_left=s";
+}
+
 void TestWebSocketUrl::redactedHidesCredentials()
 {
+    QFETCH(QString, text);
     QString error;
-    const auto url = WebSocketUrl::parse(QStringLiteral("wss://alice:s3cret@h/p"), &error);
-    QVERIFY(url);
+    const auto url = WebSocketUrl::parse(text, &error);
+    QVERIFY2(url, qPrintable(error));
     const QString shown = WebSocketUrl::redacted(*url);
-    QVERIFY2(!shown.contains(QLatin1String("s3cret")), qPrintable(shown));
+    QVERIFY2(!shown.contains(QLatin1String("s3")), qPrintable(shown));
     QVERIFY2(!shown.contains(QLatin1String("alice")), qPrintable(shown));
-    QCOMPARE(shown, QStringLiteral("wss://h/p"));
+    QTEST(shown, "shown");
+    QCOMPARE(WebSocketUrl::redactedText(text).contains(QLatin1String("s3")), false);
+}
+
+void TestWebSocketUrl::secretQueryKeys_data()
+{
+    QTest::addColumn<QString>("key");
+    QTest::addColumn<bool>("secret");
+    QTest::newRow("token") << "token" << true;
+    QTest::newRow("TOKEN") << "TOKEN" << true;
+    QTest::newRow("access_token") << "access_token" << true;
+    QTest::newRow("api-key") << "api-key" << true;
+    QTest::newRow("password") << "password" << true;
+    QTest::newRow("room") << "room" << false;
+    QTest::newRow("tokens_left") << "tokens_left" << false;
+}
+
+void TestWebSocketUrl::secretQueryKeys()
+{
+    QFETCH(QString, key);
+    QTEST(WebSocketUrl::isSecretQueryKey(key), "secret");
 }
 
 void TestWebSocketUrl::errorsHideCredentials_data()
@@ -121,6 +167,7 @@ void TestWebSocketUrl::errorsHideCredentials_data()
     QTest::addColumn<QString>("text");
     QTest::newRow("bad port") << "wss://alice:s3cret@host:44x/";
     QTest::newRow("bad scheme") << "ftp://alice:s3cret@host/";
+    QTest::newRow("query token") << "gopher://host/?token=s3cret";
 }
 
 void TestWebSocketUrl::errorsHideCredentials()
