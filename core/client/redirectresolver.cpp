@@ -14,13 +14,12 @@ RedirectResolver::RedirectResolver(QObject *parent)
 }
 
 void RedirectResolver::resolve(const QUrl &url, int maxHops, const TlsPolicy &tls,
-                               const QNetworkProxy &proxy, const Headers &headers,
+                               const QNetworkProxy &proxy, const RedirectPolicy &policy,
                                const QString &serverName, const QObject *context, Callback callback)
 {
     m_tls = tls;
-    m_headers = headers;
+    m_policy = policy;
     m_serverName = serverName;
-    m_firstHop = url;
     m_network->setProxy(proxy);
     step(url, maxHops, context, std::move(callback));
 }
@@ -31,14 +30,16 @@ void RedirectResolver::step(const QUrl &url, int hopsLeft, const QObject *contex
     QUrl httpUrl = url;
     httpUrl.setScheme(url.scheme() == QLatin1String("wss") ? QStringLiteral("https")
                                                            : QStringLiteral("http"));
+    httpUrl.setUserInfo(QString()); // credentials go as headers, and only where the policy says
     QNetworkRequest request(httpUrl);
     request.setAttribute(QNetworkRequest::RedirectPolicyAttribute,
                          QNetworkRequest::ManualRedirectPolicy);
     request.setTransferTimeout(15000);
     request.setSslConfiguration(m_tls.sslConfiguration());
-    for (const auto &header : std::as_const(m_headers))
+    // Per hop: a hop on another origin gets none of the credentials.
+    for (const auto &header : m_policy.headersFor(url))
         request.setRawHeader(header.first, header.second);
-    if (!m_serverName.isEmpty() && url == m_firstHop) {
+    if (!m_serverName.isEmpty() && m_policy.isTrusted(url)) {
         request.setPeerVerifyName(m_serverName);
         request.setRawHeader("Host",
                              url.port() == -1
@@ -88,6 +89,11 @@ void RedirectResolver::step(const QUrl &url, int hopsLeft, const QObject *contex
         const auto next = WebSocketUrl::resolveRedirect(url, location, &error);
         if (!next) {
             callback(std::nullopt, QStringLiteral("bad redirect: %1").arg(error));
+            return;
+        }
+        const QString refusal = m_policy.refusal(url, *next);
+        if (!refusal.isEmpty()) {
+            callback(std::nullopt, refusal);
             return;
         }
         step(*next, hopsLeft - 1, guard.data(), callback);

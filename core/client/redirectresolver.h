@@ -2,6 +2,7 @@
 // does not expose its Location header, so the redirect chain is walked with plain HTTP requests.
 #pragma once
 
+#include "redirectpolicy.h"
 #include "tlspolicy.h"
 
 #include <QByteArray>
@@ -20,16 +21,17 @@ class RedirectResolver : public QObject
     Q_OBJECT
 public:
     using Callback = std::function<void(std::optional<QUrl> target, const QString &error)>;
-    using Headers = QList<QPair<QByteArray, QByteArray>>;
 
     explicit RedirectResolver(QObject *parent = nullptr);
 
-    // Requests url (as http/https) through proxy, with headers, and follows
-    // 301/302/303/307/308 up to maxHops; calls back with the final WebSocket URL, or with an
-    // error. The TLS policy verifies each https hop as the WebSocket would be; serverName, when
-    // set, is the TLS name and Host header of the first hop (as --server-name does).
+    // Requests url (as http/https) through proxy and follows 301/302/303/307/308 up to maxHops;
+    // calls back with the final WebSocket URL, or with an error. Each hop gets the headers the
+    // redirect policy gives it (credentials only on the configured origin), and a redirect the
+    // policy refuses (wss:// down to ws://) ends with an error. The TLS policy verifies each
+    // https hop as the WebSocket would be; serverName, when set, is the TLS name and Host header
+    // of the hops on the configured origin (as --server-name does).
     void resolve(const QUrl &url, int maxHops, const TlsPolicy &tls, const QNetworkProxy &proxy,
-                 const Headers &headers, const QString &serverName, const QObject *context,
+                 const RedirectPolicy &policy, const QString &serverName, const QObject *context,
                  Callback callback);
 
 private:
@@ -37,7 +39,6 @@ private:
 
     QNetworkAccessManager *m_network;
     TlsPolicy m_tls;
-    Headers m_headers;
+    RedirectPolicy m_policy;
     QString m_serverName;
-    QUrl m_firstHop;
 };

@@ -35,25 +35,6 @@ bool isRedirect(int status)
     return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
-// Whether a redirect target may get what was meant for the configured server (token, secret
-// headers, --server-name): same host and port, and never from wss:// down to ws://.
-bool sameOrigin(const QUrl &configured, const QUrl &target)
-{
-    const auto port = [](const QUrl &url) {
-        return url.port(url.scheme() == QLatin1String("wss") ? 443 : 80);
-    };
-    return configured.host().compare(target.host(), Qt::CaseInsensitive) == 0
-        && port(configured) == port(target)
-        && !(configured.scheme() == QLatin1String("wss") && target.scheme() == QLatin1String("ws"));
-}
-
-bool isSecretHeader(const QByteArray &name)
-{
-    return name.compare("Authorization", Qt::CaseInsensitive) == 0
-        || name.compare("Cookie", Qt::CaseInsensitive) == 0
-        || name.compare("Proxy-Authorization", Qt::CaseInsensitive) == 0;
-}
-
 QString hostPortOf(const QUrl &url)
 {
     return HostPort {url.host(), quint16(url.port(url.scheme() == QLatin1String("wss") ? 443 : 80))}
@@ -64,7 +45,7 @@ QString hostPortOf(const QUrl &url)
 
 WebSocketConnector::WebSocketConnector(const ClientOptions &options, const TlsPolicy &tls,
                                        QObject *parent)
-    : QObject(parent), m_options(options), m_tls(tls)
+    : QObject(parent), m_options(options), m_tls(tls), m_policy(options)
 {
     qRegisterMetaType<WebSocketConnector::Failure>();
     m_timeout.setSingleShot(true);
@@ -112,7 +93,7 @@ QString WebSocketConnector::describeHeaders(const ClientOptions &options)
         lines.append(QStringLiteral("Authorization: Basic <user %1, password hidden>")
                          .arg(options.serverUrl.userName()));
     for (const auto &header : options.headers) {
-        const bool secret = isSecretHeader(header.first);
+        const bool secret = RedirectPolicy::isSecretHeader(header.first);
         lines.append(QString::fromLatin1(header.first) + QLatin1String(": ")
                      + (secret ? QStringLiteral("<hidden>") : QString::fromLatin1(header.second)));
     }
@@ -157,23 +138,13 @@ void WebSocketConnector::start(const QUrl &url, int redirectsLeft)
     // The request URL gives the Host header (and, without --server-name, the TLS name).
     QUrl target = url;
     target.setUserInfo(QString());
-    const bool trusted = sameOrigin(m_options.serverUrl, url);
-    const bool overrideName = trusted && !m_options.serverName.isEmpty();
+    const bool overrideName = m_policy.isTrusted(url) && !m_options.serverName.isEmpty();
     if (overrideName)
         target.setHost(m_options.serverName);
     QNetworkRequest request(target);
-    if (!url.userName().isEmpty()) {
-        const QByteArray credentials =
-            (url.userName(QUrl::FullyDecoded) + QLatin1Char(':') + url.password(QUrl::FullyDecoded))
-                .toUtf8();
-        request.setRawHeader("Authorization", "Basic " + credentials.toBase64());
-    }
-    if (trusted && !m_options.token.isEmpty())
-        request.setRawHeader("Authorization", "Bearer " + m_options.token.toUtf8());
-    for (const auto &header : std::as_const(m_options.headers)) {
-        if (trusted || !isSecretHeader(header.first))
-            request.setRawHeader(header.first, header.second);
-    }
+    // The credentials only on the configured origin (user:password of its URL as Basic auth).
+    for (const auto &header : m_policy.headersFor(url))
+        request.setRawHeader(header.first, header.second);
 
     connect(ws, &QWebSocket::proxyAuthenticationRequired, this,
             [this](const QNetworkProxy &, QAuthenticator *authenticator) {
@@ -274,40 +245,31 @@ void WebSocketConnector::onError()
             return;
         }
         dropWebSocket();
-        RedirectResolver::Headers headers;
-        const bool trusted = sameOrigin(m_options.serverUrl, m_url);
-        for (const auto &header : std::as_const(m_options.headers)) {
-            if (trusted || !isSecretHeader(header.first))
-                headers.append(header);
-        }
-        if (trusted && !m_options.token.isEmpty())
-            headers.append({"Authorization", "Bearer " + m_options.token.toUtf8()});
         const QUrl from = m_url;
         // Made only when needed: one connector per local connection, few of them redirected.
         if (!m_redirects)
             m_redirects = new RedirectResolver(this);
-        m_redirects->resolve(
-            from, m_redirectsLeft, m_tls, m_proxy, headers,
-            sameOrigin(m_options.serverUrl, from) ? m_options.serverName : QString(), this,
-            [this, from](std::optional<QUrl> next, const QString &error) {
-                if (!next || *next == from) {
-                    fail(Stage::Redirect,
-                         QStringLiteral("cannot follow the redirect of %1: %2")
-                             .arg(WebSocketUrl::redacted(from),
-                                  next ? QStringLiteral("no redirect target") : error));
-                    return;
-                }
-                QUrl withCredentials = *next;
-                // Credentials follow a redirect only to the very same origin: never to another
-                // port or host, never from wss:// down to ws://.
-                if (withCredentials.userName().isEmpty() && next->scheme() == from.scheme()
-                    && next->host() == from.host() && next->port() == from.port())
-                    withCredentials.setUserInfo(from.userInfo());
-                qCInfo(lcClient).noquote() << "redirected from" << WebSocketUrl::redacted(from)
-                                           << "to" << WebSocketUrl::redacted(*next);
-                Q_EMIT redirected(from, *next);
-                start(withCredentials, m_redirectsLeft - 1);
-            });
+        // Which headers each hop gets, and which redirects are refused, is the policy's: the
+        // credentials only ever go to the configured origin.
+        m_redirects->resolve(from, m_redirectsLeft, m_tls, m_proxy, m_policy, m_options.serverName,
+                             this, [this, from](std::optional<QUrl> next, const QString &error) {
+                                 QString why = next ? QString() : error;
+                                 if (next && *next == from)
+                                     why = QStringLiteral("no redirect target");
+                                 else if (next)
+                                     why = m_policy.refusal(from, *next);
+                                 if (!why.isEmpty()) {
+                                     fail(Stage::Redirect,
+                                          QStringLiteral("cannot follow the redirect of %1: %2")
+                                              .arg(WebSocketUrl::redacted(from), why));
+                                     return;
+                                 }
+                                 qCInfo(lcClient).noquote()
+                                     << "redirected from" << WebSocketUrl::redacted(from) << "to"
+                                     << WebSocketUrl::redacted(*next);
+                                 Q_EMIT redirected(from, *next);
+                                 start(*next, m_redirectsLeft - 1);
+                             });
         return;
     }
     if (status) {

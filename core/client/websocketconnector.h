@@ -4,6 +4,7 @@
 #pragma once
 
 #include "clientoptions.h"
+#include "redirectpolicy.h"
 #include "tlspolicy.h"
 
 #include <QElapsedTimer>
@@ -38,8 +39,8 @@ public:
     // Starts opening url; exactly one of opened() or failed() follows (never synchronously).
     void open(const QUrl &url);
 
-    // The URL the WebSocket finally opened, after redirects (with the original credentials when
-    // the redirect stayed on the same origin).
+    // The URL the WebSocket finally opened, after redirects (the credentials of the configured
+    // URL are added again whenever it is on the configured origin).
     QUrl finalUrl() const { return m_url; }
 
     // Hands the open WebSocket over (reparented to nullptr); call from opened().
@@ -64,6 +65,7 @@ private:
 
     ClientOptions m_options;
     TlsPolicy m_tls;
+    RedirectPolicy m_policy;
     RedirectResolver *m_redirects = nullptr; // its QNetworkAccessManager is not cheap
     QPointer<QWebSocket> m_ws;
     QNetworkProxy m_proxy;
