@@ -249,27 +249,29 @@ void WebSocketConnector::onError()
         // Made only when needed: one connector per local connection, few of them redirected.
         if (!m_redirects)
             m_redirects = new RedirectResolver(this);
+        auto follow = [this, from](std::optional<QUrl> next, const QString &error) {
+            QString why;
+            if (!next)
+                why = error.isEmpty() ? QStringLiteral("no redirect target") : error;
+            else if (*next == from)
+                why = QStringLiteral("no redirect target");
+            else
+                why = m_policy.refusal(from, *next);
+            if (!why.isEmpty()) {
+                fail(Stage::Redirect,
+                     QStringLiteral("cannot follow the redirect of %1: %2")
+                         .arg(WebSocketUrl::redacted(from), why));
+                return;
+            }
+            qCInfo(lcClient).noquote() << "redirected from" << WebSocketUrl::redacted(from) << "to"
+                                       << WebSocketUrl::redacted(*next);
+            Q_EMIT redirected(from, *next);
+            start(*next, m_redirectsLeft - 1);
+        };
         // Which headers each hop gets, and which redirects are refused, is the policy's: the
         // credentials only ever go to the configured origin.
         m_redirects->resolve(from, m_redirectsLeft, m_tls, m_proxy, m_policy, m_options.serverName,
-                             this, [this, from](std::optional<QUrl> next, const QString &error) {
-                                 QString why = next ? QString() : error;
-                                 if (next && *next == from)
-                                     why = QStringLiteral("no redirect target");
-                                 else if (next)
-                                     why = m_policy.refusal(from, *next);
-                                 if (!why.isEmpty()) {
-                                     fail(Stage::Redirect,
-                                          QStringLiteral("cannot follow the redirect of %1: %2")
-                                              .arg(WebSocketUrl::redacted(from), why));
-                                     return;
-                                 }
-                                 qCInfo(lcClient).noquote()
-                                     << "redirected from" << WebSocketUrl::redacted(from) << "to"
-                                     << WebSocketUrl::redacted(*next);
-                                 Q_EMIT redirected(from, *next);
-                                 start(*next, m_redirectsLeft - 1);
-                             });
+                             this, follow);
         return;
     }
     if (status) {

@@ -15,11 +15,11 @@
 
 namespace {
 
+#ifdef Q_OS_UNIX
 // Connections accepted per wake-up at most; the notifier fires again for the rest, so other
 // sockets get their turn during a burst.
 constexpr int kMaxAcceptsPerWakeUp = 128;
 
-#ifdef Q_OS_UNIX
 QString descriptorLimit()
 {
     struct rlimit limit = {};
@@ -56,13 +56,14 @@ bool BackoffTcpServer::listenOn(const HostPort &address, QString *error)
     if (!TcpListen::listen(this, address, error))
         return false;
 #ifdef Q_OS_UNIX
-    // Qt 6.4 (and 6.8) cannot be relied on to report a failed accept: QNativeSocketEngine keeps
-    // the first error it ever saw, and the EAGAIN that ends every batch of accepts is one, so a
-    // later EMFILE still reads as "temporary". QTcpServer then neither pauses nor emits
-    // acceptError() and retries at once, forever: a busy loop at the descriptor limit. So accept
-    // here, on a duplicate of the listening descriptor, and keep QTcpServer from accepting: with
-    // no room for pending connections it only switches its own notifier off again (it is
-    // switched on whenever someone takes a pending connection).
+    // Qt 6.4's QTcpServer cannot be relied on to report a failed accept: QNativeSocketEngine
+    // keeps the first error it ever saw, and the EAGAIN that ends every batch of accepts is one,
+    // so a later EMFILE still reads as "temporary". QTcpServer then neither pauses nor emits
+    // acceptError() and retries at once, forever: a busy loop at the descriptor limit. (When
+    // EMFILE does come first, it pauses and never resumes.) So accept here, on a duplicate of the
+    // listening descriptor, and keep QTcpServer from accepting: with no room for pending
+    // connections it only switches its own notifier off again (it is switched on whenever
+    // someone takes a pending connection).
     setMaxPendingConnections(0);
     pauseAccepting();
     m_descriptor = ::fcntl(int(socketDescriptor()), F_DUPFD_CLOEXEC, 0);
