@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a task needs, only those missing; non-interactive, idempotent.
-# Debian 12 and 13 (scripts/test-debian13.sh runs it in a trixie chroot) use the same names.
+# Debian 12 and 13 (scripts/test-debian13.sh runs it in a trixie chroot) use the same names but
+# for the SVG plugins.
 # Usage: scripts/install-deps.sh build [test] [icons] [windows-check]
 set -euo pipefail
 
@@ -9,8 +10,12 @@ packages=(cmake ninja-build g++ qt6-base-dev qt6-base-dev-tools qt6-websockets-d
 for group in "$@"; do
     case "$group" in
         build)
-            # libqt6svg6: Qt's SVG image and icon plugins, which draw the tray app's icons.
+            # Qt's SVG image and icon plugins, which draw the tray app's icons: in libqt6svg6 on
+            # Debian 12, in a package of their own from Debian 13 on.
             packages+=(libqt6svg6)
+            if apt-cache show qt6-svg-plugins >/dev/null 2>&1; then
+                packages+=(qt6-svg-plugins)
+            fi
             ;;
         # python3-websockets: a third-party WebSocket peer; prometheus: promtool for /metrics.
         # socat, websockify: the baselines the benchmark (and its --quick smoke test) runs.

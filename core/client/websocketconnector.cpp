@@ -17,8 +17,11 @@
 
 namespace {
 
-// Qt 6.4 reports a refused upgrade only as text: "...Unhandled http status code: 301 (...)", and a
-// 400 without Sec-WebSocket-Version as "...Unknown error condition encountered...".
+// QWebSocket reports a refused upgrade only as text (Qt 6.4 to 6.8): "...Unhandled http status
+// code: 301 (...)", and a 400 without Sec-WebSocket-Version as "...Unknown error condition
+// encountered...". Qt 6.8 answers a 401 itself (it retries Basic and Digest with the URL's
+// credentials) and reports what it could not answer as "...Unsupported WWW-Authenticate
+// challenge(s) encountered." or "...Host requires authentication"; Qt 6.4 gives the status.
 int handshakeStatus(const QString &errorString)
 {
     static const QRegularExpression status(QStringLiteral("status code: (\\d{3})"));
@@ -27,6 +30,11 @@ int handshakeStatus(const QString &errorString)
         return match.captured(1).toInt();
     if (errorString.contains(QLatin1String("Unknown error condition")))
         return 400;
+#if QT_VERSION >= QT_VERSION_CHECK(6, 8, 0)
+    if (errorString.contains(QLatin1String("WWW-Authenticate challenge"))
+        || errorString.contains(QLatin1String("requires authentication")))
+        return 401;
+#endif
     return 0;
 }
 

@@ -303,8 +303,8 @@ void TestTunnel::httpEndpoints()
     const HttpAnswer metrics = httpGet(server.port(), QStringLiteral("/metrics"));
     QCOMPARE(metrics.status, 200);
     QCOMPARE(metrics.contentType, QByteArray("text/plain; version=0.0.4; charset=utf-8"));
-    // The plain GET on the tunnel path counts as a failed upgrade, as in the original.
-    QCOMPARE(metricValue(metrics.body, QStringLiteral("http_to_tcp_error{type=\"upgrade\"}")), 1.0);
+    // Each plain GET on a tunnel path counts as a failed upgrade, as in the original.
+    QCOMPARE(metricValue(metrics.body, QStringLiteral("http_to_tcp_error{type=\"upgrade\"}")), 2.0);
     for (const char *name :
          {"http_to_tcp_connections{type=\"http\"}", "http_to_tcp_connections{type=\"tcp\"}",
           "http_to_tcp_active_connections", "http_to_tcp_error{type=\"dial_tcp\"}",

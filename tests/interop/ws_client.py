@@ -56,16 +56,27 @@ async def text(url):
             raise SystemExit(f"expected close code 1003, got {ws.close_code}")
 
 
+# websockets 14 (Debian 13 has 15) renamed the request headers' argument and the refusal's
+# exception; Debian 12 has 10.4.
+NEW_API = int(websockets.__version__.split(".")[0]) >= 14
+
+
 async def status(url, header):
     extra = [tuple(part.strip() for part in header.split(":", 1))] if header else None
+    headers = {"additional_headers" if NEW_API else "extra_headers": extra}
     try:
-        async with websockets.connect(url, extra_headers=extra) as ws:
+        async with websockets.connect(url, **headers) as ws:
             await ws.send(b"ping")
             if await asyncio.wait_for(ws.recv(), 10) != b"ping":
                 raise SystemExit("the tunnel did not echo")
             print(101)
-    except websockets.exceptions.InvalidStatusCode as refused:
-        print(refused.status_code)
+    except websockets.exceptions.InvalidHandshake as refused:
+        if NEW_API and isinstance(refused, websockets.exceptions.InvalidStatus):
+            print(refused.response.status_code)
+        elif not NEW_API and isinstance(refused, websockets.exceptions.InvalidStatusCode):
+            print(refused.status_code)
+        else:
+            raise
 
 
 def main():

@@ -49,7 +49,11 @@ bool TestCertificates::create(const QString &directory, QString *error)
                         + QStringList {QStringLiteral("-keyout"), QStringLiteral("ca.key"),
                                        QStringLiteral("-out"), QStringLiteral("ca.pem"),
                                        QStringLiteral("-days"), QStringLiteral("2"),
-                                       QStringLiteral("-subj"), QStringLiteral("/CN=tow test CA")},
+                                       QStringLiteral("-subj"), QStringLiteral("/CN=tow test CA"),
+                                       // What a CA certificate must say for strict verifiers
+                                       // (Python 3.13's default, RFC 5280 4.2.1.3).
+                                       QStringLiteral("-addext"),
+                                       QStringLiteral("keyUsage=critical,keyCertSign,cRLSign")},
                     directory, error)
         || !runOpenssl(QStringList {QStringLiteral("req")} + ec
                            + QStringList {QStringLiteral("-keyout"), QStringLiteral("server.key"),
