@@ -82,7 +82,9 @@ def check_control(deb, flavour, version):
               f"Depends lacks qt6-websockets-abi (= {websockets_version}): {depends}")
     for library in ("libqt6core6", "libqt6network6", "libqt6websockets6", "libqt6httpserver6",
                     "libc6", "libstdc++6"):
-        check(any(d.startswith(library + " ") or d == library for d in depends),
+        # Debian 13 renamed libraries for 64-bit time_t (libqt6core6t64).
+        names = (library, library + "t64")
+        check(any(d.split(" ")[0] in names for d in depends),
               f"Depends lacks {library}: {depends}")
     # Every dependency is satisfiable on this Debian system (apt resolves, installs nothing).
     apt = require_program("apt-get", "apt")
