@@ -170,15 +170,11 @@ void RequestDispatcher::watchUpgrade(QTcpSocket *socket)
     // buffer emptied so that the handshake, queued in QWebSocketServer, finds no request.
     const TunnelAdmission::Slot slot = it->slot;
     m_upgrading.erase(it);
-    m_stages.remove(socket);
-    socket->disconnect(this);
     Q_EMIT upgradeAbandoned(slot);
     HttpRequestHead head;
     qsizetype headBytes = 0;
     HttpRequestHead::parse(socket->peek(HttpRequestHead::kMaxHeadBytes + 1), &head, &headBytes);
-    const Verdict verdict = m_decide(Request {
-        socket, &head, {400, QByteArrayLiteral("data sent before the handshake was answered")}});
-    answer(socket, verdict.status, verdict.headers, verdict.body);
+    refuse(socket, &head, 400, QByteArrayLiteral("data sent before the handshake was answered"));
 }
 
 void RequestDispatcher::watchPlainConnection(QTcpSocket *socket)
@@ -195,15 +191,12 @@ void RequestDispatcher::watchPlainConnection(QTcpSocket *socket)
         && (head.asksForWebSocket() || head.framingProblem().status != 0)) {
         // A WebSocket upgrade after plain requests on one connection: QHttpServer would upgrade
         // or refuse it by its own rules (and warn per request). Ours are for first requests.
-        m_stages.remove(socket);
-        socket->disconnect(this);
         const HttpRequestHead::Problem problem = head.asksForWebSocket()
             ? HttpRequestHead::Problem {400,
                                         QByteArrayLiteral("a WebSocket upgrade must be the first "
                                                           "request on its connection")}
             : head.framingProblem();
-        const Verdict verdict = m_decide(Request {socket, &head, problem});
-        answer(socket, verdict.status, verdict.headers, verdict.body);
+        refuse(socket, &head, problem.status, problem.reason);
         return;
     }
     if (parsed == HttpRequestHead::Parse::Complete && head.wantsClose()) {
