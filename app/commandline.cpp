@@ -35,6 +35,8 @@ const QStringList kMaxTunnelsPerIp = {QStringLiteral("max-tunnels-per-ip"),
 const QStringList kHandshakeTimeout = {QStringLiteral("handshake-timeout"),
                                        QStringLiteral("handshake_timeout")};
 const QStringList kIdleTimeout = {QStringLiteral("idle-timeout"), QStringLiteral("idle_timeout")};
+const QStringList kStallTimeout = {QStringLiteral("stall-timeout"),
+                                   QStringLiteral("stall_timeout")};
 const QStringList kMaxFrameSize = {QStringLiteral("max-frame-size"),
                                    QStringLiteral("max_frame_size")};
 const QStringList kAllowedOrigin = {QStringLiteral("allowed-origin"),
@@ -151,6 +153,8 @@ QString CommandLine::usage()
         "  --max-tunnels-per-ip N  concurrent tunnels per client address (default 256)\n"
         "  --handshake-timeout SECONDS  close connections that are no tunnel by then (10)\n"
         "  --idle-timeout SECONDS  close tunnels without data for that long (default 0: never)\n"
+        "  --stall-timeout SECONDS  close tunnels whose remote or client takes none of the\n"
+        "                       data waiting for it for that long (default 120, 0: never)\n"
         "  --max-frame-size BYTES  largest WebSocket message accepted (default 4194304)\n"
         "  --allowed-origin ORIGIN  accept browsers only from this Origin (repeatable)\n"
         "  --real-ip-header NAME  client address header set by a reverse proxy\n"
@@ -215,6 +219,7 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     const QCommandLineOption maxTunnelsPerIp(kMaxTunnelsPerIp, QString(), QStringLiteral("n"));
     const QCommandLineOption handshakeTimeout(kHandshakeTimeout, QString(), QStringLiteral("s"));
     const QCommandLineOption idleTimeout(kIdleTimeout, QString(), QStringLiteral("s"));
+    const QCommandLineOption stallTimeout(kStallTimeout, QString(), QStringLiteral("s"));
     const QCommandLineOption maxFrameSize(kMaxFrameSize, QString(), QStringLiteral("bytes"));
     const QCommandLineOption allowedOrigin(kAllowedOrigin, QString(), QStringLiteral("origin"));
     const QCommandLineOption realIpHeader(kRealIpHeader, QString(), QStringLiteral("name"));
@@ -233,46 +238,21 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     const QCommandLineOption keepAliveMode(kKeepAliveMode, QString(), QStringLiteral("mode"));
     const QCommandLineOption pongTimeout(kPongTimeout, QString(), QStringLiteral("seconds"));
     const QCommandLineOption connectTimeout(kConnectTimeout, QString(), QStringLiteral("seconds"));
-    parser.addOptions({listenWs,
-                       remoteTcp,
-                       listenTcp,
-                       remoteWs,
-                       insecure,
-                       keepAlive,
-                       serverFlag,
-                       clientFlag,
-                       config,
-                       tokenFile,
-                       maxTunnels,
-                       maxTunnelsPerIp,
-                       handshakeTimeout,
-                       idleTimeout,
-                       maxFrameSize,
-                       allowedOrigin,
-                       realIpHeader,
-                       trustedProxy,
-                       tlsCert,
-                       tlsKey,
-                       drainTimeout,
-                       logLevel,
-                       help,
-                       version,
-                       proxy,
-                       caFile,
-                       pin,
-                       serverName,
-                       header,
-                       keepAliveMode,
-                       pongTimeout,
-                       connectTimeout,
-                       profile,
-                       allAutostart});
+    parser.addOptions({listenWs,         remoteTcp,    listenTcp,     remoteWs,
+                       insecure,         keepAlive,    serverFlag,    clientFlag,
+                       config,           tokenFile,    maxTunnels,    maxTunnelsPerIp,
+                       handshakeTimeout, idleTimeout,  stallTimeout,  maxFrameSize,
+                       allowedOrigin,    realIpHeader, trustedProxy,  tlsCert,
+                       tlsKey,           drainTimeout, logLevel,      help,
+                       version,          proxy,        caFile,        pin,
+                       serverName,       header,       keepAliveMode, pongTimeout,
+                       connectTimeout,   profile,      allAutostart});
     // Server-only options, in the order they are checked and reported (--token-file is shared:
     // the server requires the token, the client sends it).
     const QList<const QCommandLineOption *> serverOnly = {
-        &listenWs,         &remoteTcp,   &config,       &maxTunnels,    &maxTunnelsPerIp,
-        &handshakeTimeout, &idleTimeout, &maxFrameSize, &allowedOrigin, &realIpHeader,
-        &trustedProxy,     &tlsCert,     &tlsKey,       &drainTimeout};
+        &listenWs,         &remoteTcp,    &config,       &maxTunnels,   &maxTunnelsPerIp,
+        &handshakeTimeout, &idleTimeout,  &stallTimeout, &maxFrameSize, &allowedOrigin,
+        &realIpHeader,     &trustedProxy, &tlsCert,      &tlsKey,       &drainTimeout};
     // Options that only the client (and check) take: an error on the server.
     const QList<const QCommandLineOption *> clientOnly = {
         &listenTcp,   &remoteWs, &insecure,      &proxy,       &caFile,         &pin,
@@ -322,11 +302,11 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     // Only one value per flag: a repeated flag is most likely a typo (-H, --pin-sha256,
     // --allowed-origin and --trusted-proxy are meant to be repeated).
     for (const auto *option :
-         {&listenWs,      &remoteTcp,    &listenTcp,     &remoteWs,        &keepAlive,
-          &config,        &tokenFile,    &maxTunnels,    &maxTunnelsPerIp, &handshakeTimeout,
-          &idleTimeout,   &maxFrameSize, &realIpHeader,  &tlsCert,         &tlsKey,
-          &drainTimeout,  &logLevel,     &proxy,         &caFile,          &serverName,
-          &keepAliveMode, &pongTimeout,  &connectTimeout}) {
+         {&listenWs,    &remoteTcp,     &listenTcp,    &remoteWs,        &keepAlive,
+          &config,      &tokenFile,     &maxTunnels,   &maxTunnelsPerIp, &handshakeTimeout,
+          &idleTimeout, &stallTimeout,  &maxFrameSize, &realIpHeader,    &tlsCert,
+          &tlsKey,      &drainTimeout,  &logLevel,     &proxy,           &caFile,
+          &serverName,  &keepAliveMode, &pongTimeout,  &connectTimeout}) {
         if (parser.values(*option).size() > 1)
             return fail(
                 QStringLiteral("%1 is given more than once").arg(flagName(option->names())));
@@ -464,6 +444,9 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
             && !seconds(handshakeTimeout, 0.1, 3600, &limits.handshakeTimeoutMs))
             return std::nullopt;
         if (parser.isSet(idleTimeout) && !seconds(idleTimeout, 0, 7 * 86400, &limits.idleTimeoutMs))
+            return std::nullopt;
+        if (parser.isSet(stallTimeout)
+            && !seconds(stallTimeout, 0, 86400, &result.server.relay.stallTimeoutMs))
             return std::nullopt;
         if (parser.isSet(drainTimeout)
             && !seconds(drainTimeout, 0, 86400, &result.server.drainTimeoutMs))

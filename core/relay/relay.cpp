@@ -3,6 +3,7 @@
 #include "binaryframe.h"
 #include "idlebuffers.h"
 #include "logcategories.h"
+#include "net/tcpkeepalive.h"
 #include "websocketinternals.h"
 #include "writethrough.h"
 
@@ -16,8 +17,8 @@
 
 namespace {
 
-// A peer that reads nothing of the last bytes for this long while we close is given up.
-constexpr qint64 kStalledCloseMs = 60000;
+// How often watch() runs when keep-alives are off.
+constexpr int kWatchIntervalMs = 10000;
 
 // Most payload bytes handed to TCP in one write: the frame reader's chunks.
 constexpr qint64 kMaxWsReadChunkBytes = 1024 * 1024;
@@ -73,6 +74,7 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
         connect(m_transport, &QAbstractSocket::readyRead, this, &Relay::readWsFrames);
         m_transport->setReadBufferSize(m_options.wsReadBufferBytes);
         m_transport->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+        TcpKeepAlive::enable(m_transport);
     }
     // TLS: QSslSocket (Qt 6.4) counts only bytes not yet encrypted in bytesToWrite(); encrypted
     // ones wait in its inner socket, unbounded, and only encryptedBytesWritten() reports them
@@ -106,14 +108,17 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
     if (m_tcp->state() == QAbstractSocket::ConnectedState) {
         m_tcpConnected = true;
         m_tcp->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+        TcpKeepAlive::enable(m_tcp);
         m_tcpWriteThrough = WriteThrough::isPossible(m_tcp);
     } else if (m_tcp->state() == QAbstractSocket::UnconnectedState) {
         // Client side: the local peer may have sent everything and left during the handshake.
         m_tcpEnded = true;
     }
-    if (m_options.keepAliveIntervalMs > 0)
-        m_keepAliveTimer.start(m_options.keepAliveIntervalMs, this);
     m_sinceData.start();
+    m_tcpProgress.start();
+    m_wsProgress.start();
+    if (watchIntervalMs() > 0)
+        m_watchTimer.start(watchIntervalMs(), this);
     if (m_options.idleTimeoutMs > 0)
         m_idleTimer.start(m_options.idleTimeoutMs, this);
     scheduleBufferRelease(); // the handshake used the transport's
@@ -136,9 +141,9 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
 void Relay::timerEvent(QTimerEvent *event)
 {
     const int id = event->timerId();
-    if (id == m_keepAliveTimer.timerId()) {
-        m_keepAliveTimer.stop();
-        sendKeepAlive();
+    if (id == m_watchTimer.timerId()) {
+        m_watchTimer.stop();
+        watch();
     } else if (id == m_idleTimer.timerId()) {
         m_idleTimer.stop();
         checkIdle();
@@ -190,6 +195,7 @@ void Relay::onTcpConnected()
 {
     m_tcpConnected = true;
     m_tcp->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+    TcpKeepAlive::enable(m_tcp);
     m_tcpWriteThrough = WriteThrough::isPossible(m_tcp);
     if (m_wsEnded)
         closeTcpAfterFlush();
@@ -212,6 +218,8 @@ void Relay::pumpTcpToWs()
         return;
     }
     const bool bufferWasFull = m_tcp->bytesAvailable() >= m_tcp->readBufferSize();
+    if (wsQueuedBytes() == 0)
+        m_wsProgress.restart(); // a stall counts from when bytes wait
     qint64 moved = 0;
     while (m_tcp->bytesAvailable() > 0) {
         // Stop reading while the WebSocket peer is slow: the TCP read buffer fills up and the
@@ -286,6 +294,8 @@ void Relay::writeWsFrame(quint8 opcode, const QByteArray &payload)
     if (!m_transport || m_transport->state() != QAbstractSocket::ConnectedState)
         return;
     const QByteArray frame = BinaryFrame::frame(opcode, payload, m_maskFrames, nextMaskingKey());
+    if (wsQueuedBytes() == 0)
+        m_wsProgress.restart();
     // Keep-alives, pongs and close frames are small: straight to the kernel when nothing waits.
     if (m_wsWriteThrough)
         WriteThrough::write(m_transport, frame);
@@ -294,24 +304,89 @@ void Relay::writeWsFrame(quint8 opcode, const QByteArray &payload)
     scheduleBufferRelease();
 }
 
-void Relay::sendKeepAlive()
+int Relay::watchIntervalMs() const
 {
-    if (m_wsClosing || m_wsEnded)
+    int interval = m_options.keepAliveIntervalMs > 0 ? m_options.keepAliveIntervalMs : 0;
+    if (m_options.stallTimeoutMs > 0)
+        interval = qMin(interval > 0 ? interval : kWatchIntervalMs, m_options.stallTimeoutMs);
+    return interval;
+}
+
+bool Relay::tcpStalledFor(qint64 ms) const
+{
+    return m_tcpConnected && m_tcp->bytesToWrite() > 0 && m_tcpProgress.hasExpired(ms);
+}
+
+bool Relay::wsStalledFor(qint64 ms) const
+{
+    return wsQueuedBytes() > 0 && m_wsProgress.hasExpired(ms);
+}
+
+void Relay::watch()
+{
+    // Closing has its own watch (checkCloseProgress).
+    if (m_wsClosing || m_wsEnded || m_finished)
         return;
-    // The wire's keep-alive: an empty binary message, which the original ignores too. It keeps
-    // reverse proxies (nginx proxy_read_timeout) from cutting an idle tunnel, so it is sent
-    // only when no data moved either way for a whole interval (data resets their timers too),
-    // and never while paused (the peer is sending more than we deliver).
-    // Sending more than needed is not harmless: the peer may already have closed its socket
-    // behind its last bytes (QWebSocket closes at once after its close frame), and a message
-    // arriving there makes its kernel answer with a reset, which makes ours discard the bytes
-    // we have not read yet.
-    const qint64 idleMs = m_sinceData.elapsed();
-    if (!m_paused && idleMs >= m_options.keepAliveIntervalMs)
-        writeWsFrame(BinaryFrame::kBinary, QByteArray());
-    const qint64 untilIdle = m_options.keepAliveIntervalMs - idleMs;
-    m_keepAliveTimer.start(
-        m_paused || untilIdle <= 0 ? m_options.keepAliveIntervalMs : int(untilIdle), this);
+    if (closeIfStalled())
+        return;
+    int next = watchIntervalMs();
+    const int keepAliveMs = m_options.keepAliveIntervalMs;
+    if (keepAliveMs > 0) {
+        const qint64 idleMs = m_sinceData.elapsed();
+        if (m_paused) {
+            // Held back for a TCP side that has taken nothing for a whole interval: nothing
+            // moves, so nothing would tell us that the WebSocket peer is gone (its kernel keeps
+            // probing our full window long after its socket was closed). A ping, a control frame
+            // that is not data, goes out anyway: a peer that is gone answers with a reset, and
+            // the tunnel ends. Not while the peer is slow to read itself (our queue is long).
+            if (tcpStalledFor(keepAliveMs) && wsQueuedBytes() <= m_options.lowWatermarkBytes) {
+                qCDebug(lcRelay).noquote() << m_description << "tcp side stalled for"
+                                           << m_tcpProgress.elapsed() << "ms, ping the peer";
+                writeWsFrame(BinaryFrame::kPing, QByteArray());
+            }
+        } else if (idleMs >= keepAliveMs) {
+            // The wire's keep-alive: an empty binary message, which the original ignores too.
+            // It keeps reverse proxies (nginx proxy_read_timeout) from cutting an idle tunnel,
+            // so it is sent only when no data moved either way for a whole interval (data resets
+            // their timers too). Sending more than needed is not harmless: the peer may already
+            // have closed its socket behind its last bytes (QWebSocket closes at once after its
+            // close frame), and a message arriving there makes its kernel answer with a reset.
+            writeWsFrame(BinaryFrame::kBinary, QByteArray());
+        } else {
+            next = qMin(next, int(keepAliveMs - idleMs));
+        }
+    }
+    if (next > 0)
+        m_watchTimer.start(next, this);
+}
+
+bool Relay::closeIfStalled()
+{
+    const int limitMs = m_options.stallTimeoutMs;
+    if (limitMs <= 0)
+        return false;
+    const bool tcpStalled = tcpStalledFor(limitMs);
+    if (!tcpStalled && !wsStalledFor(limitMs))
+        return false;
+    const QString side = tcpStalled ? QStringLiteral("tcp") : QStringLiteral("websocket");
+    const qint64 queued = tcpStalled ? m_tcp->bytesToWrite() : wsQueuedBytes();
+    setReason(QStringLiteral("%1 peer took no data for %2 s").arg(side).arg(limitMs / 1000));
+    qCWarning(lcRelay).noquote() << m_description << "- the" << side << "peer took none of the"
+                                 << queued << "bytes queued for it for" << limitMs / 1000
+                                 << "s - closing the tunnel";
+    if (tcpStalled) {
+        // The WebSocket peer is told why; what TCP did not take is dropped with its socket.
+        closeWs(QWebSocketProtocol::CloseCodeBadOperation, QStringLiteral("remote not reading"));
+        m_tcp->abort();
+    } else {
+        // A close frame would wait behind what the peer does not read: the socket goes now,
+        // TCP gets what it was sent before.
+        m_ws->abort();
+        if (m_transport)
+            m_transport->abort();
+    }
+    checkFinished();
+    return true;
 }
 
 void Relay::checkIdle()
@@ -361,6 +436,7 @@ void Relay::releaseIdleBuffers()
 
 void Relay::onWsBytesWritten()
 {
+    m_wsProgress.restart();
     if (m_closeTransportWhenWritten)
         closeTransportAfterWrite();
     resumeWsReading();
@@ -376,6 +452,8 @@ void Relay::readWsFrames()
         return;
     const QScopedValueRollback<bool> reading(m_reading, true);
     const bool bufferWasFull = m_transport->bytesAvailable() >= m_transport->readBufferSize();
+    if (m_tcp->bytesToWrite() == 0)
+        m_tcpProgress.restart(); // a stall counts from when bytes wait
     qint64 delivered = 0;
     bool anyFrame = false;
     while (!m_reader.isFinished()) {
@@ -568,6 +646,7 @@ void Relay::kickTransport()
 
 void Relay::onTcpBytesWritten()
 {
+    m_tcpProgress.restart();
     resumeWsReading();
     checkFinished();
 }
@@ -637,7 +716,7 @@ void Relay::onWsDisconnected()
     qCDebug(lcRelay).noquote() << m_description << "websocket disconnected, paused" << m_paused
                                << "buffered" << (m_transport ? m_transport->bytesAvailable() : -1)
                                << "error" << (m_transport ? m_transport->errorString() : QString());
-    m_keepAliveTimer.stop();
+    m_watchTimer.stop();
     // The transport may still hold frames (read while paused, or just decrypted). They are read
     // now, not in a queued call: QWebSocketServer deletes the socket behind a disconnect
     // (deleteLater), which may come first, and takes the bytes with it. Then the TCP side gets
@@ -694,7 +773,7 @@ void Relay::closeWs(int code, const QString &reason)
     if (m_wsClosing)
         return;
     m_wsClosing = true;
-    m_keepAliveTimer.stop();
+    m_watchTimer.stop();
     if (!m_transport || m_transport->state() != QAbstractSocket::ConnectedState)
         return;
     // Behind the frames already queued. code 0: a close frame without a body.
@@ -729,9 +808,10 @@ void Relay::closeTcpAfterFlush()
         return; // onTcpConnected() comes back here
     m_tcpClosing = true;
     if (m_tcp->state() != QAbstractSocket::UnconnectedState) {
+        if (m_tcp->bytesToWrite() == 0)
+            m_tcpProgress.restart(); // nothing waits: no stall so far
         // disconnectFromHost() waits until the write buffer is empty.
         m_tcp->disconnectFromHost();
-        m_tcpClosingSince.start();
         if (!m_closeTimer.isActive() && m_tcp->state() != QAbstractSocket::UnconnectedState)
             m_closeTimer.start(m_options.closeTimeoutMs, this);
     }
@@ -751,20 +831,17 @@ void Relay::checkCloseProgress()
         m_wsPendingAtLastCheck = pending;
         // Data still queued: the peer is slow, give it as long as a TCP reader. All written:
         // the peer has closeTimeoutMs to answer the close frame.
-        if (m_wsClosingSince.hasExpired(pending > 0 ? kStalledCloseMs
+        if (m_wsClosingSince.hasExpired(pending > 0 ? qint64(m_options.closeStallTimeoutMs)
                                                     : qint64(m_options.closeTimeoutMs))) {
             setReason(QStringLiteral("websocket close timed out"));
             m_ws->abort();
         }
     }
-    // TCP: disconnectFromHost() closes once the queue is written; a reader that takes nothing
-    // for kStalledCloseMs is gone.
+    // TCP: disconnectFromHost() closes once the queue is written; a reader that has taken
+    // nothing for closeStallTimeoutMs is gone, counted from before the close when it stalled
+    // then.
     if (m_tcpClosing && m_tcp->state() != QAbstractSocket::UnconnectedState) {
-        const qint64 pending = m_tcp->bytesToWrite();
-        if (pending < m_tcpPendingAtLastCheck)
-            m_tcpClosingSince.restart();
-        m_tcpPendingAtLastCheck = pending;
-        if (m_tcpClosingSince.hasExpired(kStalledCloseMs)) {
+        if (m_tcpProgress.hasExpired(qint64(m_options.closeStallTimeoutMs))) {
             setReason(QStringLiteral("tcp peer stopped reading while closing"));
             m_tcp->abort();
         }
@@ -799,7 +876,7 @@ void Relay::checkFinished()
         m_wsEnded = true;
     }
     m_finished = true;
-    m_keepAliveTimer.stop();
+    m_watchTimer.stop();
     m_closeTimer.stop();
     m_idleTimer.stop();
     m_releaseTimer.stop();

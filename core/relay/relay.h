@@ -75,6 +75,11 @@ protected:
 private:
     void onTcpConnected();
     void onTcpBytesWritten();
+    void watch(); // keep-alive, probes and stalls, at every keep-alive interval
+    int watchIntervalMs() const;
+    bool tcpStalledFor(qint64 ms) const;
+    bool wsStalledFor(qint64 ms) const;
+    bool closeIfStalled();
     void onTcpDisconnected();
     void onTcpError();
     void onWsDisconnected();
@@ -103,7 +108,6 @@ private:
     void closeTcpAfterFlush();
     void checkCloseProgress();
     void endWs();
-    void sendKeepAlive();
     void checkIdle();
     void scheduleBufferRelease(); // the sockets' buffers were just used
     void releaseIdleBuffers();
@@ -121,16 +125,17 @@ private:
     FrameReader m_reader;
 
     // Basic timers: no object, no connection and no allocation each, for many thousand tunnels.
-    QBasicTimer m_keepAliveTimer; // single shot
+    QBasicTimer m_watchTimer; // single shot: keep-alive, probes and stalls (watch())
     QBasicTimer m_closeTimer; // repeats while closing
     QBasicTimer m_idleTimer; // single shot
     QBasicTimer m_releaseTimer; // single shot, started when buffers are used
     QElapsedTimer m_sinceData; // since the last byte moved either way
     QElapsedTimer m_age;
     QElapsedTimer m_wsClosingSince; // since the last progress of the closing WebSocket
-    QElapsedTimer m_tcpClosingSince; // since the last progress of the closing TCP socket
+    // Since each side last took bytes queued for it (or had nothing queued): how stalls are seen.
+    QElapsedTimer m_tcpProgress;
+    QElapsedTimer m_wsProgress;
     qint64 m_wsPendingAtLastCheck = std::numeric_limits<qint64>::max();
-    qint64 m_tcpPendingAtLastCheck = std::numeric_limits<qint64>::max();
 
     qint64 m_bytesTcpToWs = 0;
     qint64 m_bytesWsToTcp = 0;

@@ -39,4 +39,15 @@ struct RelayOptions
 
     // How long a closing WebSocket may take to finish its closing handshake before it is aborted.
     int closeTimeoutMs = 5000;
+
+    // A side that takes none of the bytes queued for it for this long is given up: the tunnel is
+    // closed, logged as such (0: never). A peer may pause for a while (the remote busy with a
+    // long query), but one that reads nothing for minutes holds the tunnel's buffers for good.
+    // Checked at every keep-alive interval (every 10 s at most), so a tunnel closes up to that
+    // much later.
+    int stallTimeoutMs = 120000;
+
+    // While closing, a side that takes none of its last bytes for this long is given up, counted
+    // from its last progress (also when that was before the close).
+    int closeStallTimeoutMs = 30000;
 };

@@ -278,7 +278,7 @@ std::optional<ServerOptions> ServerConfigFile::load(const QString &path,
                      {QStringLiteral("listen"), QStringLiteral("routes"), QStringLiteral("limits"),
                       QStringLiteral("realIpHeader"), QStringLiteral("trustedProxies"),
                       QStringLiteral("tls"), QStringLiteral("drainTimeoutSeconds"),
-                      QStringLiteral("keepaliveSeconds")});
+                      QStringLiteral("keepaliveSeconds"), QStringLiteral("stallTimeoutSeconds")});
     reader.readAddress(root, QString(), QStringLiteral("listen"), true, &options.listen);
     reader.readString(root, QString(), QStringLiteral("realIpHeader"), &options.realIpHeader);
     QStringList proxies;
@@ -301,6 +301,8 @@ std::optional<ServerOptions> ServerConfigFile::load(const QString &path,
                        &options.drainTimeoutMs);
     reader.readSeconds(root, QString(), QStringLiteral("keepaliveSeconds"),
                        &options.relay.keepAliveIntervalMs);
+    reader.readSeconds(root, QString(), QStringLiteral("stallTimeoutSeconds"),
+                       &options.relay.stallTimeoutMs);
 
     const QJsonValue tls = root.value(QStringLiteral("tls"));
     if (!tls.isUndefined()) {

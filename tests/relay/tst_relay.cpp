@@ -123,6 +123,69 @@ void answerUpgrade(QTcpSocket *peer)
                 + accept + "\r\n\r\n");
 }
 
+// Small watermarks and read buffers, so that a tunnel holds back after little data, and a fast
+// watch: the state the stall tests need comes in a moment.
+RelayOptions stallTestOptions()
+{
+    RelayOptions options;
+    options.highWatermarkBytes = 64 * 1024;
+    options.lowWatermarkBytes = 16 * 1024;
+    options.wsReadBufferBytes = 64 * 1024;
+    options.tcpReadBufferBytes = 64 * 1024;
+    options.keepAliveIntervalMs = 200;
+    options.closeTimeoutMs = 200;
+    options.closeStallTimeoutMs = 1000;
+    return options;
+}
+
+// A remote that never reads: it listens but accepts nothing, so the kernel completes each
+// connection and its receive window fills up and stays full.
+struct DeafRemote
+{
+    QTcpServer server;
+    bool listen()
+    {
+        if (!server.listen(QHostAddress::LocalHost))
+            return false;
+        server.pauseAccepting();
+        return true;
+    }
+};
+
+// Upgrades peer, a plain socket, to a WebSocket tunnel of our server at port: the socket stays
+// the test's, to write frames to and to close as the test decides.
+bool upgradeRaw(QTcpSocket &peer, quint16 port)
+{
+    peer.connectToHost(QHostAddress::LocalHost, port);
+    if (!QTest::qWaitFor([&peer] { return peer.state() == QAbstractSocket::ConnectedState; }, 5000))
+        return false;
+    peer.write("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               "Sec-WebSocket-Version: 13\r\n\r\n");
+    QByteArray head;
+    while (!head.contains("\r\n\r\n")) {
+        if (!QTest::qWaitFor([&peer] { return peer.bytesAvailable() > 0; }, 5000))
+            return false;
+        head += peer.read(1); // up to the end of the head, and not a byte of a frame after it
+    }
+    return head.startsWith("HTTP/1.1 101");
+}
+
+// Writes 64 KiB messages to peer until the server's relay holds back reading them (its remote
+// takes nothing). False if it never did.
+bool fillUntilHeldBack(QTcpSocket &peer, const Relay *relay)
+{
+    const QByteArray message =
+        BinaryFrame::frame(BinaryFrame::kBinary, QByteArray(64 * 1024, 'x'), true, 0x12345678);
+    return QTest::qWaitFor(
+        [&] {
+            if (peer.bytesToWrite() < 4 * message.size())
+                peer.write(message);
+            return relay->isWsReadingPaused();
+        },
+        30000);
+}
+
 } // namespace
 
 class TestRelay : public QObject
@@ -154,6 +217,9 @@ private Q_SLOTS:
     void endedTunnelReturnsFreedPages();
     void answeredPingsKeepTunnel();
     void missingPongClosesTunnel();
+    void goneClientOfStalledTunnelIsFound();
+    void stalledRemoteClosesTunnel();
+    void tcpKeepAliveOnBothSockets();
     void remoteUnreachable();
     void serverUnreachableClosesLocalConnection();
     void followsRedirect();
@@ -845,6 +911,93 @@ void TestRelay::missingPongClosesTunnel()
     QTRY_COMPARE_WITH_TIMEOUT(local.state(), QAbstractSocket::UnconnectedState, 5000);
     QVERIFY(pinged);
     QTRY_COMPARE(m_client->activeConnections(), 0);
+}
+
+// The client of a tunnel whose remote reads nothing has gone: its socket was closed with data
+// still unsent (its kernel keeps probing our full window, for a long while). Nothing moves, so
+// only something we send finds that out: a ping, while reading is held back. Then the tunnel
+// ends, its remote given up once it has taken nothing for closeStallTimeoutMs.
+void TestRelay::goneClientOfStalledTunnelIsFound()
+{
+    DeafRemote remote;
+    QVERIFY(remote.listen());
+    RelayOptions options = stallTestOptions();
+    options.stallTimeoutMs = 0; // not what ends it here
+    startTunnel(remote.server.serverPort(), options);
+    QTcpSocket peer;
+    QVERIFY(upgradeRaw(peer, m_server->serverPort()));
+    QTRY_COMPARE(m_server->findChildren<Relay *>().size(), 1);
+    QPointer<Relay> relay = m_server->findChildren<Relay *>().constFirst();
+    QVERIFY(fillUntilHeldBack(peer, relay));
+    QString reason;
+    connect(relay, &Relay::finished, this, [relay, &reason] { reason = relay->closeReason(); });
+    peer.abort(); // the kernel keeps what it has not sent yet, and the connection, for a while
+    QTRY_VERIFY_WITH_TIMEOUT(!reason.isEmpty(), 30000);
+    QVERIFY2(reason.startsWith(QLatin1String("websocket closed (1006)"))
+                 || reason.startsWith(QLatin1String("tcp peer stopped reading")),
+             qPrintable(reason));
+}
+
+// A remote that reads nothing for stallTimeoutMs, beside a client that is still there: the
+// tunnel is closed, and the client told why (1011).
+void TestRelay::stalledRemoteClosesTunnel()
+{
+    DeafRemote remote;
+    QVERIFY(remote.listen());
+    RelayOptions options = stallTestOptions();
+    options.stallTimeoutMs = 1000;
+    startTunnel(remote.server.serverPort(), options);
+    QTcpSocket peer;
+    QVERIFY(upgradeRaw(peer, m_server->serverPort()));
+    QTRY_COMPARE(m_server->findChildren<Relay *>().size(), 1);
+    QPointer<Relay> relay = m_server->findChildren<Relay *>().constFirst();
+    QVERIFY(fillUntilHeldBack(peer, relay));
+    QString reason;
+    connect(relay, &Relay::finished, this, [relay, &reason] { reason = relay->closeReason(); });
+    // The server's frames (unmasked), until its close frame: pings on the way are skipped.
+    QByteArray received;
+    int closeCode = -1;
+    QString closeReason;
+    QVERIFY(QTest::qWaitFor(
+        [&] {
+            received += peer.readAll();
+            while (received.size() >= 2) {
+                const int length = quint8(received.at(1)) & 0x7f;
+                if (length > 125 || received.size() < 2 + length)
+                    break; // only control frames come here, and whole ones are read
+                const int opcode = quint8(received.at(0)) & 0x0f;
+                if (opcode == BinaryFrame::kClose && length >= 2) {
+                    closeCode = (quint8(received.at(2)) << 8) | quint8(received.at(3));
+                    closeReason = QString::fromUtf8(received.mid(4, length - 2));
+                    return true;
+                }
+                received.remove(0, 2 + length);
+            }
+            return false;
+        },
+        30000));
+    QCOMPARE(closeCode, 1011);
+    QCOMPARE(closeReason, QStringLiteral("remote not reading"));
+    QTRY_VERIFY_WITH_TIMEOUT(!reason.isEmpty(), 30000);
+    QCOMPARE(reason, QStringLiteral("tcp peer took no data for 1 s"));
+}
+
+// Both sockets of a tunnel, on either side, have TCP keep-alive on (its timing: tst_tcpkeepalive).
+void TestRelay::tcpKeepAliveOnBothSockets()
+{
+    EchoServer echo;
+    QTcpSocket local;
+    QVERIFY(connectThroughEcho(echo, local));
+    QVERIFY(echoes(local, "hello"));
+    for (QObject *side :
+         {static_cast<QObject *>(m_server.get()), static_cast<QObject *>(m_client.get())}) {
+        const auto relays = side->findChildren<Relay *>();
+        QCOMPARE(relays.size(), 1);
+        const auto sockets = relays.constFirst()->findChildren<QAbstractSocket *>();
+        QVERIFY(sockets.size() >= 2); // its TCP socket and the one its WebSocket runs on
+        for (QAbstractSocket *socket : sockets)
+            QCOMPARE(socket->socketOption(QAbstractSocket::KeepAliveOption).toInt(), 1);
+    }
 }
 
 void TestRelay::remoteUnreachable()

@@ -32,6 +32,7 @@ void TestCommandLine::serverHardening()
                                             "--max-tunnels-per-ip", "3",
                                             "--handshake-timeout",  "2.5",
                                             "--idle-timeout",       "60",
+                                            "--stall-timeout",      "300",
                                             "--max-frame-size",     "65536",
                                             "--allowed-origin",     "https://a.example",
                                             "--allowed-origin",     "https://b.example",
@@ -47,6 +48,7 @@ void TestCommandLine::serverHardening()
     QCOMPARE(server.limits.maxTunnelsPerIp, 3);
     QCOMPARE(server.limits.handshakeTimeoutMs, 2500);
     QCOMPARE(server.limits.idleTimeoutMs, 60000);
+    QCOMPARE(server.relay.stallTimeoutMs, 300000);
     QCOMPARE(server.relay.maxIncomingFrameBytes, 65536);
     QCOMPARE(server.routes.size(), 1);
     QCOMPARE(server.routes[0].allowedOrigins,
@@ -174,6 +176,12 @@ void TestCommandLine::errors_data()
     QTest::newRow("bad timeout") << QStringList {"server", "-remote_tcp", "h:1",
                                                  "--handshake-timeout", "soon"}
                                  << "-handshake-timeout expects a number of seconds";
+    QTest::newRow("bad stall timeout")
+        << QStringList {"server", "-remote_tcp", "h:1", "--stall-timeout", "-1"}
+        << "-stall-timeout expects a number of seconds from 0 to 86400";
+    QTest::newRow("stall timeout on client")
+        << QStringList {"client", "-remote_ws", "ws://h/", "--stall-timeout", "9"}
+        << "-stall-timeout is a server option";
     QTest::newRow("tiny frame limit")
         << QStringList {"server", "-remote_tcp", "h:1", "--max-frame-size", "10"}
         << "-max-frame-size expects a whole number from 1024";

@@ -48,6 +48,7 @@ void TestServerConfigFile::fullExample()
                 .isInSubnet(options->trustedProxies[1].first, options->trustedProxies[1].second));
     QCOMPARE(options->drainTimeoutMs, 5000);
     QCOMPARE(options->relay.keepAliveIntervalMs, 20000);
+    QCOMPARE(options->relay.stallTimeoutMs, 45000);
     QCOMPARE(options->limits.maxTunnels, 500);
     QCOMPARE(options->limits.maxTunnelsPerIp, 20);
     QCOMPARE(options->limits.handshakeTimeoutMs, 3000);
