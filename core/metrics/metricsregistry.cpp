@@ -1,5 +1,6 @@
 #include "metricsregistry.h"
 
+#include <QLocale>
 #include <cmath>
 
 namespace {
@@ -29,15 +30,12 @@ QString escapeHelp(const QString &help)
     return out;
 }
 
+// Whole numbers (counters, bytes) in full, as people read them; the rest as Go clients write it.
 QString formatValue(double value)
 {
-    if (std::isnan(value))
-        return QStringLiteral("NaN");
-    if (std::isinf(value))
-        return value > 0 ? QStringLiteral("+Inf") : QStringLiteral("-Inf");
     if (value == std::floor(value) && std::fabs(value) < 9.0e15)
         return QString::number(qint64(value));
-    return QString::number(value, 'g', 17);
+    return MetricsRegistry::formatFloat(value);
 }
 
 } // namespace
@@ -155,7 +153,7 @@ void MetricsRegistry::renderHistogram(const Family &family, QString *out)
         quint64 cumulative = 0;
         for (qsizetype i = 0; i <= family.bounds.size(); ++i) {
             cumulative += buckets.counts.at(i);
-            const QString bound = i < family.bounds.size() ? formatValue(family.bounds.at(i))
+            const QString bound = i < family.bounds.size() ? formatFloat(family.bounds.at(i))
                                                            : QStringLiteral("+Inf");
             *out += family.name + QLatin1String("_bucket") + prefix + QLatin1String("le=\"") + bound
                 + QLatin1String("\"} ") + QString::number(cumulative) + QLatin1Char('\n');
@@ -165,6 +163,25 @@ void MetricsRegistry::renderHistogram(const Family &family, QString *out)
         *out += family.name + QLatin1String("_count") + labels + QLatin1Char(' ')
             + QString::number(buckets.count) + QLatin1Char('\n');
     }
+}
+
+QString MetricsRegistry::formatFloat(double value)
+{
+    if (std::isnan(value))
+        return QStringLiteral("NaN");
+    if (std::isinf(value))
+        return value > 0 ? QStringLiteral("+Inf") : QStringLiteral("-Inf");
+    if (value == 0)
+        return QStringLiteral("0");
+    // Qt gives the shortest digits that read back as the same double; Go's 'g' then picks the
+    // exponent form when the decimal exponent is below -4 or at least 6 (strconv/ftoa.go:
+    // "if precision was the shortest possible, use precision 6 for this decision"), whatever the
+    // number of digits. Both write the exponent with a sign and at least two digits.
+    const QString scientific = QString::number(value, 'e', QLocale::FloatingPointShortest);
+    const int exponent = scientific.mid(scientific.indexOf(QLatin1Char('e')) + 1).toInt();
+    if (exponent < -4 || exponent >= 6)
+        return scientific;
+    return QString::number(value, 'f', QLocale::FloatingPointShortest);
 }
 
 QString MetricsRegistry::renderLabels(const Labels &labels)

@@ -35,6 +35,11 @@ public:
     // take no labels, so a scrape always shows every metric.
     QByteArray render() const;
 
+    // A number as the Prometheus client libraries write it (Go's strconv.FormatFloat(v, 'g', -1,
+    // 64)): the shortest text that reads back as the same double, e.g. "0.1", "3600", "1e-05",
+    // "+Inf". Histogram bounds are written so, so that a selector {le="0.1"} matches.
+    static QString formatFloat(double value);
+
     static QByteArray contentType() { return "text/plain; version=0.0.4; charset=utf-8"; }
 
 private:

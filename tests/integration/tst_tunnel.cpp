@@ -337,6 +337,21 @@ void TestTunnel::metricsPassPromtool()
             .body.contains("tcp_over_websocket_tunnel_duration_seconds_count{route=\"/\"} 1"));
     const HttpAnswer metrics = httpGet(server.port(), QStringLiteral("/metrics"));
     QCOMPARE(metrics.status, 200);
+    // Bounds written as the Prometheus client libraries write them, so that a selector such as
+    // {le="0.1"} matches; the tunnel lasted well under a day.
+    QCOMPARE(metricValue(metrics.body,
+                         QStringLiteral("tcp_over_websocket_tunnel_duration_seconds_bucket{route="
+                                        "\"/\",le=\"86400\"}")),
+             1.0);
+    QCOMPARE(metricValue(metrics.body,
+                         QStringLiteral("tcp_over_websocket_tunnel_duration_seconds_bucket{route="
+                                        "\"/\",le=\"+Inf\"}")),
+             1.0);
+    QVERIFY2(metricValue(metrics.body,
+                         QStringLiteral("tcp_over_websocket_tunnel_duration_seconds_bucket{route="
+                                        "\"/\",le=\"0.1\"}"))
+                 >= 0,
+             metrics.body.constData());
     QProcess check;
     check.start(promtool, {QStringLiteral("check"), QStringLiteral("metrics")});
     QVERIFY(check.waitForStarted());

@@ -12,6 +12,9 @@ private Q_SLOTS:
     void unlabelledFamilyShowsZero();
     void setMaxKeepsLargest();
     void fractionsAndLargeValues();
+    void formatFloatAsGoClients_data();
+    void formatFloatAsGoClients();
+    void histogramBoundsAsPrometheusClients();
 };
 
 void TestMetricsRegistry::rendersFamiliesInOrder()
@@ -75,6 +78,57 @@ void TestMetricsRegistry::fractionsAndLargeValues()
     QVERIFY(registry.render().contains("f 0.25\n"));
     registry.set(QStringLiteral("f"), 1e12);
     QVERIFY(registry.render().contains("f 1000000000000\n"));
+}
+
+void TestMetricsRegistry::formatFloatAsGoClients_data()
+{
+    // Expected: Go's strconv.FormatFloat(value, 'g', -1, 64), which client_golang's text format
+    // writes for every number, histogram bounds included.
+    QTest::addColumn<double>("value");
+    QTest::addColumn<QString>("expected");
+    QTest::newRow("0.1") << 0.1 << "0.1";
+    QTest::newRow("0.005") << 0.005 << "0.005";
+    QTest::newRow("0.25") << 0.25 << "0.25";
+    QTest::newRow("1") << 1.0 << "1";
+    QTest::newRow("2.5") << 2.5 << "2.5";
+    QTest::newRow("0") << 0.0 << "0";
+    QTest::newRow("-1.5") << -1.5 << "-1.5";
+    QTest::newRow("3600") << 3600.0 << "3600";
+    QTest::newRow("86400") << 86400.0 << "86400";
+    QTest::newRow("999999") << 999999.0 << "999999";
+    QTest::newRow("1e6") << 1e6 << "1e+06";
+    QTest::newRow("123456789") << 123456789.0 << "1.23456789e+08";
+    QTest::newRow("0.0001") << 0.0001 << "0.0001";
+    QTest::newRow("0.00001") << 0.00001 << "1e-05";
+    QTest::newRow("1/3") << 1.0 / 3 << "0.3333333333333333";
+    QTest::newRow("1e21") << 1e21 << "1e+21";
+    QTest::newRow("1e-300") << 1e-300 << "1e-300";
+    QTest::newRow("+Inf") << qInf() << "+Inf";
+    QTest::newRow("-Inf") << -qInf() << "-Inf";
+}
+
+void TestMetricsRegistry::formatFloatAsGoClients()
+{
+    QFETCH(double, value);
+    QFETCH(QString, expected);
+    QCOMPARE(MetricsRegistry::formatFloat(value), expected);
+}
+
+void TestMetricsRegistry::histogramBoundsAsPrometheusClients()
+{
+    MetricsRegistry registry;
+    registry.declareHistogram(QStringLiteral("d"), QStringLiteral("d"), {0.1, 1, 86400});
+    registry.observe(QStringLiteral("d"), {{QStringLiteral("route"), QStringLiteral("/")}}, 0.05);
+    registry.observe(QStringLiteral("d"), {{QStringLiteral("route"), QStringLiteral("/")}}, 2);
+    QCOMPARE(registry.render(),
+             QByteArray("# HELP d d\n"
+                        "# TYPE d histogram\n"
+                        "d_bucket{route=\"/\",le=\"0.1\"} 1\n"
+                        "d_bucket{route=\"/\",le=\"1\"} 1\n"
+                        "d_bucket{route=\"/\",le=\"86400\"} 2\n"
+                        "d_bucket{route=\"/\",le=\"+Inf\"} 2\n"
+                        "d_sum{route=\"/\"} 2.05\n"
+                        "d_count{route=\"/\"} 2\n"));
 }
 
 QTEST_APPLESS_MAIN(TestMetricsRegistry)
