@@ -40,11 +40,12 @@ QString formatValue(double value)
 
 } // namespace
 
-void MetricsRegistry::declare(const QString &name, Type type, const QString &help)
+void MetricsRegistry::declare(const QString &name, Type type, const QString &help,
+                              const QStringList &labelNames)
 {
     if (find(name))
         return;
-    m_families.append(Family {name, type, help, {}, {}, {}});
+    m_families.append(Family {name, type, help, !labelNames.isEmpty(), {}, {}, {}});
 }
 
 void MetricsRegistry::declareHistogram(const QString &name, const QString &help,
@@ -52,7 +53,7 @@ void MetricsRegistry::declareHistogram(const QString &name, const QString &help,
 {
     if (find(name))
         return;
-    m_families.append(Family {name, Type::Histogram, help, {}, bounds, {}});
+    m_families.append(Family {name, Type::Histogram, help, true, {}, bounds, {}});
 }
 
 void MetricsRegistry::observe(const QString &name, const Labels &labels, double value)
@@ -104,6 +105,8 @@ QByteArray MetricsRegistry::render() const
 {
     QString out;
     for (const Family &family : m_families) {
+        if (family.labelled && family.samples.empty() && family.histograms.empty())
+            continue;
         out += QLatin1String("# HELP ") + family.name + QLatin1Char(' ') + escapeHelp(family.help)
             + QLatin1Char('\n');
         out += QLatin1String("# TYPE ") + family.name + QLatin1Char(' ')
@@ -145,7 +148,6 @@ const MetricsRegistry::Family *MetricsRegistry::find(const QString &name) const
 
 void MetricsRegistry::renderHistogram(const Family &family, QString *out)
 {
-    // Families with no observation yet show nothing: their label sets are not known.
     for (const auto &[labels, buckets] : family.histograms) {
         // "{a="b"}" -> "{a="b",le="0.5"}"; "" -> "{le="0.5"}"
         const QString prefix =

@@ -5,6 +5,7 @@
 #include <QList>
 #include <QPair>
 #include <QString>
+#include <QStringList>
 #include <map>
 
 class MetricsRegistry
@@ -14,7 +15,10 @@ public:
     using Labels = QList<QPair<QString, QString>>;
 
     // Declares a metric family; rendering keeps declaration order. Declaring twice is a no-op.
-    void declare(const QString &name, Type type, const QString &help);
+    // A family whose series carry labels names them: it shows only its labelled series, and
+    // nothing before the first one (never an unlabelled 0 that a labelled series replaces).
+    void declare(const QString &name, Type type, const QString &help,
+                 const QStringList &labelNames = {});
 
     // Declares a histogram with these upper bounds (ascending; +Inf is implied).
     void declareHistogram(const QString &name, const QString &help, const QList<double> &bounds);
@@ -32,7 +36,8 @@ public:
     double value(const QString &name, const Labels &labels = {}) const;
 
     // The whole registry as Prometheus text. Families with no sample yet render as 0 when they
-    // take no labels, so a scrape always shows every metric.
+    // take no labels, so a scrape always shows every metric; labelled ones and histograms are left
+    // out until their first series, as the Prometheus client libraries do.
     QByteArray render() const;
 
     // A number as the Prometheus client libraries write it (Go's strconv.FormatFloat(v, 'g', -1,
@@ -55,6 +60,7 @@ private:
         QString name;
         Type type;
         QString help;
+        bool labelled = false;
         std::map<QString, double> samples; // rendered label set -> value
         QList<double> bounds; // histograms only
         std::map<QString, Buckets> histograms; // histograms only: label set -> buckets

@@ -26,15 +26,28 @@ MetricsRegistry::Labels label(const char *name, const QString &value)
     return {{QString::fromLatin1(name), value}};
 }
 
+QStringList labelNames(const char *name)
+{
+    return {QString::fromLatin1(name)};
+}
+
+// Every reason countHandshakeFailure() is given, each shown from the start at 0, so that a scrape
+// has the same series before and after the first failure and rate() sees the first one.
+const char *const kHandshakeFailureReasons[] = {
+    "not_found",   "not_websocket", "unauthorized", "origin",    "draining",
+    "bad_request", "timeout",       "evicted",      "websocket", "tls",
+};
+
 } // namespace
 
 ServerMetrics::ServerMetrics()
 {
     using Type = MetricsRegistry::Type;
     m_registry.declare(kConnections, Type::Counter,
-                       QStringLiteral("The total number of connections open"));
+                       QStringLiteral("The total number of connections open"), labelNames("type"));
     m_registry.declare(kActive, Type::Gauge, QStringLiteral("The number of active connections"));
-    m_registry.declare(kErrors, Type::Counter, QStringLiteral("The total number of errors"));
+    m_registry.declare(kErrors, Type::Counter, QStringLiteral("The total number of errors"),
+                       labelNames("type"));
     for (const char *type : {"http", "tcp"})
         m_registry.add(kConnections, label("type", QString::fromLatin1(type)), 0);
     for (const char *type : {"upgrade", "dial_tcp"})
@@ -43,28 +56,39 @@ ServerMetrics::ServerMetrics()
 
     m_registry.declare(kBytes, Type::Counter,
                        QStringLiteral("Bytes relayed, by route and direction (ws_to_tcp: from the "
-                                      "WebSocket clients to the remote; tcp_to_ws: back)."));
+                                      "WebSocket clients to the remote; tcp_to_ws: back)."),
+                       {QStringLiteral("route"), QStringLiteral("direction")});
     m_registry.declare(kRouteTunnels, Type::Counter,
-                       QStringLiteral("Tunnels opened, by route (tunnel path)."));
-    m_registry.declare(kRouteActive, Type::Gauge, QStringLiteral("Tunnels open now, by route."));
+                       QStringLiteral("Tunnels opened, by route (tunnel path)."),
+                       labelNames("route"));
+    m_registry.declare(kRouteActive, Type::Gauge, QStringLiteral("Tunnels open now, by route."),
+                       labelNames("route"));
     m_registry.declareHistogram(kDuration, QStringLiteral("How long tunnels lasted, by route."),
                                 {0.1, 1, 10, 60, 300, 1800, 3600, 4 * 3600, 24 * 3600});
     m_registry.declare(kHandshakeFailures, Type::Counter,
                        QStringLiteral("Connections that did not become a tunnel, by reason "
                                       "(not_found, not_websocket, unauthorized, origin, draining, "
-                                      "bad_request, timeout, evicted, websocket, tls)."));
+                                      "bad_request, timeout, evicted, websocket, tls)."),
+                       labelNames("reason"));
+    for (const char *reason : kHandshakeFailureReasons)
+        m_registry.add(kHandshakeFailures, label("reason", QString::fromLatin1(reason)), 0);
     m_registry.declare(kLimitRejections, Type::Counter,
                        QStringLiteral("Upgrades refused by a concurrency limit (server_limit, "
-                                      "route_limit, client_limit)."));
+                                      "route_limit, client_limit)."),
+                       labelNames("limit"));
     for (const char *limit : {"server_limit", "route_limit", "client_limit"})
         m_registry.add(kLimitRejections, label("limit", QString::fromLatin1(limit)), 0);
     m_registry.declare(kPeakQueued, Type::Gauge,
                        QStringLiteral("Largest number of bytes any finished tunnel queued towards "
                                       "one side (bounded by the relay's flow control)."));
     m_registry.declare(kHttpRequests, Type::Counter,
-                       QStringLiteral("Plain HTTP requests answered, by path class."));
+                       QStringLiteral("Plain HTTP requests answered, by path class."),
+                       labelNames("path"));
+    for (const char *path : {"/metrics", "/healthz", "/readyz", "other"})
+        m_registry.add(kHttpRequests, label("path", QString::fromLatin1(path)), 0);
     m_registry.declare(kReloads, Type::Counter,
-                       QStringLiteral("Configuration reloads (SIGHUP), by result."));
+                       QStringLiteral("Configuration reloads (SIGHUP), by result."),
+                       labelNames("result"));
     for (const char *result : {"success", "failure"})
         m_registry.add(kReloads, label("result", QString::fromLatin1(result)), 0);
     m_registry.declare(kDraining, Type::Gauge,
@@ -162,4 +186,5 @@ void ServerMetrics::setRoute(const QString &route, const RouteBytes &bytes, int 
                     {QStringLiteral("direction"), QStringLiteral("ws_to_tcp")}},
                    double(bytes.wsToTcp));
     m_registry.set(kRouteActive, label("route", route), active);
+    m_registry.add(kRouteTunnels, label("route", route), 0); // shown at 0 before the first
 }

@@ -310,11 +310,18 @@ void TestTunnel::httpEndpoints()
           "http_to_tcp_active_connections", "http_to_tcp_error{type=\"dial_tcp\"}",
           "process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds",
           "process_start_time_seconds",
+          "tcp_over_websocket_handshake_failures_total{reason=\"timeout\"}",
           "tcp_over_websocket_relayed_bytes_total{route=\"/\",direction=\"ws_to_tcp\"}",
           "tcp_over_websocket_relayed_bytes_total{route=\"/\",direction=\"tcp_to_ws\"}",
           "tcp_over_websocket_active_tunnels{route=\"/\"}", "tcp_over_websocket_draining"})
         QVERIFY2(metricValue(metrics.body, QString::fromLatin1(name)) >= 0, name);
     QVERIFY(metricValue(metrics.body, QStringLiteral("process_resident_memory_bytes")) > 1e6);
+    // A labelled family has one shape from the first scrape on: no unlabelled 0 before the first
+    // failure, which Prometheus would keep as a series of its own.
+    for (const char *family :
+         {"tcp_over_websocket_handshake_failures_total", "tcp_over_websocket_http_requests_total",
+          "tcp_over_websocket_tunnels_total", "tcp_over_websocket_limit_rejections_total"})
+        QCOMPARE(metricValue(metrics.body, QString::fromLatin1(family)), -1.0);
 }
 
 void TestTunnel::metricsPassPromtool()

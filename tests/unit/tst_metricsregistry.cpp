@@ -15,6 +15,7 @@ private Q_SLOTS:
     void formatFloatAsGoClients_data();
     void formatFloatAsGoClients();
     void histogramBoundsAsPrometheusClients();
+    void labelledFamilyKeepsOneShape();
 };
 
 void TestMetricsRegistry::rendersFamiliesInOrder()
@@ -118,6 +119,7 @@ void TestMetricsRegistry::histogramBoundsAsPrometheusClients()
 {
     MetricsRegistry registry;
     registry.declareHistogram(QStringLiteral("d"), QStringLiteral("d"), {0.1, 1, 86400});
+    QCOMPARE(registry.render(), QByteArray()); // no series before the first observation
     registry.observe(QStringLiteral("d"), {{QStringLiteral("route"), QStringLiteral("/")}}, 0.05);
     registry.observe(QStringLiteral("d"), {{QStringLiteral("route"), QStringLiteral("/")}}, 2);
     QCOMPARE(registry.render(),
@@ -129,6 +131,24 @@ void TestMetricsRegistry::histogramBoundsAsPrometheusClients()
                         "d_bucket{route=\"/\",le=\"+Inf\"} 2\n"
                         "d_sum{route=\"/\"} 2.05\n"
                         "d_count{route=\"/\"} 2\n"));
+}
+
+void TestMetricsRegistry::labelledFamilyKeepsOneShape()
+{
+    // A family of labelled series never shows an unlabelled 0 first: a scrape before and after
+    // the first event has the same shape.
+    MetricsRegistry registry;
+    registry.declare(QStringLiteral("failures_total"), MetricsRegistry::Type::Counter,
+                     QStringLiteral("f"), {QStringLiteral("reason")});
+    registry.declare(QStringLiteral("up"), MetricsRegistry::Type::Gauge, QStringLiteral("u"));
+    QCOMPARE(registry.render(), QByteArray("# HELP up u\n# TYPE up gauge\nup 0\n"));
+    registry.add(QStringLiteral("failures_total"),
+                 {{QStringLiteral("reason"), QStringLiteral("timeout")}}, 1);
+    QCOMPARE(registry.render(),
+             QByteArray("# HELP failures_total f\n"
+                        "# TYPE failures_total counter\n"
+                        "failures_total{reason=\"timeout\"} 1\n"
+                        "# HELP up u\n# TYPE up gauge\nup 0\n"));
 }
 
 QTEST_APPLESS_MAIN(TestMetricsRegistry)
