@@ -5,6 +5,7 @@
 #ifdef Q_OS_LINUX
 #include <QDir>
 #include <QFile>
+#include <sys/resource.h>
 #include <unistd.h>
 #endif
 
@@ -18,6 +19,10 @@ void declare(MetricsRegistry &registry)
                      QStringLiteral("Total user and system CPU time spent in seconds."));
     registry.declare(QStringLiteral("process_open_fds"), Type::Gauge,
                      QStringLiteral("Number of open file descriptors."));
+    registry.declare(QStringLiteral("process_max_fds"), Type::Gauge,
+                     QStringLiteral("Maximum number of open file descriptors."));
+    registry.declare(QStringLiteral("process_virtual_memory_bytes"), Type::Gauge,
+                     QStringLiteral("Virtual memory size in bytes."));
     registry.declare(QStringLiteral("process_resident_memory_bytes"), Type::Gauge,
                      QStringLiteral("Resident memory size in bytes."));
     registry.declare(QStringLiteral("process_start_time_seconds"), Type::Gauge,
@@ -39,12 +44,14 @@ void update(MetricsRegistry &registry)
         // Field 2 (comm) may contain spaces; the fields we need follow its closing ')'.
         const qsizetype end = stat.lastIndexOf(')');
         const QList<QByteArray> fields = stat.mid(end + 2).split(' ');
-        // fields[0] is field 3 (state): utime = 14, stime = 15, starttime = 22, rss = 24.
+        // fields[0] is field 3 (state): utime = 14, stime = 15, starttime = 22, vsize = 23 (in
+        // bytes), rss = 24 (in pages); proc(5).
         if (fields.size() > 21) {
             const double utime = fields[11].toDouble();
             const double stime = fields[12].toDouble();
             registry.set(QStringLiteral("process_cpu_seconds_total"),
                          (utime + stime) / ticksPerSecond);
+            registry.set(QStringLiteral("process_virtual_memory_bytes"), fields[20].toDouble());
             registry.set(QStringLiteral("process_resident_memory_bytes"),
                          fields[21].toDouble() * pageBytes);
             static double startTime = -1;
@@ -65,6 +72,11 @@ void update(MetricsRegistry &registry)
     const QDir fds(QStringLiteral("/proc/self/fd"));
     registry.set(QStringLiteral("process_open_fds"),
                  double(fds.entryList(QDir::Files | QDir::System | QDir::NoDotAndDotDot).size()));
+    // The soft limit, which the client libraries read from /proc/self/limits ("Max open files");
+    // it can change at run time (the program raises it at start), so it is read per scrape.
+    struct rlimit limit = {};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0)
+        registry.set(QStringLiteral("process_max_fds"), double(limit.rlim_cur));
 #else
     Q_UNUSED(registry)
 #endif

@@ -309,13 +309,19 @@ void TestTunnel::httpEndpoints()
          {"http_to_tcp_connections{type=\"http\"}", "http_to_tcp_connections{type=\"tcp\"}",
           "http_to_tcp_active_connections", "http_to_tcp_error{type=\"dial_tcp\"}",
           "process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds",
-          "process_start_time_seconds",
+          "process_max_fds", "process_virtual_memory_bytes", "process_start_time_seconds",
           "tcp_over_websocket_handshake_failures_total{reason=\"timeout\"}",
           "tcp_over_websocket_relayed_bytes_total{route=\"/\",direction=\"ws_to_tcp\"}",
           "tcp_over_websocket_relayed_bytes_total{route=\"/\",direction=\"tcp_to_ws\"}",
           "tcp_over_websocket_active_tunnels{route=\"/\"}", "tcp_over_websocket_draining"})
         QVERIFY2(metricValue(metrics.body, QString::fromLatin1(name)) >= 0, name);
     QVERIFY(metricValue(metrics.body, QStringLiteral("process_resident_memory_bytes")) > 1e6);
+    // As the Go client's process collector: the soft limit (which the server raises at start)
+    // and the whole address space, never less than what is resident.
+    QVERIFY(metricValue(metrics.body, QStringLiteral("process_max_fds"))
+            >= metricValue(metrics.body, QStringLiteral("process_open_fds")));
+    QVERIFY(metricValue(metrics.body, QStringLiteral("process_virtual_memory_bytes"))
+            >= metricValue(metrics.body, QStringLiteral("process_resident_memory_bytes")));
     // A labelled family has one shape from the first scrape on: no unlabelled 0 before the first
     // failure, which Prometheus would keep as a series of its own.
     for (const char *family :

@@ -1,5 +1,6 @@
 // The Prometheus text format our /metrics serves.
 #include "metrics/metricsregistry.h"
+#include "metrics/processmetrics.h"
 
 #include <QTest>
 
@@ -16,6 +17,7 @@ private Q_SLOTS:
     void formatFloatAsGoClients();
     void histogramBoundsAsPrometheusClients();
     void labelledFamilyKeepsOneShape();
+    void processMetrics();
 };
 
 void TestMetricsRegistry::rendersFamiliesInOrder()
@@ -149,6 +151,30 @@ void TestMetricsRegistry::labelledFamilyKeepsOneShape()
                         "# TYPE failures_total counter\n"
                         "failures_total{reason=\"timeout\"} 1\n"
                         "# HELP up u\n# TYPE up gauge\nup 0\n"));
+}
+
+void TestMetricsRegistry::processMetrics()
+{
+    MetricsRegistry registry;
+    ProcessMetrics::declare(registry);
+    ProcessMetrics::update(registry);
+#ifdef Q_OS_LINUX
+    // The process collector of the Prometheus client libraries, read from /proc.
+    const QByteArray text = registry.render();
+    for (const char *name : {"process_cpu_seconds_total", "process_open_fds", "process_max_fds",
+                             "process_virtual_memory_bytes", "process_resident_memory_bytes",
+                             "process_start_time_seconds"})
+        QVERIFY2(text.contains(QByteArray(QByteArray("\n") + name + ' ')), name);
+    const double openFds = registry.value(QStringLiteral("process_open_fds"));
+    const double maxFds = registry.value(QStringLiteral("process_max_fds"));
+    QVERIFY2(openFds >= 3 && maxFds >= openFds, qPrintable(QString::number(maxFds)));
+    const double resident = registry.value(QStringLiteral("process_resident_memory_bytes"));
+    const double virtualBytes = registry.value(QStringLiteral("process_virtual_memory_bytes"));
+    QVERIFY2(resident > 1e6 && virtualBytes >= resident, qPrintable(QString::number(virtualBytes)));
+#else
+    // Elsewhere they are absent rather than a constant 0.
+    QCOMPARE(registry.render(), QByteArray());
+#endif
 }
 
 QTEST_APPLESS_MAIN(TestMetricsRegistry)
