@@ -235,22 +235,38 @@ void ConnectionCheck::openWebSocket()
             // with 1011 a moment later. Wait briefly for it so that "works" means the service too.
             m_settle.start(kSettleMs);
         });
+        // QWebSocket answers a close frame with its own and emits aboutToClose() before its
+        // connection ends; we close it only after finishing. A connection that ends without it
+        // had no close frame, although closeCode() then still says 1000, its initial value (Qt
+        // 6.4 to 6.8): that is RFC 6455's 1006, abnormal closure.
+        connect(m_ws, &QWebSocket::aboutToClose, this, [this] { m_closeFrameSeen = true; });
         connect(m_ws, &QWebSocket::disconnected, this, [this] {
             if (m_finished)
                 return;
             m_settle.stop();
-            const int code = int(m_ws->closeCode());
-            const QString reason = m_ws->closeReason().isEmpty()
+            const int code = m_closeFrameSeen
+                ? int(m_ws->closeCode())
+                : int(QWebSocketProtocol::CloseCodeAbnormalDisconnection);
+            const QString reason = m_ws->closeReason().isEmpty() || !m_closeFrameSeen
                 ? QString()
                 : QStringLiteral(": ") + m_ws->closeReason();
-            report(StepKind::RoundTrip, false,
-                   code == QWebSocketProtocol::CloseCodeBadOperation
-                       ? QStringLiteral("the server accepted the tunnel but cannot reach the TCP "
-                                        "service behind it (close code 1011%1)")
-                             .arg(reason)
-                       : QStringLiteral("the server closed the WebSocket at once (close code %1%2)")
-                             .arg(code)
-                             .arg(reason));
+            QString sentence;
+            if (code == QWebSocketProtocol::CloseCodeAbnormalDisconnection)
+                sentence = QStringLiteral(
+                    "the connection was dropped without a WebSocket close frame (close code 1006, "
+                    "abnormal closure): usually the server cannot reach the TCP service behind it "
+                    "(the original Go server drops the connection so), or a proxy or firewall on "
+                    "the way cut the connection");
+            else if (code == QWebSocketProtocol::CloseCodeBadOperation)
+                sentence = QStringLiteral("the server accepted the tunnel but cannot reach the TCP "
+                                          "service behind it (close code 1011%1)")
+                               .arg(reason);
+            else
+                sentence = QStringLiteral("the server closed the WebSocket at once (close code "
+                                          "%1%2)")
+                               .arg(code)
+                               .arg(reason);
+            report(StepKind::RoundTrip, false, sentence);
             finish(false);
         });
         m_pingSent.start();

@@ -69,6 +69,7 @@ private:
     int m_lookupId = -1;
     bool m_tcpDone = false;
     bool m_tlsDone = false;
+    bool m_closeFrameSeen = false; // the server's close frame, before the connection ended
     bool m_finished = false;
     bool m_works = false;
 };

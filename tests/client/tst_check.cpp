@@ -2,12 +2,14 @@
 // of our server (README configuration) plus locations that answer 400, 401, 404, 502, a
 // redirect, a location that drops the Upgrade headers, tinyproxy asking for credentials, and a
 // wrong pin. The output must name the cause; the exit code is 0 only when a tunnel would work.
+#include "droppingwebsocketserver.h"
 #include "endpoints.h"
 #include "nginxprocess.h"
 #include "proxyprocess.h"
 #include "testcertificates.h"
 #include "towprocess.h"
 
+#include <QProcess>
 #include <QTcpServer>
 #include <QTemporaryDir>
 #include <QTest>
@@ -22,6 +24,7 @@ private Q_SLOTS:
     void diagnosis();
     void proxyAuthentication();
     void remoteUnreachable();
+    void droppedWithoutCloseFrame();
 
 private:
     QString url(const QString &path) const
@@ -222,6 +225,32 @@ void TestCheck::remoteUnreachable()
              qPrintable(result.standardOutput));
     QCOMPARE(result.exitCode, 1);
     QCOMPARE(server.stop(), 0);
+}
+
+// The original Go server, when its remote is down, accepts the upgrade and drops the connection
+// without a close frame: that is 1006, whatever QWebSocket's closeCode() says.
+void TestCheck::droppedWithoutCloseFrame()
+{
+    DroppingWebSocketServer server(0);
+    QVERIFY(server.listen(QHostAddress::LocalHost));
+    // Started without waiting, so that this thread's event loop serves the server meanwhile.
+    QProcess check;
+    check.start(
+        TowProcess::executable(),
+        {QStringLiteral("check"), QStringLiteral("ws://127.0.0.1:%1/").arg(server.serverPort())});
+    QVERIFY(check.waitForStarted());
+    QTRY_COMPARE_WITH_TIMEOUT(check.state(), QProcess::NotRunning, 60000);
+    const QString output = QString::fromUtf8(check.readAllStandardOutput());
+    QVERIFY2(output.contains(QLatin1String("[ok]   HTTP upgrade: HTTP 101")), qPrintable(output));
+    QVERIFY2(output.contains(QLatin1String(
+                 "[FAIL] Round trip: the connection was dropped without a WebSocket close frame "
+                 "(close code 1006, abnormal closure): usually the server cannot reach the TCP "
+                 "service behind it")),
+             qPrintable(output));
+    QVERIFY2(!output.contains(QLatin1String("close code 1000")), qPrintable(output));
+    QVERIFY(output.contains(QLatin1String("Result: a tunnel would NOT work.")));
+    QCOMPARE(check.exitStatus(), QProcess::NormalExit);
+    QCOMPARE(check.exitCode(), 1);
 }
 
 QTEST_GUILESS_MAIN(TestCheck)

@@ -1,6 +1,8 @@
 // ConnectionCheck as the tray app uses it, in process: its steps arrive as data, in order, and
-// the verdict matches; against our real server process and against a closed port.
+// the verdict matches; against our real server process, a closed port, and a server that drops
+// the connection after the upgrade.
 #include "client/connectioncheck.h"
+#include "droppingwebsocketserver.h"
 #include "endpoints.h"
 #include "towprocess.h"
 
@@ -17,6 +19,8 @@ private Q_SLOTS:
     void works();
     void closedPort();
     void badCaFile();
+    void droppedAfterUpgrade_data();
+    void droppedAfterUpgrade();
 };
 
 void TestConnectionCheck::works()
@@ -87,6 +91,43 @@ void TestConnectionCheck::badCaFile()
     QCOMPARE(check.steps().size(), 1);
     QCOMPARE(check.steps().at(0).kind, Kind::Tls);
     QVERIFY(check.steps().at(0).sentence.contains(QLatin1String("cannot read the CA file")));
+}
+
+void TestConnectionCheck::droppedAfterUpgrade_data()
+{
+    QTest::addColumn<int>("closeCode"); // 0: no close frame at all
+    QTest::addColumn<QString>("expected");
+    QTest::newRow("no close frame")
+        << 0
+        << "the connection was dropped without a WebSocket close frame (close code 1006, abnormal "
+           "closure): usually the server cannot reach the TCP service behind it";
+    QTest::newRow("close frame 1000")
+        << 1000 << "the server closed the WebSocket at once (close code 1000)";
+    QTest::newRow("close frame 1001")
+        << 1001 << "the server closed the WebSocket at once (close code 1001)";
+}
+
+void TestConnectionCheck::droppedAfterUpgrade()
+{
+    QFETCH(int, closeCode);
+    QFETCH(QString, expected);
+    DroppingWebSocketServer server(closeCode);
+    QVERIFY(server.listen(QHostAddress::LocalHost));
+    ClientOptions options;
+    options.proxy = QStringLiteral("none");
+    options.serverUrl = QUrl(QStringLiteral("ws://127.0.0.1:%1/").arg(server.serverPort()));
+    ConnectionCheck check(options);
+    QSignalSpy finished(&check, &ConnectionCheck::finished);
+    check.start();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, 30000);
+    QVERIFY(!check.works());
+    const ConnectionCheck::Step upgrade = check.steps().at(check.steps().size() - 2);
+    QCOMPARE(upgrade.kind, Kind::Upgrade);
+    QCOMPARE(upgrade.httpStatus, 101);
+    const ConnectionCheck::Step last = check.steps().constLast();
+    QCOMPARE(last.kind, Kind::RoundTrip);
+    QVERIFY(!last.ok);
+    QVERIFY2(last.sentence.contains(expected), qPrintable(last.sentence));
 }
 
 QTEST_GUILESS_MAIN(TestConnectionCheck)
