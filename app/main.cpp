@@ -33,7 +33,10 @@
 #endif
 
 #ifdef TOW_HAVE_UI
+#include "desktopsession.h"
 #include "trayentry.h"
+
+#include <QProcessEnvironment>
 #endif
 #ifdef TOW_TRAY_MODULE_FILE
 #include <QDir>
@@ -247,6 +250,22 @@ std::variant<QList<Profile>, int> selectProfiles(const CommandLine &commandLine)
     return selected;
 }
 
+#ifdef TOW_HAVE_UI
+// No arguments on a machine without a display (a VPS over SSH): the headless commands, in the
+// README's words.
+void printNoDesktopSession()
+{
+    printError(
+        QStringLiteral("the tray app needs a desktop session, and there is no display here "
+                       "(neither DISPLAY nor WAYLAND_DISPLAY); a tunnel runs headless with"));
+    std::fputs("  tcp-over-websocket server -listen_ws :8080 -remote_tcp 127.0.0.1:22\n"
+               "  tcp-over-websocket client -listen_tcp 127.0.0.1:1234 -remote_ws "
+               "ws://example.org:8080/\n"
+               "(see --help)\n",
+               stderr);
+}
+#endif
+
 #if defined(TOW_TRAY_MODULE_FILE)
 // The tray module lives in lib/tcp-over-websocket/ beside the executable's bin/, installed as in
 // the build tree.
@@ -306,6 +325,11 @@ int main(int argc, char *argv[])
         return 0;
     case CommandLine::Mode::Tray:
 #ifdef TOW_HAVE_UI
+        if (!DesktopSession::isAvailable(QProcessEnvironment::systemEnvironment())) {
+            // Qt would abort in QApplication; say what runs here instead, without loading the UI.
+            printNoDesktopSession();
+            return kExitRuntimeError;
+        }
         return runTray(argc, argv);
 #else
         printError(QStringLiteral("this build has no tray app (it was built with "

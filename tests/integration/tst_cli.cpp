@@ -23,6 +23,9 @@ private Q_SLOTS:
     void emptyTokenInConfig();
     void logLineFormat_data();
     void logLineFormat();
+#if defined(TOW_HAVE_UI) && defined(Q_OS_UNIX) && !defined(Q_OS_DARWIN)
+    void noArgumentsWithoutDisplay();
+#endif
 #if defined(TOW_HAVE_UI) && defined(Q_OS_LINUX)
     void headlessFacesMapNoWidgets();
     void trayModuleMissing();
@@ -161,6 +164,42 @@ void TestCli::logLineFormat()
     QCOMPARE(tow.stop(), 0);
 }
 
+#if defined(TOW_HAVE_UI) && defined(Q_OS_UNIX) && !defined(Q_OS_DARWIN)
+void TestCli::noArgumentsWithoutDisplay()
+{
+    // A VPS over SSH: no display for Qt. The tray app is not started at all (Qt would abort after
+    // "could not connect to display"); the headless commands are shown instead, as in README.
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    for (const char *name : {"DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"})
+        environment.remove(QString::fromLatin1(name));
+    QProcess tray;
+    tray.setProcessEnvironment(environment);
+    tray.start(TowProcess::executable(), {});
+    QVERIFY(tray.waitForFinished(10000));
+    QCOMPARE(tray.exitStatus(), QProcess::NormalExit);
+    QCOMPARE(tray.exitCode(), 1);
+    QCOMPARE(tray.readAllStandardOutput(), QByteArray());
+    const QString error = QString::fromLocal8Bit(tray.readAllStandardError());
+    QCOMPARE(error,
+             QStringLiteral(
+                 "tcp-over-websocket: the tray app needs a desktop session, and there is no "
+                 "display here (neither DISPLAY nor WAYLAND_DISPLAY); a tunnel runs headless with\n"
+                 "  tcp-over-websocket server -listen_ws :8080 -remote_tcp 127.0.0.1:22\n"
+                 "  tcp-over-websocket client -listen_tcp 127.0.0.1:1234 -remote_ws "
+                 "ws://example.org:8080/\n"
+                 "(see --help)\n"));
+    QVERIFY(!error.contains(QLatin1String("could not connect to display")));
+    // The two commands are README's, word for word.
+    QFile readme(QStringLiteral(TOW_SOURCE_DIR "/README.md"));
+    QVERIFY(readme.open(QIODevice::ReadOnly));
+    const QByteArray text = readme.readAll();
+    QVERIFY(
+        text.contains("\ntcp-over-websocket server -listen_ws :8080 -remote_tcp 127.0.0.1:22\n"));
+    QVERIFY(text.contains("\ntcp-over-websocket client -listen_tcp 127.0.0.1:1234 -remote_ws "
+                          "ws://example.org:8080/\n"));
+}
+#endif
+
 #if defined(TOW_HAVE_UI) && defined(Q_OS_LINUX)
 void TestCli::headlessFacesMapNoWidgets()
 {
@@ -194,6 +233,10 @@ void TestCli::trayModuleMissing()
     const QString copy = dir.filePath(QStringLiteral("bin/tcp-over-websocket"));
     QVERIFY(QFile::copy(TowProcess::executable(), copy));
     QProcess tray;
+    // A display of no kind, so that the module is looked for also where the test has no desktop.
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    environment.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
+    tray.setProcessEnvironment(environment);
     tray.start(copy, {});
     QVERIFY(tray.waitForFinished(10000));
     QCOMPARE(tray.exitCode(), 1);

@@ -1,5 +1,6 @@
 // Command-line parsing: the original Go tool's flags, GNU spellings and clear errors.
 #include "commandline.h"
+#include "desktopsession.h"
 
 #include <QTemporaryFile>
 #include <QTest>
@@ -16,6 +17,8 @@ private Q_SLOTS:
     void errors();
     void helpAndVersion();
     void noArgumentsMeansTray();
+    void desktopSession_data();
+    void desktopSession();
     void keepAlive();
     void serverHardening();
     void clientOptions();
@@ -320,6 +323,43 @@ void TestCommandLine::noArgumentsMeansTray()
     const auto parsed = CommandLine::parse({"tcp-over-websocket"}, &error);
     QVERIFY(parsed);
     QCOMPARE(parsed->mode, CommandLine::Mode::Tray);
+}
+
+void TestCommandLine::desktopSession_data()
+{
+    // Whether no arguments may start the tray app (QApplication), from the environment alone.
+    QTest::addColumn<QStringList>("environment"); // NAME=VALUE
+    QTest::addColumn<bool>("available"); // on Linux and the BSDs; Windows and macOS: always
+    QTest::newRow("nothing") << QStringList {"HOME=/root"} << false;
+    QTest::newRow("empty DISPLAY") << QStringList {"DISPLAY="} << false;
+    QTest::newRow("X11") << QStringList {"DISPLAY=:0"} << true;
+    QTest::newRow("Wayland") << QStringList {"WAYLAND_DISPLAY=wayland-0"} << true;
+    QTest::newRow("offscreen") << QStringList {"QT_QPA_PLATFORM=offscreen"} << true;
+    QTest::newRow("minimal") << QStringList {"QT_QPA_PLATFORM=minimal"} << true;
+    QTest::newRow("vnc with options") << QStringList {"QT_QPA_PLATFORM=vnc:size=800x600"} << true;
+    QTest::newRow("xcb without DISPLAY")
+        << QStringList {"QT_QPA_PLATFORM=xcb", "WAYLAND_DISPLAY=wayland-0"} << false;
+    QTest::newRow("xcb with DISPLAY") << QStringList {"QT_QPA_PLATFORM=xcb", "DISPLAY=:1"} << true;
+    QTest::newRow("wayland without WAYLAND_DISPLAY")
+        << QStringList {"QT_QPA_PLATFORM=wayland", "DISPLAY=:0"} << false;
+    QTest::newRow("list falls back to xcb")
+        << QStringList {"QT_QPA_PLATFORM=wayland;xcb", "DISPLAY=:0"} << true;
+    QTest::newRow("list of display platforms, no display")
+        << QStringList {"QT_QPA_PLATFORM=wayland;xcb"} << false;
+    QTest::newRow("empty QT_QPA_PLATFORM") << QStringList {"QT_QPA_PLATFORM="} << false;
+}
+
+void TestCommandLine::desktopSession()
+{
+    QFETCH(QStringList, environment);
+    QFETCH(bool, available);
+    QProcessEnvironment values;
+    for (const QString &entry : environment)
+        values.insert(entry.section(QLatin1Char('='), 0, 0), entry.section(QLatin1Char('='), 1));
+#if !defined(Q_OS_UNIX) || defined(Q_OS_DARWIN)
+    available = true;
+#endif
+    QCOMPARE(DesktopSession::isAvailable(values), available);
 }
 
 void TestCommandLine::keepAlive()
