@@ -3,6 +3,7 @@
 #include <QHostAddress>
 #include <QNetworkProxyFactory>
 #include <QNetworkProxyQuery>
+#include <algorithm>
 
 namespace {
 
@@ -44,51 +45,115 @@ QString variable(const QProcessEnvironment *environment, const QString &upper)
     return value.isEmpty() ? read(upper.toLower()) : value;
 }
 
-// NO_PROXY as Go reads it: comma-separated host names (matching the name and its subdomains,
-// with or without a leading '.'), IP addresses, CIDR ranges, optional ":port", or "*".
+// An IP address as Go's net.ParseIP reads one: four decimal parts for IPv4 (QHostAddress alone
+// would also take "10.1" or "10"), anything with a colon for IPv6.
+std::optional<QHostAddress> parseIp(const QString &text)
+{
+    if (text.isEmpty())
+        return std::nullopt;
+    if (!text.contains(QLatin1Char(':'))) {
+        const QStringList parts = text.split(QLatin1Char('.'));
+        if (parts.size() != 4)
+            return std::nullopt;
+        for (const QString &part : parts) {
+            if (part.isEmpty() || part.size() > 3
+                || !std::all_of(part.cbegin(), part.cend(), [](QChar c) { return c.isDigit(); }))
+                return std::nullopt;
+        }
+    }
+    const QHostAddress address(text);
+    if (address.isNull())
+        return std::nullopt;
+    return address;
+}
+
+// Go's net.SplitHostPort: "host:port", "[v6]:port" (the port may be empty); false for "host",
+// "[v6]" or a bare IPv6 address, which have no port.
+bool splitHostPort(const QString &text, QString *host, QString *port)
+{
+    if (text.startsWith(QLatin1Char('['))) {
+        const qsizetype close = text.indexOf(QLatin1Char(']'));
+        if (close < 0 || close + 1 >= text.size() || text.at(close + 1) != QLatin1Char(':'))
+            return false;
+        *host = text.mid(1, close - 1);
+        *port = text.mid(close + 2);
+    } else {
+        const qsizetype colon = text.lastIndexOf(QLatin1Char(':'));
+        if (colon < 0 || text.left(colon).contains(QLatin1Char(':')))
+            return false;
+        *host = text.left(colon);
+        *port = text.mid(colon + 1);
+    }
+    return !port->contains(QLatin1Char('[')) && !port->contains(QLatin1Char(']'));
+}
+
+// Whether NO_PROXY keeps the target off the proxy, exactly as golang.org/x/net/http/httpproxy
+// decides (config.init and config.useProxy in proxy.go), which Go's net/http uses:
+// - localhost and loopback addresses never go through a proxy, whatever the variables say;
+// - entries are comma-separated, trimmed, case-insensitive; "*" matches every host;
+// - an IP address or CIDR range ("10.0.0.0/8", "2001:db8::/32") matches IP targets only;
+// - "example.org" matches the host and its subdomains, ".example.org" and "*.example.org" only
+//   the subdomains; a name never matches an IP target;
+// - an entry may end in ":port" ("host:8080", "1.2.3.4:80", "[2001:db8::1]:443"), then it applies
+//   to that port only (the URL's, or 80 for ws:// and 443 for wss://);
+// - international names compare in their ASCII (punycode) form.
 bool excluded(const QString &noProxy, const QUrl &target)
 {
-    const QString host = target.host().toLower();
-    const QHostAddress address(host);
-    if (host == QLatin1String("localhost") || (!address.isNull() && address.isLoopback()))
-        return true; // Go never proxies loopback, whatever the variables say
-    const int port = target.port(target.scheme() == QLatin1String("wss") ? 443 : 80);
-    const QStringList entries = noProxy.split(QLatin1Char(','), Qt::SkipEmptyParts);
-    for (QString entry : entries) {
-        entry = entry.trimmed().toLower();
+    const QString host = target.host(QUrl::EncodeUnicode).toLower();
+    const QString port =
+        QString::number(target.port(target.scheme() == QLatin1String("wss") ? 443 : 80));
+    const std::optional<QHostAddress> address = parseIp(host);
+    if (host == QLatin1String("localhost") || (address && address->isLoopback()))
+        return true;
+    for (const QString &item : noProxy.split(QLatin1Char(','))) {
+        const QString entry = item.trimmed().toLower();
         if (entry.isEmpty())
             continue;
         if (entry == QLatin1String("*"))
             return true;
-        if (entry.contains(QLatin1Char('/'))) {
-            const auto subnet = QHostAddress::parseSubnet(entry);
-            if (!address.isNull()
-                && subnet.first.protocol() != QAbstractSocket::UnknownNetworkLayerProtocol
-                && address.isInSubnet(subnet))
+        const qsizetype slash = entry.indexOf(QLatin1Char('/'));
+        if (slash > 0 && parseIp(entry.left(slash))) {
+            const QString bits = entry.mid(slash + 1);
+            const int maxBits = entry.left(slash).contains(QLatin1Char(':')) ? 128 : 32;
+            bool number = !bits.isEmpty() && bits.size() <= 3
+                && std::all_of(bits.cbegin(), bits.cend(), [](QChar c) { return c.isDigit(); });
+            if (number && bits.toInt() <= maxBits) {
+                if (address && address->isInSubnet(QHostAddress::parseSubnet(entry)))
+                    return true;
+                continue;
+            }
+        }
+        QString entryHost;
+        QString entryPort;
+        if (!splitHostPort(entry, &entryHost, &entryPort)) {
+            entryHost = entry;
+            entryPort.clear();
+        } else if (entryHost.isEmpty()) {
+            continue; // ":80": no host part
+        }
+        const bool portMatches = entryPort.isEmpty() || entryPort == port;
+        if (const auto entryAddress = parseIp(entryHost)) {
+            if (address && entryAddress->isEqual(*address) && portMatches)
                 return true;
             continue;
         }
-        // An optional port: "host:port", "[v6]:port".
-        int entryPort = -1;
-        const int colon = entry.lastIndexOf(QLatin1Char(':'));
-        if (colon > 0 && entry.count(QLatin1Char(':')) == 1) {
-            entryPort = entry.mid(colon + 1).toInt();
-            entry.truncate(colon);
-        } else if (entry.startsWith(QLatin1Char('[')) && entry.contains(QLatin1String("]:"))) {
-            entryPort = entry.mid(entry.lastIndexOf(QLatin1Char(':')) + 1).toInt();
-            entry = entry.mid(1, entry.indexOf(QLatin1Char(']')) - 1);
+        if (entryHost.startsWith(QLatin1String("*.")))
+            entryHost.remove(0, 1);
+        const bool matchesHostItself = !entryHost.startsWith(QLatin1Char('.'));
+        if (matchesHostItself)
+            entryHost.prepend(QLatin1Char('.'));
+        // Go converts only names that are not ASCII, and keeps the entry as written when that
+        // fails.
+        if (std::any_of(entryHost.cbegin(), entryHost.cend(),
+                        [](QChar c) { return c.unicode() >= 0x80; })) {
+            const QByteArray ace = QUrl::toAce(entryHost.mid(1));
+            if (!ace.isEmpty())
+                entryHost = QLatin1Char('.') + QString::fromLatin1(ace);
         }
-        if (entryPort > 0 && entryPort != port)
+        if (address)
             continue;
-        const QHostAddress entryAddress(entry);
-        if (!entryAddress.isNull()) {
-            if (!address.isNull() && entryAddress.isEqual(address))
-                return true;
-            continue;
-        }
-        if (entry.startsWith(QLatin1Char('.')))
-            entry.remove(0, 1);
-        if (host == entry || host.endsWith(QLatin1Char('.') + entry))
+        if ((host.endsWith(entryHost) || (matchesHostItself && host == entryHost.mid(1)))
+            && portMatches)
             return true;
     }
     return false;

@@ -11,6 +11,8 @@ class TestProxyResolver : public QObject
 private Q_SLOTS:
     void resolve_data();
     void resolve();
+    void noProxyAsGo_data();
+    void noProxyAsGo();
     void processEnvironmentReadAtEachCall();
     void errors_data();
     void errors();
@@ -70,10 +72,10 @@ void TestProxyResolver::resolve_data()
         << "wss://tunnel.example.org/"
         << "no proxy"
         << "";
-    QTest::newRow("NO_PROXY leading dot")
+    QTest::newRow("NO_PROXY leading dot: subdomains only")
         << "" << QStringList {"HTTPS_PROXY=http://p:1", "no_proxy=.example.org"}
         << "wss://example.org/"
-        << "no proxy"
+        << "HTTP proxy p:1"
         << "";
     QTest::newRow("NO_PROXY other domain")
         << "" << QStringList {"HTTPS_PROXY=http://p:1", "NO_PROXY=example.org"}
@@ -120,6 +122,127 @@ void TestProxyResolver::resolve()
     QVERIFY2(proxy, qPrintable(error));
     QCOMPARE(ProxyResolver::describe(*proxy), expected);
     QCOMPARE(proxy->user(), user);
+}
+
+void TestProxyResolver::noProxyAsGo_data()
+{
+    // Rows from golang.org/x/net/http/httpproxy's proxy_test.go (UseProxyTests with its noProxy
+    // list, TestAllNoProxy, TestInvalidNoProxy, the NO_PROXY cases of ProxyForURLTests), with ws://
+    // in place of http://, then rows for the rules they leave out (port of a name, wss:// default
+    // port, case, bare IPv6 entries).
+    QTest::addColumn<QString>("noProxy");
+    QTest::addColumn<QString>("target");
+    QTest::addColumn<bool>("proxied");
+
+    const QString goList = QStringLiteral(
+        "foobar.com, .barbaz.net, *.wildcard.io, 192.168.1.1, 192.168.1.2:81, 192.168.1.3:80, "
+        "10.0.0.0/30, 2001:db8::52:0:1, [2001:db8::52:0:2]:443, [2001:db8::52:0:3]:80, "
+        "2002:db8:a::45/64");
+    const struct
+    {
+        const char *host;
+        bool proxied;
+    } useProxyTests[] = {
+        {"localhost", false},
+        {"127.0.0.1", false},
+        {"127.0.0.2", false},
+        {"[::1]", false},
+        {"[::2]", true}, // not a loopback address
+        {"192.168.1.1", false}, // matches exact IPv4
+        {"192.168.1.2", true}, // ports do not match
+        {"192.168.1.3", false}, // matches exact IPv4:port
+        {"192.168.1.4", true}, // no match
+        {"10.0.0.2", false}, // matches IPv4/CIDR
+        {"[2001:db8::52:0:1]", false}, // matches exact IPv6
+        {"[2001:db8::52:0:2]", true}, // no match
+        {"[2001:db8::52:0:3]", false}, // matches exact [IPv6]:port
+        {"[2002:db8:a::123]", false}, // matches IPv6/CIDR
+        {"[fe80::424b:c8be:1643:a1b6]", true}, // no match
+        {"barbaz.net", true}, // does not match as .barbaz.net
+        {"www.barbaz.net", false}, // does match as .barbaz.net
+        {"foobar.com", false}, // does match as foobar.com
+        {"www.foobar.com", false}, // match because NO_PROXY includes "foobar.com"
+        {"foofoobar.com", true}, // not match as a part of foobar.com
+        {"baz.com", true}, // not match as a part of barbaz.com
+        {"localhost.net", true}, // not match as suffix of address
+        {"local.localhost", true}, // not match as prefix as address
+        {"barbarbaz.net", true}, // not match, wrong domain
+        {"wildcard.io", true}, // does not match as *.wildcard.io
+        {"nested.wildcard.io", false}, // match as *.wildcard.io
+        {"awildcard.io", true}, // not a match because of '*'
+    };
+    for (const auto &test : useProxyTests) {
+        const QString target = QStringLiteral("ws://%1:80/").arg(QLatin1String(test.host));
+        QTest::addRow("Go list, %s", test.host) << goList << target << test.proxied;
+        QTest::addRow("*, %s", test.host) << "*" << target << false;
+    }
+    QTest::newRow("invalid entry :1") << ":1"
+                                      << "ws://example.com:80/" << true;
+
+    QTest::newRow("name") << "example.com"
+                          << "ws://example.com/" << false;
+    QTest::newRow("leading dot: not the name itself") << ".example.com"
+                                                      << "ws://example.com/" << true;
+    QTest::newRow("not a suffix of a label") << "ample.com"
+                                             << "ws://example.com/" << true;
+    QTest::newRow("name covers subdomains") << "example.com"
+                                            << "ws://foo.example.com/" << false;
+    QTest::newRow("other domain") << ".foo.com"
+                                  << "ws://example.com/" << true;
+    QTest::newRow("IDN entry, IDN host") << ".示例.com"
+                                         << "ws://www.示例.com/" << false;
+    QTest::newRow("ACE entry, IDN host") << "xn--fsq092h.com"
+                                         << "ws://www.示例.com/" << false;
+    QTest::newRow("IDN entry, ACE host") << "示例.com"
+                                         << "ws://www.xn--fsq092h.com/" << false;
+
+    QTest::newRow("issue: .vm is not vm") << ".vm"
+                                          << "ws://vm:8080/" << true;
+    QTest::newRow("*.example.org: not the name") << "*.example.org"
+                                                 << "wss://example.org/" << true;
+    QTest::newRow("*.example.org: subdomain") << "*.example.org"
+                                              << "wss://a.b.example.org/" << false;
+    QTest::newRow("case-insensitive") << "EXAMPLE.org"
+                                      << "wss://Tunnel.Example.ORG/" << false;
+    QTest::newRow("name with its port") << "h:8080"
+                                        << "ws://h:8080/" << false;
+    QTest::newRow("name with another port") << "h:8080"
+                                            << "ws://h:9090/" << true;
+    QTest::newRow("wss default port 443") << "h:443"
+                                          << "wss://h/" << false;
+    QTest::newRow("ws default port 80") << "h:443"
+                                        << "ws://h/" << true;
+    QTest::newRow("name does not match an IP") << "example.com"
+                                               << "ws://93.184.216.34/" << true;
+    QTest::newRow("IP does not match a name") << "93.184.216.34"
+                                              << "ws://example.com/" << true;
+    QTest::newRow("bare IPv6 entry") << "2001:db8::1"
+                                     << "wss://[2001:db8::1]:8443/" << false;
+    QTest::newRow("IPv6 CIDR") << "2001:db8::/32"
+                               << "wss://[2001:db8:ff::1]/" << false;
+    QTest::newRow("spaces and empty entries") << " , other.org ,, example.org "
+                                              << "ws://example.org/" << false;
+    QTest::newRow("* among others") << "other.org,*"
+                                    << "ws://example.org/" << false;
+    QTest::newRow("empty") << ""
+                           << "ws://example.org/" << true;
+}
+
+void TestProxyResolver::noProxyAsGo()
+{
+    QFETCH(QString, noProxy);
+    QFETCH(QString, target);
+    QFETCH(bool, proxied);
+    QProcessEnvironment environment;
+    environment.insert(QStringLiteral("HTTP_PROXY"), QStringLiteral("http://p:1"));
+    environment.insert(QStringLiteral("HTTPS_PROXY"), QStringLiteral("http://p:1"));
+    environment.insert(QStringLiteral("NO_PROXY"), noProxy);
+    const QUrl url(target);
+    QVERIFY2(url.isValid(), qPrintable(url.errorString()));
+    QString error;
+    const auto proxy = ProxyResolver::resolve(QString(), url, &error, &environment);
+    QVERIFY2(proxy, qPrintable(error));
+    QCOMPARE(proxy->type() != QNetworkProxy::NoProxy, proxied);
 }
 
 void TestProxyResolver::processEnvironmentReadAtEachCall()
