@@ -32,6 +32,8 @@ const QStringList kTokenFile = {QStringLiteral("token-file"), QStringLiteral("to
 const QStringList kMaxTunnels = {QStringLiteral("max-tunnels"), QStringLiteral("max_tunnels")};
 const QStringList kMaxTunnelsPerIp = {QStringLiteral("max-tunnels-per-ip"),
                                       QStringLiteral("max_tunnels_per_ip")};
+const QStringList kMaxTlsHandshakes = {QStringLiteral("max-tls-handshakes"),
+                                       QStringLiteral("max_tls_handshakes")};
 const QStringList kHandshakeTimeout = {QStringLiteral("handshake-timeout"),
                                        QStringLiteral("handshake_timeout")};
 const QStringList kIdleTimeout = {QStringLiteral("idle-timeout"), QStringLiteral("idle_timeout")};
@@ -151,6 +153,8 @@ QString CommandLine::usage()
         "                       the environment variable TOW_TOKEN works too\n"
         "  --max-tunnels N      concurrent tunnels (default 10000, 0: no limit)\n"
         "  --max-tunnels-per-ip N  concurrent tunnels per client address (default 256)\n"
+        "  --max-tls-handshakes N  TLS handshakes in progress at once; beyond it the oldest\n"
+        "                       is closed (default 64)\n"
         "  --handshake-timeout SECONDS  close connections that are no tunnel by then (10)\n"
         "  --idle-timeout SECONDS  close tunnels without data for that long (default 0: never)\n"
         "  --stall-timeout SECONDS  close tunnels whose remote or client takes none of the\n"
@@ -217,6 +221,7 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     const QCommandLineOption tokenFile(kTokenFile, QString(), QStringLiteral("file"));
     const QCommandLineOption maxTunnels(kMaxTunnels, QString(), QStringLiteral("n"));
     const QCommandLineOption maxTunnelsPerIp(kMaxTunnelsPerIp, QString(), QStringLiteral("n"));
+    const QCommandLineOption maxTlsHandshakes(kMaxTlsHandshakes, QString(), QStringLiteral("n"));
     const QCommandLineOption handshakeTimeout(kHandshakeTimeout, QString(), QStringLiteral("s"));
     const QCommandLineOption idleTimeout(kIdleTimeout, QString(), QStringLiteral("s"));
     const QCommandLineOption stallTimeout(kStallTimeout, QString(), QStringLiteral("s"));
@@ -246,13 +251,14 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
                        tlsKey,           drainTimeout, logLevel,      help,
                        version,          proxy,        caFile,        pin,
                        serverName,       header,       keepAliveMode, pongTimeout,
-                       connectTimeout,   profile,      allAutostart});
+                       connectTimeout,   profile,      allAutostart,  maxTlsHandshakes});
     // Server-only options, in the order they are checked and reported (--token-file is shared:
     // the server requires the token, the client sends it).
     const QList<const QCommandLineOption *> serverOnly = {
-        &listenWs,         &remoteTcp,    &config,       &maxTunnels,   &maxTunnelsPerIp,
-        &handshakeTimeout, &idleTimeout,  &stallTimeout, &maxFrameSize, &allowedOrigin,
-        &realIpHeader,     &trustedProxy, &tlsCert,      &tlsKey,       &drainTimeout};
+        &listenWs,        &remoteTcp,        &config,       &maxTunnels,
+        &maxTunnelsPerIp, &handshakeTimeout, &idleTimeout,  &stallTimeout,
+        &maxFrameSize,    &allowedOrigin,    &realIpHeader, &trustedProxy,
+        &tlsCert,         &tlsKey,           &drainTimeout, &maxTlsHandshakes};
     // Options that only the client (and check) take: an error on the server.
     const QList<const QCommandLineOption *> clientOnly = {
         &listenTcp,   &remoteWs, &insecure,      &proxy,       &caFile,         &pin,
@@ -306,7 +312,7 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
           &config,      &tokenFile,     &maxTunnels,   &maxTunnelsPerIp, &handshakeTimeout,
           &idleTimeout, &stallTimeout,  &maxFrameSize, &realIpHeader,    &tlsCert,
           &tlsKey,      &drainTimeout,  &logLevel,     &proxy,           &caFile,
-          &serverName,  &keepAliveMode, &pongTimeout,  &connectTimeout}) {
+          &serverName,  &keepAliveMode, &pongTimeout,  &connectTimeout,  &maxTlsHandshakes}) {
         if (parser.values(*option).size() > 1)
             return fail(
                 QStringLiteral("%1 is given more than once").arg(flagName(option->names())));
@@ -434,6 +440,11 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
             if (!count(maxTunnelsPerIp, 0, 1000000, &number))
                 return std::nullopt;
             limits.maxTunnelsPerIp = int(number);
+        }
+        if (parser.isSet(maxTlsHandshakes)) {
+            if (!count(maxTlsHandshakes, 1, 1000000, &number))
+                return std::nullopt;
+            limits.maxTlsHandshakes = int(number);
         }
         if (parser.isSet(maxFrameSize)) {
             if (!count(maxFrameSize, 1024, qint64(64) * 1024 * 1024, &number))

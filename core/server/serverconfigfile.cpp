@@ -331,17 +331,20 @@ std::optional<ServerOptions> ServerConfigFile::load(const QString &path,
         } else {
             const QJsonObject object = limits.toObject();
             const QString where = QStringLiteral("limits");
-            reader.checkKeys(
-                object, where,
-                {QStringLiteral("maxTunnels"), QStringLiteral("maxTunnelsPerIp"),
-                 QStringLiteral("handshakeTimeoutSeconds"), QStringLiteral("maxPendingConnections"),
-                 QStringLiteral("idleTimeoutSeconds"), QStringLiteral("maxFrameBytes")});
+            reader.checkKeys(object, where,
+                             {QStringLiteral("maxTunnels"), QStringLiteral("maxTunnelsPerIp"),
+                              QStringLiteral("handshakeTimeoutSeconds"),
+                              QStringLiteral("maxPendingConnections"),
+                              QStringLiteral("idleTimeoutSeconds"), QStringLiteral("maxFrameBytes"),
+                              QStringLiteral("maxTlsHandshakes")});
             reader.readInt(object, where, QStringLiteral("maxTunnels"), 0, 1000000,
                            &options.limits.maxTunnels);
             reader.readInt(object, where, QStringLiteral("maxTunnelsPerIp"), 0, 1000000,
                            &options.limits.maxTunnelsPerIp);
             reader.readInt(object, where, QStringLiteral("maxPendingConnections"), 1, 1000000,
                            &options.limits.maxPendingConnections);
+            reader.readInt(object, where, QStringLiteral("maxTlsHandshakes"), 1, 1000000,
+                           &options.limits.maxTlsHandshakes);
             reader.readSeconds(object, where, QStringLiteral("handshakeTimeoutSeconds"),
                                &options.limits.handshakeTimeoutMs);
             if (object.contains(QStringLiteral("handshakeTimeoutSeconds"))

@@ -36,6 +36,10 @@ struct ServerLimits
     // Connections still waiting to become a tunnel; beyond it the oldest is closed, so a flood
     // of idle sockets cannot push out real clients.
     int maxPendingConnections = 1024;
+    // TLS handshakes in progress at once (they count as pending connections too); beyond it the
+    // oldest is closed. Each one holds about 80 KB (OpenSSL's state and buffers), so the limit
+    // bounds what clients that start a handshake and stop can take: 64 x 80 KB = 5 MB.
+    int maxTlsHandshakes = 64;
     int idleTimeoutMs = 0; // a tunnel without data either way for this long is closed (0: never)
 };
 

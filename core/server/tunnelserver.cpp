@@ -133,8 +133,16 @@ bool TunnelServer::listen(QString *error)
                 qCDebug(lcServer).noquote()
                     << peer.toString() << "closed: TLS handshake failed:" << reason;
             });
+    connect(m_tcpServer, &TunnelTcpServer::tlsHandshakeEvicted, this,
+            [this](const QHostAddress &peer) {
+                m_metrics.countHandshakeFailure(QStringLiteral("evicted"));
+                qCDebug(lcServer).noquote()
+                    << peer.toString()
+                    << "closed: its TLS handshake was the oldest of too many at once";
+            });
     if (tls)
         m_tcpServer->setTlsConfiguration(tls->configuration());
+    m_tcpServer->setMaxTlsHandshakes(m_options.limits.maxTlsHandshakes);
     connect(m_tcpServer, &BackoffTcpServer::acceptFailed, this,
             [this] { m_metrics.countAcceptError(); });
     if (!m_tcpServer->listenOn(m_options.listen, error)) {
@@ -205,6 +213,8 @@ bool TunnelServer::reload(const ServerOptions &options, QString *error)
         m_metrics.routeBytes(route.path);
     if (tls && m_tcpServer)
         m_tcpServer->setTlsConfiguration(tls->configuration());
+    if (m_tcpServer)
+        m_tcpServer->setMaxTlsHandshakes(m_options.limits.maxTlsHandshakes);
     m_metrics.countReload(true);
     qCInfo(lcServer) << "configuration reloaded:" << m_options.routes.size() << "route(s);"
                      << activeTunnels() << "open tunnel(s) kept";

@@ -4,6 +4,7 @@
 #include "relay/writethrough.h"
 
 #include <QSslSocket>
+#include <algorithm>
 
 TunnelTcpServer::TunnelTcpServer(qint64 socketReadBufferBytes, QObject *parent)
     : BackoffTcpServer(lcServer, parent), m_socketReadBufferBytes(socketReadBufferBytes)
@@ -44,22 +45,42 @@ void TunnelTcpServer::incomingConnection(qintptr socketDescriptor)
     }
     socket->setSslConfiguration(m_tlsConfiguration);
     connect(socket, &QSslSocket::encrypted, this, [this, socket] {
-        socket->disconnect(this);
+        handshakeEnded(socket);
         Q_EMIT ready(socket);
     });
     connect(socket, &QSslSocket::errorOccurred, this, [this, socket] {
-        socket->disconnect(this);
+        handshakeEnded(socket);
         Q_EMIT tlsHandshakeFailed(socket->peerAddress(), socket->errorString());
         socket->abort();
         socket->deleteLater();
     });
-    // Closed before the handshake ended without an error: aborted by the handshake timeout.
+    // Closed before the handshake ended without an error: aborted by the handshake timeout, an
+    // eviction (ours or the pending connections'), or the client.
     connect(socket, &QSslSocket::disconnected, this, [this, socket] {
-        socket->disconnect(this);
+        handshakeEnded(socket);
         socket->deleteLater();
     });
+    // A handshake holds OpenSSL's state and buffers from its start: beyond the limit the oldest
+    // one still in progress makes room (a client that starts handshakes and stops pushes out its
+    // own; a real client's takes milliseconds, so it is seldom the oldest).
+    m_handshaking.push_back(socket);
+    if (qsizetype(m_handshaking.size()) > m_maxTlsHandshakes) {
+        QSslSocket *oldest = m_handshaking.front();
+        handshakeEnded(oldest);
+        Q_EMIT tlsHandshakeEvicted(oldest->peerAddress());
+        oldest->abort();
+        oldest->deleteLater();
+    }
     prepare(socket);
     socket->startServerEncryption();
+}
+
+void TunnelTcpServer::handshakeEnded(QSslSocket *socket)
+{
+    socket->disconnect(this);
+    const auto it = std::find(m_handshaking.begin(), m_handshaking.end(), socket);
+    if (it != m_handshaking.end())
+        m_handshaking.erase(it);
 }
 
 void TunnelTcpServer::prepare(QTcpSocket *socket)

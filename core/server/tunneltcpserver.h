@@ -6,6 +6,9 @@
 #include "net/backofftcpserver.h"
 
 #include <QSslConfiguration>
+#include <deque>
+
+class QSslSocket;
 
 class TunnelTcpServer : public BackoffTcpServer
 {
@@ -18,6 +21,9 @@ public:
     // keep the configuration they started with (a renewed certificate applies to new ones).
     void setTlsConfiguration(const QSslConfiguration &configuration);
     bool isTls() const { return m_tls; }
+    // TLS handshakes in progress at once; beyond it the oldest is closed (tlsHandshakeEvicted).
+    void setMaxTlsHandshakes(int count) { m_maxTlsHandshakes = qMax(1, count); }
+    int tlsHandshakesInProgress() const { return int(m_handshaking.size()); }
 
     // Gives a connection to the QHttpServer bound to this server (as a pending connection).
     void handOverToHttp(QTcpSocket *socket);
@@ -31,14 +37,19 @@ Q_SIGNALS:
     // A TLS handshake failed (plain HTTP on the TLS port, an old protocol, a client that refused
     // our certificate); the socket is closed and deleted.
     void tlsHandshakeFailed(const QHostAddress &peer, const QString &reason);
+    // A TLS handshake was closed unfinished to make room for a newer one.
+    void tlsHandshakeEvicted(const QHostAddress &peer);
 
 protected:
     void incomingConnection(qintptr socketDescriptor) override;
 
 private:
     void prepare(QTcpSocket *socket);
+    void handshakeEnded(QSslSocket *socket);
 
     qint64 m_socketReadBufferBytes;
     bool m_tls = false;
     QSslConfiguration m_tlsConfiguration;
+    int m_maxTlsHandshakes = 64;
+    std::deque<QSslSocket *> m_handshaking; // oldest first; removed as each one ends
 };

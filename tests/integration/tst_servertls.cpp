@@ -17,7 +17,10 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <QWebSocket>
+#include <algorithm>
 #include <csignal>
+#include <memory>
+#include <vector>
 
 namespace {
 
@@ -149,6 +152,7 @@ private Q_SLOTS:
     void onlyTls12AndLater();
     void plainHttpIsClosed();
     void silentClientTimesOut();
+    void tlsHandshakesAreCapped();
     void badFiles_data();
     void badFiles();
 #ifdef Q_OS_UNIX // SIGHUP reloads; Windows has no such signal
@@ -433,6 +437,41 @@ void TestServerTls::silentClientTimesOut()
                     "tcp_over_websocket_handshake_failures_total{reason=\"timeout\"}"),
              2.0);
     QCOMPARE(server.process().state(), QProcess::Running);
+    QCOMPARE(server.stop(), 0);
+}
+
+// Clients that open connections and never finish a TLS handshake hold at most
+// --max-tls-handshakes of them (each holds OpenSSL's state, about 80 KB): every handshake beyond
+// that closes the oldest one still in progress, and real clients go on.
+void TestServerTls::tlsHandshakesAreCapped()
+{
+    TowProcess server, client;
+    QVERIFY(startServer(server, m_echo.serverPort(),
+                        {"--max-tls-handshakes", "4", "--handshake-timeout", "600"}));
+    const quint16 port = server.port();
+    std::vector<std::unique_ptr<QTcpSocket>> silent;
+    for (int i = 0; i < 10; ++i) {
+        silent.push_back(std::make_unique<QTcpSocket>());
+        silent.back()->connectToHost(QHostAddress::LocalHost, port);
+        QVERIFY(silent.back()->waitForConnected(5000));
+    }
+    const auto closed = [&silent] {
+        return std::count_if(silent.cbegin(), silent.cend(), [](const auto &socket) {
+            return socket->state() == QAbstractSocket::UnconnectedState;
+        });
+    };
+    QTRY_COMPARE_WITH_TIMEOUT(closed(), 6, 20000);
+    // The scrape's own handshake is one more: it closes another silent one.
+    QCOMPARE(metric(port, m_certificates.caFile(),
+                    "tcp_over_websocket_handshake_failures_total{reason=\"evicted\"}"),
+             7.0);
+    QTRY_COMPARE_WITH_TIMEOUT(closed(), 7, 20000);
+    // A real client's handshake takes its turn too, and its tunnel works.
+    QVERIFY(startClient(client, port));
+    EchoConnection connection;
+    QVERIFY(connection.open(client.port()));
+    QVERIFY(connection.roundTrip(patternBytes(3, 100000)));
+    QCOMPARE(client.stop(), 0);
     QCOMPARE(server.stop(), 0);
 }
 

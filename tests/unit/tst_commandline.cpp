@@ -36,6 +36,7 @@ void TestCommandLine::serverHardening()
                                             "--handshake-timeout",  "2.5",
                                             "--idle-timeout",       "60",
                                             "--stall-timeout",      "300",
+                                            "--max-tls-handshakes", "16",
                                             "--max-frame-size",     "65536",
                                             "--allowed-origin",     "https://a.example",
                                             "--allowed-origin",     "https://b.example",
@@ -52,6 +53,7 @@ void TestCommandLine::serverHardening()
     QCOMPARE(server.limits.handshakeTimeoutMs, 2500);
     QCOMPARE(server.limits.idleTimeoutMs, 60000);
     QCOMPARE(server.relay.stallTimeoutMs, 300000);
+    QCOMPARE(server.limits.maxTlsHandshakes, 16);
     QCOMPARE(server.relay.maxIncomingFrameBytes, 65536);
     QCOMPARE(server.routes.size(), 1);
     QCOMPARE(server.routes[0].allowedOrigins,
