@@ -53,6 +53,7 @@ void TestServerConfigFile::fullExample()
     QCOMPARE(options->limits.maxTunnelsPerIp, 20);
     QCOMPARE(options->limits.handshakeTimeoutMs, 3000);
     QCOMPARE(options->limits.maxPendingConnections, 100);
+    QCOMPARE(options->limits.maxTlsHandshakes, 32);
     QCOMPARE(options->limits.idleTimeoutMs, 600000);
     QCOMPARE(options->relay.maxIncomingFrameBytes, 1048576);
     QCOMPARE(options->routes.size(), 2);
