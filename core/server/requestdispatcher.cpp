@@ -179,10 +179,13 @@ void RequestDispatcher::watchUpgrade(QTcpSocket *socket)
 
 void RequestDispatcher::watchPlainConnection(QTcpSocket *socket)
 {
-    // The HTTP server reads this connection's requests. A request it has begun to read is not
-    // at the start of the buffer: leave it alone.
-    if (socket->isTransactionStarted())
-        return;
+    // The HTTP server reads this connection's requests, and may have begun to read one (its
+    // read transaction is started then: the buffer goes on in the middle of that request). So is
+    // it, with nothing read yet, while it waits for the next request (Qt 6.8 starts a transaction
+    // on each readyRead, also on an empty buffer), so a started transaction says nothing. What
+    // the buffer holds does: only a whole request head that asks for an upgrade, or whose
+    // framing is broken, is acted on, and only ever by refusing it and closing the connection,
+    // which is right for the middle of a request that looks like that too.
     HttpRequestHead head;
     qsizetype headBytes = 0;
     const auto parsed =
