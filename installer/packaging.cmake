@@ -196,6 +196,19 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "nginx | apache2 | caddy")
 if(TOW_BUILD_UI) # the desktop package does all the server package does
     set(CPACK_DEBIAN_PACKAGE_PROVIDES ${TOW_OTHER_PACKAGE_NAME})
+    # The tray icons are SVG, drawn by Qt's SVG icon engine plugin, which is loaded, not linked,
+    # so dpkg-shlibdeps cannot see it. Its package: libqt6svg6 on Debian 12, qt6-svg-plugins on
+    # Debian 13; asked from dpkg on the build machine.
+    set(tow_svg_plugin ${QT6_INSTALL_PREFIX}/${QT6_INSTALL_PLUGINS}/iconengines/libqsvgicon.so)
+    find_program(TOW_DPKG_QUERY dpkg-query)
+    if(TOW_DPKG_QUERY AND EXISTS ${tow_svg_plugin})
+        execute_process(COMMAND ${TOW_DPKG_QUERY} -S ${tow_svg_plugin}
+                        OUTPUT_VARIABLE tow_svg_owner OUTPUT_STRIP_TRAILING_WHITESPACE
+                        ERROR_QUIET RESULT_VARIABLE tow_svg_result)
+        if(tow_svg_result EQUAL 0 AND tow_svg_owner MATCHES "^([^:,]+)")
+            set(CPACK_DEBIAN_PACKAGE_DEPENDS ${CMAKE_MATCH_1})
+        endif()
+    endif()
 endif()
 set(CPACK_DEBIAN_PACKAGE_CONFLICTS ${TOW_OTHER_PACKAGE_NAME})
 set(CPACK_DEBIAN_PACKAGE_REPLACES ${TOW_OTHER_PACKAGE_NAME})

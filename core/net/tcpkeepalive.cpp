@@ -4,8 +4,9 @@
 #include <QVariant>
 
 #if defined(Q_OS_WIN)
-#include <mstcpip.h>
 #include <winsock2.h>
+// After winsock2.h, which declares what it uses.
+#include <mstcpip.h>
 #elif defined(Q_OS_UNIX)
 #include <netinet/in.h>
 #include <netinet/tcp.h>

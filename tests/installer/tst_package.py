@@ -86,6 +86,15 @@ def check_control(deb, flavour, version):
         names = (library, library + "t64")
         check(any(d.split(" ")[0] in names for d in depends),
               f"Depends lacks {library}: {depends}")
+    if flavour == "desktop":
+        # The tray icons need Qt's SVG icon engine, a plugin (loaded, not linked): its package
+        # (libqt6svg6 on Debian 12, qt6-svg-plugins on Debian 13) must be a dependency.
+        plugin = subprocess.run(["dpkg-query", "-S", "*/qt6/plugins/iconengines/libqsvgicon.so"],
+                                stdout=subprocess.PIPE, text=True).stdout
+        owner = plugin.split(":")[0].strip()
+        check(owner, "no installed package holds Qt's SVG icon engine plugin")
+        check(any(d.split(" ")[0] == owner for d in depends),
+              f"Depends lacks {owner} (Qt's SVG icon engine plugin): {depends}")
     # Every dependency is satisfiable on this Debian system (apt resolves, installs nothing).
     apt = require_program("apt-get", "apt")
     simulation = run([apt, "install", "--simulate", "--no-install-recommends", deb])
