@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 namespace {
@@ -365,6 +366,9 @@ int EpollEventDispatcher::waitForEvents(int timeoutMs, bool includeNotifiers)
             woken = 1;
             continue;
         }
+        // Before the notifiers run: Qt's read or write may close the descriptor.
+        if ((events[i].events & EPOLLERR) && !m_errorWatches.empty())
+            recordSocketError(fd);
         const auto it = m_watches.find(fd);
         if (it == m_watches.end())
             continue;
@@ -381,6 +385,36 @@ int EpollEventDispatcher::waitForEvents(int timeoutMs, bool includeNotifiers)
         queue(fd, it->second, QSocketNotifier::Write);
     }
     return woken;
+}
+
+void EpollEventDispatcher::watchSocketError(int fd, const void *owner)
+{
+    m_errorWatches[fd] = {owner, 0};
+}
+
+int EpollEventDispatcher::takeSocketError(int fd, const void *owner)
+{
+    const auto it = m_errorWatches.find(fd);
+    if (it == m_errorWatches.end() || it->second.owner != owner)
+        return 0;
+    const int error = it->second.error;
+    m_errorWatches.erase(it);
+    return error;
+}
+
+void EpollEventDispatcher::recordSocketError(int fd)
+{
+    const auto it = m_errorWatches.find(fd);
+    if (it == m_errorWatches.end() || it->second.error != 0)
+        return;
+    // Reading it clears it: EPOLLERR is not reported again, and Qt's next read of this socket
+    // finds what is left to read and then the end of the stream (its write: EPIPE). For a reset
+    // Qt reports exactly that anyway (RemoteHostClosedError); for any other error the record is
+    // what the owner goes by.
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0)
+        it->second.error = error;
 }
 
 void EpollEventDispatcher::queue(int fd, Watch &watch, int type)

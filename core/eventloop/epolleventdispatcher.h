@@ -46,6 +46,17 @@ public:
     void wakeUp() override;
     void interrupt() override;
 
+    // The error the kernel holds for a connected socket, recorded when epoll reports EPOLLERR
+    // on its descriptor, before any of its notifiers runs: how a reset is told from a normal
+    // close, which Qt reports alike (see SocketErrorWatch). Only for descriptors asked for: the
+    // record is read with SO_ERROR, which clears the kernel's copy. The record is owner's; a
+    // second watch of the same number (the descriptor was closed and its number reused) replaces
+    // it.
+    void watchSocketError(int fd, const void *owner);
+    // The error recorded for fd (0: none), and fd is no longer watched. Nothing when another
+    // owner watches fd now.
+    int takeSocketError(int fd, const void *owner);
+
 private:
     struct Watch
     {
@@ -71,6 +82,11 @@ private:
         uint64_t generation;
         bool operator>(const HeapEntry &other) const { return deadlineNs > other.deadlineNs; }
     };
+    struct ErrorWatch
+    {
+        const void *owner = nullptr;
+        int error = 0; // errno read with SO_ERROR once EPOLLERR came; 0 until then
+    };
     struct Pending
     {
         QSocketNotifier *notifier;
@@ -87,6 +103,7 @@ private:
     void unqueue(Watch &watch, int type);
     int waitForEvents(int timeoutMs, bool includeNotifiers);
     void consumeWakeUp();
+    void recordSocketError(int fd);
     int activateSocketNotifiers();
     int activateTimers();
     void schedule(int timerId, Timer &timer);
@@ -104,6 +121,7 @@ private:
     std::vector<int> m_dirty;
     std::deque<Pending> m_pending; // notifiers to activate in this pass
     std::vector<int> m_unpollable; // descriptors epoll refuses (regular files): always ready
+    std::unordered_map<int, ErrorWatch> m_errorWatches; // by descriptor
 
     std::unordered_map<int, Timer> m_timers; // by timer id
     std::unordered_map<QObject *, int> m_timerCounts; // timers per object

@@ -1,6 +1,7 @@
 #include "relay.h"
 
 #include "binaryframe.h"
+#include "eventloop/socketerrorwatch.h"
 #include "idlebuffers.h"
 #include "logcategories.h"
 #include "net/tcpkeepalive.h"
@@ -14,6 +15,8 @@
 #include <QTimerEvent>
 #include <QWebSocket>
 #include <QtEndian>
+#include <cerrno>
+#include <cstring>
 
 namespace {
 
@@ -110,6 +113,7 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
         m_tcp->setSocketOption(QAbstractSocket::LowDelayOption, 1);
         TcpKeepAlive::enable(m_tcp);
         m_tcpWriteThrough = WriteThrough::isPossible(m_tcp);
+        watchTcpErrors();
     } else if (m_tcp->state() == QAbstractSocket::UnconnectedState) {
         // Client side: the local peer may have sent everything and left during the handshake.
         m_tcpEnded = true;
@@ -166,6 +170,7 @@ Relay::~Relay()
     m_ws->disconnect(this);
     if (m_transport)
         m_transport->disconnect(this);
+    takeTcpError(); // stop watching, if the socket never reported its close
 }
 
 qint64 Relay::wsQueuedBytes() const
@@ -197,6 +202,7 @@ void Relay::onTcpConnected()
     m_tcp->setSocketOption(QAbstractSocket::LowDelayOption, 1);
     TcpKeepAlive::enable(m_tcp);
     m_tcpWriteThrough = WriteThrough::isPossible(m_tcp);
+    watchTcpErrors();
     if (m_wsEnded)
         closeTcpAfterFlush();
     pumpTcpToWs();
@@ -651,22 +657,59 @@ void Relay::onTcpBytesWritten()
     checkFinished();
 }
 
+void Relay::watchTcpErrors()
+{
+    const qintptr descriptor = m_tcp->socketDescriptor();
+    if (SocketErrorWatch::start(descriptor, this))
+        m_tcpWatchedDescriptor = descriptor;
+}
+
+void Relay::takeTcpError()
+{
+    if (m_tcpWatchedDescriptor < 0)
+        return;
+    const int error = SocketErrorWatch::take(m_tcpWatchedDescriptor, this);
+    m_tcpWatchedDescriptor = -1;
+    if (m_tcpSocketError == 0)
+        m_tcpSocketError = error;
+}
+
+bool Relay::tcpWasReset() const
+{
+    return m_tcpSocketError == ECONNRESET;
+}
+
 void Relay::onTcpDisconnected()
 {
-    if (!m_tcpEnded)
-        setReason(m_tcp->error() == QAbstractSocket::RemoteHostClosedError
-                          || m_tcp->error() == QAbstractSocket::UnknownSocketError
-                      ? QStringLiteral("tcp closed")
-                      : QStringLiteral("tcp error: %1").arg(m_tcp->errorString()));
+    // Qt reports a reset as RemoteHostClosedError, as a normal close (see SocketErrorWatch); the
+    // error the event loop recorded tells them apart, where it can. Any other error it recorded
+    // is one too, but EPIPE: a reset after the peer's FIN (our writes reached a peer that had
+    // closed), a close for Qt and for us.
+    takeTcpError();
+    const bool reset = tcpWasReset();
+    const bool kernelError = m_tcpSocketError != 0 && !reset && m_tcpSocketError != EPIPE;
+    const bool closedByPeer = m_tcp->error() == QAbstractSocket::RemoteHostClosedError
+        || m_tcp->error() == QAbstractSocket::UnknownSocketError;
+    if (!m_tcpEnded) {
+        if (reset)
+            setReason(QStringLiteral("tcp reset"));
+        else if (kernelError)
+            setReason(QStringLiteral("tcp error: %1")
+                          .arg(QString::fromLocal8Bit(std::strerror(m_tcpSocketError))));
+        else
+            setReason(closedByPeer ? QStringLiteral("tcp closed")
+                                   : QStringLiteral("tcp error: %1").arg(m_tcp->errorString()));
+    }
     if (m_tcpEnded && (m_closeAfterTail || m_wsClosing))
         return; // already handled (onTcpError and disconnected() both come here)
     m_tcpEnded = true;
-    const bool tcpFailed = m_tcp->error() != QAbstractSocket::RemoteHostClosedError
-        && m_tcp->error() != QAbstractSocket::UnknownSocketError && !m_tcpClosing;
+    const bool tcpFailed = (reset || kernelError || !closedByPeer) && !m_tcpClosing;
     // 1011: RFC 6455 forbids sending 1006 (Qt's CloseCodeAbnormalDisconnection).
     m_tailCloseCode =
         tcpFailed ? QWebSocketProtocol::CloseCodeBadOperation : QWebSocketProtocol::CloseCodeNormal;
-    m_tailCloseReason = tcpFailed ? QStringLiteral("tcp error") : QString();
+    m_tailCloseReason = !tcpFailed ? QString()
+        : reset                    ? QStringLiteral("remote reset")
+                                   : QStringLiteral("tcp error");
     // Every byte TCP delivered goes to the WebSocket before it is closed: the close frame
     // follows once pumpTcpToWs() has queued the tail, as the peer takes it.
     m_closeAfterTail = true;

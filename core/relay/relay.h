@@ -41,8 +41,13 @@ public:
     qint64 peakTcpQueuedBytes() const { return m_peakTcpQueued; }
     qint64 peakWsQueuedBytes() const { return m_peakWsQueued; }
 
-    // Why the tunnel ended, for logs and tests ("tcp closed", "websocket closed (1000)", ...).
+    // Why the tunnel ended, for logs and tests ("tcp closed", "tcp reset",
+    // "websocket closed (1000)", ...).
     QString closeReason() const { return m_closeReason; }
+    // Whether the TCP peer reset the connection (RST) rather than closing it. Known only where
+    // the event loop can tell (SocketErrorWatch: the headless faces on Linux); elsewhere a reset
+    // looks like a normal close and this stays false.
+    bool tcpWasReset() const;
     bool isFinished() const { return m_finished; }
     // Whether reading the WebSocket is held back (its TCP side is slow): frames then wait.
     bool isWsReadingPaused() const { return m_paused; }
@@ -82,6 +87,8 @@ private:
     bool closeIfStalled();
     void onTcpDisconnected();
     void onTcpError();
+    void watchTcpErrors(); // the TCP socket has just connected
+    void takeTcpError(); // the TCP socket has just closed
     void onWsDisconnected();
     void onTransportDisconnected(); // after onWsDisconnected(); for TLS, after the last decrypt
     void readRestAndEndWs(); // the transport is closed: deliver what it holds, then end
@@ -143,6 +150,10 @@ private:
     qint64 m_peakWsQueued = 0;
     int m_bufferReleases = 0;
     QString m_closeReason;
+    // The TCP socket's descriptor while SocketErrorWatch records its error (-1: not watched),
+    // and the error it recorded (an errno value; 0: none).
+    qintptr m_tcpWatchedDescriptor = -1;
+    int m_tcpSocketError = 0;
 
     bool m_tcpConnected = false;
     bool m_tcpWriteThrough = false; // small writes may go straight to the kernel (WriteThrough)

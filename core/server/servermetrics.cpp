@@ -50,7 +50,7 @@ ServerMetrics::ServerMetrics()
                        labelNames("type"));
     for (const char *type : {"http", "tcp"})
         m_registry.add(kConnections, label("type", QString::fromLatin1(type)), 0);
-    for (const char *type : {"upgrade", "dial_tcp"})
+    for (const char *type : {"upgrade", "dial_tcp", "tcp_reset"})
         m_registry.add(kErrors, label("type", QString::fromLatin1(type)), 0);
     m_registry.set(kActive, 0);
 
@@ -155,6 +155,11 @@ void ServerMetrics::countRemoteConnected()
 void ServerMetrics::countRemoteUnreachable()
 {
     m_registry.add(kErrors, label("type", QStringLiteral("dial_tcp")), 1);
+}
+
+void ServerMetrics::countRemoteReset()
+{
+    m_registry.add(kErrors, label("type", QStringLiteral("tcp_reset")), 1);
 }
 
 void ServerMetrics::tunnelFinished(const QString &routePath, double seconds, qint64 peakQueuedBytes)

@@ -34,6 +34,9 @@ public:
     void countTunnelOpened(const QString &routePath);
     void countRemoteConnected();
     void countRemoteUnreachable();
+    // http_to_tcp_error{type="tcp_reset"}: the remote reset a tunnel's connection (where the
+    // relay can tell, see Relay::tcpWasReset()).
+    void countRemoteReset();
     void tunnelFinished(const QString &routePath, double seconds, qint64 peakQueuedBytes);
     void setActiveTunnels(int count);
 

@@ -449,6 +449,8 @@ void TunnelServer::startRelay(QWebSocket *ws, QTcpSocket *transport,
         m_metrics.setActiveTunnels(activeTunnels());
         m_metrics.tunnelFinished(slot.routePath, double(age.elapsed()) / 1000.0,
                                  qMax(relay->peakTcpQueuedBytes(), relay->peakWsQueuedBytes()));
+        if (relay->tcpWasReset())
+            m_metrics.countRemoteReset();
         relay->deleteLater();
         Q_EMIT tunnelFinished();
         checkDrained();

@@ -23,6 +23,14 @@
 #include <algorithm>
 #include <functional>
 
+#ifdef Q_OS_UNIX
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#endif
+#ifdef Q_OS_LINUX
+#include <linux/sockios.h>
+#endif
+
 namespace {
 
 constexpr qint64 kMiB = 1024 * 1024;
@@ -186,6 +194,32 @@ bool fillUntilHeldBack(QTcpSocket &peer, const Relay *relay)
         30000);
 }
 
+#ifdef Q_OS_UNIX
+// Ends socket's connection with a reset (RST) instead of a FIN: no linger time, then close.
+void resetConnection(QTcpSocket *socket)
+{
+    const linger none {1, 0};
+    QVERIFY(::setsockopt(int(socket->socketDescriptor()), SOL_SOCKET, SO_LINGER, &none, sizeof none)
+            == 0);
+    socket->abort();
+}
+#endif
+
+// Whether everything socket wrote has reached the other side's kernel (acknowledged): a reset
+// discards only what its sender still holds.
+bool allAcknowledged(QTcpSocket *socket)
+{
+    if (socket->bytesToWrite() > 0)
+        return false;
+#ifdef Q_OS_LINUX
+    int unacknowledged = -1;
+    return ::ioctl(int(socket->socketDescriptor()), SIOCOUTQ, &unacknowledged) == 0
+        && unacknowledged == 0;
+#else
+    return true;
+#endif
+}
+
 } // namespace
 
 class TestRelay : public QObject
@@ -208,6 +242,8 @@ private Q_SLOTS:
     void finishesOnceWhenBothSidesLeftFirst();
     void closeFrameBehindDisconnectIsTheReason_data();
     void closeFrameBehindDisconnectIsTheReason();
+    void remoteResetIsAnError_data();
+    void remoteResetIsAnError();
     void textMessageClosesWith1003();
     void oversizedFrameClosesWith1009();
     void keepAliveSentAndIgnored();
@@ -661,6 +697,74 @@ void TestRelay::closeFrameBehindDisconnectIsTheReason()
     QVERIFY(received == sent);
     QTRY_VERIFY(!finalReason.isEmpty());
     QCOMPARE(finalReason, reason);
+}
+
+void TestRelay::remoteResetIsAnError_data()
+{
+    QTest::addColumn<bool>("reset");
+    QTest::newRow("close") << false;
+#ifdef Q_OS_UNIX
+    QTest::newRow("reset") << true;
+#endif
+}
+
+// A remote sends some bytes, then closes its connection, or resets it (RST). Every byte it sent
+// reaches the WebSocket peer first either way; then a close is 1000 and a reset an error: 1011
+// "remote reset", "tcp reset" in the log and http_to_tcp_error{type="tcp_reset"}. Only the epoll
+// event loop (the headless faces on Linux) can tell a reset: with Qt's own a reset still looks
+// like a close (see SocketErrorWatch), and this asserts that too.
+void TestRelay::remoteResetIsAnError()
+{
+    QFETCH(bool, reset);
+#ifdef TOW_TEST_EPOLL_DISPATCHER
+    const bool resetSeen = reset;
+#else
+    const bool resetSeen = false;
+#endif
+    const QByteArray data = patternBytes(20, 256 * 1024 + 7);
+    QTcpServer remote;
+    QVERIFY(remote.listen(QHostAddress::LocalHost));
+    QPointer<QTcpSocket> accepted;
+    connect(&remote, &QTcpServer::newConnection, this, [&remote, &accepted, &data] {
+        accepted = remote.nextPendingConnection();
+        accepted->write(data);
+    });
+    startTunnel(remote.serverPort());
+    QWebSocket ws;
+    QByteArray received;
+    connect(&ws, &QWebSocket::binaryMessageReceived, this,
+            [&received](const QByteArray &message) { received += message; });
+    QSignalSpy disconnected(&ws, &QWebSocket::disconnected);
+    ws.open(tunnelUrl());
+    QTRY_VERIFY(accepted);
+    QTRY_COMPARE(m_server->findChildren<Relay *>().size(), 1);
+    QPointer<Relay> relay = m_server->findChildren<Relay *>().constFirst();
+    QString reason;
+    bool wasReset = false;
+    connect(relay, &Relay::finished, this, [relay, &reason, &wasReset] {
+        reason = relay->closeReason();
+        wasReset = relay->tcpWasReset();
+    });
+    QTRY_VERIFY_WITH_TIMEOUT(allAcknowledged(accepted), 10000);
+#ifdef Q_OS_UNIX
+    if (reset)
+        resetConnection(accepted);
+    else
+#endif
+        accepted->disconnectFromHost();
+    QTRY_COMPARE_WITH_TIMEOUT(disconnected.size(), 1, 10000);
+    QCOMPARE(received.size(), data.size());
+    QVERIFY(received == data);
+    QCOMPARE(ws.closeCode(),
+             resetSeen ? QWebSocketProtocol::CloseCodeBadOperation
+                       : QWebSocketProtocol::CloseCodeNormal);
+    QCOMPARE(ws.closeReason(), resetSeen ? QStringLiteral("remote reset") : QString());
+    QTRY_VERIFY(!reason.isEmpty());
+    QCOMPARE(reason, resetSeen ? QStringLiteral("tcp reset") : QStringLiteral("tcp closed"));
+    QCOMPARE(wasReset, resetSeen);
+    QCOMPARE(m_server->metrics().value(QStringLiteral("http_to_tcp_error"),
+                                       {{QStringLiteral("type"), QStringLiteral("tcp_reset")}}),
+             resetSeen ? 1.0 : 0.0);
 }
 
 void TestRelay::textMessageClosesWith1003()
