@@ -92,7 +92,10 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
     if (m_tcp->state() != QAbstractSocket::ConnectedState)
         connect(m_tcp, &QTcpSocket::connected, this, &Relay::onTcpConnected);
     connect(m_tcp, &QTcpSocket::readyRead, this, &Relay::pumpTcpToWs);
-    connect(m_tcp, &QTcpSocket::bytesWritten, this, &Relay::onTcpBytesWritten);
+    // channelBytesWritten(), not bytesWritten(): QAbstractSocket (Qt 6.4 to 6.8) leaves out of
+    // bytesWritten() what it writes while a handler of it runs; this one reports every write,
+    // which counts what reached the kernel.
+    connect(m_tcp, &QTcpSocket::channelBytesWritten, this, &Relay::onTcpBytesWritten);
     connect(m_tcp, &QTcpSocket::disconnected, this, &Relay::onTcpDisconnected);
     connect(m_tcp, &QTcpSocket::errorOccurred, this, &Relay::onTcpError);
 
@@ -283,6 +286,11 @@ qint64 Relay::sendToWs()
     // inside whatever called us.
     if (!m_sslTransport && !inKernel)
         m_transport->flush();
+    // Counted as queued towards the peer, not as written to the kernel (as the other direction
+    // is): the transport's bytesWritten() counts frame bytes, headers and our control frames
+    // among them, so telling payload apart would take a record per frame queued. A tunnel that
+    // ends with bytes queued towards a peer that took none for the stall timeout counts up to the
+    // high watermark more than reached it.
     m_bytesTcpToWs += payload;
     m_sinceData.restart();
     m_peakWsQueued = qMax(m_peakWsQueued, wsQueuedBytes());
@@ -460,7 +468,8 @@ void Relay::readWsFrames()
     const bool bufferWasFull = m_transport->bytesAvailable() >= m_transport->readBufferSize();
     if (m_tcp->bytesToWrite() == 0)
         m_tcpProgress.restart(); // a stall counts from when bytes wait
-    qint64 delivered = 0;
+    qint64 accepted = 0;
+    qint64 written = 0; // to the kernel at once (WriteThrough); what Qt writes: onTcpBytesWritten
     bool anyFrame = false;
     while (!m_reader.isFinished()) {
         // Held back while TCP is slow: the transport's read buffer fills up and the kernel pushes
@@ -484,17 +493,16 @@ void Relay::readWsFrames()
         if (event.kind == FrameReader::Event::Kind::NeedMore)
             break;
         anyFrame = true;
-        if (!handleWsEvent(event, &delivered))
+        if (!handleWsEvent(event, &accepted, &written))
             break;
     }
-    if (delivered > 0) {
-        // Written once per batch, not per frame: peers like the original send 1 KiB frames.
-        // Re-entry is harmless here: flush() may report bytes written, and a nested read returns
-        // at once (m_reading) while resuming only schedules one.
-        if (m_tcp->state() == QAbstractSocket::ConnectedState)
-            m_tcp->flush();
-        Q_EMIT transferred(0, delivered);
-    }
+    // Written once per batch, not per frame: peers like the original send 1 KiB frames.
+    // Re-entry is harmless here: flush() may report bytes written, and a nested read returns at
+    // once (m_reading) while resuming only schedules one.
+    if (accepted > written && m_tcp->state() == QAbstractSocket::ConnectedState)
+        m_tcp->flush();
+    if (written > 0)
+        Q_EMIT transferred(0, written);
     if (anyFrame) {
         scheduleBufferRelease();
         Q_EMIT wsFramesReceived();
@@ -507,7 +515,7 @@ void Relay::readWsFrames()
     }
 }
 
-bool Relay::handleWsEvent(FrameReader::Event &event, qint64 *delivered)
+bool Relay::handleWsEvent(FrameReader::Event &event, qint64 *accepted, qint64 *written)
 {
     using Kind = FrameReader::Event::Kind;
     // A close or a broken frame read after the transport closed was sent before it: that, not
@@ -530,13 +538,23 @@ bool Relay::handleWsEvent(FrameReader::Event &event, qint64 *delivered)
             // The last frame there is (a keystroke, an answer) goes straight to the kernel when
             // it is small and nothing is queued; inside a batch frames are queued and written
             // together. 4 KiB and more are queued as they are: no copy.
+            // What is relayed is what the kernel takes: here at once, or as Qt writes it
+            // (onTcpBytesWritten); not what a remote that stopped reading never gets.
             if (m_tcpWriteThrough && m_transport->bytesAvailable() == 0
-                && m_reader.bufferedBytes() == 0)
-                WriteThrough::write(m_tcp, event.payload);
-            else
+                && m_reader.bufferedBytes() == 0) {
+                WriteThrough::Outcome outcome;
+                WriteThrough::write(m_tcp, event.payload, &outcome);
+                m_bytesWsToTcp += outcome.bytesInKernel;
+                *written += outcome.bytesInKernel;
+                // Our own write met the reset (and took the error from the kernel): Qt's next
+                // one reports a close.
+                if (outcome.error == ECONNRESET && m_tcpSocketError == 0)
+                    m_tcpSocketError = ECONNRESET;
+            } else {
                 m_tcp->write(event.payload);
-            m_bytesWsToTcp += size;
-            *delivered += size;
+            }
+            m_bytesWsAccepted += size;
+            *accepted += size;
             m_sinceData.restart();
             m_peakTcpQueued = qMax(m_peakTcpQueued, m_tcp->bytesToWrite());
         }
@@ -650,8 +668,11 @@ void Relay::kickTransport()
 
 // ---- Closing -------------------------------------------------------------------------------
 
-void Relay::onTcpBytesWritten()
+void Relay::onTcpBytesWritten(int channel, qint64 bytes)
 {
+    Q_UNUSED(channel); // TCP has one
+    m_bytesWsToTcp += bytes;
+    Q_EMIT transferred(0, bytes);
     m_tcpProgress.restart();
     resumeWsReading();
     checkFinished();
@@ -928,10 +949,16 @@ void Relay::checkFinished()
     // with what other tunnels freed meanwhile. Otherwise glibc keeps the pages, and a process
     // stays at the peak of a burst for good.
     IdleBuffers::returnFreedPages();
+    // Bytes the WebSocket peer sent that never reached the TCP side's kernel (a remote that
+    // stopped reading, or that went away), said only when there are any.
+    const qint64 notWritten = m_bytesWsAccepted - m_bytesWsToTcp;
+    const QString unwritten = notWritten > 0
+        ? QStringLiteral(" (%1 more received, not written)").arg(notWritten)
+        : QString();
     qCInfo(lcRelay).noquote().nospace()
         << "tunnel closed " << m_description << ": " << m_bytesTcpToWs << " bytes tcp->ws, "
-        << m_bytesWsToTcp << " bytes ws->tcp, " << m_age.elapsed() << " ms, peak queued "
-        << m_peakWsQueued << " to ws / " << m_peakTcpQueued << " to tcp, "
+        << m_bytesWsToTcp << " bytes ws->tcp" << unwritten << ", " << m_age.elapsed()
+        << " ms, peak queued " << m_peakWsQueued << " to ws / " << m_peakTcpQueued << " to tcp, "
         << (m_closeReason.isEmpty() ? QStringLiteral("closed") : m_closeReason);
     QMetaObject::invokeMethod(this, &Relay::finished, Qt::QueuedConnection);
 }

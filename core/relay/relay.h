@@ -33,8 +33,13 @@ public:
           const QString &description, QObject *parent = nullptr);
     ~Relay() override;
 
+    // Bytes relayed each way, as transferred() reports them. TCP -> WebSocket: payload queued
+    // in frames towards the peer. WebSocket -> TCP: what was written to the TCP socket's kernel,
+    // which bytesWsAccepted() may exceed by what was still queued when the tunnel ended.
     qint64 bytesTcpToWs() const { return m_bytesTcpToWs; }
     qint64 bytesWsToTcp() const { return m_bytesWsToTcp; }
+    // Payload taken from the WebSocket peer's frames for the TCP side, written or not.
+    qint64 bytesWsAccepted() const { return m_bytesWsAccepted; }
 
     // Largest number of bytes ever queued towards each side. Flow control keeps them near the
     // high watermark: these are what the tests assert to prove memory stays bounded.
@@ -63,7 +68,8 @@ public:
     void shutdown();
 
 Q_SIGNALS:
-    // Bytes just moved, for live counters and metrics.
+    // Bytes just moved, for live counters and metrics (what bytesTcpToWs() and bytesWsToTcp()
+    // count).
     void transferred(qint64 tcpToWsBytes, qint64 wsToTcpBytes);
     // Frames arrived from the WebSocket peer (data, keep-alives or control frames).
     void wsFramesReceived();
@@ -79,7 +85,7 @@ protected:
 
 private:
     void onTcpConnected();
-    void onTcpBytesWritten();
+    void onTcpBytesWritten(int channel, qint64 bytes);
     void watch(); // keep-alive, probes and stalls, at every keep-alive interval
     int watchIntervalMs() const;
     bool tcpStalledFor(qint64 ms) const;
@@ -103,7 +109,9 @@ private:
 
     // The WebSocket -> TCP direction: frames are read as long as TCP keeps up.
     void readWsFrames();
-    bool handleWsEvent(FrameReader::Event &event, qint64 *delivered); // false: stop reading
+    // false: stop reading. accepted: payload taken for TCP; written: the part of it written to
+    // the kernel at once.
+    bool handleWsEvent(FrameReader::Event &event, qint64 *accepted, qint64 *written);
     void failWs(int code, const QString &reason, const QString &logText);
     void pauseWsReading();
     void resumeWsReading(); // when both queues have room again
@@ -146,6 +154,7 @@ private:
 
     qint64 m_bytesTcpToWs = 0;
     qint64 m_bytesWsToTcp = 0;
+    qint64 m_bytesWsAccepted = 0;
     qint64 m_peakTcpQueued = 0;
     qint64 m_peakWsQueued = 0;
     int m_bufferReleases = 0;

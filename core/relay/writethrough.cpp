@@ -44,9 +44,10 @@ void setDirect(QAbstractSocket *socket)
     socket->setProxy(direct);
 }
 
-bool write(QAbstractSocket *socket, const QByteArray &data)
+bool write(QAbstractSocket *socket, const QByteArray &data, Outcome *outcome)
 {
     qsizetype sent = 0;
+    int error = 0;
 #ifdef Q_OS_UNIX
     if (!data.isEmpty() && data.size() <= kLargestDirectWrite && socket->bytesToWrite() == 0
         && socket->state() == QAbstractSocket::ConnectedState && socket->socketDescriptor() >= 0) {
@@ -65,8 +66,12 @@ bool write(QAbstractSocket *socket, const QByteArray &data)
         // as it always does.
         if (result > 0)
             sent = qsizetype(result);
+        else if (result < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            error = errno;
     }
 #endif
+    if (outcome)
+        *outcome = {sent, error};
     if (sent == data.size())
         return !data.isEmpty();
     if (sent == 0)

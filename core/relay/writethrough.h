@@ -24,12 +24,21 @@ bool isPossible(const QAbstractSocket *socket);
 // QNetworkProxy: setting a new one would allocate for each.
 void setDirect(QAbstractSocket *socket);
 
+// What a write() handed to the kernel itself, for callers that count what left (bytesWritten()
+// reports only what Qt writes later).
+struct Outcome
+{
+    qsizetype bytesInKernel = 0; // taken by the kernel at once (all of data, or its first part)
+    int error = 0; // errno of a direct write the kernel refused (not EAGAIN); Qt then reports it
+};
+
 // Writes data to socket, which isPossible() must have accepted. Below 4 KiB, while nothing waits
 // in Qt's write buffer, straight to the kernel, so the order of bytes is kept; what the kernel
 // does not take at once goes through socket->write(). From 4 KiB on, and whenever something is
 // queued already, all of it goes through socket->write() (which queues 4 KiB and more without a
 // copy). Returns true when the kernel took everything at once: then nothing is queued and, as
-// with an unbuffered QTcpSocket, bytesWritten() reports nothing.
-bool write(QAbstractSocket *socket, const QByteArray &data);
+// with an unbuffered QTcpSocket, bytesWritten() reports nothing. outcome, when given, says how
+// much the kernel took directly.
+bool write(QAbstractSocket *socket, const QByteArray &data, Outcome *outcome = nullptr);
 
 } // namespace WriteThrough

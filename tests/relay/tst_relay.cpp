@@ -255,6 +255,7 @@ private Q_SLOTS:
     void missingPongClosesTunnel();
     void goneClientOfStalledTunnelIsFound();
     void stalledRemoteClosesTunnel();
+    void bytesNeverWrittenAreNotCounted();
     void tcpKeepAliveOnBothSockets();
     void remoteUnreachable();
     void serverUnreachableClosesLocalConnection();
@@ -649,14 +650,15 @@ void TestRelay::closeFrameBehindDisconnectIsTheReason()
     bool lastFrameSent = false;
     const auto sendNext = [&] {
         if (lastFrameSent || !peer || relay->isWsReadingPaused()
-            || relay->bytesWsToTcp() < sent.size() || sent.size() >= kMostBytes)
+            || relay->bytesWsAccepted() < sent.size() || sent.size() >= kMostBytes)
             return;
         const QByteArray payload = patternBytes(quint32(sent.size() / kFrameBytes), kFrameBytes);
         peer->write(BinaryFrame::frame(BinaryFrame::kBinary, payload, false, 0));
         sent += payload;
     };
     QObject feeder;
-    connect(relay, &Relay::transferred, &feeder, sendNext);
+    // After every read: what the relay took counts here, whether or not it reached the kernel.
+    connect(relay, &Relay::wsFramesReceived, &feeder, sendNext);
     sendNext();
     QTRY_VERIFY2_WITH_TIMEOUT(
         relay->isWsReadingPaused(),
@@ -1084,6 +1086,58 @@ void TestRelay::stalledRemoteClosesTunnel()
     QCOMPARE(closeReason, QStringLiteral("remote not reading"));
     QTRY_VERIFY_WITH_TIMEOUT(!reason.isEmpty(), 30000);
     QCOMPARE(reason, QStringLiteral("tcp peer took no data for 1 s"));
+}
+
+// A remote that reads nothing: what the WebSocket peer sent is taken by the relay up to its high
+// watermark, but only what the remote's kernel took counts as relayed (bytesWsToTcp(),
+// transferred() and so the metric); what was still queued when the stall timeout closed the
+// tunnel does not.
+void TestRelay::bytesNeverWrittenAreNotCounted()
+{
+    DeafRemote remote;
+    QVERIFY(remote.listen());
+    RelayOptions options = stallTestOptions();
+    options.stallTimeoutMs = 1000;
+    startTunnel(remote.server.serverPort(), options);
+    QTcpSocket peer;
+    QVERIFY(upgradeRaw(peer, m_server->serverPort()));
+    QTRY_COMPARE(m_server->findChildren<Relay *>().size(), 1);
+    QPointer<Relay> relay = m_server->findChildren<Relay *>().constFirst();
+    qint64 reported = 0;
+    connect(relay, &Relay::transferred, this,
+            [&reported](qint64, qint64 wsToTcp) { reported += wsToTcp; });
+    QVERIFY(fillUntilHeldBack(peer, relay));
+    qint64 written = -1;
+    qint64 accepted = -1;
+    QString reason;
+    connect(relay, &Relay::finished, this, [&, relay] {
+        written = relay->bytesWsToTcp();
+        accepted = relay->bytesWsAccepted();
+        reason = relay->closeReason();
+    });
+    QTRY_VERIFY_WITH_TIMEOUT(!reason.isEmpty(), 30000);
+    QCOMPARE(reason, QStringLiteral("tcp peer took no data for 1 s"));
+    // The stall timeout needs bytes queued towards the remote: those were taken and not written.
+    QVERIFY2(written < accepted,
+             qPrintable(QStringLiteral("%1 written of %2").arg(written).arg(accepted)));
+    QVERIFY(written > 0); // the remote's kernel took some before its window closed
+    QCOMPARE(reported, written);
+    // The metric adds up what the relays reported.
+    QByteArray scrape;
+    QTcpSocket http;
+    http.connectToHost(QHostAddress::LocalHost, m_server->serverPort());
+    QTRY_COMPARE(http.state(), QAbstractSocket::ConnectedState);
+    http.write("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    const QByteArray series =
+        "tcp_over_websocket_relayed_bytes_total{route=\"/\",direction=\"ws_to_tcp\"} ";
+    QVERIFY(QTest::qWaitFor(
+        [&] {
+            scrape += http.readAll();
+            return scrape.contains(series) && scrape.indexOf('\n', scrape.indexOf(series)) > 0;
+        },
+        5000));
+    const qsizetype at = scrape.indexOf(series) + series.size();
+    QCOMPARE(scrape.mid(at, scrape.indexOf('\n', at) - at).trimmed().toDouble(), double(written));
 }
 
 // Both sockets of a tunnel, on either side, have TCP keep-alive on (its timing: tst_tcpkeepalive).

@@ -11,6 +11,7 @@
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTest>
+#include <cerrno>
 #include <csignal>
 #include <memory>
 #include <sys/socket.h>
@@ -66,7 +67,10 @@ void TestWriteThrough::idleSocketWritesStraightThrough()
     QVERIFY(pair.open());
     QSignalSpy written(pair.writer.get(), &QIODevice::bytesWritten);
     const QByteArray message = QByteArrayLiteral("a keystroke");
-    QVERIFY(WriteThrough::write(pair.writer.get(), message));
+    WriteThrough::Outcome outcome;
+    QVERIFY(WriteThrough::write(pair.writer.get(), message, &outcome));
+    QCOMPARE(outcome.bytesInKernel, message.size());
+    QCOMPARE(outcome.error, 0);
     // In the kernel already: nothing queued, nothing to report.
     QCOMPARE(pair.writer->bytesToWrite(), 0);
     QCOMPARE(pair.readAll(message.size()), message);
@@ -80,7 +84,9 @@ void TestWriteThrough::queuedBytesStayAhead()
     // Queued by Qt, not yet written (that waits for the event loop).
     QCOMPARE(pair.writer->write("first,"), qint64(6));
     QCOMPARE(pair.writer->bytesToWrite(), 6);
-    QVERIFY(!WriteThrough::write(pair.writer.get(), QByteArrayLiteral("second")));
+    WriteThrough::Outcome outcome;
+    QVERIFY(!WriteThrough::write(pair.writer.get(), QByteArrayLiteral("second"), &outcome));
+    QCOMPARE(outcome.bytesInKernel, 0);
     QCOMPARE(pair.writer->bytesToWrite(), 12); // behind the first, not around it
     QCOMPARE(pair.readAll(12), QByteArrayLiteral("first,second"));
 }
@@ -107,12 +113,16 @@ void TestWriteThrough::whatTheKernelRefusesIsQueued()
     const QByteArray data = pattern(64 * 1024 * 1024);
     constexpr qsizetype kMessage = 4000;
     qsizetype offset = 0;
+    WriteThrough::Outcome outcome;
     while (offset < data.size()
-           && WriteThrough::write(pair.writer.get(), data.mid(offset, kMessage)))
+           && WriteThrough::write(pair.writer.get(), data.mid(offset, kMessage), &outcome))
         offset += kMessage;
     QVERIFY2(offset < data.size(), "the kernel took 64 MiB without a reader");
     QVERIFY(pair.writer->bytesToWrite() > 0);
     QVERIFY(pair.writer->bytesToWrite() <= kMessage);
+    // What the kernel took of the refused message, and what Qt queued, make the whole of it.
+    QCOMPARE(outcome.bytesInKernel + pair.writer->bytesToWrite(), kMessage);
+    QCOMPARE(outcome.error, 0); // a full buffer is no error
     offset += kMessage;
     // More behind the refused one: queued too.
     QVERIFY(!WriteThrough::write(pair.writer.get(), data.mid(offset, kMessage)));
@@ -160,11 +170,15 @@ void TestWriteThrough::peerGoneIsAnError()
     struct sigaction previous = {};
     QCOMPARE(::sigaction(SIGPIPE, &defaultAction, &previous), 0);
 #endif
-    const bool inKernel = WriteThrough::write(pair.writer.get(), message);
+    WriteThrough::Outcome outcome;
+    const bool inKernel = WriteThrough::write(pair.writer.get(), message, &outcome);
 #ifdef MSG_NOSIGNAL
     ::sigaction(SIGPIPE, &previous, nullptr);
 #endif
     QVERIFY(!inKernel);
+    QCOMPARE(outcome.bytesInKernel, 0);
+    // What a caller goes by to tell a reset (Qt's own write then reports a close).
+    QCOMPARE(outcome.error, reset ? ECONNRESET : EPIPE);
     // Refused by the kernel, so queued by Qt, whose own write reports the error: not lost, and
     // the process is still alive.
     QCOMPARE(pair.writer->bytesToWrite(), qint64(message.size()));
