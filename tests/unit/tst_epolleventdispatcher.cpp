@@ -1,7 +1,7 @@
 // The epoll event loop of the headless faces: timers (order, periods, stops, restarts inside
 // handlers, no recursion in nested loops), socket notifiers (readiness, switched off by another
 // handler in the same pass, descriptors reused), posted events and wake-ups from other threads,
-// and real sockets through it.
+// real sockets through it, and the error a watched socket's reset leaves.
 #include "eventloop/epolleventdispatcher.h"
 
 #include <QElapsedTimer>
@@ -14,6 +14,8 @@
 #include <QTest>
 #include <QThread>
 #include <QTimer>
+#include <cerrno>
+#include <memory>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -56,6 +58,8 @@ private Q_SLOTS:
     void postedEventFromAnotherThreadWakesTheLoop();
     void quitFromAnotherThread();
     void tcpEchoThroughTheLoop();
+    void socketErrorRecordedForWatchedSocket_data();
+    void socketErrorRecordedForWatchedSocket();
 };
 
 void TestEpollEventDispatcher::isInstalled()
@@ -400,6 +404,61 @@ void TestEpollEventDispatcher::tcpEchoThroughTheLoop()
     QTRY_VERIFY_WITH_TIMEOUT(std::all_of(received.begin(), received.end(),
                                          [&](qint64 n) { return n == payload.size(); }),
                              30000);
+}
+
+void TestEpollEventDispatcher::socketErrorRecordedForWatchedSocket_data()
+{
+    QTest::addColumn<bool>("reset");
+    QTest::newRow("close") << false;
+    QTest::newRow("reset") << true;
+}
+
+// Qt reports a reset as it reports a close (RemoteHostClosedError, the descriptor closed by then);
+// the loop records the kernel's error for a watched descriptor before Qt reads it, for its owner
+// only. Bytes that came before the reset are still read first.
+void TestEpollEventDispatcher::socketErrorRecordedForWatchedSocket()
+{
+    QFETCH(bool, reset);
+    auto *dispatcher = qobject_cast<EpollEventDispatcher *>(QAbstractEventDispatcher::instance());
+    QVERIFY(dispatcher);
+    QTcpServer server;
+    QVERIFY(server.listen(QHostAddress::LocalHost));
+    QTcpSocket client;
+    // Qt reads 4 bytes and stops: the rest waits in the kernel when the reset comes.
+    client.setReadBufferSize(4);
+    client.connectToHost(QHostAddress::LocalHost, server.serverPort());
+    QTRY_VERIFY(server.hasPendingConnections());
+    std::unique_ptr<QTcpSocket> remote(server.nextPendingConnection());
+    QTRY_COMPARE(client.state(), QAbstractSocket::ConnectedState);
+    const int fd = int(client.socketDescriptor());
+    int owner = 0;
+    int other = 0;
+    dispatcher->watchSocketError(fd, &owner);
+    const QByteArray words = QByteArrayLiteral("last words");
+    remote->write(words);
+    QTRY_COMPARE(client.bytesAvailable(), 4);
+    if (reset) {
+        const linger none {1, 0};
+        QCOMPARE(::setsockopt(int(remote->socketDescriptor()), SOL_SOCKET, SO_LINGER, &none,
+                              sizeof none),
+                 0);
+        remote->abort();
+    } else {
+        remote->disconnectFromHost();
+    }
+    QByteArray received;
+    QVERIFY(QTest::qWaitFor(
+        [&] {
+            received += client.readAll();
+            return client.state() == QAbstractSocket::UnconnectedState;
+        },
+        5000));
+    received += client.readAll();
+    QCOMPARE(received, words);
+    QCOMPARE(client.error(), QAbstractSocket::RemoteHostClosedError); // for both
+    QCOMPARE(dispatcher->takeSocketError(fd, &other), 0); // not its record
+    QCOMPARE(dispatcher->takeSocketError(fd, &owner), reset ? ECONNRESET : 0);
+    QCOMPARE(dispatcher->takeSocketError(fd, &owner), 0); // taken
 }
 
 int main(int argc, char *argv[])
