@@ -308,8 +308,9 @@ void TestTunnel::httpEndpoints()
     for (const char *name :
          {"http_to_tcp_connections{type=\"http\"}", "http_to_tcp_connections{type=\"tcp\"}",
           "http_to_tcp_active_connections", "http_to_tcp_error{type=\"dial_tcp\"}",
-          "process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds",
-          "process_max_fds", "process_virtual_memory_bytes", "process_start_time_seconds",
+          "http_to_tcp_error{type=\"tcp_reset\"}", "process_resident_memory_bytes",
+          "process_cpu_seconds_total", "process_open_fds", "process_max_fds",
+          "process_virtual_memory_bytes", "process_start_time_seconds",
           "tcp_over_websocket_handshake_failures_total{reason=\"timeout\"}",
           "tcp_over_websocket_relayed_bytes_total{route=\"/\",direction=\"ws_to_tcp\"}",
           "tcp_over_websocket_relayed_bytes_total{route=\"/\",direction=\"tcp_to_ws\"}",
