@@ -37,8 +37,8 @@ struct ServerLimits
     // of idle sockets cannot push out real clients.
     int maxPendingConnections = 1024;
     // TLS handshakes in progress at once (they count as pending connections too); beyond it the
-    // oldest is closed. Each one holds about 80 KB (OpenSSL's state and buffers), so the limit
-    // bounds what clients that start a handshake and stop can take: 64 x 80 KB = 5 MB.
+    // oldest is closed. Each one holds about 86 KB (OpenSSL's state and buffers), so the limit
+    // bounds what clients that start a handshake and stop can take: 64 x 86 KB = 5.5 MB.
     int maxTlsHandshakes = 64;
     int idleTimeoutMs = 0; // a tunnel without data either way for this long is closed (0: never)
 };
