@@ -121,7 +121,9 @@ void ClientTunnel::openWebSocket(QTcpSocket *tcp)
             });
     connect(connector, &WebSocketConnector::opened, this, [this, connector, tcpGuard, peer] {
         QWebSocket *ws = connector->takeWebSocket();
-        m_effectiveUrl = connector->finalUrl();
+        // Only what 301 and 308 said: a 302, 303 or 307 is asked again by the next connection.
+        m_effectiveUrl = connector->rememberedUrl();
+        const QUrl finalUrl = connector->finalUrl();
         connector->deleteLater();
         if (!tcpGuard) {
             ws->close();
@@ -131,8 +133,7 @@ void ClientTunnel::openWebSocket(QTcpSocket *tcp)
         ws->setParent(this);
         ++m_activeConnections;
         Q_EMIT activeConnectionsChanged(m_activeConnections);
-        const QString description =
-            peer + QLatin1String(" -> ") + WebSocketUrl::redacted(m_effectiveUrl);
+        const QString description = peer + QLatin1String(" -> ") + WebSocketUrl::redacted(finalUrl);
         auto *relay = new Relay(tcpGuard.data(), ws, nullptr, m_options.relay, description, this);
         if (m_pingIntervalMs > 0)
             new PingKeepAlive(ws, relay, m_pingIntervalMs, m_options.pongTimeoutMs, description);

@@ -40,7 +40,7 @@ private:
     ClientOptions m_options;
     TlsPolicy m_tls;
     BackoffTcpServer *m_server = nullptr;
-    QUrl m_effectiveUrl; // the server URL after redirects, reused by later connections
+    QUrl m_effectiveUrl; // the server URL after permanent redirects (301, 308): where to start
     int m_activeConnections = 0;
     int m_pingIntervalMs = 0; // keep-alive mode ping: the -keepalive interval, else 0
 };

@@ -184,10 +184,11 @@ void ConnectionCheck::openWebSocket()
                                 pin));
             });
     connect(m_connector, &WebSocketConnector::redirected, this,
-            [this](const QUrl &from, const QUrl &to) {
+            [this](const QUrl &from, const QUrl &to, int httpStatus) {
                 report(StepKind::Upgrade, true,
-                       QStringLiteral("redirected from %1 to %2 (followed)")
-                           .arg(WebSocketUrl::redacted(from), WebSocketUrl::redacted(to)));
+                       QStringLiteral("redirected from %1 to %2 (HTTP %3, followed)")
+                           .arg(WebSocketUrl::redacted(from), WebSocketUrl::redacted(to))
+                           .arg(httpStatus));
             });
     connect(m_connector, &WebSocketConnector::failed, this,
             [this](const WebSocketConnector::Failure &failure) {

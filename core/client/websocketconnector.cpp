@@ -4,8 +4,8 @@
 #include "net/hostport.h"
 #include "net/websocketurl.h"
 #include "proxyresolver.h"
-#include "redirectresolver.h"
 #include "relay/websocketinternals.h"
+#include "upgradeprobe.h"
 
 #include <QAuthenticator>
 #include <QNetworkRequest>
@@ -78,6 +78,9 @@ WebSocketConnector::~WebSocketConnector()
 void WebSocketConnector::open(const QUrl &url)
 {
     m_timeout.start(m_options.handshakeTimeoutMs);
+    m_chain = {url};
+    m_rememberedUrl = url;
+    m_onlyPermanentSoFar = true;
     start(url, m_options.maxRedirects);
 }
 
@@ -246,40 +249,7 @@ void WebSocketConnector::onError()
     const int status = m_tcpConnected ? handshakeStatus(errorText) : 0;
 
     if (isRedirect(status)) {
-        if (m_redirectsLeft <= 0) {
-            fail(Stage::Redirect,
-                 QStringLiteral("too many redirects (more than %1)").arg(m_options.maxRedirects),
-                 status);
-            return;
-        }
-        dropWebSocket();
-        const QUrl from = m_url;
-        // Made only when needed: one connector per local connection, few of them redirected.
-        if (!m_redirects)
-            m_redirects = new RedirectResolver(this);
-        auto follow = [this, from](std::optional<QUrl> next, const QString &error) {
-            QString why;
-            if (!next)
-                why = error.isEmpty() ? QStringLiteral("no redirect target") : error;
-            else if (*next == from)
-                why = QStringLiteral("no redirect target");
-            else
-                why = m_policy.refusal(from, *next);
-            if (!why.isEmpty()) {
-                fail(Stage::Redirect,
-                     QStringLiteral("cannot follow the redirect of %1: %2")
-                         .arg(WebSocketUrl::redacted(from), why));
-                return;
-            }
-            qCInfo(lcClient).noquote() << "redirected from" << WebSocketUrl::redacted(from) << "to"
-                                       << WebSocketUrl::redacted(*next);
-            Q_EMIT redirected(from, *next);
-            start(*next, m_redirectsLeft - 1);
-        };
-        // Which headers each hop gets, and which redirects are refused, is the policy's: the
-        // credentials only ever go to the configured origin.
-        m_redirects->resolve(from, m_redirectsLeft, m_tls, m_proxy, m_policy, m_options.serverName,
-                             this, follow);
+        followRedirect(status);
         return;
     }
     if (status) {
@@ -356,6 +326,101 @@ void WebSocketConnector::onError()
                                       : errorText));
 }
 
+void WebSocketConnector::followRedirect(int httpStatus)
+{
+    if (m_redirectsLeft <= 0) {
+        fail(Stage::Redirect,
+             QStringLiteral("too many redirects (more than %1)").arg(m_options.maxRedirects),
+             httpStatus);
+        return;
+    }
+    dropWebSocket();
+    const QUrl from = m_url;
+    // QWebSocket (Qt 6.4 to 6.8) reports a 3xx answer to the upgrade as text, with the status
+    // but without the Location header, and skips the answer's head in its socket before anyone
+    // else may read it. So the same upgrade is sent once more, by hand, to read the head: the
+    // redirecting server sees two upgrade requests, the target none that it would not see from
+    // the original Go client.
+    UpgradeProbe::Request request;
+    request.url = from;
+    request.proxy = m_proxy;
+    if (m_policy.isTrusted(from))
+        request.serverName = m_options.serverName;
+    // The same headers as the upgrade: the credentials only on the configured origin.
+    request.headers = m_policy.headersFor(from);
+    delete m_probe;
+    m_probe = new UpgradeProbe(m_tls, this);
+    connect(
+        m_probe, &UpgradeProbe::finished, this,
+        [this, from, httpStatus](const UpgradeProbe::Answer &answer) {
+            m_probe->deleteLater();
+            m_probe = nullptr;
+            const auto cannotFollow = [&](const QString &why) {
+                fail(Stage::Redirect,
+                     QStringLiteral("cannot follow the redirect of %1 (HTTP %2): %3")
+                         .arg(WebSocketUrl::redacted(from))
+                         .arg(httpStatus)
+                         .arg(why),
+                     httpStatus);
+            };
+            if (!answer.error.isEmpty()) {
+                cannotFollow(QStringLiteral("asked again for its target: %1").arg(answer.error));
+                return;
+            }
+            if (!isRedirect(answer.status)) {
+                cannotFollow(QStringLiteral("asked again for its target, the server answered "
+                                            "HTTP %1")
+                                 .arg(answer.status));
+                return;
+            }
+            if (answer.location.isEmpty()) {
+                cannotFollow(QStringLiteral("the answer has no Location header"));
+                return;
+            }
+            QString error;
+            const auto next =
+                WebSocketUrl::resolveRedirect(from, QString::fromUtf8(answer.location), &error);
+            if (!next) {
+                cannotFollow(error);
+                return;
+            }
+            const auto seen = [](const QUrl &a, const QUrl &b) {
+                return a.adjusted(QUrl::RemoveUserInfo | QUrl::NormalizePathSegments)
+                    == b.adjusted(QUrl::RemoveUserInfo | QUrl::NormalizePathSegments);
+            };
+            for (const QUrl &earlier : std::as_const(m_chain)) {
+                if (!seen(earlier, *next))
+                    continue;
+                QStringList loop;
+                for (const QUrl &url : std::as_const(m_chain))
+                    loop.append(WebSocketUrl::redacted(url));
+                loop.append(WebSocketUrl::redacted(*next));
+                cannotFollow(
+                    QStringLiteral("redirect loop: %1").arg(loop.join(QStringLiteral(" -> "))));
+                return;
+            }
+            const QString refusal = m_policy.refusal(from, *next);
+            if (!refusal.isEmpty()) {
+                cannotFollow(refusal);
+                return;
+            }
+            const bool permanent = answer.status == 301 || answer.status == 308;
+            m_onlyPermanentSoFar = m_onlyPermanentSoFar && permanent;
+            if (m_onlyPermanentSoFar)
+                m_rememberedUrl = *next;
+            m_chain.append(*next);
+            qCInfo(lcClient).noquote()
+                << "redirected from" << WebSocketUrl::redacted(from) << "to"
+                << WebSocketUrl::redacted(*next)
+                << QStringLiteral("(HTTP %1%2)")
+                       .arg(answer.status)
+                       .arg(m_onlyPermanentSoFar ? QLatin1String(", remembered") : QLatin1String());
+            Q_EMIT redirected(from, *next, answer.status);
+            start(*next, m_redirectsLeft - 1);
+        });
+    m_probe->start(request);
+}
+
 void WebSocketConnector::fail(Stage stage, const QString &reason, int httpStatus)
 {
     if (m_settled)
@@ -363,6 +428,8 @@ void WebSocketConnector::fail(Stage stage, const QString &reason, int httpStatus
     m_settled = true;
     m_timeout.stop();
     dropWebSocket();
+    delete m_probe;
+    m_probe = nullptr;
     Q_EMIT failed(Failure {stage, httpStatus, reason});
 }
 

@@ -1,6 +1,10 @@
 // Opens one client WebSocket with every setting of a tunnel: proxy and its authentication, TLS
 // verification and pins, server name, headers and token, handshake timeout, redirects. Reports
 // each stage it passes as data, so the tunnel and the connection check share one code path.
+//
+// Redirects come from the answer to the upgrade request itself: 301, 302, 303, 307 and 308, at
+// most ClientOptions::maxRedirects of them, to ws://, wss://, http:// or https:// only, never
+// in a loop, never from wss:// down to ws://, credentials only on the configured origin.
 #pragma once
 
 #include "clientoptions.h"
@@ -15,7 +19,7 @@
 #include <QUrl>
 
 class QWebSocket;
-class RedirectResolver;
+class UpgradeProbe;
 
 class WebSocketConnector : public QObject
 {
@@ -42,6 +46,10 @@ public:
     // The URL the WebSocket finally opened, after redirects (the credentials of the configured
     // URL are added again whenever it is on the configured origin).
     QUrl finalUrl() const { return m_url; }
+    // Where later connections may start instead of the URL given to open(): moved along the
+    // permanent redirects (301, 308) it met first, and no further than the first temporary one
+    // (302, 303, 307), which is asked again each time, as the original Go tool does.
+    QUrl rememberedUrl() const { return m_rememberedUrl; }
 
     // Hands the open WebSocket over (reparented to nullptr); call from opened().
     QWebSocket *takeWebSocket();
@@ -53,24 +61,28 @@ Q_SIGNALS:
     void proxyChosen(const QNetworkProxy &proxy);
     void tcpConnected(const QString &peer);
     void tlsEstablished(const QString &subject, const QString &pin, const QString &protocol);
-    void redirected(const QUrl &from, const QUrl &to);
+    void redirected(const QUrl &from, const QUrl &to, int httpStatus);
     void opened();
     void failed(const WebSocketConnector::Failure &failure);
 
 private:
     void start(const QUrl &url, int redirectsLeft);
     void onError();
+    void followRedirect(int httpStatus);
     void fail(Stage stage, const QString &reason, int httpStatus = 0);
     void dropWebSocket();
 
     ClientOptions m_options;
     TlsPolicy m_tls;
     RedirectPolicy m_policy;
-    RedirectResolver *m_redirects = nullptr; // its QNetworkAccessManager is not cheap
+    UpgradeProbe *m_probe = nullptr; // asks a redirecting server where it points
     QPointer<QWebSocket> m_ws;
     QNetworkProxy m_proxy;
     QTimer m_timeout;
     QUrl m_url;
+    QList<QUrl> m_chain; // the URLs asked so far, to tell a loop
+    QUrl m_rememberedUrl;
+    bool m_onlyPermanentSoFar = true;
     int m_redirectsLeft = 0;
     int m_proxyAuthAttempts = 0;
     bool m_tcpConnected = false;
