@@ -2,7 +2,11 @@
 // reaching each loopback endpoint is recorded. The credentials (--token-file, the URL's
 // user:password, -H Authorization/Cookie/Proxy-Authorization) reach the configured origin only,
 // on every hop, the redirect probe included; a redirect from wss:// down to ws:// is refused
-// before anything is sent there.
+// before anything is sent there. Redirects are read from the answer to the upgrade itself (a
+// server that redirects only upgrades works), at most 10 of them, never in a loop, never to
+// file://; only 301 and 308 are remembered by later connections.
+#include "echoprobe.h"
+#include "endpoints.h"
 #include "testcertificates.h"
 #include "towprocess.h"
 
@@ -14,6 +18,8 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <functional>
+#include <memory>
+#include <vector>
 
 namespace {
 
@@ -50,10 +56,20 @@ protected:
     }
 };
 
-QByteArray redirectTo(const QString &location)
+QByteArray redirectTo(const QString &location, int status = 302)
 {
-    return "HTTP/1.1 302 Found\r\nLocation: " + location.toUtf8()
+    return "HTTP/1.1 " + QByteArray::number(status) + " Moved\r\nLocation: " + location.toUtf8()
         + "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+}
+
+bool isUpgrade(const QByteArray &head)
+{
+    return head.contains("\r\nUpgrade: websocket") && head.contains("\r\nSec-WebSocket-Key: ");
+}
+
+QString wsUrl(quint16 port, const QString &path = QStringLiteral("/"))
+{
+    return QStringLiteral("ws://127.0.0.1:%1%2").arg(port).arg(path);
 }
 
 const QByteArray kNotFound =
@@ -70,8 +86,21 @@ private Q_SLOTS:
     void initTestCase();
     void credentialsStayOnTheirOrigin_data();
     void credentialsStayOnTheirOrigin();
+    void redirectOfUpgradesOnly();
+    void hopLimit_data();
+    void hopLimit();
+    void loopIsReported();
+    void onlyPermanentRedirectsAreRemembered_data();
+    void onlyPermanentRedirectsAreRemembered();
+    void otherSchemesAreRefused_data();
+    void otherSchemesAreRefused();
 
 private:
+    // Our server in front of an echo server: where the redirects finally lead.
+    bool startTarget(QString *why);
+
+    EchoServer m_echo;
+    TowProcess m_server;
     QTemporaryDir m_files;
     TestCertificates m_certificates;
 };
@@ -85,6 +114,22 @@ void TestClientRedirects::initTestCase()
     token.close();
     QString error;
     QVERIFY2(m_certificates.create(m_files.path(), &error), qPrintable(error));
+}
+
+bool TestClientRedirects::startTarget(QString *why)
+{
+    if (m_server.process().state() == QProcess::Running)
+        return true;
+    if (!m_echo.isListening() && !m_echo.listen(QHostAddress::LocalHost)) {
+        *why = m_echo.errorString();
+        return false;
+    }
+    if (!m_server.start({"server", "-listen_ws", "127.0.0.1:0", "-remote_tcp",
+                         QStringLiteral("127.0.0.1:%1").arg(m_echo.serverPort())})) {
+        *why = m_server.log();
+        return false;
+    }
+    return true;
 }
 
 void TestClientRedirects::credentialsStayOnTheirOrigin_data()
@@ -196,6 +241,169 @@ void TestClientRedirects::credentialsStayOnTheirOrigin()
     }
     QCOMPARE(client.stop(), 0);
     QVERIFY2(!client.log().contains(QLatin1String("SECRET")), qPrintable(client.log()));
+}
+
+// The server redirects WebSocket upgrades and answers anything else with 404: the client must
+// take the redirect from the answer to its upgrade, and never ask with a plain GET.
+void TestClientRedirects::redirectOfUpgradesOnly()
+{
+    QString why;
+    QVERIFY2(startTarget(&why), qPrintable(why));
+    HeadRecorder redirector;
+    redirector.answer = [this](const QByteArray &head) {
+        return isUpgrade(head) ? redirectTo(wsUrl(m_server.port(), QStringLiteral("/tunnel")), 307)
+                               : kNotFound;
+    };
+    QVERIFY(redirector.listen(QHostAddress::LocalHost));
+
+    TowProcess client;
+    QVERIFY2(client.start({"client", "-listen_tcp", "127.0.0.1:0", "-remote_ws",
+                           wsUrl(redirector.serverPort(), QStringLiteral("/ws"))}),
+             qPrintable(client.log()));
+    QVERIFY2(echoThrough(client.port(), &why), qPrintable(why + client.log()));
+    QVERIFY(!redirector.heads.isEmpty());
+    for (const QByteArray &head : std::as_const(redirector.heads))
+        QVERIFY2(isUpgrade(head) && head.startsWith("GET /ws HTTP/1.1\r\n"), head.constData());
+    QVERIFY2(client.log().contains(QLatin1String("(HTTP 307)")), qPrintable(client.log()));
+    QCOMPARE(client.stop(), 0);
+}
+
+void TestClientRedirects::hopLimit_data()
+{
+    QTest::addColumn<int>("hops");
+    QTest::addColumn<bool>("opens");
+    QTest::newRow("10 redirects are followed") << 10 << true;
+    QTest::newRow("11 are too many") << 11 << false;
+}
+
+void TestClientRedirects::hopLimit()
+{
+    QFETCH(int, hops);
+    QFETCH(bool, opens);
+    QString why;
+    QVERIFY2(startTarget(&why), qPrintable(why));
+    // hop i redirects to hop i + 1; the last one to our server.
+    std::vector<std::unique_ptr<HeadRecorder>> chain;
+    for (int i = 0; i < hops; ++i) {
+        chain.push_back(std::make_unique<HeadRecorder>());
+        QVERIFY(chain.back()->listen(QHostAddress::LocalHost));
+    }
+    for (int i = 0; i < hops; ++i) {
+        const QString next =
+            i + 1 < hops ? wsUrl(chain.at(size_t(i) + 1)->serverPort()) : wsUrl(m_server.port());
+        chain.at(size_t(i))->answer = [next](const QByteArray &) { return redirectTo(next); };
+    }
+
+    TowProcess client;
+    QVERIFY2(client.start({"client", "-listen_tcp", "127.0.0.1:0", "-remote_ws",
+                           wsUrl(chain.front()->serverPort())}),
+             qPrintable(client.log()));
+    if (opens) {
+        QVERIFY2(echoThrough(client.port(), &why), qPrintable(why + client.log()));
+        for (const auto &hop : chain)
+            QVERIFY(!hop->heads.isEmpty());
+    } else {
+        QTcpSocket local;
+        local.connectToHost(QHostAddress::LocalHost, client.port());
+        QTRY_VERIFY_WITH_TIMEOUT(client.log().contains(QLatin1String("cannot open")), 20000);
+        QVERIFY2(client.log().contains(QLatin1String("too many redirects (more than 10)")),
+                 qPrintable(client.log()));
+        // The 11th redirect was read from the upgrade's answer, and not asked again.
+        QVERIFY(!chain.back()->heads.isEmpty());
+    }
+    QCOMPARE(client.stop(), 0);
+}
+
+void TestClientRedirects::loopIsReported()
+{
+    HeadRecorder first;
+    HeadRecorder second;
+    QVERIFY(first.listen(QHostAddress::LocalHost));
+    QVERIFY(second.listen(QHostAddress::LocalHost));
+    first.answer = [&](const QByteArray &) { return redirectTo(wsUrl(second.serverPort())); };
+    second.answer = [&](const QByteArray &) { return redirectTo(wsUrl(first.serverPort())); };
+
+    TowProcess client;
+    QVERIFY2(client.start(
+                 {"client", "-listen_tcp", "127.0.0.1:0", "-remote_ws", wsUrl(first.serverPort())}),
+             qPrintable(client.log()));
+    QTcpSocket local;
+    local.connectToHost(QHostAddress::LocalHost, client.port());
+    QTRY_VERIFY_WITH_TIMEOUT(client.log().contains(QLatin1String("cannot open")), 20000);
+    const QString loop = QStringLiteral("redirect loop: %1 -> %2 -> %1")
+                             .arg(wsUrl(first.serverPort()), wsUrl(second.serverPort()));
+    QVERIFY2(client.log().contains(loop), qPrintable(client.log()));
+    // Each server asked once by QWebSocket and once for the Location; nothing after the loop.
+    QCOMPARE(first.heads.size(), 2);
+    QCOMPARE(second.heads.size(), 2);
+    QCOMPARE(client.stop(), 0);
+}
+
+void TestClientRedirects::onlyPermanentRedirectsAreRemembered_data()
+{
+    QTest::addColumn<int>("status");
+    QTest::addColumn<bool>("remembered");
+    QTest::newRow("301") << 301 << true;
+    QTest::newRow("302") << 302 << false;
+    QTest::newRow("303") << 303 << false;
+    QTest::newRow("307") << 307 << false;
+    QTest::newRow("308") << 308 << true;
+}
+
+void TestClientRedirects::onlyPermanentRedirectsAreRemembered()
+{
+    QFETCH(int, status);
+    QFETCH(bool, remembered);
+    QString why;
+    QVERIFY2(startTarget(&why), qPrintable(why));
+    HeadRecorder redirector;
+    redirector.answer = [this, status](const QByteArray &) {
+        return redirectTo(wsUrl(m_server.port()), status);
+    };
+    QVERIFY(redirector.listen(QHostAddress::LocalHost));
+
+    TowProcess client;
+    QVERIFY2(client.start({"client", "-listen_tcp", "127.0.0.1:0", "-remote_ws",
+                           wsUrl(redirector.serverPort())}),
+             qPrintable(client.log()));
+    QVERIFY2(echoThrough(client.port(), &why), qPrintable(why + client.log()));
+    const qsizetype perConnection = redirector.heads.size();
+    QVERIFY(perConnection > 0);
+    // The second connection opens only after the first one: every request of the first had
+    // reached the redirector by then.
+    QVERIFY2(echoThrough(client.port(), &why), qPrintable(why + client.log()));
+    QCOMPARE(redirector.heads.size(), remembered ? perConnection : 2 * perConnection);
+    QCOMPARE(client.stop(), 0);
+}
+
+void TestClientRedirects::otherSchemesAreRefused_data()
+{
+    QTest::addColumn<QString>("location");
+    QTest::addColumn<QString>("scheme");
+    QTest::newRow("file") << "file:///etc/passwd"
+                          << "file";
+    QTest::newRow("ftp") << "ftp://127.0.0.1/"
+                         << "ftp";
+}
+
+void TestClientRedirects::otherSchemesAreRefused()
+{
+    QFETCH(QString, location);
+    QFETCH(QString, scheme);
+    HeadRecorder redirector;
+    redirector.answer = [location](const QByteArray &) { return redirectTo(location, 301); };
+    QVERIFY(redirector.listen(QHostAddress::LocalHost));
+
+    TowProcess client;
+    QVERIFY2(client.start({"client", "-listen_tcp", "127.0.0.1:0", "-remote_ws",
+                           wsUrl(redirector.serverPort())}),
+             qPrintable(client.log()));
+    QTcpSocket local;
+    local.connectToHost(QHostAddress::LocalHost, client.port());
+    QTRY_VERIFY_WITH_TIMEOUT(client.log().contains(QLatin1String("cannot open")), 20000);
+    QVERIFY2(client.log().contains(QStringLiteral("unsupported scheme \"%1\"").arg(scheme)),
+             qPrintable(client.log()));
+    QCOMPARE(client.stop(), 0);
 }
 
 QTEST_GUILESS_MAIN(TestClientRedirects)
