@@ -120,10 +120,11 @@ void TestCheck::diagnosis_data()
     QTest::newRow("redirect followed")
         << "/old/" << QStringList {"--ca-file", "CA"} << 0
         << QStringList {"[ok]   HTTP upgrade: redirected from wss://localhost:",
-                        "/old/ to wss://localhost:", "(followed)", "Result: a tunnel would work."};
+                        "/old/ to wss://localhost:", "(HTTP 301, followed)",
+                        "Result: a tunnel would work."};
     QTest::newRow("redirect with server name")
         << "SERVERNAME/old/" << QStringList {"--ca-file", "CA", "--server-name", "localhost"} << 0
-        << QStringList {"(followed)", "Result: a tunnel would work."};
+        << QStringList {"(HTTP 301, followed)", "Result: a tunnel would work."};
     QTest::newRow("unknown issuer")
         << "/tunnel/" << QStringList {} << 1
         << QStringList {"[FAIL] TLS: TLS verification failed: the certificate's issuer is unknown",
