@@ -62,6 +62,7 @@ const QStringList kKeepAliveMode = {QStringLiteral("keepalive-mode"),
 const QStringList kPongTimeout = {QStringLiteral("pong-timeout"), QStringLiteral("pong_timeout")};
 const QStringList kConnectTimeout = {QStringLiteral("connect-timeout"),
                                      QStringLiteral("connect_timeout")};
+const QStringList kSubprotocol = {QStringLiteral("subprotocol")};
 const QStringList kHelp = {QStringLiteral("help"), QStringLiteral("h")};
 const QStringList kVersion = {QStringLiteral("version")};
 
@@ -187,6 +188,8 @@ QString CommandLine::usage()
         "                       (a WebSocket ping; no pong in time closes the tunnel)\n"
         "  --pong-timeout SEC   how long ping mode waits for a pong (default 10)\n"
         "  --connect-timeout SEC  the WebSocket must be open by then (default 15)\n"
+        "  --subprotocol binary offer the binary subprotocol (websockify-style servers that\n"
+        "                       require it); a server may still answer without one\n"
         "  --profile NAME       run a profile saved by the tray app (repeatable)\n"
         "  --all-autostart      run every saved profile marked to start automatically\n"
         "\n"
@@ -243,6 +246,7 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     const QCommandLineOption keepAliveMode(kKeepAliveMode, QString(), QStringLiteral("mode"));
     const QCommandLineOption pongTimeout(kPongTimeout, QString(), QStringLiteral("seconds"));
     const QCommandLineOption connectTimeout(kConnectTimeout, QString(), QStringLiteral("seconds"));
+    const QCommandLineOption subprotocol(kSubprotocol, QString(), QStringLiteral("name"));
     parser.addOptions({listenWs,         remoteTcp,    listenTcp,     remoteWs,
                        insecure,         keepAlive,    serverFlag,    clientFlag,
                        config,           tokenFile,    maxTunnels,    maxTunnelsPerIp,
@@ -251,7 +255,8 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
                        tlsKey,           drainTimeout, logLevel,      help,
                        version,          proxy,        caFile,        pin,
                        serverName,       header,       keepAliveMode, pongTimeout,
-                       connectTimeout,   profile,      allAutostart,  maxTlsHandshakes});
+                       connectTimeout,   profile,      allAutostart,  maxTlsHandshakes,
+                       subprotocol});
     // Server-only options, in the order they are checked and reported (--token-file is shared:
     // the server requires the token, the client sends it).
     const QList<const QCommandLineOption *> serverOnly = {
@@ -261,9 +266,9 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
         &tlsCert,         &tlsKey,           &drainTimeout, &maxTlsHandshakes};
     // Options that only the client (and check) take: an error on the server.
     const QList<const QCommandLineOption *> clientOnly = {
-        &listenTcp,   &remoteWs, &insecure,      &proxy,       &caFile,         &pin,
-        &serverName,  &header,   &keepAliveMode, &pongTimeout, &connectTimeout, &profile,
-        &allAutostart};
+        &listenTcp,    &remoteWs,   &insecure,      &proxy,       &caFile,         &pin,
+        &serverName,   &header,     &keepAliveMode, &pongTimeout, &connectTimeout, &profile,
+        &allAutostart, &subprotocol};
     // The settings a saved profile holds: refused beside --profile / --all-autostart.
     const QList<const QCommandLineOption *> profileSettings = {
         &listenTcp,  &remoteWs, &insecure,  &keepAlive,     &proxy,       &caFile,        &pin,
@@ -312,7 +317,8 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
           &config,      &tokenFile,     &maxTunnels,   &maxTunnelsPerIp, &handshakeTimeout,
           &idleTimeout, &stallTimeout,  &maxFrameSize, &realIpHeader,    &tlsCert,
           &tlsKey,      &drainTimeout,  &logLevel,     &proxy,           &caFile,
-          &serverName,  &keepAliveMode, &pongTimeout,  &connectTimeout,  &maxTlsHandshakes}) {
+          &serverName,  &keepAliveMode, &pongTimeout,  &connectTimeout,  &maxTlsHandshakes,
+          &subprotocol}) {
         if (parser.values(*option).size() > 1)
             return fail(
                 QStringLiteral("%1 is given more than once").arg(flagName(option->names())));
@@ -501,6 +507,9 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
                                                "--all-autostart; change the profile instead")
                                     .arg(flagName(option->names())));
             }
+            if (parser.isSet(subprotocol))
+                return fail(QStringLiteral("--subprotocol cannot be combined with --profile or "
+                                           "--all-autostart: saved profiles do not hold it"));
             result.clientProfiles = parser.values(profile);
             for (const QString &name : std::as_const(result.clientProfiles)) {
                 if (name.trimmed().isEmpty())
@@ -541,6 +550,14 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
         if (!token)
             return fail(why);
         result.client.token = *token;
+        if (parser.isSet(subprotocol)) {
+            // Only "binary": its frames are raw TCP bytes, as ours. Another one ("base64")
+            // would promise the server a framing we do not speak.
+            if (parser.value(subprotocol) != QLatin1String("binary"))
+                return fail(QStringLiteral("--subprotocol expects binary, not \"%1\"")
+                                .arg(parser.value(subprotocol)));
+            result.client.subprotocol = parser.value(subprotocol);
+        }
         if (parser.isSet(keepAliveMode)) {
             const QString mode = parser.value(keepAliveMode);
             if (mode == QLatin1String("empty"))

@@ -33,6 +33,9 @@ struct ClientOptions
 
     QList<QPair<QByteArray, QByteArray>> headers; // sent with every upgrade request
     QString token; // sent as "Authorization: Bearer <token>"; never logged
+    // Offered as Sec-WebSocket-Protocol ("binary", as websockify and noVNC clients do), or
+    // empty. Not required: a server may answer without one (RFC 6455, 4.1).
+    QString subprotocol;
 
     KeepAliveMode keepAliveMode = KeepAliveMode::Empty;
     int pongTimeoutMs = 10000;

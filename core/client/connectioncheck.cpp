@@ -225,9 +225,15 @@ void ConnectionCheck::openWebSocket()
     connect(m_connector, &WebSocketConnector::opened, this, [this] {
         m_ws = m_connector->takeWebSocket();
         m_ws->setParent(this);
+        QString subprotocol;
+        if (!m_options.subprotocol.isEmpty())
+            subprotocol = m_ws->subprotocol().isEmpty()
+                ? QStringLiteral(" without a subprotocol (%1 was offered, not required)")
+                      .arg(m_options.subprotocol)
+                : QStringLiteral(" with the subprotocol %1").arg(m_ws->subprotocol());
         report(StepKind::Upgrade, true,
-               QStringLiteral("HTTP 101: %1 accepted the WebSocket upgrade")
-                   .arg(WebSocketUrl::redacted(m_connector->finalUrl())),
+               QStringLiteral("HTTP 101: %1 accepted the WebSocket upgrade%2")
+                   .arg(WebSocketUrl::redacted(m_connector->finalUrl()), subprotocol),
                101);
         connect(m_ws, &QWebSocket::pong, this, [this] {
             m_pongTimeout.stop();

@@ -14,6 +14,7 @@
 #include <QSslCipher>
 #include <QSslSocket>
 #include <QWebSocket>
+#include <QWebSocketHandshakeOptions>
 
 namespace {
 
@@ -108,6 +109,8 @@ QString WebSocketConnector::describeHeaders(const ClientOptions &options)
         lines.append(QString::fromLatin1(header.first) + QLatin1String(": ")
                      + (secret ? QStringLiteral("<hidden>") : QString::fromLatin1(header.second)));
     }
+    if (!options.subprotocol.isEmpty())
+        lines.append(QStringLiteral("Sec-WebSocket-Protocol: ") + options.subprotocol);
     return lines.join(QStringLiteral(", "));
 }
 
@@ -175,6 +178,10 @@ void WebSocketConnector::start(const QUrl &url, int redirectsLeft)
         if (m_tls.insecure() && m_url.scheme() == QLatin1String("wss"))
             qCWarning(lcClient).noquote() << "connected to" << WebSocketUrl::redacted(m_url)
                                           << "WITHOUT verifying its TLS certificate (--insecure)";
+        if (!m_options.subprotocol.isEmpty() && m_ws && m_ws->subprotocol().isEmpty())
+            qCDebug(lcClient).noquote()
+                << WebSocketUrl::redacted(m_url) << "selected no subprotocol (offered"
+                << m_options.subprotocol + QLatin1String("); carrying on, as RFC 6455 allows");
         Q_EMIT opened();
     });
 #if QT_VERSION >= QT_VERSION_CHECK(6, 5, 0)
@@ -185,7 +192,13 @@ void WebSocketConnector::start(const QUrl &url, int redirectsLeft)
 #endif
     connect(ws, &QWebSocket::disconnected, this, &WebSocketConnector::onError);
 
-    ws->open(request);
+    // Offered, not required: RFC 6455 (4.1) lets a server answer without a subprotocol, and our
+    // frames are the same either way. A server that picks one we did not offer is refused by
+    // QWebSocket (Qt 6.4, 6.8), reported in onError(). QWebSocketHandshakeOptions is Qt 6.4's.
+    QWebSocketHandshakeOptions handshake;
+    if (!m_options.subprotocol.isEmpty())
+        handshake.setSubprotocols({m_options.subprotocol});
+    ws->open(request, handshake);
 
     // QWebSocket creates its socket inside open() and exposes neither the socket nor the TLS
     // peer name: reach the socket to watch the stages, check certificates before any byte is
@@ -261,6 +274,18 @@ void WebSocketConnector::onError()
     }
     if (!m_tlsFailure.isEmpty()) {
         fail(Stage::Tls, m_tlsFailure);
+        return;
+    }
+    // Qt 6.4 to 6.8 say so only in text: "WebSocket server has chosen protocol X which has not
+    // been requested".
+    if (m_tcpConnected && errorText.contains(QLatin1String("has chosen protocol"))) {
+        const QString offered = m_options.subprotocol.isEmpty()
+            ? QStringLiteral("none was offered")
+            : QStringLiteral("only %1 was offered").arg(m_options.subprotocol);
+        fail(Stage::Upgrade,
+             QStringLiteral("the server chose a WebSocket subprotocol that was not offered (%1): "
+                            "%2")
+                 .arg(offered, errorText));
         return;
     }
 
@@ -348,6 +373,8 @@ void WebSocketConnector::followRedirect(int httpStatus)
         request.serverName = m_options.serverName;
     // The same headers as the upgrade: the credentials only on the configured origin.
     request.headers = m_policy.headersFor(from);
+    if (!m_options.subprotocol.isEmpty())
+        request.headers.append({"Sec-WebSocket-Protocol", m_options.subprotocol.toLatin1()});
     delete m_probe;
     m_probe = new UpgradeProbe(m_tls, this);
     connect(

@@ -1,6 +1,7 @@
 // Opens one client WebSocket with every setting of a tunnel: proxy and its authentication, TLS
-// verification and pins, server name, headers and token, handshake timeout, redirects. Reports
-// each stage it passes as data, so the tunnel and the connection check share one code path.
+// verification and pins, server name, headers and token, subprotocol, handshake timeout, redirects.
+// Reports each stage it passes as data, so the tunnel and the connection check share one code
+// path.
 //
 // Redirects come from the answer to the upgrade request itself: 301, 302, 303, 307 and 308, at
 // most ClientOptions::maxRedirects of them, to ws://, wss://, http:// or https:// only, never

@@ -125,6 +125,12 @@ void TestCheck::diagnosis_data()
     QTest::newRow("redirect with server name")
         << "SERVERNAME/old/" << QStringList {"--ca-file", "CA", "--server-name", "localhost"} << 0
         << QStringList {"(HTTP 301, followed)", "Result: a tunnel would work."};
+    // Through nginx, which passes Sec-WebSocket-Protocol both ways; our server selects binary.
+    QTest::newRow("binary subprotocol")
+        << "/tunnel/" << QStringList {"--ca-file", "CA", "--subprotocol", "binary"} << 0
+        << QStringList {"headers: Sec-WebSocket-Protocol: binary",
+                        "accepted the WebSocket upgrade with the subprotocol binary",
+                        "Result: a tunnel would work."};
     QTest::newRow("unknown issuer")
         << "/tunnel/" << QStringList {} << 1
         << QStringList {"[FAIL] TLS: TLS verification failed: the certificate's issuer is unknown",

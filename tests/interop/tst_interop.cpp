@@ -32,6 +32,8 @@ private Q_SLOTS:
     void pythonClientTextMessageGets1003();
     void pythonClientOverNativeTls();
     void ourClientWithPythonServer();
+    void ourClientOffersBinarySubprotocol_data();
+    void ourClientOffersBinarySubprotocol();
     void pythonClientSeesTokenRefusal_data();
     void pythonClientSeesTokenRefusal();
 };
@@ -187,6 +189,47 @@ void TestInterop::ourClientWithPythonServer()
     QVERIFY(stream.received == data);
     pythonServer.kill();
     pythonServer.waitForFinished();
+}
+
+void TestInterop::ourClientOffersBinarySubprotocol_data()
+{
+    QTest::addColumn<QStringList>("serverArguments");
+    QTest::addColumn<QString>("selected");
+    QTest::newRow("server supports binary") << QStringList {"binary"} << "subprotocol: binary";
+    // RFC 6455 lets a server answer without one: offered, not required, the tunnel works.
+    QTest::newRow("server supports none") << QStringList {} << "subprotocol: none";
+}
+
+void TestInterop::ourClientOffersBinarySubprotocol()
+{
+    QFETCH(QStringList, serverArguments);
+    QFETCH(QString, selected);
+    QProcess pythonServer;
+    pythonServer.start(kPython, QStringList {script("ws_echo_server.py")} + serverArguments);
+    QVERIFY(pythonServer.waitForStarted());
+    static const QRegularExpression listening(QStringLiteral("listening on \\S+:(\\d+)"));
+    QString log;
+    QTRY_VERIFY_WITH_TIMEOUT((log += QString::fromUtf8(pythonServer.readAllStandardError()),
+                              listening.match(log).hasMatch()),
+                             15000);
+    const QString port = listening.match(log).captured(1);
+
+    TowProcess client;
+    QVERIFY(
+        client.start({"client", "-listen_tcp", "127.0.0.1:0", "-remote_ws",
+                      QStringLiteral("ws://127.0.0.1:%1/").arg(port), "--subprotocol", "binary"}));
+    const QByteArray data = patternBytes(43, 100 * 1024);
+    StreamClient stream;
+    stream.keepData = true;
+    stream.start(client.port(), data, false);
+    QTRY_COMPARE_WITH_TIMEOUT(stream.received.size(), data.size(), 30000);
+    QVERIFY(stream.received == data);
+    QTRY_VERIFY2_WITH_TIMEOUT(
+        (log += QString::fromUtf8(pythonServer.readAllStandardError()), log.contains(selected)),
+        qPrintable(log), 15000);
+    pythonServer.kill();
+    pythonServer.waitForFinished();
+    QCOMPARE(client.stop(), 0);
 }
 
 QTEST_GUILESS_MAIN(TestInterop)

@@ -212,6 +212,15 @@ void TestCommandLine::errors_data()
                                                "--tls-cert", "a.pem",       "--tls-cert",
                                                "b.pem",      "--tls-key",   "k"}
                                << "-tls-cert is given more than once";
+    QTest::newRow("subprotocol other than binary")
+        << QStringList {"client", "-remote_ws", "ws://h/", "--subprotocol", "base64"}
+        << "--subprotocol expects binary, not \"base64\"";
+    QTest::newRow("subprotocol on server")
+        << QStringList {"server", "-remote_tcp", "h:1", "--subprotocol", "binary"}
+        << "-subprotocol is a client option";
+    QTest::newRow("subprotocol with a profile")
+        << QStringList {"client", "--profile", "p", "--subprotocol", "binary"}
+        << "--subprotocol cannot be combined with --profile";
     QTest::newRow("server option on client")
         << QStringList {"client", "-remote_ws", "ws://h/", "--max-tunnels", "3"}
         << "-max-tunnels is a server option";
@@ -403,7 +412,9 @@ void TestCommandLine::clientOptions()
                                             "--pong-timeout",
                                             "2.5",
                                             "--connect-timeout",
-                                            "30"},
+                                            "30",
+                                            "--subprotocol",
+                                            "binary"},
                                            &error);
     QVERIFY2(parsed, qPrintable(error));
     QCOMPARE(parsed->mode, CommandLine::Mode::Client);
@@ -420,6 +431,7 @@ void TestCommandLine::clientOptions()
     QCOMPARE(client.keepAliveMode, ClientOptions::KeepAliveMode::Ping);
     QCOMPARE(client.pongTimeoutMs, 2500);
     QCOMPARE(client.handshakeTimeoutMs, 30000);
+    QCOMPARE(client.subprotocol, QStringLiteral("binary"));
 
     const auto defaults =
         CommandLine::parse({"tcp-over-websocket", "client", "-remote_ws", "ws://h/"}, &error);
@@ -428,6 +440,7 @@ void TestCommandLine::clientOptions()
     QCOMPARE(defaults->client.keepAliveMode, ClientOptions::KeepAliveMode::Empty);
     QCOMPARE(defaults->client.handshakeTimeoutMs, 15000);
     QVERIFY(defaults->client.headers.isEmpty());
+    QCOMPARE(defaults->client.subprotocol, QString());
 }
 
 void TestCommandLine::tokenFile()
