@@ -411,9 +411,15 @@ void WebSocketConnector::followRedirect(int httpStatus)
                 cannotFollow(error);
                 return;
             }
-            const auto seen = [](const QUrl &a, const QUrl &b) {
-                return a.adjusted(QUrl::RemoveUserInfo | QUrl::NormalizePathSegments)
-                    == b.adjusted(QUrl::RemoveUserInfo | QUrl::NormalizePathSegments);
+            // ws://h/ and ws://h:80/ are one place: compared without user info, with the
+            // scheme's default port written out.
+            const auto normal = [](const QUrl &url) {
+                QUrl normalised = url.adjusted(QUrl::RemoveUserInfo | QUrl::NormalizePathSegments);
+                normalised.setPort(url.port(url.scheme() == QLatin1String("wss") ? 443 : 80));
+                return normalised;
+            };
+            const auto seen = [&normal](const QUrl &a, const QUrl &b) {
+                return normal(a) == normal(b);
             };
             for (const QUrl &earlier : std::as_const(m_chain)) {
                 if (!seen(earlier, *next))
