@@ -6,6 +6,8 @@
 #include "proxyprocess.h"
 #include "towprocess.h"
 
+#include <QTcpServer>
+#include <QTcpSocket>
 #include <QTest>
 
 class TestClientProxy : public QObject
@@ -16,6 +18,8 @@ private Q_SLOTS:
     void cleanupTestCase();
     void throughProxy_data();
     void throughProxy();
+    void redirectThroughProxy_data();
+    void redirectThroughProxy();
     void systemProxy();
     void badProxyIsAUsageError();
 
@@ -93,6 +97,69 @@ void TestClientProxy::throughProxy()
     QTRY_VERIFY2_WITH_TIMEOUT(client.log().contains(logged), qPrintable(client.log()), 10000);
     if (kind == ProxyProcess::Kind::HttpConnect && works) // the bytes really took the proxy
         QVERIFY2(proxy.log().contains(QLatin1String("CONNECT")), qPrintable(proxy.log()));
+    QCOMPARE(client.stop(), 0);
+    QVERIFY(!client.log().contains(QLatin1String("pa55")));
+}
+
+void TestClientProxy::redirectThroughProxy_data()
+{
+    QTest::addColumn<ProxyProcess::Kind>("kind");
+    QTest::newRow("http connect") << ProxyProcess::Kind::HttpConnect;
+    QTest::newRow("socks5") << ProxyProcess::Kind::Socks5;
+}
+
+// A server that redirects upgrades only, reached through a proxy that asks for credentials: the
+// upgrade and the second request that reads the redirect's Location both take the proxy.
+void TestClientProxy::redirectThroughProxy()
+{
+    QFETCH(ProxyProcess::Kind, kind);
+    ProxyProcess proxy;
+    QString error;
+    QVERIFY2(proxy.start(kind, QStringLiteral("tow-user"), QStringLiteral("pa55word"), &error),
+             qPrintable(error));
+    const QString proxyUrl = (kind == ProxyProcess::Kind::HttpConnect ? QStringLiteral("http")
+                                                                      : QStringLiteral("socks5"))
+        + QStringLiteral("://tow-user:pa55word@127.0.0.1:%1").arg(proxy.port());
+
+    QTcpServer redirector;
+    QVERIFY(redirector.listen(QHostAddress::LocalHost));
+    int upgrades = 0;
+    const QByteArray redirect = "HTTP/1.1 307 Temporary Redirect\r\nLocation: ws://127.0.0.1:"
+        + QByteArray::number(m_server.port()) + "/\r\nContent-Length: 0\r\n\r\n";
+    const QByteArray notFound = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+    connect(&redirector, &QTcpServer::newConnection, this, [&] {
+        while (QTcpSocket *socket = redirector.nextPendingConnection()) {
+            connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
+            connect(socket, &QTcpSocket::readyRead, socket, [&, socket] {
+                QByteArray head = socket->property("head").toByteArray() + socket->readAll();
+                socket->setProperty("head", head);
+                if (!head.contains("\r\n\r\n"))
+                    return;
+                const bool upgrade = head.contains("\r\nUpgrade: websocket");
+                upgrades += upgrade ? 1 : 0;
+                socket->write(upgrade ? redirect : notFound);
+                socket->disconnectFromHost();
+            });
+        }
+    });
+
+    TowProcess client;
+    QVERIFY2(client.start({"client", "-listen_tcp", "127.0.0.1:0", "-remote_ws",
+                           QStringLiteral("ws://127.0.0.1:%1/").arg(redirector.serverPort()),
+                           "--proxy", proxyUrl}),
+             qPrintable(client.log()));
+    QString why;
+    QVERIFY2(echoThrough(client.port(), &why),
+             qPrintable(why + QLatin1Char('\n') + client.log() + QLatin1Char('\n') + proxy.log()));
+    QCOMPARE(upgrades, 2);
+    // microsocks logs each connection it makes (tinyproxy's log file shows only the first one
+    // while it runs): both requests to the redirector went through the proxy.
+    if (kind == ProxyProcess::Kind::Socks5) {
+        const QString toRedirector =
+            QStringLiteral("connected to 127.0.0.1:%1\n").arg(redirector.serverPort());
+        QTRY_VERIFY2_WITH_TIMEOUT(proxy.log().count(toRedirector) == 2, qPrintable(proxy.log()),
+                                  10000);
+    }
     QCOMPARE(client.stop(), 0);
     QVERIFY(!client.log().contains(QLatin1String("pa55")));
 }
