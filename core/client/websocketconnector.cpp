@@ -384,10 +384,9 @@ void WebSocketConnector::followRedirect(int httpStatus)
             m_probe = nullptr;
             const auto cannotFollow = [&](const QString &why) {
                 fail(Stage::Redirect,
+                     // One arg() call: a URL's %20 must not be taken for a placeholder.
                      QStringLiteral("cannot follow the redirect of %1 (HTTP %2): %3")
-                         .arg(WebSocketUrl::redacted(from))
-                         .arg(httpStatus)
-                         .arg(why),
+                         .arg(WebSocketUrl::redacted(from), QString::number(httpStatus), why),
                      httpStatus);
             };
             if (!answer.error.isEmpty()) {
