@@ -229,14 +229,10 @@ void TestClientRedirects::credentialsStayOnTheirOrigin()
             QVERIFY2(!head.contains("SECRET"), head.constData());
         }
         if (options.contains(QStringLiteral("X-Team: ops"))) { // the other headers do go there
-#if QT_VERSION >= QT_VERSION_CHECK(6, 8, 0)
-            // Seen in the Debian 13 chroot, not understood yet: on Qt 6.8 the first request to
-            // the other origin lacks the -H header. The credentials stay home either way.
-            QEXPECT_FAIL("token and cookie, another port",
-                         "Qt 6.8: -H headers missing on the first request after a redirect",
-                         Continue);
-#endif
-            QVERIFY(target.heads.constFirst().contains("X-Team: ops"));
+            // Header names in any case: Qt 6.8's QNetworkRequest keeps them lower-case
+            // ("x-team: ops"), Qt 6.4 as given; HTTP reads them case-insensitively.
+            QVERIFY2(target.heads.constFirst().toLower().contains("\r\nx-team: ops"),
+                     target.heads.constFirst().constData());
         }
     }
     QCOMPARE(client.stop(), 0);
