@@ -271,8 +271,9 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
         &allAutostart, &subprotocol};
     // The settings a saved profile holds: refused beside --profile / --all-autostart.
     const QList<const QCommandLineOption *> profileSettings = {
-        &listenTcp,  &remoteWs, &insecure,  &keepAlive,     &proxy,       &caFile,        &pin,
-        &serverName, &header,   &tokenFile, &keepAliveMode, &pongTimeout, &connectTimeout};
+        &listenTcp,     &remoteWs,    &insecure,       &keepAlive,  &proxy,
+        &caFile,        &pin,         &serverName,     &header,     &tokenFile,
+        &keepAliveMode, &pongTimeout, &connectTimeout, &subprotocol};
 
     auto fail = [error](const QString &message) -> std::optional<CommandLine> {
         *error = message;
@@ -507,9 +508,6 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
                                                "--all-autostart; change the profile instead")
                                     .arg(flagName(option->names())));
             }
-            if (parser.isSet(subprotocol))
-                return fail(QStringLiteral("--subprotocol cannot be combined with --profile or "
-                                           "--all-autostart: saved profiles do not hold it"));
             result.clientProfiles = parser.values(profile);
             for (const QString &name : std::as_const(result.clientProfiles)) {
                 if (name.trimmed().isEmpty())

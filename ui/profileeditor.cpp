@@ -89,6 +89,10 @@ ProfileEditor::ProfileEditor(const ProfileStore *store, const Profile &profile,
     m_insecure = new QCheckBox(tr("Accept any TLS certificate (insecure)"));
     m_insecure->setObjectName(QStringLiteral("insecure"));
     m_insecure->setChecked(profile.insecure);
+    m_binarySubprotocol =
+        new QCheckBox(tr("Offer the binary subprotocol (for servers like websockify)"));
+    m_binarySubprotocol->setObjectName(QStringLiteral("binarySubprotocol"));
+    m_binarySubprotocol->setChecked(profile.binarySubprotocol);
     m_keepAliveMode = new QComboBox;
     m_keepAliveMode->setObjectName(QStringLiteral("keepAliveMode"));
     m_keepAliveMode->addItem(tr("Empty message (like the original)"),
@@ -121,6 +125,7 @@ ProfileEditor::ProfileEditor(const ProfileStore *store, const Profile &profile,
     form->addRow(tr("&Headers:"), m_headers);
     form->addRow(tr("Keep-&alive:"), keepAliveRow);
     form->addRow(QString(), m_insecure);
+    form->addRow(QString(), m_binarySubprotocol);
     form->addRow(QString(), m_autoStart);
 
     m_errorIcon = new QLabel;
@@ -172,6 +177,7 @@ Profile ProfileEditor::profile() const
                                 colon < 0 ? QByteArray() : line.mid(colon + 1).trimmed().toUtf8()});
     }
     profile.insecure = m_insecure->isChecked();
+    profile.binarySubprotocol = m_binarySubprotocol->isChecked();
     profile.keepAliveMode = Profile::KeepAliveMode(m_keepAliveMode->currentData().toInt());
     profile.keepAliveIntervalMs = int(m_keepAliveSeconds->value() * 1000);
     profile.autoStart = m_autoStart->isChecked();

@@ -48,6 +48,7 @@ private:
     QLineEdit *m_serverName;
     QPlainTextEdit *m_headers;
     QCheckBox *m_insecure;
+    QCheckBox *m_binarySubprotocol;
     QComboBox *m_keepAliveMode;
     QDoubleSpinBox *m_keepAliveSeconds;
     QCheckBox *m_autoStart;

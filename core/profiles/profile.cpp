@@ -23,6 +23,7 @@ const QLatin1String kKeyCaFile("caFile");
 const QLatin1String kKeyPins("pinsSha256");
 const QLatin1String kKeyServerName("serverName");
 const QLatin1String kKeyInsecure("insecure");
+const QLatin1String kKeyBinarySubprotocol("binarySubprotocol");
 const QLatin1String kKeyKeepAliveMode("keepAliveMode");
 const QLatin1String kKeyKeepAliveSeconds("keepAliveSeconds");
 const QLatin1String kKeyAutoStart("autoStart");
@@ -232,6 +233,8 @@ std::optional<ClientOptions> Profile::toClientOptions(QString *error) const
     options.listen = *HostPort::parse(listen, true, nullptr);
     options.serverUrl = *WebSocketUrl::parse(serverUrl, nullptr);
     options.insecure = insecure;
+    if (binarySubprotocol)
+        options.subprotocol = QStringLiteral("binary");
     options.relay.keepAliveIntervalMs = keepAliveIntervalMs;
     options.headers = headers;
     options.token = token;
@@ -323,6 +326,7 @@ QJsonObject Profile::toJson(bool withSecrets) const
     object.insert(kKeyPins, QJsonArray::fromStringList(pinsSha256));
     object.insert(kKeyServerName, serverName);
     object.insert(kKeyInsecure, insecure);
+    object.insert(kKeyBinarySubprotocol, binarySubprotocol);
     object.insert(kKeyKeepAliveMode, keepAliveModeName(keepAliveMode));
     object.insert(kKeyKeepAliveSeconds, keepAliveIntervalMs / 1000.0);
     object.insert(kKeyAutoStart, autoStart);
@@ -336,9 +340,9 @@ std::optional<Profile> Profile::fromJson(const QJsonObject &object, QString *err
         return std::nullopt;
     };
     static const QStringList known = {
-        kKeyName,          kKeyListen,           kKeyServer,   kKeyHeaders,    kKeyToken,
-        kKeyProxy,         kKeyCaFile,           kKeyPins,     kKeyServerName, kKeyInsecure,
-        kKeyKeepAliveMode, kKeyKeepAliveSeconds, kKeyAutoStart};
+        kKeyName,          kKeyListen,           kKeyServer,    kKeyHeaders,          kKeyToken,
+        kKeyProxy,         kKeyCaFile,           kKeyPins,      kKeyServerName,       kKeyInsecure,
+        kKeyKeepAliveMode, kKeyKeepAliveSeconds, kKeyAutoStart, kKeyBinarySubprotocol};
     for (auto it = object.begin(); it != object.end(); ++it) {
         if (!known.contains(it.key()))
             return fail(it.key(),
@@ -383,6 +387,7 @@ std::optional<Profile> Profile::fromJson(const QJsonObject &object, QString *err
         || !readString(kKeyCaFile, &profile.caFile, false)
         || !readString(kKeyServerName, &profile.serverName, false)
         || !readBool(kKeyInsecure, &profile.insecure)
+        || !readBool(kKeyBinarySubprotocol, &profile.binarySubprotocol)
         || !readBool(kKeyAutoStart, &profile.autoStart))
         return std::nullopt;
 
@@ -454,5 +459,6 @@ bool operator==(const Profile &a, const Profile &b)
         && a.headers == b.headers && a.token == b.token && a.proxy == b.proxy
         && a.caFile == b.caFile && a.pinsSha256 == b.pinsSha256 && a.serverName == b.serverName
         && a.insecure == b.insecure && a.keepAliveMode == b.keepAliveMode
-        && a.keepAliveIntervalMs == b.keepAliveIntervalMs && a.autoStart == b.autoStart;
+        && a.keepAliveIntervalMs == b.keepAliveIntervalMs && a.autoStart == b.autoStart
+        && a.binarySubprotocol == b.binarySubprotocol;
 }

@@ -26,6 +26,8 @@ struct Profile
     QStringList pinsSha256; // base64 SHA-256 of the server's public key (SPKI)
     QString serverName; // TLS SNI / certificate name, when it differs from the URL's host
     bool insecure = false;
+    // Offer the "binary" subprotocol (websockify-style servers that require it); not required.
+    bool binarySubprotocol = false;
     KeepAliveMode keepAliveMode = KeepAliveMode::Empty;
     int keepAliveIntervalMs = 10000; // 0: no keep-alive
     bool autoStart = false; // started when the tray app starts, and by `client --all-autostart`

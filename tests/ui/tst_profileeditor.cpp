@@ -155,6 +155,7 @@ void TestProfileEditor::roundTripOfEveryField()
     full.pinsSha256 = {QStringLiteral("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")};
     full.serverName = QStringLiteral("ssh.example.org");
     full.insecure = true;
+    full.binarySubprotocol = true;
     full.keepAliveMode = Profile::KeepAliveMode::Ping;
     full.keepAliveIntervalMs = 42000;
     full.autoStart = true;
@@ -163,6 +164,8 @@ void TestProfileEditor::roundTripOfEveryField()
     QCOMPARE(editor.profile(), full);
     editor.findChild<QCheckBox *>(QStringLiteral("autoStart"))->setChecked(false);
     QVERIFY(!editor.profile().autoStart);
+    editor.findChild<QCheckBox *>(QStringLiteral("binarySubprotocol"))->setChecked(false);
+    QVERIFY(!editor.profile().binarySubprotocol);
 }
 
 QTEST_MAIN(TestProfileEditor)

@@ -220,7 +220,7 @@ void TestCommandLine::errors_data()
         << "-subprotocol is a client option";
     QTest::newRow("subprotocol with a profile")
         << QStringList {"client", "--profile", "p", "--subprotocol", "binary"}
-        << "--subprotocol cannot be combined with --profile";
+        << "-subprotocol cannot be combined with --profile";
     QTest::newRow("server option on client")
         << QStringList {"client", "-remote_ws", "ws://h/", "--max-tunnels", "3"}
         << "-max-tunnels is a server option";

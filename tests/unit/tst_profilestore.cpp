@@ -43,6 +43,7 @@ Profile fullProfile(const QString &name)
     profile.pinsSha256 = {QStringLiteral("47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=")};
     profile.serverName = QStringLiteral("ssh.example.org");
     profile.insecure = true;
+    profile.binarySubprotocol = true;
     profile.keepAliveMode = Profile::KeepAliveMode::Ping;
     profile.keepAliveIntervalMs = 30000;
     profile.autoStart = true;
@@ -507,7 +508,12 @@ void TestProfileStore::clientOptionsMapping()
     QCOMPARE(options->serverUrl.host(), QStringLiteral("example.org"));
     QCOMPARE(options->serverUrl.password(), QStringLiteral("open sesame"));
     QVERIFY(options->insecure);
+    QCOMPARE(options->subprotocol, QStringLiteral("binary"));
     QCOMPARE(options->relay.keepAliveIntervalMs, 30000);
+    QCOMPARE(simpleProfile(QStringLiteral("plain"), QStringLiteral("127.0.0.1:1"))
+                 .toClientOptions(&error)
+                 ->subprotocol,
+             QString());
 
     profile.listen = QStringLiteral("nonsense");
     QVERIFY(!profile.toClientOptions(&error));
