@@ -168,7 +168,8 @@ def check_elf(path, kind, depends):
         match = re.match(r"libQt6(\w+)\.so\.6$", library)
         if match:
             package = f"libqt6{match.group(1).lower()}6"
-            check(any(d.split()[0] == package for d in depends),
+            # Debian 13 renamed libraries for 64-bit time_t (libqt6core6t64).
+            check(any(d.split()[0] in (package, package + "t64") for d in depends),
                   f"the {kind} links {library} but Depends lacks {package}")
     return libraries
 
