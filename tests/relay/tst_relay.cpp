@@ -718,6 +718,9 @@ void TestRelay::remoteResetIsAnError_data()
 void TestRelay::remoteResetIsAnError()
 {
     QFETCH(bool, reset);
+#ifndef Q_OS_UNIX
+    Q_UNUSED(reset); // the "reset" row is Unix only
+#endif
 #ifdef TOW_TEST_EPOLL_DISPATCHER
     const bool resetSeen = reset;
 #else
