@@ -32,6 +32,8 @@ declare -A linux_only=(
     [tests/relay/tst_writethrough.cpp]="WriteThrough's direct send() exists on Unix only"
     [tests/client/tst_clientkeepalive.cpp]="stops a process with SIGSTOP (Unix only)"
     [tests/unit/tst_loginitem.cpp]="tests the XDG autostart file (Linux only)"
+    [tests/unit/tst_backofftcpserver.cpp]="the descriptor limit (setrlimit; CMake builds it on Unix only)"
+    [tests/unit/tst_unixsignals.cpp]="the program's Unix signal handler (CMake builds it on Unix only)"
     [tests/ui/tst_desktop.cpp]="runs under Xvfb with trayer (Linux only)"
 )
 
