@@ -267,6 +267,9 @@ private:
     // A tunnel to echo (started here), and local connected through it. False if a step failed.
     bool connectThroughEcho(EchoServer &echo, QTcpSocket &local, const RelayOptions &options = {},
                             const std::function<void(ClientOptions &)> &adjustClient = {});
+    // A tunnel to remote (a DeafRemote, listening here) with stallTestOptions() and this stall
+    // timeout, peer upgraded to it: the server's relay, or nullptr if a step failed.
+    Relay *openTunnelToDeafRemote(DeafRemote &remote, QTcpSocket &peer, int stallTimeoutMs);
     QUrl tunnelUrl() const
     {
         return QUrl(QStringLiteral("ws://127.0.0.1:%1/").arg(m_server->serverPort()));
@@ -322,6 +325,19 @@ bool TestRelay::connectThroughEcho(EchoServer &echo, QTcpSocket &local, const Re
     local.connectToHost(QHostAddress::LocalHost, m_client->serverPort());
     return QTest::qWaitFor([&local] { return local.state() == QAbstractSocket::ConnectedState; },
                            5000);
+}
+
+Relay *TestRelay::openTunnelToDeafRemote(DeafRemote &remote, QTcpSocket &peer, int stallTimeoutMs)
+{
+    if (!remote.listen())
+        return nullptr;
+    RelayOptions options = stallTestOptions();
+    options.stallTimeoutMs = stallTimeoutMs;
+    startTunnel(remote.server.serverPort(), options);
+    if (QTest::currentTestFailed() || !upgradeRaw(peer, m_server->serverPort())
+        || !QTest::qWaitFor([this] { return m_server->findChildren<Relay *>().size() == 1; }, 5000))
+        return nullptr;
+    return m_server->findChildren<Relay *>().constFirst();
 }
 
 void TestRelay::bulkClientToServer()
@@ -1029,14 +1045,9 @@ void TestRelay::missingPongClosesTunnel()
 void TestRelay::goneClientOfStalledTunnelIsFound()
 {
     DeafRemote remote;
-    QVERIFY(remote.listen());
-    RelayOptions options = stallTestOptions();
-    options.stallTimeoutMs = 0; // not what ends it here
-    startTunnel(remote.server.serverPort(), options);
     QTcpSocket peer;
-    QVERIFY(upgradeRaw(peer, m_server->serverPort()));
-    QTRY_COMPARE(m_server->findChildren<Relay *>().size(), 1);
-    QPointer<Relay> relay = m_server->findChildren<Relay *>().constFirst();
+    QPointer<Relay> relay = openTunnelToDeafRemote(remote, peer, 0 /* not what ends it here */);
+    QVERIFY(relay);
     QVERIFY(fillUntilHeldBack(peer, relay));
     QString reason;
     connect(relay, &Relay::finished, this, [relay, &reason] { reason = relay->closeReason(); });
@@ -1052,14 +1063,9 @@ void TestRelay::goneClientOfStalledTunnelIsFound()
 void TestRelay::stalledRemoteClosesTunnel()
 {
     DeafRemote remote;
-    QVERIFY(remote.listen());
-    RelayOptions options = stallTestOptions();
-    options.stallTimeoutMs = 1000;
-    startTunnel(remote.server.serverPort(), options);
     QTcpSocket peer;
-    QVERIFY(upgradeRaw(peer, m_server->serverPort()));
-    QTRY_COMPARE(m_server->findChildren<Relay *>().size(), 1);
-    QPointer<Relay> relay = m_server->findChildren<Relay *>().constFirst();
+    QPointer<Relay> relay = openTunnelToDeafRemote(remote, peer, 1000);
+    QVERIFY(relay);
     QVERIFY(fillUntilHeldBack(peer, relay));
     QString reason;
     connect(relay, &Relay::finished, this, [relay, &reason] { reason = relay->closeReason(); });
@@ -1098,14 +1104,9 @@ void TestRelay::stalledRemoteClosesTunnel()
 void TestRelay::bytesNeverWrittenAreNotCounted()
 {
     DeafRemote remote;
-    QVERIFY(remote.listen());
-    RelayOptions options = stallTestOptions();
-    options.stallTimeoutMs = 1000;
-    startTunnel(remote.server.serverPort(), options);
     QTcpSocket peer;
-    QVERIFY(upgradeRaw(peer, m_server->serverPort()));
-    QTRY_COMPARE(m_server->findChildren<Relay *>().size(), 1);
-    QPointer<Relay> relay = m_server->findChildren<Relay *>().constFirst();
+    QPointer<Relay> relay = openTunnelToDeafRemote(remote, peer, 1000);
+    QVERIFY(relay);
     qint64 reported = 0;
     connect(relay, &Relay::transferred, this,
             [&reported](qint64, qint64 wsToTcp) { reported += wsToTcp; });
