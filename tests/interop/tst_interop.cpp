@@ -20,6 +20,24 @@ QString script(const char *name)
     return QStringLiteral(TOW_INTEROP_DIR "/") + QLatin1String(name);
 }
 
+// Starts ws_echo_server.py with arguments; returns its port once it says it listens, empty if
+// it did not within 15 s. What it has logged so far is added to log.
+QString startPythonServer(QProcess &server, const QStringList &arguments, QString *log)
+{
+    server.start(kPython, QStringList {script("ws_echo_server.py")} + arguments);
+    if (!server.waitForStarted())
+        return {};
+    static const QRegularExpression listening(QStringLiteral("listening on \\S+:(\\d+)"));
+    if (!QTest::qWaitFor(
+            [&] {
+                *log += QString::fromUtf8(server.readAllStandardError());
+                return listening.match(*log).hasMatch();
+            },
+            15000))
+        return {};
+    return listening.match(*log).captured(1);
+}
+
 } // namespace
 
 class TestInterop : public QObject
@@ -169,14 +187,9 @@ void TestInterop::pythonClientOverNativeTls()
 void TestInterop::ourClientWithPythonServer()
 {
     QProcess pythonServer;
-    pythonServer.start(kPython, {script("ws_echo_server.py")});
-    QVERIFY(pythonServer.waitForStarted());
-    static const QRegularExpression listening(QStringLiteral("listening on \\S+:(\\d+)"));
     QString log;
-    QTRY_VERIFY_WITH_TIMEOUT((log += QString::fromUtf8(pythonServer.readAllStandardError()),
-                              listening.match(log).hasMatch()),
-                             15000);
-    const QString port = listening.match(log).captured(1);
+    const QString port = startPythonServer(pythonServer, {}, &log);
+    QVERIFY2(!port.isEmpty(), qPrintable(log));
 
     TowProcess client;
     QVERIFY(client.start({"client", "-listen_tcp", "127.0.0.1:0", "-remote_ws",
@@ -205,14 +218,9 @@ void TestInterop::ourClientOffersBinarySubprotocol()
     QFETCH(QStringList, serverArguments);
     QFETCH(QString, selected);
     QProcess pythonServer;
-    pythonServer.start(kPython, QStringList {script("ws_echo_server.py")} + serverArguments);
-    QVERIFY(pythonServer.waitForStarted());
-    static const QRegularExpression listening(QStringLiteral("listening on \\S+:(\\d+)"));
     QString log;
-    QTRY_VERIFY_WITH_TIMEOUT((log += QString::fromUtf8(pythonServer.readAllStandardError()),
-                              listening.match(log).hasMatch()),
-                             15000);
-    const QString port = listening.match(log).captured(1);
+    const QString port = startPythonServer(pythonServer, serverArguments, &log);
+    QVERIFY2(!port.isEmpty(), qPrintable(log));
 
     TowProcess client;
     QVERIFY(
