@@ -9,7 +9,6 @@
 #include "server/tunnelserver.h"
 #include "testmain.h"
 
-#include <QCryptographicHash>
 #include <QElapsedTimer>
 #include <QLoggingCategory>
 #include <QPointer>
@@ -119,16 +118,7 @@ void keepRelayDebug(QtMsgType type, const QMessageLogContext &context, const QSt
 // opening handshake that peer sends, and nothing else.
 void answerUpgrade(QTcpSocket *peer)
 {
-    const QByteArray request = peer->readAll();
-    const qsizetype at = request.indexOf("Sec-WebSocket-Key: ") + 19;
-    const QByteArray key = request.mid(at, request.indexOf("\r\n", at) - at);
-    const QByteArray accept =
-        QCryptographicHash::hash(QByteArray(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"),
-                                 QCryptographicHash::Sha1)
-            .toBase64();
-    peer->write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                "Connection: Upgrade\r\nSec-WebSocket-Accept: "
-                + accept + "\r\n\r\n");
+    peer->write(switchingProtocolsAnswer(peer->readAll()));
 }
 
 // Small watermarks and read buffers, so that a tunnel holds back after little data, and a fast

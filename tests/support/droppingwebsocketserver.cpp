@@ -1,6 +1,7 @@
 #include "droppingwebsocketserver.h"
 
-#include <QCryptographicHash>
+#include "endpoints.h"
+
 #include <QTcpSocket>
 
 DroppingWebSocketServer::DroppingWebSocketServer(int closeCode, QObject *parent)
@@ -17,16 +18,7 @@ void DroppingWebSocketServer::incomingConnection(qintptr descriptor)
         if (!peer->property("upgraded").toBool()) {
             if (!peer->peek(64 * 1024).contains("\r\n\r\n"))
                 return; // the whole request head first
-            const QByteArray request = peer->readAll();
-            const qsizetype at = request.indexOf("Sec-WebSocket-Key: ") + 19;
-            const QByteArray key = request.mid(at, request.indexOf("\r\n", at) - at);
-            const QByteArray accept =
-                QCryptographicHash::hash(QByteArray(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"),
-                                         QCryptographicHash::Sha1)
-                    .toBase64();
-            peer->write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                        "Connection: Upgrade\r\nSec-WebSocket-Accept: "
-                        + accept + "\r\n\r\n");
+            peer->write(switchingProtocolsAnswer(peer->readAll()));
             peer->setProperty("upgraded", true);
             return;
         }

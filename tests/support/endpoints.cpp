@@ -1,5 +1,6 @@
 #include "endpoints.h"
 
+#include <QCryptographicHash>
 #include <QRandomGenerator>
 #include <QTimer>
 #include <functional>
@@ -42,6 +43,19 @@ void readAtRate(QTcpSocket *socket, QObject *context, const qint64 &rate,
     timer->start(kRateTickMs);
 }
 } // namespace
+
+QByteArray switchingProtocolsAnswer(const QByteArray &request)
+{
+    const qsizetype at = request.indexOf("Sec-WebSocket-Key: ") + 19;
+    const QByteArray key = request.mid(at, request.indexOf("\r\n", at) - at);
+    const QByteArray accept =
+        QCryptographicHash::hash(QByteArray(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"),
+                                 QCryptographicHash::Sha1)
+            .toBase64();
+    return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Accept: "
+        + accept + "\r\n\r\n";
+}
 
 QByteArray patternBytes(quint32 seed, qint64 size)
 {

@@ -12,6 +12,10 @@
 QByteArray patternBytes(quint32 seed, qint64 size);
 QByteArray sha256(const QByteArray &data);
 
+// The "101 Switching Protocols" answer to a WebSocket upgrade request (its whole head), for test
+// servers of a few lines that accept any upgrade.
+QByteArray switchingProtocolsAnswer(const QByteArray &request);
+
 struct StreamResult
 {
     qint64 bytes = 0;
