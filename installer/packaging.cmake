@@ -75,6 +75,7 @@ endif()
 # --- Files beside the executable -----------------------------------------------------------------
 if(NOT APPLE) # the disk image holds the app bundle alone
     install(FILES ${TOW_SOURCE_DIR}/README.md DESTINATION ${TOW_DOC_DIR})
+    install(DIRECTORY ${TOW_SOURCE_DIR}/docs DESTINATION ${TOW_DOC_DIR}) # README links docs/*.md
     install(FILES ${TOW_SOURCE_DIR}/LICENSE DESTINATION ${TOW_DOC_DIR} RENAME copyright)
     install(DIRECTORY ${TOW_SOURCE_DIR}/installer/nginx ${TOW_SOURCE_DIR}/installer/examples/
             DESTINATION ${TOW_DOC_DIR}/examples)

@@ -112,6 +112,7 @@ def check_contents(deb, flavour):
                 "./usr/lib/systemd/system/tcp-over-websocket@.service",
                 "./etc/default/tcp-over-websocket",
                 f"./usr/share/doc/{name}/copyright", f"./usr/share/doc/{name}/README.md",
+                f"./usr/share/doc/{name}/docs/wire-format.md",
                 f"./usr/share/doc/{name}/examples/nginx/tcp-over-websocket.conf",
                 f"./usr/share/doc/{name}/examples/nginx-upstream.conf",
                 f"./usr/share/doc/{name}/examples/kubernetes.yaml"]
