@@ -14,14 +14,9 @@
 #include <QTcpSocket>
 #include <QTimerEvent>
 #include <QWebSocket>
-#include <QtEndian>
 #include <cerrno>
-#include <cstring>
 
 namespace {
-
-// How often watch() runs when keep-alives are off.
-constexpr int kWatchIntervalMs = 10000;
 
 // Most payload bytes handed to TCP in one write: the frame reader's chunks.
 constexpr qint64 kMaxWsReadChunkBytes = 1024 * 1024;
@@ -44,6 +39,20 @@ void restartReading(QAbstractSocket *socket, qint64 bufferBytes)
     socket->setReadBufferSize(socket->readBufferSize() == bufferBytes ? other : bufferBytes);
 }
 
+// Where the TCP side starts: connected, connecting (server side), or already gone (client side:
+// the local peer left during the handshake; server side: not yet asked to connect).
+RelayState::Tcp initialTcpState(const QTcpSocket *tcp)
+{
+    switch (tcp->state()) {
+    case QAbstractSocket::ConnectedState:
+        return RelayState::Tcp::Open;
+    case QAbstractSocket::UnconnectedState:
+        return RelayState::Tcp::Ended;
+    default:
+        return RelayState::Tcp::Connecting;
+    }
+}
+
 } // namespace
 
 Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
@@ -55,7 +64,8 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
       m_options(options),
       m_description(description),
       m_reader(serverTransport ? FrameReader::Role::Server : FrameReader::Role::Client,
-               options.maxIncomingFrameBytes, options.maxIncomingFrameBytes)
+               options.maxIncomingFrameBytes, options.maxIncomingFrameBytes),
+      m_state(initialTcpState(tcp))
 {
     m_tcp->setParent(this);
     m_ws->setParent(this);
@@ -111,21 +121,17 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
 
     qCInfo(lcRelay).noquote() << "tunnel opened" << m_description;
 
-    if (m_tcp->state() == QAbstractSocket::ConnectedState) {
-        m_tcpConnected = true;
+    if (m_state.tcp() == RelayState::Tcp::Open) {
         m_tcp->setSocketOption(QAbstractSocket::LowDelayOption, 1);
         TcpKeepAlive::enable(m_tcp);
         m_tcpWriteThrough = WriteThrough::isPossible(m_tcp);
         watchTcpErrors();
-    } else if (m_tcp->state() == QAbstractSocket::UnconnectedState) {
-        // Client side: the local peer may have sent everything and left during the handshake.
-        m_tcpEnded = true;
     }
     m_sinceData.start();
     m_tcpProgress.start();
     m_wsProgress.start();
-    if (watchIntervalMs() > 0)
-        m_watchTimer.start(watchIntervalMs(), this);
+    if (RelayState::watchIntervalMs(m_options) > 0)
+        m_watchTimer.start(RelayState::watchIntervalMs(m_options), this);
     if (m_options.idleTimeoutMs > 0)
         m_idleTimer.start(m_options.idleTimeoutMs, this);
     scheduleBufferRelease(); // the handshake used the transport's
@@ -134,7 +140,8 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
     QMetaObject::invokeMethod(
         this,
         [this] {
-            if (m_tcpEnded)
+            // Client side: the local peer may have sent everything and left during the handshake.
+            if (m_state.tcpEnded())
                 onTcpDisconnected();
             else
                 pumpTcpToWs();
@@ -186,27 +193,27 @@ qint64 Relay::wsQueuedBytes() const
 
 void Relay::connectTcp(const QString &host, quint16 port)
 {
-    m_tcpEnded = false;
+    m_state.tcpConnecting();
     m_tcp->connectToHost(host, port);
 }
 
 void Relay::shutdown()
 {
-    if (m_finished)
+    if (m_state.isFinished())
         return;
-    setReason(QStringLiteral("server shutting down"));
-    closeWs(QWebSocketProtocol::CloseCodeGoingAway, QStringLiteral("going away"));
+    m_state.setReason(RelayState::shutdownReason());
+    closeWs(RelayState::shutdownClose());
     closeTcpAfterFlush();
 }
 
 void Relay::onTcpConnected()
 {
-    m_tcpConnected = true;
+    m_state.tcpConnected();
     m_tcp->setSocketOption(QAbstractSocket::LowDelayOption, 1);
     TcpKeepAlive::enable(m_tcp);
     m_tcpWriteThrough = WriteThrough::isPossible(m_tcp);
     watchTcpErrors();
-    if (m_wsEnded)
+    if (m_state.wsEnded())
         closeTcpAfterFlush();
     pumpTcpToWs();
 }
@@ -220,7 +227,7 @@ void Relay::pumpTcpToWs()
     if (m_pumping)
         return;
     const QScopedValueRollback<bool> pumping(m_pumping, true);
-    if (m_wsClosing || m_wsEnded) {
+    if (m_state.wsClosing() || m_state.wsEnded()) {
         // Nobody to deliver to any more: discard, so the TCP peer is not stuck on a full buffer.
         if (m_tcp->bytesAvailable() > 0)
             m_tcp->skip(m_tcp->bytesAvailable());
@@ -248,9 +255,8 @@ void Relay::pumpTcpToWs()
         scheduleBufferRelease();
         Q_EMIT transferred(moved, 0);
     }
-    if (m_closeAfterTail && m_tcp->bytesAvailable() == 0) {
-        m_closeAfterTail = false;
-        closeWs(m_tailCloseCode, m_tailCloseReason);
+    if (m_state.wsCloseAfterTail() && m_tcp->bytesAvailable() == 0) {
+        closeWs(m_state.tailClose());
         checkFinished();
     }
 }
@@ -318,79 +324,50 @@ void Relay::writeWsFrame(quint8 opcode, const QByteArray &payload)
     scheduleBufferRelease();
 }
 
-int Relay::watchIntervalMs() const
-{
-    int interval = m_options.keepAliveIntervalMs > 0 ? m_options.keepAliveIntervalMs : 0;
-    if (m_options.stallTimeoutMs > 0)
-        interval = qMin(interval > 0 ? interval : kWatchIntervalMs, m_options.stallTimeoutMs);
-    return interval;
-}
-
-bool Relay::tcpStalledFor(qint64 ms) const
-{
-    return m_tcpConnected && m_tcp->bytesToWrite() > 0 && m_tcpProgress.hasExpired(ms);
-}
-
-bool Relay::wsStalledFor(qint64 ms) const
-{
-    return wsQueuedBytes() > 0 && m_wsProgress.hasExpired(ms);
-}
-
 void Relay::watch()
 {
     // Closing has its own watch (checkCloseProgress).
-    if (m_wsClosing || m_wsEnded || m_finished)
+    if (m_state.wsClosing() || m_state.wsEnded() || m_state.isFinished())
         return;
-    if (closeIfStalled())
+    RelayState::Clocks clocks;
+    clocks.tcpQueuedBytes = m_state.tcpIsConnecting() ? 0 : m_tcp->bytesToWrite();
+    clocks.tcpSinceProgressMs = m_tcpProgress.elapsed();
+    clocks.wsQueuedBytes = wsQueuedBytes();
+    clocks.wsSinceProgressMs = m_wsProgress.elapsed();
+    clocks.sinceDataMs = m_sinceData.elapsed();
+    const RelayState::Watch watch = RelayState::watch(clocks, m_state.wsReadPaused(), m_options);
+    switch (watch.action) {
+    case RelayState::WatchAction::CloseTcpStalled:
+    case RelayState::WatchAction::CloseWsStalled:
+        closeStalled(watch.action);
         return;
-    int next = watchIntervalMs();
-    const int keepAliveMs = m_options.keepAliveIntervalMs;
-    if (keepAliveMs > 0) {
-        const qint64 idleMs = m_sinceData.elapsed();
-        if (m_paused) {
-            // Held back for a TCP side that has taken nothing for a whole interval: nothing
-            // moves, so nothing would tell us that the WebSocket peer is gone (its kernel keeps
-            // probing our full window long after its socket was closed). A ping, a control frame
-            // that is not data, goes out anyway: a peer that is gone answers with a reset, and
-            // the tunnel ends. Not while the peer is slow to read itself (our queue is long).
-            if (tcpStalledFor(keepAliveMs) && wsQueuedBytes() <= m_options.lowWatermarkBytes) {
-                qCDebug(lcRelay).noquote() << m_description << "tcp side stalled for"
-                                           << m_tcpProgress.elapsed() << "ms, ping the peer";
-                writeWsFrame(BinaryFrame::kPing, QByteArray());
-            }
-        } else if (idleMs >= keepAliveMs) {
-            // The wire's keep-alive: an empty binary message, which the original ignores too.
-            // It keeps reverse proxies (nginx proxy_read_timeout) from cutting an idle tunnel,
-            // so it is sent only when no data moved either way for a whole interval (data resets
-            // their timers too). Sending more than needed is not harmless: the peer may already
-            // have closed its socket behind its last bytes (QWebSocket closes at once after its
-            // close frame), and a message arriving there makes its kernel answer with a reset.
-            writeWsFrame(BinaryFrame::kBinary, QByteArray());
-        } else {
-            next = qMin(next, int(keepAliveMs - idleMs));
-        }
+    case RelayState::WatchAction::Ping:
+        qCDebug(lcRelay).noquote() << m_description << "tcp side stalled for"
+                                   << clocks.tcpSinceProgressMs << "ms, ping the peer";
+        writeWsFrame(BinaryFrame::kPing, QByteArray());
+        break;
+    case RelayState::WatchAction::KeepAlive:
+        writeWsFrame(BinaryFrame::kBinary, QByteArray());
+        break;
+    case RelayState::WatchAction::None:
+        break;
     }
-    if (next > 0)
-        m_watchTimer.start(next, this);
+    if (watch.nextMs > 0)
+        m_watchTimer.start(watch.nextMs, this);
 }
 
-bool Relay::closeIfStalled()
+void Relay::closeStalled(RelayState::WatchAction stall)
 {
-    const int limitMs = m_options.stallTimeoutMs;
-    if (limitMs <= 0)
-        return false;
-    const bool tcpStalled = tcpStalledFor(limitMs);
-    if (!tcpStalled && !wsStalledFor(limitMs))
-        return false;
+    const bool tcpStalled = stall == RelayState::WatchAction::CloseTcpStalled;
     const QString side = tcpStalled ? QStringLiteral("tcp") : QStringLiteral("websocket");
     const qint64 queued = tcpStalled ? m_tcp->bytesToWrite() : wsQueuedBytes();
-    setReason(QStringLiteral("%1 peer took no data for %2 s").arg(side).arg(limitMs / 1000));
+    m_state.setReason(RelayState::stallReason(stall, m_options));
     qCWarning(lcRelay).noquote() << m_description << "- the" << side << "peer took none of the"
-                                 << queued << "bytes queued for it for" << limitMs / 1000
-                                 << "s - closing the tunnel";
+                                 << queued << "bytes queued for it for"
+                                 << m_options.stallTimeoutMs / 1000 << "s - closing the tunnel";
     if (tcpStalled) {
         // The WebSocket peer is told why; what TCP did not take is dropped with its socket.
-        closeWs(QWebSocketProtocol::CloseCodeBadOperation, QStringLiteral("remote not reading"));
+        closeWs(RelayState::tcpStalledClose());
         m_tcp->abort();
     } else {
         // A close frame would wait behind what the peer does not read: the socket goes now,
@@ -400,7 +377,6 @@ bool Relay::closeIfStalled()
             m_transport->abort();
     }
     checkFinished();
-    return true;
 }
 
 void Relay::checkIdle()
@@ -411,12 +387,12 @@ void Relay::checkIdle()
         m_idleTimer.start(int(remainingMs), this);
         return;
     }
-    if (m_wsClosing || m_tcpClosing || m_finished)
+    if (m_state.wsClosing() || m_state.tcpClosing() || m_state.isFinished())
         return;
-    setReason(QStringLiteral("idle timeout"));
+    m_state.setReason(RelayState::idleReason());
     qCInfo(lcRelay).noquote() << m_description << "closed: no data for"
                               << m_options.idleTimeoutMs / 1000 << "s";
-    closeWs(QWebSocketProtocol::CloseCodeNormal, QStringLiteral("idle timeout"));
+    closeWs(RelayState::idleClose());
     closeTcpAfterFlush();
 }
 
@@ -424,7 +400,7 @@ void Relay::scheduleBufferRelease()
 {
     // Not restarted on every use, which would cost a timer registration per message: when it
     // fires, a tunnel whose data still moves looks again later (releaseIdleBuffers).
-    if (!m_releaseTimer.isActive() && !m_finished && m_options.bufferReleaseDelayMs > 0)
+    if (!m_releaseTimer.isActive() && !m_state.isFinished() && m_options.bufferReleaseDelayMs > 0)
         m_releaseTimer.start(m_options.bufferReleaseDelayMs, this);
 }
 
@@ -438,7 +414,8 @@ void Relay::releaseIdleBuffers()
         return;
     }
     // While paused or closing, buffers are in use, and soon gone anyway.
-    if (m_paused || m_wsClosing || m_tcpClosing || m_finished)
+    if (m_state.wsReadPaused() || m_state.wsClosing() || m_state.tcpClosing()
+        || m_state.isFinished())
         return;
     const bool tcpReleased = IdleBuffers::release(m_tcp);
     const bool wsReleased = IdleBuffers::release(m_transport);
@@ -451,7 +428,7 @@ void Relay::releaseIdleBuffers()
 void Relay::onWsBytesWritten()
 {
     m_wsProgress.restart();
-    if (m_closeTransportWhenWritten)
+    if (m_state.wsClosesWhenWritten())
         closeTransportAfterWrite();
     resumeWsReading();
     if (wsQueuedBytes() <= m_options.lowWatermarkBytes && m_tcp->bytesAvailable() > 0)
@@ -476,9 +453,9 @@ void Relay::readWsFrames()
         // back on the peer. And while our answers (pongs) pile up unread: a ping flood from a
         // peer that reads nothing must not grow the write queue. Once the transport is closed
         // its last frames are read in one go (bounded by its read buffer).
-        if (!m_wsDisconnected) {
-            if (m_paused)
-                break;
+        if (m_state.wsReadPaused())
+            break;
+        if (m_state.wsReadMayHoldBack()) {
             if (m_tcp->bytesToWrite() >= m_options.highWatermarkBytes
                 || wsQueuedBytes()
                     > m_options.highWatermarkBytes + m_options.maxOutgoingFrameBytes) {
@@ -486,7 +463,7 @@ void Relay::readWsFrames()
                 break;
             }
         }
-        const qint64 room = m_wsDisconnected
+        const qint64 room = !m_state.wsReadMayHoldBack()
             ? kMaxWsReadChunkBytes
             : qMin(kMaxWsReadChunkBytes, m_options.highWatermarkBytes - m_tcp->bytesToWrite());
         FrameReader::Event event = m_reader.next(m_transport, room);
@@ -522,18 +499,14 @@ bool Relay::handleWsEvent(FrameReader::Event &event, qint64 *accepted, qint64 *w
     // the 1006 set at the close, is why the tunnel ends.
     const bool endsWithFrame =
         event.kind == Kind::Close || event.kind == Kind::Text || event.kind == Kind::Error;
-    const bool replacesReason = m_reasonIsProvisional && endsWithFrame;
-    if (replacesReason) {
-        m_closeReason.clear();
-        m_reasonIsProvisional = false;
-    }
+    const bool replacesReason = endsWithFrame && m_state.frameEndsWs();
     switch (event.kind) {
     case Kind::NeedMore:
         return false;
     case Kind::Data:
         // An empty message is a keep-alive. After TCP is gone nothing can be delivered any more
         // (the WebSocket is being closed).
-        if (!event.payload.isEmpty() && !m_tcpEnded && !m_tcpClosing) {
+        if (!event.payload.isEmpty() && m_state.tcpTakesData()) {
             const qint64 size = event.payload.size();
             // The last frame there is (a keystroke, an answer) goes straight to the kernel when
             // it is small and nothing is queued; inside a batch frames are queued and written
@@ -560,60 +533,47 @@ bool Relay::handleWsEvent(FrameReader::Event &event, qint64 *accepted, qint64 *w
         }
         return true;
     case Kind::Ping:
-        if (!m_wsClosing)
+        if (!m_state.wsClosing())
             writeWsFrame(BinaryFrame::kPong, event.payload);
         return true;
     case Kind::Pong:
         Q_EMIT pongReceived();
         return true;
     case Kind::Close: {
-        m_wsPeerClosed = true;
-        if (!m_wsClosing || replacesReason) {
-            setReason(QStringLiteral("websocket closed (%1%2)")
-                          .arg(event.closeCode)
-                          .arg(event.closeReason.isEmpty()
-                                   ? QString()
-                                   : QStringLiteral(" ") + event.closeReason));
-        }
-        // The answer echoes the code (RFC 6455 5.5.1); a close without one gets none.
-        if (!m_wsClosing)
-            closeWs(event.closeCode == 1005 ? 0 : event.closeCode, QString());
+        RelayState::CloseFrame answer;
+        if (m_state.peerClosed(event.closeCode, event.closeReason, replacesReason, &answer))
+            closeWs(answer);
         closeTransportAfterWrite();
         endWs();
         return false;
     }
     case Kind::Text:
-        setReason(QStringLiteral("protocol error: text message received"));
-        failWs(QWebSocketProtocol::CloseCodeDatatypeNotSupported,
-               QStringLiteral("text messages are not supported"),
+        m_state.setReason(RelayState::textMessageReason());
+        failWs(RelayState::textMessageClose(),
                QStringLiteral("received a text message; only binary messages carry data"));
         return false;
     case Kind::Error:
-        failWs(event.closeCode,
-               event.closeCode == QWebSocketProtocol::CloseCodeTooMuchData
-                   ? QStringLiteral("message too big")
-                   : QStringLiteral("protocol error"),
-               event.errorText);
+        failWs(RelayState::brokenFrameClose(event.closeCode), event.errorText);
         return false;
     }
     return false;
 }
 
-void Relay::failWs(int code, const QString &reason, const QString &logText)
+void Relay::failWs(const RelayState::CloseFrame &frame, const QString &logText)
 {
     // RFC 6455 7.1.7: the peer broke the protocol; close at once, read nothing more.
-    setReason(QStringLiteral("protocol error: %1").arg(logText));
-    qCWarning(lcRelay).noquote() << m_description << "-" << logText << "- closing with" << code;
-    closeWs(code, reason);
+    m_state.setReason(RelayState::brokenFrameReason(logText));
+    qCWarning(lcRelay).noquote() << m_description << "-" << logText << "- closing with"
+                                 << frame.code;
+    closeWs(frame);
     closeTransportAfterWrite();
     endWs();
 }
 
 void Relay::pauseWsReading()
 {
-    if (m_paused)
+    if (!m_state.pauseWsRead())
         return;
-    m_paused = true;
     qCDebug(lcRelay).noquote() << m_description << "pause reading the websocket at"
                                << m_tcp->bytesToWrite() << "bytes queued to tcp," << wsQueuedBytes()
                                << "to the websocket";
@@ -623,10 +583,10 @@ void Relay::resumeWsReading()
 {
     // Once TCP has taken its queue down to the low watermark, and our own answers (pongs) are
     // below the high one.
-    if (!m_paused || m_tcp->bytesToWrite() > m_options.lowWatermarkBytes
+    if (!m_state.wsReadPaused() || m_tcp->bytesToWrite() > m_options.lowWatermarkBytes
         || wsQueuedBytes() > m_options.highWatermarkBytes)
         return;
-    m_paused = false;
+    m_state.resumeWsRead();
     qCDebug(lcRelay).noquote() << m_description << "resume reading the websocket at"
                                << m_tcp->bytesToWrite() << "bytes queued to tcp";
     // Queued: resuming is asked from inside bytesWritten() reports, which may come from our own
@@ -643,7 +603,7 @@ void Relay::scheduleWsRead()
         this,
         [this] {
             m_wsReadPending = false;
-            if (m_paused)
+            if (m_state.wsReadPaused())
                 return;
             readWsFrames();
             kickTransport();
@@ -703,39 +663,20 @@ bool Relay::tcpWasReset() const
 void Relay::onTcpDisconnected()
 {
     // Qt reports a reset as RemoteHostClosedError, as a normal close (see SocketErrorWatch); the
-    // error the event loop recorded tells them apart, where it can. Any other error it recorded
-    // is one too, but EPIPE: a reset after the peer's FIN (our writes reached a peer that had
-    // closed), a close for Qt and for us.
+    // error the event loop recorded tells them apart, where it can (RelayState::tcpDisconnected).
     takeTcpError();
-    const bool reset = tcpWasReset();
-    const bool kernelError = m_tcpSocketError != 0 && !reset && m_tcpSocketError != EPIPE;
-    const bool closedByPeer = m_tcp->error() == QAbstractSocket::RemoteHostClosedError
+    RelayState::TcpEnd how;
+    how.socketError = m_tcpSocketError;
+    how.closedByPeer = m_tcp->error() == QAbstractSocket::RemoteHostClosedError
         || m_tcp->error() == QAbstractSocket::UnknownSocketError;
-    if (!m_tcpEnded) {
-        if (reset)
-            setReason(QStringLiteral("tcp reset"));
-        else if (kernelError)
-            setReason(QStringLiteral("tcp error: %1")
-                          .arg(QString::fromLocal8Bit(std::strerror(m_tcpSocketError))));
-        else
-            setReason(closedByPeer ? QStringLiteral("tcp closed")
-                                   : QStringLiteral("tcp error: %1").arg(m_tcp->errorString()));
-    }
-    if (m_tcpEnded && (m_closeAfterTail || m_wsClosing))
+    if (!how.closedByPeer)
+        how.errorText = m_tcp->errorString();
+    if (!m_state.tcpDisconnected(how))
         return; // already handled (onTcpError and disconnected() both come here)
-    m_tcpEnded = true;
-    const bool tcpFailed = (reset || kernelError || !closedByPeer) && !m_tcpClosing;
-    // 1011: RFC 6455 forbids sending 1006 (Qt's CloseCodeAbnormalDisconnection).
-    m_tailCloseCode =
-        tcpFailed ? QWebSocketProtocol::CloseCodeBadOperation : QWebSocketProtocol::CloseCodeNormal;
-    m_tailCloseReason = !tcpFailed ? QString()
-        : reset                    ? QStringLiteral("remote reset")
-                                   : QStringLiteral("tcp error");
     // Every byte TCP delivered goes to the WebSocket before it is closed: the close frame
     // follows once pumpTcpToWs() has queued the tail, as the peer takes it.
-    m_closeAfterTail = true;
-    if (m_transport && m_transport->state() == QAbstractSocket::ConnectedState && !m_wsClosing
-        && !m_wsEnded) {
+    if (m_transport && m_transport->state() == QAbstractSocket::ConnectedState
+        && m_state.wsCloseAfterTail() && !m_state.wsEnded()) {
         m_wsClosingSince.start();
         m_closeTimer.start(m_options.closeTimeoutMs, this);
     }
@@ -746,38 +687,31 @@ void Relay::onTcpDisconnected()
 void Relay::onTcpError()
 {
     const auto error = m_tcp->error();
-    if (!m_tcpConnected && !m_tcpEnded) {
+    if (m_state.tcpIsConnecting()) {
         // Server side: the remote could not be reached.
-        m_tcpEnded = true;
         const QString text = m_tcp->errorString();
-        setReason(QStringLiteral("remote unreachable: %1").arg(text));
+        const RelayState::CloseFrame close = m_state.tcpUnreachable(text);
         qCWarning(lcRelay).noquote() << m_description << "cannot connect to the remote:" << text;
         Q_EMIT tcpConnectFailed(text);
-        closeWs(QWebSocketProtocol::CloseCodeBadOperation, QStringLiteral("remote unreachable"));
-        m_wsEnded = true;
+        closeWs(close);
         checkFinished();
         return;
     }
-    if (error != QAbstractSocket::RemoteHostClosedError && m_closeReason.isEmpty())
-        setReason(QStringLiteral("tcp error: %1").arg(m_tcp->errorString()));
+    if (error != QAbstractSocket::RemoteHostClosedError)
+        m_state.setReason(QStringLiteral("tcp error: %1").arg(m_tcp->errorString()));
     // disconnected() follows for a connected socket.
-    if (m_tcp->state() == QAbstractSocket::UnconnectedState && !m_tcpEnded)
+    if (m_tcp->state() == QAbstractSocket::UnconnectedState && !m_state.tcpEnded())
         onTcpDisconnected();
 }
 
 void Relay::onWsDisconnected()
 {
-    if (m_wsDisconnected)
+    const bool paused = m_state.wsReadPaused();
+    // Unless the peer's close frame (or a broken one) is among the frames still to read, held
+    // back for a slow TCP reader, the reason is 1006 (see RelayState::wsTransportClosed).
+    if (!m_state.wsTransportClosed())
         return;
-    m_wsDisconnected = true;
-    if (!m_wsClosing && !m_wsPeerClosed && m_closeReason.isEmpty()) {
-        // Unless the peer's close frame (or a broken one) is among the frames still to read,
-        // held back for a slow TCP reader: handleWsEvent() then gives its reason instead.
-        m_closeReason = QStringLiteral("websocket closed (%1)")
-                            .arg(int(QWebSocketProtocol::CloseCodeAbnormalDisconnection));
-        m_reasonIsProvisional = true;
-    }
-    qCDebug(lcRelay).noquote() << m_description << "websocket disconnected, paused" << m_paused
+    qCDebug(lcRelay).noquote() << m_description << "websocket disconnected, paused" << paused
                                << "buffered" << (m_transport ? m_transport->bytesAvailable() : -1)
                                << "error" << (m_transport ? m_transport->errorString() : QString());
     m_watchTimer.stop();
@@ -786,7 +720,6 @@ void Relay::onWsDisconnected()
     // (deleteLater), which may come first, and takes the bytes with it. Then the TCP side gets
     // every byte before it is closed. Inside a read (our own write found the socket gone) that
     // read goes on with the rest and ends the WebSocket side after.
-    m_paused = false;
     if (m_sslTransport && !m_reading) {
         // TLS (Qt 6.4): QSslSocket may still be decrypting what its inner socket holds as it
         // reports the disconnect. What it has decrypted is read now; the WebSocket side ends in
@@ -810,11 +743,11 @@ void Relay::readRestAndEndWs()
 
 void Relay::onTransportDisconnected()
 {
-    if (m_wsEnded) {
+    if (m_state.wsEnded()) {
         checkFinished(); // the close frame ended the WebSocket side; now its socket is gone too
         return;
     }
-    if (!m_wsDisconnected) {
+    if (m_state.wsRead() != RelayState::WsRead::Draining) {
         onWsDisconnected(); // QWebSocket did not report it (first)
         return;
     }
@@ -825,29 +758,20 @@ void Relay::endWs()
 {
     // Also when the close frame ended the WebSocket side before its socket closed: the tunnel
     // finishes with the socket, not at the close timeout.
-    if (!m_wsEnded) {
-        m_wsEnded = true;
+    if (m_state.endWsRead())
         closeTcpAfterFlush();
-    }
     checkFinished();
 }
 
-void Relay::closeWs(int code, const QString &reason)
+void Relay::closeWs(const RelayState::CloseFrame &frame)
 {
-    if (m_wsClosing)
+    if (!m_state.closeWs())
         return;
-    m_wsClosing = true;
     m_watchTimer.stop();
     if (!m_transport || m_transport->state() != QAbstractSocket::ConnectedState)
         return;
-    // Behind the frames already queued. code 0: a close frame without a body.
-    QByteArray payload;
-    if (code != 0) {
-        payload.resize(2);
-        qToBigEndian<quint16>(quint16(code), payload.data());
-        payload += reason.toUtf8().left(123); // a control frame carries at most 125 bytes
-    }
-    writeWsFrame(BinaryFrame::kClose, payload);
+    // Behind the frames already queued.
+    writeWsFrame(BinaryFrame::kClose, RelayState::closePayload(frame));
     m_wsClosingSince.start();
     m_closeTimer.start(m_options.closeTimeoutMs, this);
 }
@@ -856,21 +780,18 @@ void Relay::closeTransportAfterWrite()
 {
     // The closing handshake is over (or the peer broke the protocol): the transport closes once
     // everything queued, encrypted bytes included, has gone out.
-    m_closeTransportWhenWritten = true;
+    m_state.wsCloseDone();
     if (!m_transport || m_transport->state() != QAbstractSocket::ConnectedState
         || wsQueuedBytes() > 0)
         return;
-    m_closeTransportWhenWritten = false;
+    m_state.wsTransportClosing();
     m_transport->disconnectFromHost();
 }
 
 void Relay::closeTcpAfterFlush()
 {
-    if (m_tcpClosing)
-        return;
-    if (!m_tcpConnected && !m_tcpEnded)
-        return; // onTcpConnected() comes back here
-    m_tcpClosing = true;
+    if (!m_state.closeTcp())
+        return; // already closing, or onTcpConnected() comes back here
     if (m_tcp->state() != QAbstractSocket::UnconnectedState) {
         if (m_tcp->bytesToWrite() == 0)
             m_tcpProgress.restart(); // nothing waits: no stall so far
@@ -883,13 +804,15 @@ void Relay::closeTcpAfterFlush()
 
 void Relay::checkCloseProgress()
 {
+    if (m_state.wsClosesWhenWritten())
+        closeTransportAfterWrite();
     // The WebSocket: the close frame sits behind the queued data; once that is written the peer
     // has closeTimeoutMs to answer it.
-    if (m_closeTransportWhenWritten)
-        closeTransportAfterWrite();
-    if ((m_wsClosing || m_closeAfterTail) && m_ws->state() != QAbstractSocket::UnconnectedState) {
+    if ((m_state.wsClosing() || m_state.wsCloseAfterTail())
+        && m_ws->state() != QAbstractSocket::UnconnectedState) {
         // Waiting to send the tail counts as closing: the peer must take it to make progress.
-        const qint64 pending = wsQueuedBytes() + (m_closeAfterTail ? m_tcp->bytesAvailable() : 0);
+        const qint64 pending =
+            wsQueuedBytes() + (m_state.wsCloseAfterTail() ? m_tcp->bytesAvailable() : 0);
         if (pending > 0 ? pending < m_wsPendingAtLastCheck : m_wsPendingAtLastCheck > 0)
             m_wsClosingSince.restart(); // progress, or the close frame has just been written
         m_wsPendingAtLastCheck = pending;
@@ -897,16 +820,16 @@ void Relay::checkCloseProgress()
         // the peer has closeTimeoutMs to answer the close frame.
         if (m_wsClosingSince.hasExpired(pending > 0 ? qint64(m_options.closeStallTimeoutMs)
                                                     : qint64(m_options.closeTimeoutMs))) {
-            setReason(QStringLiteral("websocket close timed out"));
+            m_state.setReason(RelayState::wsCloseTimedOutReason());
             m_ws->abort();
         }
     }
     // TCP: disconnectFromHost() closes once the queue is written; a reader that has taken
     // nothing for closeStallTimeoutMs is gone, counted from before the close when it stalled
     // then.
-    if (m_tcpClosing && m_tcp->state() != QAbstractSocket::UnconnectedState) {
+    if (m_state.tcpClosing() && m_tcp->state() != QAbstractSocket::UnconnectedState) {
         if (m_tcpProgress.hasExpired(qint64(m_options.closeStallTimeoutMs))) {
-            setReason(QStringLiteral("tcp peer stopped reading while closing"));
+            m_state.setReason(RelayState::tcpCloseTimedOutReason());
             m_tcp->abort();
         }
     }
@@ -916,30 +839,24 @@ void Relay::checkCloseProgress()
     checkFinished();
 }
 
-void Relay::setReason(const QString &reason)
-{
-    if (m_closeReason.isEmpty())
-        m_closeReason = reason;
-}
-
 void Relay::checkFinished()
 {
-    if (m_finished)
+    if (m_state.isFinished())
         return;
     if (m_ws->state() != QAbstractSocket::UnconnectedState
         || m_tcp->state() != QAbstractSocket::UnconnectedState)
         return;
-    if (!m_wsEnded) {
+    if (!m_state.wsEnded()) {
         // Both sockets are closed: deliver whatever the WebSocket still holds, then finish.
         if (m_reading)
             return; // the read in progress ends the WebSocket side, which comes back here
-        m_wsDisconnected = true;
+        m_state.drainWs();
         readWsFrames();
-        if (m_finished)
+        if (m_state.isFinished())
             return; // a close or bad frame in there ended the WebSocket side, and so the tunnel
-        m_wsEnded = true;
+        m_state.endWsRead();
     }
-    m_finished = true;
+    m_state.finish();
     m_watchTimer.stop();
     m_closeTimer.stop();
     m_idleTimer.stop();
@@ -959,6 +876,6 @@ void Relay::checkFinished()
         << "tunnel closed " << m_description << ": " << m_bytesTcpToWs << " bytes tcp->ws, "
         << m_bytesWsToTcp << " bytes ws->tcp" << unwritten << ", " << m_age.elapsed()
         << " ms, peak queued " << m_peakWsQueued << " to ws / " << m_peakTcpQueued << " to tcp, "
-        << (m_closeReason.isEmpty() ? QStringLiteral("closed") : m_closeReason);
+        << (m_state.reason().isEmpty() ? QStringLiteral("closed") : m_state.reason());
     QMetaObject::invokeMethod(this, &Relay::finished, Qt::QueuedConnection);
 }

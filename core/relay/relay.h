@@ -4,6 +4,7 @@
 
 #include "framereader.h"
 #include "relayoptions.h"
+#include "relaystate.h"
 
 #include <QBasicTimer>
 #include <QElapsedTimer>
@@ -48,14 +49,14 @@ public:
 
     // Why the tunnel ended, for logs and tests ("tcp closed", "tcp reset",
     // "websocket closed (1000)", ...).
-    QString closeReason() const { return m_closeReason; }
+    QString closeReason() const { return m_state.reason(); }
     // Whether the TCP peer reset the connection (RST) rather than closing it. Known only where
     // the event loop can tell (SocketErrorWatch: the headless faces on Linux); elsewhere a reset
     // looks like a normal close and this stays false.
     bool tcpWasReset() const;
-    bool isFinished() const { return m_finished; }
+    bool isFinished() const { return m_state.isFinished(); }
     // Whether reading the WebSocket is held back (its TCP side is slow): frames then wait.
-    bool isWsReadingPaused() const { return m_paused; }
+    bool isWsReadingPaused() const { return m_state.wsReadPaused(); }
     // How often the tunnel went idle and gave its sockets' buffers back.
     int bufferReleases() const { return m_bufferReleases; }
 
@@ -87,10 +88,7 @@ private:
     void onTcpConnected();
     void onTcpBytesWritten(int channel, qint64 bytes);
     void watch(); // keep-alive, probes and stalls, at every keep-alive interval
-    int watchIntervalMs() const;
-    bool tcpStalledFor(qint64 ms) const;
-    bool wsStalledFor(qint64 ms) const;
-    bool closeIfStalled();
+    void closeStalled(RelayState::WatchAction stall);
     void onTcpDisconnected();
     void onTcpError();
     void watchTcpErrors(); // the TCP socket has just connected
@@ -112,13 +110,13 @@ private:
     // false: stop reading. accepted: payload taken for TCP; written: the part of it written to
     // the kernel at once.
     bool handleWsEvent(FrameReader::Event &event, qint64 *accepted, qint64 *written);
-    void failWs(int code, const QString &reason, const QString &logText);
+    void failWs(const RelayState::CloseFrame &frame, const QString &logText);
     void pauseWsReading();
     void resumeWsReading(); // when both queues have room again
     void scheduleWsRead();
     void kickTransport();
 
-    void closeWs(int code, const QString &reason);
+    void closeWs(const RelayState::CloseFrame &frame);
     void closeTransportAfterWrite();
     void closeTcpAfterFlush();
     void checkCloseProgress();
@@ -126,7 +124,6 @@ private:
     void checkIdle();
     void scheduleBufferRelease(); // the sockets' buffers were just used
     void releaseIdleBuffers();
-    void setReason(const QString &reason);
     void checkFinished();
 
     QTcpSocket *m_tcp;
@@ -138,6 +135,8 @@ private:
     RelayOptions m_options;
     QString m_description;
     FrameReader m_reader;
+    // Each side's state and the close rules; the reason the tunnel ended.
+    RelayState m_state;
 
     // Basic timers: no object, no connection and no allocation each, for many thousand tunnels.
     QBasicTimer m_watchTimer; // single shot: keep-alive, probes and stalls (watch())
@@ -150,6 +149,7 @@ private:
     // Since each side last took bytes queued for it (or had nothing queued): how stalls are seen.
     QElapsedTimer m_tcpProgress;
     QElapsedTimer m_wsProgress;
+
     qint64 m_wsPendingAtLastCheck = std::numeric_limits<qint64>::max();
 
     qint64 m_bytesTcpToWs = 0;
@@ -158,30 +158,15 @@ private:
     qint64 m_peakTcpQueued = 0;
     qint64 m_peakWsQueued = 0;
     int m_bufferReleases = 0;
-    QString m_closeReason;
     // The TCP socket's descriptor while SocketErrorWatch records its error (-1: not watched),
     // and the error it recorded (an errno value; 0: none).
     qintptr m_tcpWatchedDescriptor = -1;
     int m_tcpSocketError = 0;
 
-    bool m_tcpConnected = false;
     bool m_tcpWriteThrough = false; // small writes may go straight to the kernel (WriteThrough)
-    bool m_tcpEnded = false; // no more bytes will come from TCP
-    bool m_tcpClosing = false; // we asked TCP to close once its queue is written
-    bool m_wsEnded = false; // no more frames will come from the WebSocket
-    bool m_wsClosing = false; // we sent a close frame (or the transport is gone)
-    bool m_wsPeerClosed = false; // the peer's close frame arrived
-    bool m_wsDisconnected = false; // the transport is closed (its buffer may still hold frames)
-    bool m_reasonIsProvisional = false; // the 1006 of a transport closed first, until a close or
-                                        // broken frame read after it gives the reason
-    bool m_closeTransportWhenWritten = false; // the closing handshake is over
-    bool m_paused = false;
-    bool m_closeAfterTail = false; // TCP ended: close the WebSocket once its tail is queued
-    int m_tailCloseCode = 0;
-    QString m_tailCloseReason;
+    // Re-entry guards and queued work, not states.
     bool m_wsReadPending = false;
     bool m_pumping = false;
     bool m_reading = false;
     bool m_endWsAfterRead = false; // the transport closed while frames were being read
-    bool m_finished = false;
 };
