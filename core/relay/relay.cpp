@@ -676,10 +676,8 @@ void Relay::onTcpDisconnected()
     // Every byte TCP delivered goes to the WebSocket before it is closed: the close frame
     // follows once pumpTcpToWs() has queued the tail, as the peer takes it.
     if (m_transport && m_transport->state() == QAbstractSocket::ConnectedState
-        && m_state.wsCloseAfterTail() && !m_state.wsEnded()) {
-        m_wsClosingSince.start();
+        && m_state.wsCloseAfterTail() && !m_state.wsEnded())
         m_closeTimer.start(m_options.closeTimeoutMs, this);
-    }
     pumpTcpToWs();
     checkFinished();
 }
@@ -770,9 +768,8 @@ void Relay::closeWs(const RelayState::CloseFrame &frame)
     m_watchTimer.stop();
     if (!m_transport || m_transport->state() != QAbstractSocket::ConnectedState)
         return;
-    // Behind the frames already queued.
+    // Behind the frames already queued; its closing clock is m_wsProgress, as for data.
     writeWsFrame(BinaryFrame::kClose, RelayState::closePayload(frame));
-    m_wsClosingSince.start();
     m_closeTimer.start(m_options.closeTimeoutMs, this);
 }
 
@@ -806,20 +803,14 @@ void Relay::checkCloseProgress()
 {
     if (m_state.wsClosesWhenWritten())
         closeTransportAfterWrite();
-    // The WebSocket: the close frame sits behind the queued data; once that is written the peer
-    // has closeTimeoutMs to answer it.
+    // Both sides are judged alike (RelayState::closeTimedOut), each by the clock of the last
+    // bytes it took. The WebSocket: the close frame sits behind the queued data (and, after TCP
+    // ended, behind TCP's tail); once all is written the peer has closeTimeoutMs to answer it.
     if ((m_state.wsClosing() || m_state.wsCloseAfterTail())
         && m_ws->state() != QAbstractSocket::UnconnectedState) {
-        // Waiting to send the tail counts as closing: the peer must take it to make progress.
         const qint64 pending =
             wsQueuedBytes() + (m_state.wsCloseAfterTail() ? m_tcp->bytesAvailable() : 0);
-        if (pending > 0 ? pending < m_wsPendingAtLastCheck : m_wsPendingAtLastCheck > 0)
-            m_wsClosingSince.restart(); // progress, or the close frame has just been written
-        m_wsPendingAtLastCheck = pending;
-        // Data still queued: the peer is slow, give it as long as a TCP reader. All written:
-        // the peer has closeTimeoutMs to answer the close frame.
-        if (m_wsClosingSince.hasExpired(pending > 0 ? qint64(m_options.closeStallTimeoutMs)
-                                                    : qint64(m_options.closeTimeoutMs))) {
+        if (RelayState::closeTimedOut(pending, m_wsProgress.elapsed(), m_options)) {
             m_state.setReason(RelayState::wsCloseTimedOutReason());
             m_ws->abort();
         }
@@ -828,7 +819,7 @@ void Relay::checkCloseProgress()
     // nothing for closeStallTimeoutMs is gone, counted from before the close when it stalled
     // then.
     if (m_state.tcpClosing() && m_tcp->state() != QAbstractSocket::UnconnectedState) {
-        if (m_tcpProgress.hasExpired(qint64(m_options.closeStallTimeoutMs))) {
+        if (RelayState::closeTimedOut(m_tcp->bytesToWrite(), m_tcpProgress.elapsed(), m_options)) {
             m_state.setReason(RelayState::tcpCloseTimedOutReason());
             m_tcp->abort();
         }

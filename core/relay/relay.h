@@ -10,7 +10,6 @@
 #include <QElapsedTimer>
 #include <QObject>
 #include <QPointer>
-#include <limits>
 
 class QAbstractSocket;
 class QSslSocket;
@@ -145,12 +144,10 @@ private:
     QBasicTimer m_releaseTimer; // single shot, started when buffers are used
     QElapsedTimer m_sinceData; // since the last byte moved either way
     QElapsedTimer m_age;
-    QElapsedTimer m_wsClosingSince; // since the last progress of the closing WebSocket
-    // Since each side last took bytes queued for it (or had nothing queued): how stalls are seen.
+    // Since each side last took bytes queued for it (or had nothing queued): how stalls are seen,
+    // open or closing.
     QElapsedTimer m_tcpProgress;
     QElapsedTimer m_wsProgress;
-
-    qint64 m_wsPendingAtLastCheck = std::numeric_limits<qint64>::max();
 
     qint64 m_bytesTcpToWs = 0;
     qint64 m_bytesWsToTcp = 0;
