@@ -3,16 +3,20 @@
 #include "logcategories.h"
 #include "net/hostport.h"
 #include "regularfile.h"
+#include "secretvault.h"
 
 #include <QDateTime>
 #include <QDir>
+#include <QEventLoop>
 #include <QFile>
 #include <QFileInfo>
 #include <QHash>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QPointer>
 #include <QSaveFile>
+#include <QSet>
 #include <QStandardPaths>
 
 namespace {
@@ -24,6 +28,8 @@ const QLatin1String kTokenKey("token");
 const QLatin1String kServerPasswordKey("serverPassword");
 const QLatin1String kProxyPasswordKey("proxyPassword");
 const QLatin1String kServerQueryKey("serverQuery");
+// In secrets.json in place of a profile's secrets: they are in the keychain.
+const QLatin1String kKeychainKey("keychain");
 constexpr QFileDevice::Permissions kOwnerOnly = QFileDevice::ReadOwner | QFileDevice::WriteOwner;
 // Thousands of profiles take a few MiB; anything larger is not one of our files.
 constexpr qint64 kMaxFileBytes = 16 * 1024 * 1024;
@@ -152,11 +158,63 @@ std::optional<QList<Profile>> parseProfiles(const QByteArray &data, const QStrin
 
 struct Secrets
 {
+    bool inKeychain = false; // {"keychain": true}: the rest is in the keychain
     QString token;
     QString serverPassword;
     QString proxyPassword;
     QList<QPair<QString, QString>> serverQuery; // ?token= and the like, by item name
 };
+
+// One profile's entry of secrets.json, or the data of its keychain entry (the same object);
+// where: "FILE: secrets[\"NAME\"]".
+std::optional<Secrets> parseSecretsEntry(const QJsonValue &value, const QString &where,
+                                         QString *error)
+{
+    if (!value.isObject()) {
+        *error = where + QStringLiteral(": expected an object");
+        return std::nullopt;
+    }
+    const QJsonObject entry = value.toObject();
+    Secrets item;
+    const QJsonValue keychain = entry.value(kKeychainKey);
+    if (!keychain.isUndefined()) {
+        if (keychain != QJsonValue(true) || entry.size() != 1) {
+            *error = where
+                + QStringLiteral(", key \"%1\": expected {\"%1\": true} alone").arg(kKeychainKey);
+            return std::nullopt;
+        }
+        item.inKeychain = true;
+        return item;
+    }
+    const QList<QPair<QLatin1String, QString *>> fields = {
+        {kTokenKey, &item.token},
+        {kServerPasswordKey, &item.serverPassword},
+        {kProxyPasswordKey, &item.proxyPassword}};
+    for (const auto &field : fields) {
+        const QJsonValue fieldValue = entry.value(field.first);
+        if (fieldValue.isUndefined())
+            continue;
+        if (!fieldValue.isString()) {
+            *error = where + QStringLiteral(", key \"%1\": expected a string").arg(field.first);
+            return std::nullopt;
+        }
+        *field.second = fieldValue.toString();
+    }
+    const QJsonValue query = entry.value(kServerQueryKey);
+    if (!query.isUndefined() && !query.isObject()) {
+        *error = where + QStringLiteral(", key \"%1\": expected an object").arg(kServerQueryKey);
+        return std::nullopt;
+    }
+    const QJsonObject queryItems = query.toObject();
+    for (auto secret = queryItems.begin(); secret != queryItems.end(); ++secret) {
+        if (!secret.value().isString()) {
+            *error = where + QStringLiteral(", key \"%1\": expected strings").arg(kServerQueryKey);
+            return std::nullopt;
+        }
+        item.serverQuery.append({secret.key(), secret.value().toString()});
+    }
+    return item;
+}
 
 std::optional<QHash<QString, Secrets>> parseSecrets(const QByteArray &data, const QString &path,
                                                     QString *error)
@@ -174,45 +232,39 @@ std::optional<QHash<QString, Secrets>> parseSecrets(const QByteArray &data, cons
     QHash<QString, Secrets> secrets;
     const QJsonObject entries = map.toObject();
     for (auto it = entries.begin(); it != entries.end(); ++it) {
-        const QJsonObject entry = it.value().toObject();
-        Secrets item;
-        const QList<QPair<QLatin1String, QString *>> fields = {
-            {kTokenKey, &item.token},
-            {kServerPasswordKey, &item.serverPassword},
-            {kProxyPasswordKey, &item.proxyPassword}};
-        if (!it.value().isObject()) {
-            *error = QStringLiteral("%1: secrets[\"%2\"]: expected an object").arg(path, it.key());
+        const auto item = parseSecretsEntry(
+            it.value(), QStringLiteral("%1: secrets[\"%2\"]").arg(path, it.key()), error);
+        if (!item)
             return std::nullopt;
-        }
-        for (const auto &field : fields) {
-            const QJsonValue value = entry.value(field.first);
-            if (value.isUndefined())
-                continue;
-            if (!value.isString()) {
-                *error = QStringLiteral("%1: secrets[\"%2\"], key \"%3\": expected a string")
-                             .arg(path, it.key(), field.first);
-                return std::nullopt;
-            }
-            *field.second = value.toString();
-        }
-        const QJsonValue query = entry.value(kServerQueryKey);
-        if (!query.isUndefined() && !query.isObject()) {
-            *error = QStringLiteral("%1: secrets[\"%2\"], key \"%3\": expected an object")
-                         .arg(path, it.key(), kServerQueryKey);
-            return std::nullopt;
-        }
-        const QJsonObject queryItems = query.toObject();
-        for (auto secret = queryItems.begin(); secret != queryItems.end(); ++secret) {
-            if (!secret.value().isString()) {
-                *error = QStringLiteral("%1: secrets[\"%2\"], key \"%3\": expected strings")
-                             .arg(path, it.key(), kServerQueryKey);
-                return std::nullopt;
-            }
-            item.serverQuery.append({secret.key(), secret.value().toString()});
-        }
-        secrets.insert(it.key(), item);
+        secrets.insert(it.key(), *item);
     }
     return secrets;
+}
+
+void applySecrets(Profile *profile, const Secrets &item)
+{
+    profile->setSecrets(item.token, item.serverPassword, item.proxyPassword, item.serverQuery);
+}
+
+// A profile's secrets as one object (empty when it has none): its entry of secrets.json, and the
+// data of its keychain entry.
+QJsonObject secretsEntry(const Profile &profile)
+{
+    QJsonObject entry;
+    if (!profile.token.isEmpty())
+        entry.insert(kTokenKey, profile.token);
+    if (!profile.serverPassword().isEmpty())
+        entry.insert(kServerPasswordKey, profile.serverPassword());
+    if (!profile.proxyPassword().isEmpty())
+        entry.insert(kProxyPasswordKey, profile.proxyPassword());
+    QJsonObject query;
+    for (const auto &secret : profile.serverQuerySecrets()) {
+        if (!query.contains(secret.first))
+            query.insert(secret.first, secret.second);
+    }
+    if (!query.isEmpty())
+        entry.insert(kServerQueryKey, query);
+    return entry;
 }
 
 // Moves a file that failed to load out of the way, so that saving never destroys it.
@@ -287,7 +339,14 @@ bool ProfileStore::load(QString *error)
 {
     m_profiles.clear();
     m_writable = true;
+    ++m_loadGeneration;
+    m_pendingReads = 0;
+    m_inVault.clear();
+    m_writing.clear();
+    m_unreadable.clear();
+    m_vaultUsable = m_vault != nullptr;
     QStringList problems;
+    QStringList keychainNames; // profiles whose secrets are in the keychain
 
     const ReadResult profilesFile = readFile(filePath());
     if (!profilesFile.error.isEmpty()) {
@@ -338,8 +397,10 @@ bool ProfileStore::load(QString *error)
         if (secrets) {
             for (Profile &profile : m_profiles) {
                 const Secrets item = secrets->value(profile.name);
-                profile.setSecrets(item.token, item.serverPassword, item.proxyPassword,
-                                   item.serverQuery);
+                if (item.inKeychain)
+                    keychainNames << profile.name;
+                else
+                    applySecrets(&profile, item);
             }
         } else {
             QString movedTo;
@@ -356,11 +417,185 @@ bool ProfileStore::load(QString *error)
         }
     }
 
+    for (const QString &name : std::as_const(keychainNames)) {
+        if (!m_vault) {
+            m_unreadable.insert(name,
+                                QStringLiteral("its token and passwords are kept in the keychain, "
+                                               "which this build of the program cannot reach"));
+            continue;
+        }
+        ++m_pendingReads;
+        ++m_vaultRequests;
+        const quint64 generation = m_loadGeneration;
+        m_vault->read(name,
+                      [self = QPointer(this), name, generation](const SecretVault::Answer &answer) {
+                          if (self)
+                              self->secretsRead(name, generation, answer);
+                      });
+    }
+
     Q_EMIT changed();
     if (problems.isEmpty())
         return true;
     *error = problems.join(QLatin1Char('\n'));
     return false;
+}
+
+void ProfileStore::secretsRead(const QString &name, quint64 generation,
+                               const SecretVault::Answer &answer)
+{
+    if (generation == m_loadGeneration) {
+        QString why;
+        std::optional<Secrets> item;
+        if (answer.status == SecretVault::Answer::Status::Done) {
+            const QJsonDocument document = QJsonDocument::fromJson(answer.data);
+            item = parseSecretsEntry(document.object(), QStringLiteral("keychain entry"), &why);
+            if (!document.isObject() || (item && item->inKeychain)) {
+                item.reset();
+                why = QStringLiteral("its keychain entry is not one of ours");
+            }
+        } else if (answer.status == SecretVault::Answer::Status::NotFound) {
+            why = QStringLiteral("its keychain entry is missing");
+        } else {
+            why = QStringLiteral("the keychain could not be read: ") + answer.error;
+            vaultFailed(answer.error);
+        }
+        const int index = indexOf(name);
+        if (item && index >= 0) {
+            applySecrets(&m_profiles[index], *item);
+            m_inVault.insert(name, secretsEntry(m_profiles.at(index)));
+        } else if (!item) {
+            qCWarning(lcProfiles).noquote() << QStringLiteral("profile \"%1\": %2").arg(name, why);
+            m_unreadable.insert(name, why);
+        }
+        if (--m_pendingReads == 0) {
+            Q_EMIT changed();
+            Q_EMIT secretsLoaded();
+            syncVault();
+        }
+    }
+    vaultAnswered();
+}
+
+void ProfileStore::setSecretVault(SecretVault *vault)
+{
+    m_vault = vault;
+    m_vaultUsable = vault != nullptr;
+}
+
+void ProfileStore::moveSecretsToVault()
+{
+    m_vaultWrites = true;
+    syncVault();
+}
+
+void ProfileStore::waitForSecrets()
+{
+    if (!secretsLoading())
+        return;
+    QEventLoop loop;
+    connect(this, &ProfileStore::secretsLoaded, &loop, &QEventLoop::quit);
+    loop.exec();
+}
+
+void ProfileStore::vaultAnswered()
+{
+    if (--m_vaultRequests == 0)
+        Q_EMIT vaultIdle();
+}
+
+void ProfileStore::vaultFailed(const QString &why)
+{
+    if (!m_vaultUsable)
+        return;
+    m_vaultUsable = false;
+    const QString message =
+        QStringLiteral("%1 does not answer (%2)").arg(m_vault->description(), why);
+    if (m_vaultWrites)
+        qCWarning(lcProfiles).noquote() << message
+                + QStringLiteral("; tokens and passwords are kept in the owner-only file ")
+                + secretsFilePath();
+    else
+        qCWarning(lcProfiles).noquote() << message;
+}
+
+// Brings the keychain in line with the profiles: writes the secrets it does not hold yet (the
+// file keeps them until it confirmed), deletes the entries of profiles gone or without secrets.
+void ProfileStore::syncVault()
+{
+    if (!m_vault || !m_vaultUsable || !m_vaultWrites || !m_writable || m_pendingReads > 0)
+        return;
+    const quint64 generation = m_loadGeneration;
+    QSet<QString> names;
+    for (const Profile &profile : std::as_const(m_profiles)) {
+        names.insert(profile.name);
+        const QJsonObject entry = secretsEntry(profile);
+        if (entry.isEmpty()) {
+            if (m_inVault.contains(profile.name) && !m_unreadable.contains(profile.name)) {
+                m_inVault.remove(profile.name);
+                names.remove(profile.name); // deleted below
+            }
+            continue;
+        }
+        if (m_inVault.value(profile.name) == entry || m_writing.value(profile.name) == entry)
+            continue;
+        const QString name = profile.name;
+        m_writing.insert(name, entry);
+        ++m_vaultRequests;
+        m_vault->write(
+            name, QJsonDocument(entry).toJson(QJsonDocument::Compact),
+            [self = QPointer(this), name, entry, generation](const SecretVault::Answer &answer) {
+                if (self)
+                    self->secretsWritten(name, entry, generation, answer);
+            });
+    }
+    QStringList gone;
+    for (auto it = m_inVault.cbegin(); it != m_inVault.cend(); ++it) {
+        if (!names.contains(it.key()))
+            gone << it.key();
+    }
+    for (auto it = m_unreadable.cbegin(); it != m_unreadable.cend(); ++it) {
+        if (!names.contains(it.key()) && !gone.contains(it.key()))
+            gone << it.key();
+    }
+    for (const QString &name : std::as_const(gone)) {
+        m_inVault.remove(name);
+        m_unreadable.remove(name);
+        ++m_vaultRequests;
+        m_vault->remove(
+            name, [self = QPointer(this), name, generation](const SecretVault::Answer &answer) {
+                if (!self)
+                    return;
+                if (generation == self->m_loadGeneration
+                    && answer.status == SecretVault::Answer::Status::Failed)
+                    qCWarning(lcProfiles).noquote()
+                        << QStringLiteral("the keychain entry of the removed profile \"%1\" could "
+                                          "not be deleted: %2")
+                               .arg(name, answer.error);
+                self->vaultAnswered();
+            });
+    }
+}
+
+void ProfileStore::secretsWritten(const QString &name, const QJsonObject &entry, quint64 generation,
+                                  const SecretVault::Answer &answer)
+{
+    if (generation == m_loadGeneration) {
+        if (m_writing.value(name) == entry)
+            m_writing.remove(name);
+        if (answer.status == SecretVault::Answer::Status::Done) {
+            m_inVault.insert(name, entry);
+            m_unreadable.remove(name);
+            // Only now the secret leaves the file.
+            QString error;
+            if (!writeSecretsFile(&error))
+                qCWarning(lcProfiles).noquote() << error;
+            syncVault(); // changed or removed meanwhile
+        } else {
+            vaultFailed(answer.error);
+        }
+    }
+    vaultAnswered();
 }
 
 QStringList ProfileStore::names() const
@@ -499,6 +734,11 @@ std::optional<QString> ProfileStore::duplicate(const QString &name, QString *err
 
 bool ProfileStore::commit(const QList<Profile> &profiles, QString *error)
 {
+    if (secretsLoading()) {
+        *error = QStringLiteral("tokens and passwords are still being read from the keychain; "
+                                "try again in a moment");
+        return false;
+    }
     const QList<Profile> previous = m_profiles;
     m_profiles = profiles;
     if (!save(error)) {
@@ -522,30 +762,33 @@ bool ProfileStore::save(QString *error)
         return false;
     }
     QJsonArray list;
-    QJsonObject secrets;
-    for (const Profile &profile : m_profiles) {
+    for (const Profile &profile : m_profiles)
         list.append(profile.toJson(false));
-        QJsonObject entry;
-        if (!profile.token.isEmpty())
-            entry.insert(kTokenKey, profile.token);
-        if (!profile.serverPassword().isEmpty())
-            entry.insert(kServerPasswordKey, profile.serverPassword());
-        if (!profile.proxyPassword().isEmpty())
-            entry.insert(kProxyPasswordKey, profile.proxyPassword());
-        QJsonObject query;
-        for (const auto &secret : profile.serverQuerySecrets()) {
-            if (!query.contains(secret.first))
-                query.insert(secret.first, secret.second);
-        }
-        if (!query.isEmpty())
-            entry.insert(kServerQueryKey, query);
-        if (!entry.isEmpty())
+    const QJsonObject profilesDocument {{kSchemaKey, kSchemaVersion}, {kProfilesKey, list}};
+    if (!writeSecretsFile(error)
+        || !writeFile(filePath(), QJsonDocument(profilesDocument).toJson(), false, error))
+        return false;
+    syncVault();
+    return true;
+}
+
+// A profile's secrets are in the file until the keychain confirmed holding exactly them; then
+// the file only says {"keychain": true}. So nothing is lost when the keychain fails, or when the
+// program ends before it answered.
+bool ProfileStore::writeSecretsFile(QString *error)
+{
+    QJsonObject secrets;
+    for (const Profile &profile : std::as_const(m_profiles)) {
+        const QJsonObject entry = secretsEntry(profile);
+        const bool inVault = entry.isEmpty() ? m_unreadable.contains(profile.name)
+                                             : m_inVault.value(profile.name) == entry;
+        if (inVault)
+            secrets.insert(profile.name, QJsonObject {{kKeychainKey, true}});
+        else if (!entry.isEmpty())
             secrets.insert(profile.name, entry);
     }
     const QJsonObject secretsDocument {{kSchemaKey, kSchemaVersion}, {kSecretsKey, secrets}};
-    const QJsonObject profilesDocument {{kSchemaKey, kSchemaVersion}, {kProfilesKey, list}};
-    return writeFile(secretsFilePath(), QJsonDocument(secretsDocument).toJson(), true, error)
-        && writeFile(filePath(), QJsonDocument(profilesDocument).toJson(), false, error);
+    return writeFile(secretsFilePath(), QJsonDocument(secretsDocument).toJson(), true, error);
 }
 
 bool ProfileStore::exportProfiles(const QStringList &names, const QString &path, bool withSecrets,

@@ -1,10 +1,14 @@
 // The saved profiles: one JSON document with a schema version in the platform's config location,
-// written atomically, plus an owner-only file for their secrets. Shared by the tray app and the
-// headless client.
+// written atomically, plus their secrets: in the platform's keychain when the program gives the
+// store one (setSecretVault) and it answers, else in an owner-only file. Shared by the tray app and
+// the headless client.
 #pragma once
 
 #include "profile.h"
+#include "secretvault.h"
 
+#include <QHash>
+#include <QJsonObject>
 #include <QList>
 #include <QObject>
 #include <QString>
@@ -22,6 +26,25 @@ public:
 
     QString filePath() const; // profiles.json
     QString secretsFilePath() const; // secrets.json, mode 0600
+
+    // Secrets in the keychain. Call before load(); the vault must live while the store is used.
+    // Each profile's secrets are one keychain entry named after the profile; secrets.json then
+    // holds {"keychain": true} in its place. A secret leaves the file only after the keychain
+    // confirmed the write; when the keychain fails once (no D-Bus session, locked, no answer),
+    // the store keeps every secret in the file for the rest of the process, as without a vault.
+    void setSecretVault(SecretVault *vault);
+    // Moves secrets still kept in the file to the keychain (the tray app calls it after load();
+    // the headless client only reads).
+    void moveSecretsToVault();
+    // True while secrets are read from the keychain after load(); changes are refused meanwhile.
+    bool secretsLoading() const { return m_pendingReads > 0; }
+    // True while the keychain has not answered every request yet.
+    bool vaultBusy() const { return m_vaultRequests > 0; }
+    // Why a profile's secrets are missing (its keychain entry could not be read), or empty.
+    QString secretsProblem(const QString &name) const { return m_unreadable.value(name); }
+    // Runs a local event loop until the keychain answered every read of load() (each request of
+    // the vault ends by itself, in error at its timeout): for the headless client.
+    void waitForSecrets();
 
     // Reads both files. A missing file is an empty store. A file that cannot be read is renamed
     // aside (never overwritten later) and the store starts empty: returns false with a message
@@ -60,12 +83,34 @@ public:
 
 Q_SIGNALS:
     void changed();
+    void secretsLoaded(); // the last keychain read of load() has answered
+    void vaultIdle(); // the keychain answered every request
 
 private:
     int indexOf(const QString &name) const;
     bool commit(const QList<Profile> &profiles, QString *error);
+    bool writeSecretsFile(QString *error);
+    void syncVault();
+    void secretsRead(const QString &name, quint64 generation, const SecretVault::Answer &answer);
+    void secretsWritten(const QString &name, const QJsonObject &entry, quint64 generation,
+                        const SecretVault::Answer &answer);
+    void vaultAnswered();
+    void vaultFailed(const QString &why);
 
     QString m_directory;
     QList<Profile> m_profiles;
     bool m_writable = true;
+
+    SecretVault *m_vault = nullptr;
+    bool m_vaultUsable = false;
+    bool m_vaultWrites = false; // moveSecretsToVault() was called
+    quint64 m_loadGeneration = 0; // answers to the reads of an earlier load() are dropped
+    int m_pendingReads = 0;
+    int m_vaultRequests = 0;
+    // Per profile name: the secrets entry the keychain confirmed holding.
+    QHash<QString, QJsonObject> m_inVault;
+    // Per profile name: the entry being written now.
+    QHash<QString, QJsonObject> m_writing;
+    // Per profile name: why its keychain entry could not be read (it stays there untouched).
+    QHash<QString, QString> m_unreadable;
 };

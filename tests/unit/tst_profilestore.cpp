@@ -5,6 +5,7 @@
 #include <QDir>
 #include <QFile>
 #include <QJsonDocument>
+#include <QJsonObject>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
@@ -94,6 +95,7 @@ private Q_SLOTS:
     void brokenFileIsKeptAside();
     void brokenSecretsAreKeptAside();
     void secretsFileIsTightened();
+    void keychainEntryWithoutKeychain();
     void validation_data();
     void validation();
     void namesAreUnique();
@@ -245,6 +247,34 @@ void TestProfileStore::brokenSecretsAreKeptAside()
     QVERIFY2(error.contains(QStringLiteral("must be entered again")), qPrintable(error));
     QCOMPARE(store.profiles().size(), 2); // the profiles themselves still load
     QCOMPARE(brokenFiles(dir.path()).size(), 1);
+}
+
+// secrets.json says a profile's secrets are in the keychain, and this store has none (a build
+// without QtKeychain): the profile loads without them, says why, and saving keeps the entry.
+void TestProfileStore::keychainEntryWithoutKeychain()
+{
+    QTemporaryDir dir;
+    ProfileStore store(dir.path());
+    install(QStringLiteral("valid.json"), store.filePath());
+    install(QStringLiteral("secrets-keychain.json"), store.secretsFilePath());
+    QString error;
+    QVERIFY2(store.load(&error), qPrintable(error));
+    QVERIFY(!store.secretsLoading());
+    const Profile ssh = *store.profile(QStringLiteral("SSH home"));
+    QVERIFY(ssh.token.isEmpty());
+    QVERIFY(store.secretsProblem(QStringLiteral("SSH home")).contains(QStringLiteral("keychain")));
+    QCOMPARE(store.profile(QStringLiteral("RDP office"))->token, QStringLiteral("file-token"));
+    QVERIFY(store.secretsProblem(QStringLiteral("RDP office")).isEmpty());
+
+    Profile moved = ssh;
+    moved.listen = QStringLiteral("127.0.0.1:2223");
+    QVERIFY2(store.update(ssh.name, moved, &error), qPrintable(error));
+    const QJsonObject secrets = QJsonDocument::fromJson(readAll(store.secretsFilePath()))
+                                    .object()
+                                    .value("secrets")
+                                    .toObject();
+    QCOMPARE(secrets.value("SSH home").toObject(), QJsonObject({{"keychain", true}}));
+    QCOMPARE(secrets.value("RDP office").toObject(), QJsonObject({{"token", "file-token"}}));
 }
 
 void TestProfileStore::secretsFileIsTightened()
