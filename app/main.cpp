@@ -7,6 +7,7 @@
 #include "logcategories.h"
 #include "net/websocketurl.h"
 #include "profiles/profilestore.h"
+#include "profiles/secretvault.h"
 #include "server/serverconfigfile.h"
 #include "server/tunnelserver.h"
 #include "tunnels/tunnelmanager.h"
@@ -38,10 +39,15 @@
 
 #include <QProcessEnvironment>
 #endif
-#ifdef TOW_TRAY_MODULE_FILE
+#if defined(TOW_TRAY_MODULE_FILE) || defined(TOW_KEYCHAIN_MODULE_FILE)
 #include <QDir>
 #include <QFileInfo>
 #include <QLibrary>
+#endif
+#if defined(TOW_KEYCHAIN_MODULE_FILE)
+#include "keychainentry.h"
+#elif defined(TOW_HAVE_KEYCHAIN)
+#include "keychainvault.h"
 #endif
 
 namespace {
@@ -212,15 +218,58 @@ void setApplicationNames()
     QCoreApplication::setApplicationVersion(QStringLiteral(TOW_VERSION));
 }
 
+#if defined(TOW_HAVE_KEYCHAIN) || defined(TOW_KEYCHAIN_MODULE_FILE)
+// How long `client --profile` waits for the keychain before it reports the profile's secrets as
+// unreadable. A Secret Service answers in milliseconds; one that asks for its password has no
+// one to ask here.
+constexpr int kKeychainTimeoutMs = 15000;
+#endif
+
+#ifdef TOW_KEYCHAIN_MODULE_FILE
+// Module paths: lib/tcp-over-websocket/ beside the executable's bin/, installed as in the build
+// tree.
+QString modulePath(const char *file)
+{
+    const QFileInfo executable(QStringLiteral("/proc/self/exe"));
+    return QDir::cleanPath(executable.canonicalPath()
+                           + QStringLiteral("/../lib/tcp-over-websocket/") + QLatin1String(file));
+}
+#endif
+
+// The keychain the profiles' secrets may be kept in, or nullptr when this build has none.
+std::unique_ptr<SecretVault> openKeychain()
+{
+#if defined(TOW_KEYCHAIN_MODULE_FILE)
+    const QString path = modulePath(TOW_KEYCHAIN_MODULE_FILE);
+    QLibrary module(path); // stays loaded until the process ends (its thread's post routine)
+    const auto create = reinterpret_cast<decltype(&towCreateKeychainVault)>(
+        module.resolve(TOW_KEYCHAIN_ENTRY_NAME));
+    if (!create) {
+        qCWarning(lcProfiles).noquote()
+            << "the keychain module cannot be loaded:" << module.errorString();
+        return nullptr;
+    }
+    return std::unique_ptr<SecretVault>(
+        create(QCoreApplication::applicationName(), kKeychainTimeoutMs));
+#elif defined(TOW_HAVE_KEYCHAIN)
+    return std::make_unique<KeychainVault>(QCoreApplication::applicationName(), kKeychainTimeoutMs);
+#else
+    return nullptr;
+#endif
+}
+
 // The profiles `client --profile NAME` / `--all-autostart` name, or an exit code.
 std::variant<QList<Profile>, int> selectProfiles(const CommandLine &commandLine)
 {
     ProfileStore store;
+    const std::unique_ptr<SecretVault> keychain = openKeychain();
+    store.setSecretVault(keychain.get());
     QString error;
     if (!store.load(&error)) {
         printError(error);
         return kExitRuntimeError;
     }
+    store.waitForSecrets();
     QList<Profile> selected;
     for (const QString &name : commandLine.clientProfiles) {
         const auto profile = store.profile(name);
@@ -244,6 +293,17 @@ std::variant<QList<Profile>, int> selectProfiles(const CommandLine &commandLine)
         if (selected.isEmpty()) {
             printError(QStringLiteral("no saved profile is marked to start automatically (in %1)")
                            .arg(store.filePath()));
+            return kExitRuntimeError;
+        }
+    }
+    for (const Profile &profile : std::as_const(selected)) {
+        // Without its token the tunnel would only collect 401s: say why instead.
+        const QString problem = store.secretsProblem(profile.name);
+        if (!problem.isEmpty()) {
+            printError(QStringLiteral("profile \"%1\": its token and passwords cannot be read: %2 "
+                                      "(the keychain of a desktop session is reached through that "
+                                      "session's D-Bus)")
+                           .arg(profile.name, problem));
             return kExitRuntimeError;
         }
     }
