@@ -85,9 +85,11 @@ if(UNIX AND NOT APPLE)
     # The Linux packages use the distribution's Qt: no RUNPATH in the installed binary (Debian
     # policy), instead of the $ORIGIN ones qt_standard_project_setup() adds for bundled Qt.
     set_target_properties(tcp-over-websocket PROPERTIES INSTALL_RPATH "")
-    if(TARGET tcp-over-websocket-tray)
-        set_target_properties(tcp-over-websocket-tray PROPERTIES INSTALL_RPATH "")
-    endif()
+    foreach(module tcp-over-websocket-tray tcp-over-websocket-keychain)
+        if(TARGET ${module})
+            set_target_properties(${module} PROPERTIES INSTALL_RPATH "")
+        endif()
+    endforeach()
 
     # /usr/lib/systemd/system: systemd's unit path, the same directory as /lib/systemd/system on
     # Debian 12's merged /usr.
@@ -148,6 +150,14 @@ if(WIN32 OR APPLE)
     endif()
     qt_generate_deploy_app_script(TARGET tcp-over-websocket
         ${deploy_script_option} tow_deploy_script NO_UNSUPPORTED_PLATFORM_ERROR)
+    # QtKeychain is not one of Qt's libraries: windeployqt leaves it out, so it goes beside the
+    # executable (Windows) or into the bundle's Frameworks (macOS, where the executable's rpath
+    # @executable_path/../Frameworks finds it) by itself.
+    if(TOW_KEYCHAIN)
+        install(IMPORTED_RUNTIME_ARTIFACTS qt6keychain
+                RUNTIME DESTINATION bin
+                LIBRARY DESTINATION tcp-over-websocket.app/Contents/Frameworks)
+    endif()
     install(SCRIPT ${tow_deploy_script})
 endif()
 
@@ -208,6 +218,22 @@ if(TOW_BUILD_UI) # the desktop package does all the server package does
                         ERROR_QUIET RESULT_VARIABLE tow_svg_result)
         if(tow_svg_result EQUAL 0 AND tow_svg_owner MATCHES "^([^:,]+)")
             set(CPACK_DEBIAN_PACKAGE_DEPENDS ${CMAKE_MATCH_1})
+        endif()
+    endif()
+    # The keychain module links QtKeychain (libqt6keychain1, found by dpkg-shlibdeps), which
+    # reaches the Secret Service through libsecret, loaded at run time (dlopen): without it
+    # QtKeychain finds no keychain on GNOME-like desktops. Its package (libsecret-1-0 on Debian
+    # 12 and 13), asked from dpkg on the build machine.
+    if(TOW_KEYCHAIN AND TOW_DPKG_QUERY)
+        execute_process(COMMAND ${TOW_DPKG_QUERY} -S "*/libsecret-1.so.0"
+                        OUTPUT_VARIABLE tow_secret_owner OUTPUT_STRIP_TRAILING_WHITESPACE
+                        ERROR_QUIET RESULT_VARIABLE tow_secret_result)
+        if(tow_secret_result EQUAL 0 AND tow_secret_owner MATCHES "^([^:,]+)")
+            list(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ${CMAKE_MATCH_1})
+            list(JOIN CPACK_DEBIAN_PACKAGE_DEPENDS ", " CPACK_DEBIAN_PACKAGE_DEPENDS)
+        else()
+            message(WARNING "libsecret-1.so.0 belongs to no installed package: the desktop DEB "
+                            "will not depend on libsecret (install libsecret-1-0)")
         endif()
     endif()
 endif()

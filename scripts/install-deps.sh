@@ -16,6 +16,9 @@ for group in "$@"; do
             if apt-cache show qt6-svg-plugins >/dev/null 2>&1; then
                 packages+=(qt6-svg-plugins)
             fi
+            # QtKeychain: the profiles' secrets in the platform's keychain (CMake's
+            # TOW_KEYCHAIN); libsecret-1-0: its way to the Secret Service, loaded at run time.
+            packages+=(qtkeychain-qt6-dev libsecret-1-0)
             ;;
         # python3-websockets: a third-party WebSocket peer; prometheus: promtool for /metrics.
         # socat, websockify: the baselines the benchmark (and its --quick smoke test) runs.
@@ -34,7 +37,11 @@ for group in "$@"; do
               packages+=(microsocks)
               # xvfb, xauth, trayer: a real X display with a system tray for the desktop test of
               # the tray icon; imagemagick: its `import` saves the screenshot the test keeps.
-              packages+=(xvfb xauth trayer imagemagick) ;;
+              packages+=(xvfb xauth trayer imagemagick)
+              # gnome-keyring, dbus-daemon (dbus-run-session): a real Secret Service on a D-Bus
+              # session of the keychain tests' own; libsecret-tools: secret-tool, which reads
+              # what the program stored as another client would.
+              packages+=(gnome-keyring dbus-daemon libsecret-tools) ;;
         # librsvg2-bin: rsvg-convert renders the application icon's PNGs and .ico
         # (installer/render-icons.sh); the results are committed, so builds do not need it.
         icons) packages+=(librsvg2-bin imagemagick) ;;

@@ -17,6 +17,10 @@ NAMES = {"desktop": "tcp-over-websocket", "server": "tcp-over-websocket-server"}
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256)
 # The desktop package's tray app, which the executable loads only to run it.
 TRAY_MODULE = "usr/lib/tcp-over-websocket/tcp-over-websocket-tray.so"
+# The desktop package's keychain (QtKeychain), which the executable loads only for
+# `client --profile`.
+KEYCHAIN_MODULE = "usr/lib/tcp-over-websocket/tcp-over-websocket-keychain.so"
+MODULES = (TRAY_MODULE, KEYCHAIN_MODULE)
 
 
 def one(pattern):
@@ -95,6 +99,10 @@ def check_control(deb, flavour, version):
         check(owner, "no installed package holds Qt's SVG icon engine plugin")
         check(any(d.split(" ")[0] == owner for d in depends),
               f"Depends lacks {owner} (Qt's SVG icon engine plugin): {depends}")
+        # The keychain: QtKeychain (linked) and libsecret (which QtKeychain loads at run time).
+        for package in ("libqt6keychain1", "libsecret-1-0"):
+            check(any(d.split(" ")[0] == package for d in depends),
+                  f"Depends lacks {package} (the keychain): {depends}")
     # Every dependency is satisfiable on this Debian system (apt resolves, installs nothing).
     apt = require_program("apt-get", "apt")
     simulation = run([apt, "install", "--simulate", "--no-install-recommends", deb])
@@ -120,7 +128,7 @@ def check_contents(deb, flavour):
                      "./usr/share/icons/hicolor/scalable/apps/tcp-over-websocket.svg"] + [
         f"./usr/share/icons/hicolor/{s}x{s}/apps/tcp-over-websocket.png" for s in ICON_SIZES]
     if flavour == "desktop":
-        required += desktop_files + [f"./{TRAY_MODULE}"]
+        required += desktop_files + [f"./{module}" for module in MODULES]
     missing = [path for path in required if path not in paths]
     check(not missing, f"{deb} lacks {missing}:\n{listing}")
     if flavour == "server":
@@ -130,9 +138,9 @@ def check_contents(deb, flavour):
     files = [line.split()[-1] for line in listing.splitlines() if line.startswith("-")]
     outside = [p for p in files
                if not re.match(r"\./(usr/bin|usr/lib/systemd/system|usr/share|etc/default)/", p)
-               and p != f"./{TRAY_MODULE}"]
+               and p not in [f"./{module}" for module in MODULES]]
     check(not outside, f"files outside /usr/bin, /usr/share, the unit directory, "
-                       f"/etc/default and the tray module: {outside}")
+                       f"/etc/default and the tray and keychain modules: {outside}")
     # Enabling is the admin's choice: no [Install] symlinks shipped.
     check(not any(p.startswith("./etc/systemd") for p in paths),
           "the package ships links under /etc/systemd (the service would start enabled)")
@@ -181,6 +189,9 @@ def check_binary(binary, flavour, depends, version):
     # keeps the tray app in a module of its own.
     gui = [lib for lib in libraries if re.match(r"libQt6(Widgets|Gui)\.so", lib)]
     check(not gui, f"the executable links {gui}")
+    # Nor QtKeychain and D-Bus: only `client --profile` loads the keychain module.
+    keychain = [lib for lib in libraries if re.match(r"lib(qt6keychain|Qt6DBus|dbus-1)\.so", lib)]
+    check(not keychain, f"the executable links {keychain}")
     output = run([binary, "--version"])
     check(output == f"tcp-over-websocket {version}\n", f"--version printed {output!r}")
 
@@ -218,6 +229,20 @@ def check_tray_module(root, depends):
     exported = sorted(line.split()[-1] for line in symbols
                       if re.match(r"^[0-9a-f]+ [^UwWvV] ", line) and line.split()[-1] not in linker)
     check(exported == ["towRunTray"], f"the tray module exports {exported[:20]}")
+
+
+def check_keychain_module(root, depends):
+    module = os.path.join(root, KEYCHAIN_MODULE)
+    libraries = check_elf(module, "keychain module", depends)
+    check("libqt6keychain.so.1" in libraries,
+          f"the keychain module does not link QtKeychain: {libraries}")
+    gui = [lib for lib in libraries if re.match(r"libQt6(Widgets|Gui)\.so", lib)]
+    check(not gui, f"the keychain module links {gui}")
+    symbols = run(["nm", "-D", "--defined-only", module]).split("\n")
+    linker = {"_edata", "_end", "__bss_start"}
+    exported = sorted(line.split()[-1] for line in symbols
+                      if re.match(r"^[0-9a-f]+ [^UwWvV] ", line) and line.split()[-1] not in linker)
+    check(exported == ["towCreateKeychainVault"], f"the keychain module exports {exported[:20]}")
 
 
 def check_tray_starts(binary, work):
@@ -261,7 +286,7 @@ def check_tgz(tgz, flavour, version, work):
              "lib/systemd/system/tcp-over-websocket.service",
              f"share/doc/{NAMES[flavour]}/copyright"]
     if flavour == "desktop":
-        paths.append(TRAY_MODULE.removeprefix("usr/"))
+        paths += [module.removeprefix("usr/") for module in MODULES]
     for path in paths:
         check(f"{top}/{path}" in listing, f"{tgz} lacks {top}/{path}")
     check(all(p.startswith(top + "/") for p in listing), f"{tgz} has files outside {top}/")
@@ -297,6 +322,7 @@ def main():
     check_tunnel(binary)
     if args.flavour == "desktop":
         check_tray_module(root, depends)
+        check_keychain_module(root, depends)
         check_tray_starts(binary, work)
         check_desktop_files(root)
     check_tgz(one(os.path.join(args.packages, "*.tar.gz")), args.flavour, args.version, work)
