@@ -35,6 +35,8 @@ declare -A linux_only=(
     [tests/unit/tst_backofftcpserver.cpp]="the descriptor limit (setrlimit; CMake builds it on Unix only)"
     [tests/unit/tst_unixsignals.cpp]="the program's Unix signal handler (CMake builds it on Unix only)"
     [tests/ui/tst_desktop.cpp]="runs under Xvfb with trayer (Linux only)"
+    [tests/keychain/tst_keychainvault.cpp]="a Secret Service under dbus-run-session (Linux only)"
+    [tests/keychain/tst_profilekeychain.cpp]="a Secret Service under dbus-run-session (Linux only)"
 )
 
 # Files known not to compile for Windows yet. A known failure is reported but does not fail the
@@ -45,7 +47,8 @@ declare -A known_failures=(
 if [ $# -gt 0 ]; then
     files=("$@")
 else
-    mapfile -t files < <(git ls-files -- 'core/*.cpp' 'app/*.cpp' 'ui/*.cpp' 'tests/*.cpp')
+    mapfile -t files < <(git ls-files -- 'core/*.cpp' 'app/*.cpp' 'ui/*.cpp' 'keychain/*.cpp' \
+                                         'tests/*.cpp')
 fi
 
 work=$(mktemp -d)
@@ -72,7 +75,11 @@ common=(-std=c++17 -fsyntax-only -Wall -Wextra -Wpedantic -Werror
 for module in QtCore QtNetwork QtWebSockets QtHttpServer QtGui QtWidgets QtTest; do
     common+=(-isystem "$qt/$module")
 done
-common+=(-Icore -Iapp -Iui -Itests/support)
+# QtKeychain's headers (Debian's qtkeychain-qt6-dev) alone, without the rest of /usr/include.
+mkdir -p "$work/qtkeychain"
+ln -s /usr/include/qt6keychain "$work/qtkeychain/qt6keychain"
+common+=(-isystem "$work/qtkeychain")
+common+=(-Icore -Iapp -Iui -Ikeychain -Itests/support)
 
 # The definitions CMake gives each file on Windows (a desktop build with tests), including the
 # QT_<MODULE>_LIB of each Qt module the target links: Qt's headers declare some API only with
@@ -90,8 +97,10 @@ flags_for()
             case "$1" in tests/ui/*) echo "$widgets" ;; esac ;;
         core/*) echo "$core" -DQT_NO_CAST_FROM_ASCII ;;
         app/main.cpp)
-            echo "$core" "$widgets" -DQT_NO_CAST_FROM_ASCII -DTOW_VERSION='"0.0.0"' -DTOW_HAVE_UI ;;
-        *) echo "$core" "$widgets" -DQT_NO_CAST_FROM_ASCII ;;
+            echo "$core" "$widgets" -DQT_NO_CAST_FROM_ASCII -DTOW_VERSION='"0.0.0"' -DTOW_HAVE_UI \
+                 -DTOW_HAVE_KEYCHAIN ;;
+        # Windows links the keychain into the executable (app/CMakeLists.txt).
+        *) echo "$core" "$widgets" -DQT_NO_CAST_FROM_ASCII -DTOW_HAVE_KEYCHAIN ;;
     esac
 }
 
