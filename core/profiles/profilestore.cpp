@@ -428,7 +428,8 @@ bool ProfileStore::load(QString *error)
         ++m_vaultRequests;
         const quint64 generation = m_loadGeneration;
         m_vault->read(name,
-                      [self = QPointer(this), name, generation](const SecretVault::Answer &answer) {
+                      [self = QPointer<ProfileStore>(this), name,
+                       generation](const SecretVault::Answer &answer) {
                           if (self)
                               self->secretsRead(name, generation, answer);
                       });
@@ -542,12 +543,12 @@ void ProfileStore::syncVault()
         const QString name = profile.name;
         m_writing.insert(name, entry);
         ++m_vaultRequests;
-        m_vault->write(
-            name, QJsonDocument(entry).toJson(QJsonDocument::Compact),
-            [self = QPointer(this), name, entry, generation](const SecretVault::Answer &answer) {
-                if (self)
-                    self->secretsWritten(name, entry, generation, answer);
-            });
+        m_vault->write(name, QJsonDocument(entry).toJson(QJsonDocument::Compact),
+                       [self = QPointer<ProfileStore>(this), name, entry,
+                        generation](const SecretVault::Answer &answer) {
+                           if (self)
+                               self->secretsWritten(name, entry, generation, answer);
+                       });
     }
     QStringList gone;
     for (auto it = m_inVault.cbegin(); it != m_inVault.cend(); ++it) {
@@ -562,18 +563,20 @@ void ProfileStore::syncVault()
         m_inVault.remove(name);
         m_unreadable.remove(name);
         ++m_vaultRequests;
-        m_vault->remove(
-            name, [self = QPointer(this), name, generation](const SecretVault::Answer &answer) {
-                if (!self)
-                    return;
-                if (generation == self->m_loadGeneration
-                    && answer.status == SecretVault::Answer::Status::Failed)
-                    qCWarning(lcProfiles).noquote()
-                        << QStringLiteral("the keychain entry of the removed profile \"%1\" could "
-                                          "not be deleted: %2")
-                               .arg(name, answer.error);
-                self->vaultAnswered();
-            });
+        m_vault->remove(name,
+                        [self = QPointer<ProfileStore>(this), name,
+                         generation](const SecretVault::Answer &answer) {
+                            if (!self)
+                                return;
+                            if (generation == self->m_loadGeneration
+                                && answer.status == SecretVault::Answer::Status::Failed)
+                                qCWarning(lcProfiles).noquote()
+                                    << QStringLiteral(
+                                           "the keychain entry of the removed profile \"%1\" could "
+                                           "not be deleted: %2")
+                                           .arg(name, answer.error);
+                            self->vaultAnswered();
+                        });
     }
 }
 
