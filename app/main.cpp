@@ -16,6 +16,7 @@
 #include <QCoreApplication>
 #include <QLoggingCategory>
 #include <QTimer>
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <memory>
@@ -262,14 +263,24 @@ std::unique_ptr<SecretVault> openKeychain()
 std::variant<QList<Profile>, int> selectProfiles(const CommandLine &commandLine)
 {
     ProfileStore store;
-    const std::unique_ptr<SecretVault> keychain = openKeychain();
-    store.setSecretVault(keychain.get());
     QString error;
     if (!store.load(&error)) {
         printError(error);
         return kExitRuntimeError;
     }
-    store.waitForSecrets();
+    // The keychain (and with it D-Bus) only when a profile's secrets are there, not in the file.
+    std::unique_ptr<SecretVault> keychain;
+    const QStringList names = store.names();
+    if (std::any_of(names.cbegin(), names.cend(),
+                    [&store](const QString &name) { return !store.secretsProblem(name).isEmpty(); })
+        && (keychain = openKeychain())) {
+        store.setSecretVault(keychain.get());
+        if (!store.load(&error)) {
+            printError(error);
+            return kExitRuntimeError;
+        }
+        store.waitForSecrets();
+    }
     QList<Profile> selected;
     for (const QString &name : commandLine.clientProfiles) {
         const auto profile = store.profile(name);

@@ -44,6 +44,12 @@ QByteArray readAll(const QString &path)
     return file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();
 }
 
+// The shared libraries a running process has mapped (Linux).
+QByteArray mappings(const QProcess &process)
+{
+    return readAll(QStringLiteral("/proc/%1/maps").arg(process.processId()));
+}
+
 bool holdsAnySecret(const QByteArray &data)
 {
     for (const QByteArray &secret : kSecrets) {
@@ -93,6 +99,7 @@ private Q_SLOTS:
     void renameAndRemoveFollow();
     void fileWithoutSessionBus();
     void headlessClientReadsKeychain();
+    void fileSecretsNeedNoKeychain();
 };
 
 void TestProfileKeychain::secretsGoToKeychain()
@@ -249,6 +256,7 @@ void TestProfileKeychain::headlessClientReadsKeychain()
              qPrintable(client.log()));
     QString why;
     QVERIFY2(echoThrough(client.port(), &why), qPrintable(why + client.log()));
+    QVERIFY(mappings(client.process()).contains("libqt6keychain"));
     QCOMPARE(client.stop(), 0);
     QVERIFY(!client.log().contains(QStringLiteral("keychain-only-token")));
 
@@ -268,6 +276,36 @@ void TestProfileKeychain::headlessClientReadsKeychain()
              qPrintable(output));
     QVERIFY(!output.contains(QStringLiteral("keychain-only-token")));
     QCOMPARE(server.stop(), 0);
+}
+
+// A profile whose secrets are in the file: `client --profile` never loads the keychain module,
+// so neither QtKeychain nor D-Bus is mapped (a server never loads it at all).
+void TestProfileKeychain::fileSecretsNeedNoKeychain()
+{
+    QTemporaryDir config;
+    Profile profile;
+    profile.name = QStringLiteral("Plain");
+    profile.listen = QStringLiteral("127.0.0.1:%1").arg(reserveLoopbackPort());
+    profile.serverUrl = QStringLiteral("ws://127.0.0.1:9/");
+    profile.token = QStringLiteral("file-token");
+    {
+        ProfileStore store(config.filePath(QStringLiteral("tcp-over-websocket")));
+        QString error;
+        QVERIFY2(store.load(&error), qPrintable(error));
+        QVERIFY2(store.add(profile, &error), qPrintable(error));
+    }
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    environment.insert(QStringLiteral("XDG_CONFIG_HOME"), config.path());
+    TowProcess client;
+    client.process().setProcessEnvironment(environment);
+    QVERIFY2(client.start({QStringLiteral("client"), QStringLiteral("--profile"), profile.name}),
+             qPrintable(client.log()));
+    const QByteArray maps = mappings(client.process());
+    QVERIFY(maps.contains("libQt6Core"));
+    QVERIFY2(!maps.contains("libqt6keychain") && !maps.contains("libQt6DBus")
+                 && !maps.contains("libdbus-1"),
+             maps.constData());
+    QCOMPARE(client.stop(), 0);
 }
 
 QTEST_GUILESS_MAIN(TestProfileKeychain)
