@@ -100,6 +100,7 @@ private Q_SLOTS:
     void fileWithoutSessionBus();
     void headlessClientReadsKeychain();
     void fileSecretsNeedNoKeychain();
+    void trayAppMovesFileSecrets();
 };
 
 void TestProfileKeychain::secretsGoToKeychain()
@@ -306,6 +307,48 @@ void TestProfileKeychain::fileSecretsNeedNoKeychain()
                  && !maps.contains("libdbus-1"),
              maps.constData());
     QCOMPARE(client.stop(), 0);
+}
+
+// The tray app itself (offscreen), started on an earlier version's files: it moves the token to
+// the keychain and leaves {"keychain": true} in secrets.json.
+void TestProfileKeychain::trayAppMovesFileSecrets()
+{
+    QTemporaryDir config;
+    const QString directory = config.filePath(QStringLiteral("tcp-over-websocket"));
+    Profile profile;
+    profile.name = QStringLiteral("Tray");
+    profile.listen = QStringLiteral("127.0.0.1:%1").arg(reserveLoopbackPort());
+    profile.serverUrl = QStringLiteral("ws://127.0.0.1:9/");
+    profile.token = QStringLiteral("tray-file-token");
+    {
+        ProfileStore store(directory);
+        QString error;
+        QVERIFY2(store.load(&error), qPrintable(error));
+        QVERIFY2(store.add(profile, &error), qPrintable(error));
+    }
+    const QString secretsPath = QDir(directory).filePath(QStringLiteral("secrets.json"));
+    QVERIFY(readAll(secretsPath).contains("tray-file-token"));
+
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    environment.insert(QStringLiteral("XDG_CONFIG_HOME"), config.path());
+    // A display name for the program's desktop-session check; offscreen never connects to it.
+    environment.insert(QStringLiteral("DISPLAY"), QStringLiteral(":0"));
+    environment.insert(QStringLiteral("QT_QPA_PLATFORM"), QStringLiteral("offscreen"));
+    QProcess tray;
+    tray.setProcessEnvironment(environment);
+    tray.setProcessChannelMode(QProcess::MergedChannels);
+    tray.start(TowProcess::executable(), QStringList());
+    QVERIFY(tray.waitForStarted());
+    QTRY_VERIFY_WITH_TIMEOUT(readAll(secretsPath).contains("\"keychain\": true"), kAnswerMs);
+    tray.terminate();
+    QVERIFY(tray.waitForFinished(kAnswerMs));
+    const QByteArray log = tray.readAll();
+    QCOMPARE(tray.exitCode(), 0);
+    QVERIFY2(!readAll(secretsPath).contains("tray-file-token"), readAll(secretsPath).constData());
+    QCOMPARE(
+        secretToolLookup(QStringLiteral("tcp-over-websocket"), profile.name).value_or("(none)"),
+        QByteArray(R"({"token":"tray-file-token"})"));
+    QVERIFY(!log.contains("tray-file-token"));
 }
 
 QTEST_GUILESS_MAIN(TestProfileKeychain)
