@@ -339,7 +339,11 @@ void TestProfileKeychain::trayAppMovesFileSecrets()
     tray.setProcessChannelMode(QProcess::MergedChannels);
     tray.start(TowProcess::executable(), QStringList());
     QVERIFY(tray.waitForStarted());
-    QTRY_VERIFY_WITH_TIMEOUT(readAll(secretsPath).contains("\"keychain\": true"), kAnswerMs);
+    // qWaitFor, not QTRY: on failure QTRY waits on past its timeout, beyond the test's watchdog.
+    QVERIFY2(QTest::qWaitFor(
+                 [&secretsPath] { return readAll(secretsPath).contains("\"keychain\": true"); },
+                 kAnswerMs),
+             readAll(secretsPath).constData());
     tray.terminate();
     QVERIFY(tray.waitForFinished(kAnswerMs));
     const QByteArray log = tray.readAll();
