@@ -1,6 +1,7 @@
 #include "hostport.h"
 
 #include <QRegularExpression>
+#include <QUrl>
 
 std::optional<HostPort> HostPort::parse(const QString &text, bool allowEmptyHost, QString *error)
 {
@@ -37,9 +38,7 @@ std::optional<HostPort> HostPort::parse(const QString &text, bool allowEmptyHost
         if (host.contains(QLatin1Char(':')))
             return fail(QStringLiteral("IPv6 addresses must be written in brackets, e.g. "
                                        "\"[::1]:5000\""));
-        static const QRegularExpression hostName(
-            QStringLiteral("^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$"));
-        if (!host.isEmpty() && !hostName.match(host).hasMatch())
+        if (!host.isEmpty() && !isValidHostName(host))
             return fail(QStringLiteral("\"%1\" is not a valid host name").arg(host));
     }
 
@@ -73,4 +72,72 @@ QString HostPort::toString() const
     if (host.contains(QLatin1Char(':')))
         return QStringLiteral("[%1]:%2").arg(host).arg(port);
     return QStringLiteral("%1:%2").arg(host).arg(port);
+}
+
+bool HostPort::isValidHostName(const QString &name)
+{
+    static const QRegularExpression ascii(
+        QStringLiteral("^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$"));
+    if (name.isEmpty() || name.size() > 253)
+        return false;
+    if (ascii.match(name).hasMatch())
+        return true;
+    // An internationalized name: its punycode form must be a valid ASCII name.
+    const QByteArray ace = QUrl::toAce(name);
+    return !ace.isEmpty() && ascii.match(QString::fromLatin1(ace)).hasMatch();
+}
+
+namespace {
+
+// The address a listening host stands for: localhost is 127.0.0.1, an IPv4-mapped IPv6 address
+// is its IPv4 address; null for a host name.
+QHostAddress normalized(const QString &host)
+{
+    if (host.compare(QLatin1String("localhost"), Qt::CaseInsensitive) == 0)
+        return QHostAddress(QHostAddress::LocalHost);
+    const QHostAddress address(host);
+    if (address.protocol() != QAbstractSocket::IPv6Protocol)
+        return address;
+    // ::ffff:a.b.c.d (not "::", which toIPv4Address() would also turn into 0.0.0.0).
+    const Q_IPV6ADDR bytes = address.toIPv6Address();
+    for (int i = 0; i < 10; ++i) {
+        if (bytes[i] != 0)
+            return address;
+    }
+    if (bytes[10] != 0xff || bytes[11] != 0xff)
+        return address;
+    return QHostAddress(quint32(bytes[12]) << 24 | quint32(bytes[13]) << 16
+                        | quint32(bytes[14]) << 8 | quint32(bytes[15]));
+}
+
+// Whether a socket bound to the wildcard `any` ("0.0.0.0" or "::") takes the host `other`.
+bool wildcardTakes(const QHostAddress &any, const QHostAddress &other)
+{
+    if (other.isNull())
+        return true; // a host name may resolve to any address
+    if (any.protocol() == QAbstractSocket::IPv6Protocol)
+        return true; // dual-stack: IPv6 and IPv4
+    return other.protocol() == QAbstractSocket::IPv4Protocol
+        || other == QHostAddress(QHostAddress::AnyIPv6);
+}
+
+} // namespace
+
+bool HostPort::clashesWith(const HostPort &other) const
+{
+    if (port != other.port)
+        return false;
+    if (host.isEmpty() || other.host.isEmpty())
+        return true;
+    if (host.compare(other.host, Qt::CaseInsensitive) == 0)
+        return true;
+    const QHostAddress a = normalized(host);
+    const QHostAddress b = normalized(other.host);
+    const QHostAddress anyIPv4(QHostAddress::AnyIPv4);
+    const QHostAddress anyIPv6(QHostAddress::AnyIPv6);
+    if (a == anyIPv4 || a == anyIPv6)
+        return wildcardTakes(a, b);
+    if (b == anyIPv4 || b == anyIPv6)
+        return wildcardTakes(b, a);
+    return !a.isNull() && a == b;
 }

@@ -1,4 +1,5 @@
-// Address parsing as users write it on the command line.
+// Address parsing as users write it on the command line, and the one rule for listening
+// addresses that clash.
 #include "net/hostport.h"
 
 #include <QTest>
@@ -12,6 +13,10 @@ private Q_SLOTS:
     void errors_data();
     void errors();
     void listenAddress();
+    void clash_data();
+    void clash();
+    void hostNames_data();
+    void hostNames();
 };
 
 void TestHostPort::parse_data()
@@ -86,6 +91,80 @@ void TestHostPort::listenAddress()
              QHostAddress(QHostAddress::LocalHost));
     QVERIFY(
         HostPort::parse(QStringLiteral("example.org:80"), true, &error)->listenAddress().isNull());
+}
+
+void TestHostPort::clash_data()
+{
+    QTest::addColumn<QString>("a");
+    QTest::addColumn<QString>("b");
+    QTest::addColumn<bool>("clash");
+
+    QTest::newRow("same address") << "127.0.0.1:2222"
+                                  << "127.0.0.1:2222" << true;
+    QTest::newRow("other port") << "127.0.0.1:2222"
+                                << "127.0.0.1:2223" << false;
+    QTest::newRow("other address") << "127.0.0.1:2222"
+                                   << "127.0.0.2:2222" << false;
+    QTest::newRow("every interface") << ":2222"
+                                     << "127.0.0.1:2222" << true;
+    QTest::newRow("every interface, IPv6") << ":2222"
+                                           << "[::1]:2222" << true;
+    QTest::newRow("0.0.0.0 takes IPv4") << "0.0.0.0:47003"
+                                        << "127.0.0.1:47003" << true;
+    QTest::newRow("0.0.0.0 takes a name") << "0.0.0.0:47003"
+                                          << "myhost:47003" << true;
+    QTest::newRow("0.0.0.0 leaves IPv6") << "0.0.0.0:47003"
+                                         << "[::1]:47003" << false;
+    QTest::newRow(":: takes IPv6") << "[::]:47003"
+                                   << "[::1]:47003" << true;
+    QTest::newRow(":: takes IPv4 (dual stack)") << "[::]:47003"
+                                                << "127.0.0.1:47003" << true;
+    QTest::newRow(":: and 0.0.0.0") << "[::]:47003"
+                                    << "0.0.0.0:47003" << true;
+    QTest::newRow("localhost is 127.0.0.1") << "localhost:2222"
+                                            << "127.0.0.1:2222" << true;
+    QTest::newRow("names ignore case") << "LocalHost:2222"
+                                       << "localhost:2222" << true;
+    QTest::newRow("IPv4-mapped") << "[::ffff:127.0.0.1]:2222"
+                                 << "127.0.0.1:2222" << true;
+    QTest::newRow("IPv6 spellings") << "[::1]:2222"
+                                    << "[0:0::1]:2222" << true;
+    QTest::newRow("loopbacks of two families") << "[::1]:2222"
+                                               << "127.0.0.1:2222" << false;
+    QTest::newRow("unknown name") << "myhost:2222"
+                                  << "127.0.0.1:2222" << false;
+}
+
+void TestHostPort::clash()
+{
+    QFETCH(QString, a);
+    QFETCH(QString, b);
+    QFETCH(bool, clash);
+    const auto first = HostPort::parse(a, true, nullptr);
+    const auto second = HostPort::parse(b, true, nullptr);
+    QVERIFY(first && second);
+    QCOMPARE(first->clashesWith(*second), clash);
+    QCOMPARE(second->clashesWith(*first), clash); // symmetric
+}
+
+void TestHostPort::hostNames_data()
+{
+    QTest::addColumn<QString>("name");
+    QTest::addColumn<bool>("valid");
+    QTest::newRow("plain") << "example.org" << true;
+    QTest::newRow("IPv4") << "192.0.2.1" << true;
+    QTest::newRow("internationalized") << QStringLiteral("b\u00fccher.example") << true;
+    QTest::newRow("space") << "bad name" << false;
+    QTest::newRow("empty") << "" << false;
+    QTest::newRow("port") << "example.org:443" << false;
+    QTest::newRow("leading dot") << ".example.org" << false;
+}
+
+void TestHostPort::hostNames()
+{
+    QFETCH(QString, name);
+    QFETCH(bool, valid);
+    QCOMPARE(HostPort::isValidHostName(name), valid);
 }
 
 QTEST_APPLESS_MAIN(TestHostPort)
