@@ -1,17 +1,15 @@
 #include "commandline.h"
 
-#include "client/proxyresolver.h"
 #include "net/websocketurl.h"
+#include "profiles/profilestore.h"
 #include "regularfile.h"
 #include "server/serverconfigfile.h"
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
-#include <QRegularExpression>
+#include <QHash>
 
 namespace {
-
-constexpr qint64 kMaxTokenFileBytes = 64 * 1024;
 
 const QStringList kListenWs = {QStringLiteral("listen_ws"), QStringLiteral("listen-ws")};
 const QStringList kRemoteTcp = {QStringLiteral("remote_tcp"), QStringLiteral("connect_tcp"),
@@ -82,53 +80,31 @@ std::optional<int> parseSeconds(const QString &text)
     return int(seconds * 1000);
 }
 
-// A header line "Name: value" for the upgrade request; refuses what would break the request or
-// is set by the WebSocket handshake itself.
+// A header line "Name: value" as -H takes it; what a header may be is Profile::validate()'s rule.
 std::optional<QPair<QByteArray, QByteArray>> parseHeader(const QString &text, QString *error)
 {
     const int colon = text.indexOf(QLatin1Char(':'));
-    const QString name = text.left(colon).trimmed();
-    static const QRegularExpression token(QStringLiteral("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"));
-    if (colon <= 0 || !token.match(name).hasMatch()) {
+    if (colon <= 0 || text.left(colon).trimmed().isEmpty()) {
         *error = QStringLiteral("-H expects \"Name: value\", not \"%1\"").arg(text);
         return std::nullopt;
     }
-    const QString value = text.mid(colon + 1).trimmed();
-    if (value.contains(QLatin1Char('\r')) || value.contains(QLatin1Char('\n'))) {
-        *error = QStringLiteral("-H %1: the value must be one line").arg(name);
-        return std::nullopt;
-    }
-    static const QStringList reserved = {
-        QStringLiteral("host"), QStringLiteral("upgrade"), QStringLiteral("connection"),
-        QStringLiteral("sec-websocket-key"), QStringLiteral("sec-websocket-version")};
-    if (reserved.contains(name.toLower())) {
-        *error = QStringLiteral("-H %1: this header is set by the WebSocket handshake%2")
-                     .arg(name,
-                          name.compare(QLatin1String("host"), Qt::CaseInsensitive) == 0
-                              ? QStringLiteral(" (use --server-name to change it)")
-                              : QString());
-        return std::nullopt;
-    }
-    return qMakePair(name.toLatin1(), value.toUtf8());
+    return qMakePair(text.left(colon).trimmed().toUtf8(), text.mid(colon + 1).trimmed().toUtf8());
 }
 
-// The token from --token-file (first line, surrounding white space removed) or TOW_TOKEN.
-std::optional<QString> readToken(const QString &path, QString *error)
+// The flag that sets a profile's JSON key, for validate()'s messages.
+QString flagForKey(const QString &key)
 {
-    if (path.isEmpty())
-        return qEnvironmentVariable("TOW_TOKEN").trimmed();
-    QString why;
-    const auto content = RegularFile::read(path, kMaxTokenFileBytes, &why);
-    if (!content) {
-        *error = QStringLiteral("--token-file: cannot read %1: %2").arg(path, why);
-        return std::nullopt;
-    }
-    const QString token = QString::fromUtf8(content->left(content->indexOf('\n'))).trimmed();
-    if (token.isEmpty()) {
-        *error = QStringLiteral("--token-file: %1 is empty").arg(path);
-        return std::nullopt;
-    }
-    return token;
+    static const QHash<QString, QString> flags = {
+        {QStringLiteral("listen"), QStringLiteral("-listen_tcp")},
+        {QStringLiteral("server"), QStringLiteral("-remote_ws")},
+        {QStringLiteral("headers"), QStringLiteral("-H")},
+        {QStringLiteral("token"), QStringLiteral("--token-file")},
+        {QStringLiteral("proxy"), QStringLiteral("--proxy")},
+        {QStringLiteral("caFile"), QStringLiteral("--ca-file")},
+        {QStringLiteral("pinsSha256"), QStringLiteral("--pin-sha256")},
+        {QStringLiteral("serverName"), QStringLiteral("--server-name")},
+        {QStringLiteral("keepAliveSeconds"), QStringLiteral("-keepalive")}};
+    return flags.value(key, key);
 }
 
 } // namespace
@@ -180,10 +156,12 @@ QString CommandLine::usage()
         "  --pin-sha256 PIN     trust a server key by its SPKI SHA-256 pin (base64; repeatable;\n"
         "                       a pinned server needs no CA)\n"
         "  --server-name NAME   TLS server name and Host header instead of the URL's host\n"
+        "                       (-H 'Host: NAME' means the same)\n"
         "  --proxy PROXY        http://[user:pass@]host:port, socks5://[user:pass@]host:port,\n"
         "                       system or none (default: HTTPS_PROXY/HTTP_PROXY/NO_PROXY)\n"
         "  -H, --header 'N: V'  add a header to the upgrade request (repeatable)\n"
-        "  --token-file FILE    send 'Authorization: Bearer <token>' (default: $TOW_TOKEN)\n"
+        "  --token-file FILE    send 'Authorization: Bearer <token>' (default: $TOW_TOKEN);\n"
+        "                       the file holds the token on one line, as for the server\n"
         "  --keepalive-mode M   empty (default: an empty message, as the original) or ping\n"
         "                       (a WebSocket ping; no pong in time closes the tunnel)\n"
         "  --pong-timeout SEC   how long ping mode waits for a pong (default 10)\n"
@@ -423,7 +401,7 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
         route.remote = *remote;
         route.allowedOrigins = parser.values(allowedOrigin);
         if (parser.isSet(tokenFile)) {
-            const auto token = ServerConfigFile::readSecretFile(parser.value(tokenFile), &why);
+            const auto token = RegularFile::readSecret(parser.value(tokenFile), &why);
             if (!token)
                 return fail(QStringLiteral("--token-file: %1").arg(why));
             route.token = *token;
@@ -516,59 +494,55 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
             result.clientAllAutostart = parser.isSet(allAutostart);
             return result;
         }
-        result.client.relay.keepAliveIntervalMs = keepAliveMs;
-        result.client.insecure = parser.isSet(insecure);
+        // The flags fill the one definition of a tunnel's settings, checked by the same
+        // validate() as a saved profile; a problem is reported under the flag that set it.
+        Profile settings;
+        settings.name = QStringLiteral("command line");
+        settings.keepAliveIntervalMs = keepAliveMs;
+        settings.insecure = parser.isSet(insecure);
+        settings.proxy = parser.value(proxy);
+        settings.caFile = parser.value(caFile);
+        settings.pinsSha256 = parser.values(pin);
+        settings.serverName = parser.value(serverName);
+        if (parser.isSet(serverName) && settings.serverName.isEmpty())
+            return fail(QStringLiteral("--server-name needs a host name"));
         QString why;
-        result.client.proxy = parser.value(proxy);
-        if (!ProxyResolver::validate(result.client.proxy, &why))
-            return fail(QStringLiteral("--proxy: %1").arg(why));
-        result.client.caFile = parser.value(caFile);
-        result.client.pinsSha256 = parser.values(pin);
-        for (const QString &value : std::as_const(result.client.pinsSha256)) {
-            const auto decoded = QByteArray::fromBase64Encoding(
-                value.toLatin1(), QByteArray::AbortOnBase64DecodingErrors);
-            if (!decoded || decoded.decoded.size() != 32)
-                return fail(QStringLiteral("--pin-sha256: \"%1\" is not base64 of a SHA-256 "
-                                           "hash (44 characters ending in '=')")
-                                .arg(value));
-        }
-        result.client.serverName = parser.value(serverName);
-        if (parser.isSet(serverName)
-            && (result.client.serverName.isEmpty()
-                || QUrl::fromAce(QUrl::toAce(result.client.serverName)).isEmpty()))
-            return fail(QStringLiteral("--server-name: \"%1\" is not a host name")
-                            .arg(result.client.serverName));
         for (const QString &value : parser.values(header)) {
             const auto parsedHeader = parseHeader(value, &why);
             if (!parsedHeader)
                 return fail(why);
-            result.client.headers.append(*parsedHeader);
+            settings.headers.append(*parsedHeader);
         }
-        const auto token = readToken(parser.value(tokenFile), &why);
-        if (!token)
-            return fail(why);
-        result.client.token = *token;
+        if (parser.isSet(tokenFile)) {
+            const auto token = RegularFile::readSecret(parser.value(tokenFile), &why);
+            if (!token)
+                return fail(QStringLiteral("--token-file: %1").arg(why));
+            settings.token = *token;
+        } else {
+            settings.token = qEnvironmentVariable("TOW_TOKEN").trimmed();
+        }
         if (parser.isSet(subprotocol)) {
             // Only "binary": its frames are raw TCP bytes, as ours. Another one ("base64")
             // would promise the server a framing we do not speak.
             if (parser.value(subprotocol) != QLatin1String("binary"))
                 return fail(QStringLiteral("--subprotocol expects binary, not \"%1\"")
                                 .arg(parser.value(subprotocol)));
-            result.client.subprotocol = parser.value(subprotocol);
+            settings.binarySubprotocol = true;
         }
         if (parser.isSet(keepAliveMode)) {
             const QString mode = parser.value(keepAliveMode);
             if (mode == QLatin1String("empty"))
-                result.client.keepAliveMode = ClientOptions::KeepAliveMode::Empty;
+                settings.keepAliveMode = Profile::KeepAliveMode::Empty;
             else if (mode == QLatin1String("ping"))
-                result.client.keepAliveMode = ClientOptions::KeepAliveMode::Ping;
+                settings.keepAliveMode = Profile::KeepAliveMode::Ping;
             else
                 return fail(
                     QStringLiteral("--keepalive-mode expects empty or ping, not \"%1\"").arg(mode));
         }
-        for (const auto &[option, target] :
-             {std::pair {&pongTimeout, &result.client.pongTimeoutMs},
-              std::pair {&connectTimeout, &result.client.handshakeTimeoutMs}}) {
+        int pongTimeoutMs = ClientOptions().pongTimeoutMs;
+        int handshakeTimeoutMs = ClientOptions().handshakeTimeoutMs;
+        for (const auto &[option, target] : {std::pair {&pongTimeout, &pongTimeoutMs},
+                                             std::pair {&connectTimeout, &handshakeTimeoutMs}}) {
             if (!parser.isSet(*option))
                 continue;
             const auto ms = parseSeconds(parser.value(*option));
@@ -586,27 +560,26 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
                                            "check wss://example.org/ssh/"));
             if (positional.size() >= 2 && parser.isSet(remoteWs))
                 return fail(QStringLiteral("give the URL once: check URL or -remote_ws URL"));
-            const auto url = WebSocketUrl::parse(
-                positional.size() >= 2 ? positional.at(1) : parser.value(remoteWs), &why);
-            if (!url)
-                return fail(QStringLiteral("check: %1").arg(why));
-            result.client.serverUrl = *url;
-            return result;
+            settings.serverUrl = positional.size() >= 2 ? positional.at(1) : parser.value(remoteWs);
+            settings.listen = QStringLiteral("127.0.0.1:0"); // check does not listen
+        } else {
+            if (!parser.isSet(remoteWs))
+                return fail(QStringLiteral("the client needs -remote_ws URL (the server, e.g. "
+                                           "-remote_ws ws://example.org:8080/)"));
+            settings.serverUrl = parser.value(remoteWs);
+            settings.listen = parser.isSet(listenTcp) ? parser.value(listenTcp)
+                                                      : QStringLiteral("127.0.0.1:1234");
         }
-        result.client.listen = HostPort {QStringLiteral("127.0.0.1"), 1234};
-        if (parser.isSet(listenTcp)) {
-            const auto listen = HostPort::parse(parser.value(listenTcp), true, &why);
-            if (!listen)
-                return fail(QStringLiteral("-listen_tcp: %1").arg(why));
-            result.client.listen = *listen;
+        QString key;
+        const QString problem = settings.validate(&key, Profile::Use::CommandLine);
+        if (!problem.isEmpty()) {
+            if (wantsCheck && key == QLatin1String("server"))
+                return fail(QStringLiteral("check: %1").arg(problem));
+            return fail(QStringLiteral("%1: %2").arg(flagForKey(key), problem));
         }
-        if (!parser.isSet(remoteWs))
-            return fail(QStringLiteral("the client needs -remote_ws URL (the server, e.g. "
-                                       "-remote_ws ws://example.org:8080/)"));
-        const auto url = WebSocketUrl::parse(parser.value(remoteWs), &why);
-        if (!url)
-            return fail(QStringLiteral("-remote_ws: %1").arg(why));
-        result.client.serverUrl = *url;
+        result.client = *settings.toClientOptions(&why, Profile::Use::CommandLine);
+        result.client.pongTimeoutMs = pongTimeoutMs;
+        result.client.handshakeTimeoutMs = handshakeTimeoutMs;
         return result;
     }
 
@@ -625,4 +598,62 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     }
     result.mode = Mode::Tray;
     return result;
+}
+
+std::optional<QList<Profile>> CommandLine::selectProfiles(const ProfileStore &store,
+                                                          QStringList *warnings, QString *error,
+                                                          bool *unknownName) const
+{
+    *unknownName = false;
+    QList<Profile> selected;
+    auto isSelected = [&selected](const QString &name) {
+        for (const Profile &profile : std::as_const(selected)) {
+            if (profile.name.compare(name, Qt::CaseInsensitive) == 0)
+                return true;
+        }
+        return false;
+    };
+    for (const QString &name : clientProfiles) {
+        const auto profile = store.profile(name);
+        if (!profile) {
+            const QStringList names = store.names();
+            *unknownName = true;
+            *error = QStringLiteral("no saved profile is named \"%1\" (%2 in %3)")
+                         .arg(name,
+                              names.isEmpty()
+                                  ? QStringLiteral("there are none")
+                                  : QStringLiteral("saved: ") + names.join(QStringLiteral(", ")),
+                              store.filePath());
+            return std::nullopt;
+        }
+        const QString problem = store.problem(profile->name);
+        if (!problem.isEmpty()) {
+            *error = QStringLiteral("profile \"%1\" needs attention: %2 (in %3; the tray app's "
+                                    "editor can fix it)")
+                         .arg(profile->name, problem, store.filePath());
+            return std::nullopt;
+        }
+        if (!isSelected(profile->name))
+            selected << *profile;
+    }
+    if (clientAllAutostart) {
+        for (const Profile &profile : store.profiles()) {
+            if (!profile.autoStart || isSelected(profile.name))
+                continue;
+            const QString problem = store.problem(profile.name);
+            if (!problem.isEmpty()) {
+                *warnings << QStringLiteral("profile \"%1\" needs attention and is not started: "
+                                            "%2")
+                                 .arg(profile.name, problem);
+                continue;
+            }
+            selected << profile;
+        }
+        if (selected.isEmpty()) {
+            *error = QStringLiteral("no saved profile is marked to start automatically (in %1)")
+                         .arg(store.filePath());
+            return std::nullopt;
+        }
+    }
+    return selected;
 }

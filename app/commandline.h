@@ -3,11 +3,15 @@
 #pragma once
 
 #include "client/clientoptions.h"
+#include "profiles/profile.h"
 #include "server/serveroptions.h"
 
+#include <QList>
 #include <QString>
 #include <QStringList>
 #include <optional>
+
+class ProfileStore;
 
 struct CommandLine
 {
@@ -27,4 +31,12 @@ struct CommandLine
     static std::optional<CommandLine> parse(const QStringList &arguments, QString *error);
 
     static QString usage();
+
+    // The saved profiles that `client --profile NAME` and `--all-autostart` name, found as the
+    // editor compares names (in any case). A named profile that needs attention is an error;
+    // --all-autostart skips such profiles and says why in *warnings. On error returns
+    // std::nullopt with the reason in *error; *unknownName tells a name that no profile has (a
+    // usage error) from the rest.
+    std::optional<QList<Profile>> selectProfiles(const ProfileStore &store, QStringList *warnings,
+                                                 QString *error, bool *unknownName) const;
 };

@@ -281,33 +281,16 @@ std::variant<QList<Profile>, int> selectProfiles(const CommandLine &commandLine)
         }
         store.waitForSecrets();
     }
-    QList<Profile> selected;
-    for (const QString &name : commandLine.clientProfiles) {
-        const auto profile = store.profile(name);
-        if (!profile) {
-            const QStringList names = store.names();
-            printError(QStringLiteral("no saved profile is named \"%1\" (%2 in %3)")
-                           .arg(name,
-                                names.isEmpty()
-                                    ? QStringLiteral("there are none")
-                                    : QStringLiteral("saved: ") + names.join(QStringLiteral(", ")),
-                                store.filePath()));
-            return kExitUsage;
-        }
-        selected << *profile;
+    QStringList warnings;
+    bool unknownName = false;
+    const auto selected = commandLine.selectProfiles(store, &warnings, &error, &unknownName);
+    for (const QString &warning : std::as_const(warnings))
+        printError(warning);
+    if (!selected) {
+        printError(error);
+        return unknownName ? kExitUsage : kExitRuntimeError;
     }
-    if (commandLine.clientAllAutostart) {
-        for (const Profile &profile : store.profiles()) {
-            if (profile.autoStart && !commandLine.clientProfiles.contains(profile.name))
-                selected << profile;
-        }
-        if (selected.isEmpty()) {
-            printError(QStringLiteral("no saved profile is marked to start automatically (in %1)")
-                           .arg(store.filePath()));
-            return kExitRuntimeError;
-        }
-    }
-    for (const Profile &profile : std::as_const(selected)) {
+    for (const Profile &profile : std::as_const(*selected)) {
         // Without its token the tunnel would only collect 401s: say why instead.
         const QString problem = store.secretsProblem(profile.name);
         if (!problem.isEmpty()) {
@@ -318,7 +301,7 @@ std::variant<QList<Profile>, int> selectProfiles(const CommandLine &commandLine)
             return kExitRuntimeError;
         }
     }
-    return selected;
+    return *selected;
 }
 
 #ifdef TOW_HAVE_UI

@@ -83,3 +83,30 @@ std::optional<QByteArray> RegularFile::read(const QString &path, qint64 maxBytes
     }
     return content;
 }
+
+std::optional<QString> RegularFile::readSecret(const QString &path, QString *error)
+{
+    constexpr qint64 kMaxSecretFileBytes = 64 * 1024;
+    QString why;
+    const auto read = RegularFile::read(path, kMaxSecretFileBytes + 1, &why);
+    if (!read) {
+        *error = QStringLiteral("cannot read %1: %2").arg(path, why);
+        return std::nullopt;
+    }
+    const QByteArray content = read->trimmed();
+    if (content.size() > kMaxSecretFileBytes) {
+        *error = QStringLiteral("%1 is larger than %2 bytes; expected one token")
+                     .arg(path)
+                     .arg(kMaxSecretFileBytes);
+        return std::nullopt;
+    }
+    if (content.isEmpty()) {
+        *error = QStringLiteral("%1 is empty; expected the token").arg(path);
+        return std::nullopt;
+    }
+    if (content.contains('\n') || content.contains('\r')) {
+        *error = QStringLiteral("%1 holds several lines; expected one token").arg(path);
+        return std::nullopt;
+    }
+    return QString::fromUtf8(content);
+}

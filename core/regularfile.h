@@ -16,4 +16,12 @@ public:
     // *error says why in words without the path ("No such file or directory", "it is a FIFO
     // (named pipe), not a regular file").
     static std::optional<QByteArray> read(const QString &path, qint64 maxBytes, QString *error);
+
+    // The one reader of token files, for the server (--token-file, a route's tokenFile) and the
+    // client (--token-file) alike, so that a file one side accepts the other reads the same way:
+    // the whole file without surrounding white space (the newline `echo` leaves is fine). A
+    // file with several lines is refused rather than cut at its first line: it is most likely
+    // the wrong file (a key, an .env), and a guessed token fails far from the cause. On failure
+    // *error names the path and the reason.
+    static std::optional<QString> readSecret(const QString &path, QString *error);
 };

@@ -66,17 +66,27 @@ std::optional<TlsPolicy> TlsPolicy::create(const ClientOptions &options, QString
         }
     }
     for (const QString &pin : options.pinsSha256) {
-        const auto decoded =
-            QByteArray::fromBase64Encoding(pin.toLatin1(), QByteArray::AbortOnBase64DecodingErrors);
-        if (!decoded || decoded.decoded.size() != kSha256Bytes) {
-            *error = QStringLiteral("\"%1\" is not a SHA-256 pin (base64 of 32 bytes, as "
-                                    "printed in our TLS errors)")
-                         .arg(pin);
+        const QString problem = pinProblem(pin);
+        if (!problem.isEmpty()) {
+            *error = problem;
             return std::nullopt;
         }
-        policy.m_pins.append(QString::fromLatin1(decoded.decoded.toBase64()));
+        policy.m_pins.append(QString::fromLatin1(
+            QByteArray::fromBase64(pin.toLatin1(), QByteArray::AbortOnBase64DecodingErrors)
+                .toBase64()));
     }
     return policy;
+}
+
+QString TlsPolicy::pinProblem(const QString &pin)
+{
+    const auto decoded =
+        QByteArray::fromBase64Encoding(pin.toLatin1(), QByteArray::AbortOnBase64DecodingErrors);
+    if (decoded && decoded.decoded.size() == kSha256Bytes)
+        return QString();
+    return QStringLiteral("\"%1\" is not a SHA-256 pin (base64 of 32 bytes: 44 characters ending "
+                          "in \"=\", as printed in our TLS errors)")
+        .arg(pin);
 }
 
 QSslConfiguration TlsPolicy::sslConfiguration() const

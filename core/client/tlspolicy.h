@@ -35,6 +35,10 @@ public:
     // Called once the handshake succeeded: with pins, the key must be one of them.
     bool acceptsPeer(const QSslCertificate &peer, QString *reason) const;
 
+    // Why a pin as a person wrote it is not base64 of a SHA-256 digest; empty when it is. The one
+    // check of pins (command line, profiles, editor, and create()).
+    static QString pinProblem(const QString &pin);
+
     // base64 SHA-256 of the certificate's SubjectPublicKeyInfo, the value --pin-sha256 takes.
     static QString pinOf(const QSslCertificate &certificate);
 

@@ -1,5 +1,7 @@
 #include "profile.h"
 
+#include "client/proxyresolver.h"
+#include "client/tlspolicy.h"
 #include "net/hostport.h"
 #include "net/websocketurl.h"
 
@@ -11,7 +13,6 @@ namespace {
 
 constexpr int kMaxNameLength = 64;
 constexpr int kMaxKeepAliveMs = 86400 * 1000;
-constexpr int kSha256Bytes = 32;
 
 const QLatin1String kKeyName("name");
 const QLatin1String kKeyListen("listen");
@@ -58,23 +59,6 @@ bool hasLineBreakOrNul(const QString &text)
 {
     return text.contains(QLatin1Char('\r')) || text.contains(QLatin1Char('\n'))
         || text.contains(QChar(0));
-}
-
-QString validateProxy(const QString &proxy)
-{
-    if (proxy.isEmpty() || proxy == QLatin1String("none") || proxy == QLatin1String("system"))
-        return QString();
-    const QUrl url(proxy, QUrl::StrictMode);
-    const QString scheme = url.scheme().toLower();
-    if (!url.isValid() || (scheme != QLatin1String("http") && scheme != QLatin1String("socks5")))
-        return QStringLiteral("expected empty (use the environment's HTTPS_PROXY), \"none\", "
-                              "\"system\", http://[user:password@]host:port or "
-                              "socks5://host:port");
-    if (url.host().isEmpty())
-        return QStringLiteral("the proxy URL has no host");
-    if (url.port() <= 0)
-        return QStringLiteral("the proxy URL needs a port (e.g. http://proxy.example:3128)");
-    return QString();
 }
 
 QString withoutPassword(const QString &text)
@@ -146,33 +130,46 @@ QString withQuerySecrets(const QString &text, Value value)
     return url.toString(QUrl::FullyEncoded);
 }
 
+// The value of the "Host" header among headers, or empty.
+QString hostHeaderOf(const QList<QPair<QByteArray, QByteArray>> &headers)
+{
+    for (const auto &header : headers) {
+        if (header.first.compare("host", Qt::CaseInsensitive) == 0)
+            return QString::fromUtf8(header.second);
+    }
+    return QString();
+}
+
 } // namespace
 
-QString Profile::validate(QString *key) const
+QString Profile::validate(QString *key, Use use) const
 {
     auto fail = [key](QLatin1String which, const QString &message) {
         if (key)
             *key = which;
         return message;
     };
-    const QString trimmedName = name.trimmed();
-    if (trimmedName.isEmpty())
-        return fail(kKeyName, QStringLiteral("a name is required (e.g. \"SSH home\")"));
-    if (trimmedName != name)
-        return fail(kKeyName, QStringLiteral("the name must not start or end with spaces"));
-    if (name.size() > kMaxNameLength)
-        return fail(kKeyName,
-                    QStringLiteral("the name is longer than %1 characters").arg(kMaxNameLength));
-    for (const QChar c : name) {
-        if (c.category() == QChar::Other_Control)
-            return fail(kKeyName, QStringLiteral("the name contains a control character"));
+    if (use == Use::Saved) {
+        const QString trimmedName = name.trimmed();
+        if (trimmedName.isEmpty())
+            return fail(kKeyName, QStringLiteral("a name is required (e.g. \"SSH home\")"));
+        if (trimmedName != name)
+            return fail(kKeyName, QStringLiteral("the name must not start or end with spaces"));
+        if (name.size() > kMaxNameLength)
+            return fail(
+                kKeyName,
+                QStringLiteral("the name is longer than %1 characters").arg(kMaxNameLength));
+        for (const QChar c : name) {
+            if (c.category() == QChar::Other_Control)
+                return fail(kKeyName, QStringLiteral("the name contains a control character"));
+        }
     }
 
     QString why;
     const auto address = HostPort::parse(listen, true, &why);
     if (!address)
         return fail(kKeyListen, why);
-    if (address->port == 0)
+    if (address->port == 0 && use == Use::Saved)
         return fail(kKeyListen,
                     QStringLiteral("port 0 would pick a different port each time; "
                                    "choose one, e.g. 127.0.0.1:2222"));
@@ -180,6 +177,13 @@ QString Profile::validate(QString *key) const
         return fail(kKeyServer, why);
 
     static const QRegularExpression headerName(QStringLiteral("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"));
+    static const QStringList handshakeHeaders = {QStringLiteral("upgrade"),
+                                                 QStringLiteral("connection"),
+                                                 QStringLiteral("sec-websocket-key"),
+                                                 QStringLiteral("sec-websocket-version"),
+                                                 QStringLiteral("sec-websocket-extensions"),
+                                                 QStringLiteral("sec-websocket-protocol")};
+    int hostHeaders = 0;
     for (const auto &header : headers) {
         const QString headerText = QString::fromUtf8(header.first);
         if (!headerName.match(headerText).hasMatch())
@@ -190,6 +194,29 @@ QString Profile::validate(QString *key) const
             return fail(
                 kKeyHeaders,
                 QStringLiteral("the value of header \"%1\" contains a line break").arg(headerText));
+        const QString lower = headerText.toLower();
+        if (handshakeHeaders.contains(lower))
+            return fail(kKeyHeaders,
+                        QStringLiteral("%1: this header is set by the WebSocket handshake%2")
+                            .arg(headerText,
+                                 lower == QLatin1String("sec-websocket-protocol")
+                                     ? QStringLiteral(" (offer the binary subprotocol instead)")
+                                     : QString()));
+        if (lower == QLatin1String("host")) {
+            if (++hostHeaders > 1)
+                return fail(kKeyHeaders, QStringLiteral("Host is given more than once"));
+            const QString host = QString::fromUtf8(header.second).trimmed();
+            if (!HostPort::isValidHostName(host))
+                return fail(kKeyHeaders,
+                            QStringLiteral("Host: \"%1\" is not a host name (the Host header "
+                                           "names the server, without a port)")
+                                .arg(host));
+            if (!serverName.isEmpty() && serverName.compare(host, Qt::CaseInsensitive) != 0)
+                return fail(kKeyHeaders,
+                            QStringLiteral("Host \"%1\" and the server name \"%2\" differ; both "
+                                           "name the server, give one of them")
+                                .arg(host, serverName));
+        }
     }
     for (const QChar c : token) {
         if (c.isSpace() || c.category() == QChar::Other_Control)
@@ -197,23 +224,16 @@ QString Profile::validate(QString *key) const
                         QStringLiteral("the token must not contain spaces or control "
                                        "characters"));
     }
-    const QString proxyProblem = validateProxy(proxy);
-    if (!proxyProblem.isEmpty())
-        return fail(kKeyProxy, proxyProblem);
+    if (!ProxyResolver::validate(proxy, &why))
+        return fail(kKeyProxy, why);
     if (hasLineBreakOrNul(caFile))
         return fail(kKeyCaFile, QStringLiteral("the CA file name contains a line break"));
     for (const QString &pin : pinsSha256) {
-        const auto decoded =
-            QByteArray::fromBase64Encoding(pin.toLatin1(), QByteArray::AbortOnBase64DecodingErrors);
-        if (!decoded || decoded.decoded.size() != kSha256Bytes)
-            return fail(kKeyPins,
-                        QStringLiteral("\"%1\" is not a base64 SHA-256 digest (44 "
-                                       "characters ending in \"=\")")
-                            .arg(pin));
+        const QString problem = TlsPolicy::pinProblem(pin);
+        if (!problem.isEmpty())
+            return fail(kKeyPins, problem);
     }
-    static const QRegularExpression hostName(
-        QStringLiteral("^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$"));
-    if (!serverName.isEmpty() && !hostName.match(serverName).hasMatch())
+    if (!serverName.isEmpty() && !HostPort::isValidHostName(serverName))
         return fail(kKeyServerName,
                     QStringLiteral("\"%1\" is not a valid host name").arg(serverName));
     if (keepAliveIntervalMs < 0 || keepAliveIntervalMs > kMaxKeepAliveMs)
@@ -222,9 +242,9 @@ QString Profile::validate(QString *key) const
     return QString();
 }
 
-std::optional<ClientOptions> Profile::toClientOptions(QString *error) const
+std::optional<ClientOptions> Profile::toClientOptions(QString *error, Use use) const
 {
-    const QString problem = validate();
+    const QString problem = validate(nullptr, use);
     if (!problem.isEmpty()) {
         *error = QStringLiteral("profile \"%1\": %2").arg(name, problem);
         return std::nullopt;
@@ -236,12 +256,21 @@ std::optional<ClientOptions> Profile::toClientOptions(QString *error) const
     if (binarySubprotocol)
         options.subprotocol = QStringLiteral("binary");
     options.relay.keepAliveIntervalMs = keepAliveIntervalMs;
-    options.headers = headers;
+    // A Host header is the server name by another spelling (validate() made sure they agree):
+    // QWebSocket writes its own Host line from the URL, so a second one would reach the server,
+    // which must refuse a request with two (RFC 9112, 3.2).
+    for (const auto &header : headers) {
+        if (header.first.compare("host", Qt::CaseInsensitive) != 0)
+            options.headers.append(header);
+    }
     options.token = token;
     options.proxy = proxy;
     options.caFile = caFile;
     options.pinsSha256 = pinsSha256;
     options.serverName = serverName;
+    const QString hostHeader = hostHeaderOf(headers).trimmed();
+    if (options.serverName.isEmpty())
+        options.serverName = hostHeader;
     options.keepAliveMode = keepAliveMode == KeepAliveMode::Ping
         ? ClientOptions::KeepAliveMode::Ping
         : ClientOptions::KeepAliveMode::Empty;
@@ -450,6 +479,49 @@ std::optional<Profile> Profile::fromJson(const QJsonObject &object, QString *err
     const QString problem = profile.validate(&key);
     if (!problem.isEmpty())
         return fail(key, problem);
+    return profile;
+}
+
+Profile Profile::readable(const QJsonObject &object)
+{
+    Profile profile;
+    profile.listen.clear();
+    const QList<QPair<QLatin1String, QString *>> strings = {{kKeyName, &profile.name},
+                                                            {kKeyListen, &profile.listen},
+                                                            {kKeyServer, &profile.serverUrl},
+                                                            {kKeyToken, &profile.token},
+                                                            {kKeyProxy, &profile.proxy},
+                                                            {kKeyCaFile, &profile.caFile},
+                                                            {kKeyServerName, &profile.serverName}};
+    for (const auto &field : strings) {
+        if (object.value(field.first).isString())
+            *field.second = object.value(field.first).toString();
+    }
+    const QList<QPair<QLatin1String, bool *>> booleans = {
+        {kKeyInsecure, &profile.insecure},
+        {kKeyBinarySubprotocol, &profile.binarySubprotocol},
+        {kKeyAutoStart, &profile.autoStart}};
+    for (const auto &field : booleans) {
+        if (object.value(field.first).isBool())
+            *field.second = object.value(field.first).toBool();
+    }
+    const QJsonArray headers = object.value(kKeyHeaders).toArray();
+    for (const QJsonValue &header : headers) {
+        const QJsonObject pair = header.toObject();
+        if (pair.value(QLatin1String("name")).isString())
+            profile.headers.append({pair.value(QLatin1String("name")).toString().toUtf8(),
+                                    pair.value(QLatin1String("value")).toString().toUtf8()});
+    }
+    const QJsonArray pins = object.value(kKeyPins).toArray();
+    for (const QJsonValue &pin : pins) {
+        if (pin.isString())
+            profile.pinsSha256.append(pin.toString());
+    }
+    if (object.value(kKeyKeepAliveMode) == QJsonValue(QStringLiteral("ping")))
+        profile.keepAliveMode = KeepAliveMode::Ping;
+    const QJsonValue seconds = object.value(kKeyKeepAliveSeconds);
+    if (seconds.isDouble() && seconds.toDouble() >= 0 && seconds.toDouble() <= 86400)
+        profile.keepAliveIntervalMs = int(seconds.toDouble() * 1000);
     return profile;
 }
 

@@ -32,15 +32,25 @@ struct Profile
     int keepAliveIntervalMs = 10000; // 0: no keep-alive
     bool autoStart = false; // started when the tray app starts, and by `client --all-autostart`
 
-    // Everything a person may have got wrong, as one sentence naming the field ("local address:
-    // ..."), or an empty string when the profile is valid. Port conflicts between profiles are
-    // the store's business.
-    // *key receives the JSON key of the faulty field ("listen").
-    QString validate(QString *key = nullptr) const;
+    // Where the settings come from: a saved profile needs a name and a fixed local port (a user
+    // comes back to it); the command line's one-off tunnel may listen on port 0 (a free port,
+    // logged) and has no name.
+    enum class Use { Saved, CommandLine };
+
+    // The one check of a client tunnel's settings, for the command line, the profile file, import
+    // and the editor: everything a person may have got wrong, as one sentence, or an empty string
+    // when the settings are valid. *key receives the JSON key of the faulty field ("listen"); the
+    // command line names its flag instead (CommandLine), the editor its label. Clashes of local
+    // addresses between profiles are the store's business (HostPort::clashesWith).
+    //
+    // Headers: a "Host" header names the server as the server name does (Host line and, for
+    // wss://, TLS name); both at once must agree. The WebSocket handshake's own headers (Upgrade,
+    // Connection, Sec-WebSocket-*) are refused.
+    QString validate(QString *key = nullptr, Use use = Use::Saved) const;
 
     // The settings of the client tunnel this profile describes; std::nullopt with a reason when
     // the profile is invalid.
-    std::optional<ClientOptions> toClientOptions(QString *error) const;
+    std::optional<ClientOptions> toClientOptions(QString *error, Use use = Use::Saved) const;
 
     // Secrets split off the public part: the Basic-auth password of serverUrl, the values of its
     // query items that carry credentials (?token=, as written, percent-encoded), the proxy's
@@ -61,6 +71,10 @@ struct Profile
     // Reads one profile; on failure returns std::nullopt and "key \"listen\": expected ..." in
     // *error (the caller adds the file and the profile's position).
     static std::optional<Profile> fromJson(const QJsonObject &object, QString *error);
+    // Every field of the object that has the right type, the others left empty or at their
+    // default: what the editor shows of a profile that fromJson() refused, so that it can be
+    // repaired there. The string fields keep what was written, valid or not.
+    static Profile readable(const QJsonObject &object);
 
     static QString keepAliveModeName(KeepAliveMode mode);
 

@@ -105,8 +105,19 @@ std::optional<QJsonObject> parseTopLevel(const QByteArray &data, const QString &
     return object;
 }
 
-std::optional<QList<Profile>> parseProfiles(const QByteArray &data, const QString &path,
-                                            QString *error)
+// One element of the file's "profiles" array.
+struct ReadProfile
+{
+    Profile profile; // valid, or what could be read of it (Profile::readable)
+    QJsonValue json; // as written
+    QString originalName; // its "name", the key of its secrets
+    QString reason; // empty when valid: "key \"listen\": ..."
+};
+
+// The file's profiles. Only the file as a whole can fail (not JSON, another schema, no
+// "profiles" array); a profile that does not read is returned with its reason.
+std::optional<QList<ReadProfile>> parseProfiles(const QByteArray &data, const QString &path,
+                                                QString *error)
 {
     const auto object = parseTopLevel(data, path, error);
     if (!object)
@@ -126,34 +137,64 @@ std::optional<QList<Profile>> parseProfiles(const QByteArray &data, const QStrin
                      .arg(path);
         return std::nullopt;
     }
-    QList<Profile> profiles;
+    QList<ReadProfile> profiles;
     const QJsonArray array = list.toArray();
     for (qsizetype i = 0; i < array.size(); ++i) {
-        const QString where = QStringLiteral("%1: profiles[%2]").arg(path).arg(i);
-        if (!array.at(i).isObject()) {
-            *error = where + QStringLiteral(": expected an object");
-            return std::nullopt;
-        }
-        const QString name = array.at(i).toObject().value(QLatin1String("name")).toString();
-        const QString named =
-            name.isEmpty() ? where : where + QStringLiteral(" (\"%1\")").arg(name);
-        QString why;
-        const auto profile = Profile::fromJson(array.at(i).toObject(), &why);
-        if (!profile) {
-            *error = named + QStringLiteral(", ") + why;
-            return std::nullopt;
-        }
-        for (const Profile &earlier : profiles) {
-            if (earlier.name.compare(profile->name, Qt::CaseInsensitive) == 0) {
-                *error = named
-                    + QStringLiteral(", key \"name\": the name is used by an earlier "
-                                     "profile too (names must be unique)");
-                return std::nullopt;
+        ReadProfile read;
+        read.json = array.at(i);
+        if (!read.json.isObject()) {
+            read.profile.listen.clear();
+            read.reason = QStringLiteral("expected an object {\"name\": ..., \"listen\": ..., "
+                                         "\"server\": ...}");
+        } else {
+            const QJsonObject object = read.json.toObject();
+            read.originalName = object.value(QLatin1String("name")).toString();
+            QString why;
+            const auto profile = Profile::fromJson(object, &why);
+            if (profile) {
+                read.profile = *profile;
+            } else {
+                read.profile = Profile::readable(object);
+                read.reason = why;
             }
         }
-        profiles.append(*profile);
+        profiles.append(read);
     }
     return profiles;
+}
+
+// Gives every read profile a name of its own: an unnamed one "Profile N", a name an earlier one
+// has (in any case) a number. In a store's own file the second name needs attention (which of
+// the two is meant?); on import it is only numbered.
+void nameUniquely(QList<ReadProfile> *profiles, const QList<Profile> &existing,
+                  bool sameNameNeedsAttention)
+{
+    auto taken = [&](const QString &name, qsizetype before) {
+        for (const Profile &profile : existing) {
+            if (profile.name.compare(name, Qt::CaseInsensitive) == 0)
+                return true;
+        }
+        for (qsizetype i = 0; i < before; ++i) {
+            if (profiles->at(i).profile.name.compare(name, Qt::CaseInsensitive) == 0)
+                return true;
+        }
+        return false;
+    };
+    for (qsizetype i = 0; i < profiles->size(); ++i) {
+        ReadProfile &read = (*profiles)[i];
+        QString base = read.profile.name;
+        if (base.trimmed().isEmpty())
+            base = QStringLiteral("Profile %1").arg(i + 1);
+        else if (!taken(base, i))
+            continue;
+        else if (read.reason.isEmpty() && sameNameNeedsAttention)
+            read.reason = QStringLiteral("key \"name\": the name is used by an earlier profile "
+                                         "too (names must be unique)");
+        QString name = base;
+        for (int n = 2; taken(name, i); ++n)
+            name = QStringLiteral("%1 %2").arg(base).arg(n);
+        read.profile.name = name;
+    }
 }
 
 struct Secrets
@@ -217,7 +258,7 @@ std::optional<Secrets> parseSecretsEntry(const QJsonValue &value, const QString 
 }
 
 std::optional<QHash<QString, Secrets>> parseSecrets(const QByteArray &data, const QString &path,
-                                                    QString *error)
+                                                    QJsonObject *raw, QString *error)
 {
     const auto object = parseTopLevel(data, path, error);
     if (!object)
@@ -231,6 +272,7 @@ std::optional<QHash<QString, Secrets>> parseSecrets(const QByteArray &data, cons
     }
     QHash<QString, Secrets> secrets;
     const QJsonObject entries = map.toObject();
+    *raw = entries;
     for (auto it = entries.begin(); it != entries.end(); ++it) {
         const auto item = parseSecretsEntry(
             it.value(), QStringLiteral("%1: secrets[\"%2\"]").arg(path, it.key()), error);
@@ -301,18 +343,31 @@ bool writeFile(const QString &path, const QByteArray &data, bool ownerOnly, QStr
     return true;
 }
 
-bool sameListenAddress(const QString &a, const QString &b)
+bool clashes(const QString &a, const QString &b)
 {
     const auto first = HostPort::parse(a, true, nullptr);
     const auto second = HostPort::parse(b, true, nullptr);
-    if (!first || !second || first->port != second->port)
-        return false;
-    if (first->host.isEmpty() || second->host.isEmpty())
-        return true; // every interface includes the other
-    if (first->host.compare(second->host, Qt::CaseInsensitive) == 0)
-        return true;
-    const QHostAddress x = first->listenAddress();
-    return !x.isNull() && x.isEqual(second->listenAddress());
+    return first && second && first->clashesWith(*second);
+}
+
+// The secrets of a profile as the secrets file holds them; empty when it has none.
+QJsonObject secretsEntry(const Profile &profile)
+{
+    QJsonObject entry;
+    if (!profile.token.isEmpty())
+        entry.insert(kTokenKey, profile.token);
+    if (!profile.serverPassword().isEmpty())
+        entry.insert(kServerPasswordKey, profile.serverPassword());
+    if (!profile.proxyPassword().isEmpty())
+        entry.insert(kProxyPasswordKey, profile.proxyPassword());
+    QJsonObject query;
+    for (const auto &secret : profile.serverQuerySecrets()) {
+        if (!query.contains(secret.first))
+            query.insert(secret.first, secret.second);
+    }
+    if (!query.isEmpty())
+        entry.insert(kServerQueryKey, query);
+    return entry;
 }
 
 } // namespace
@@ -338,6 +393,7 @@ QString ProfileStore::secretsFilePath() const
 bool ProfileStore::load(QString *error)
 {
     m_profiles.clear();
+    m_kept.clear();
     m_writable = true;
     ++m_loadGeneration;
     m_pendingReads = 0;
@@ -352,14 +408,16 @@ bool ProfileStore::load(QString *error)
     if (!profilesFile.error.isEmpty()) {
         m_writable = false;
         *error = profilesFile.error + QStringLiteral("; profiles will not be saved until it can");
+        updateProblems();
         Q_EMIT changed();
         return false;
     }
+    QList<ReadProfile> read;
     if (!profilesFile.missing) {
         QString why;
         const auto profiles = parseProfiles(profilesFile.data, filePath(), &why);
         if (profiles) {
-            m_profiles = *profiles;
+            read = *profiles;
         } else {
             QString movedTo;
             const QString moveError = moveAside(filePath(), &movedTo);
@@ -375,7 +433,10 @@ bool ProfileStore::load(QString *error)
             }
         }
     }
+    nameUniquely(&read, {}, true);
 
+    QHash<QString, Secrets> secrets;
+    QJsonObject secretEntries;
     const ReadResult secretsFile = readFile(secretsFilePath());
     if (!secretsFile.error.isEmpty()) {
         problems << secretsFile.error + QStringLiteral("; tokens and passwords are missing");
@@ -393,16 +454,11 @@ bool ProfileStore::load(QString *error)
         }
 #endif
         QString why;
-        const auto secrets = parseSecrets(secretsFile.data, secretsFilePath(), &why);
-        if (secrets) {
-            for (Profile &profile : m_profiles) {
-                const Secrets item = secrets->value(profile.name);
-                if (item.inKeychain)
-                    keychainNames << profile.name;
-                else
-                    applySecrets(&profile, item);
-            }
+        const auto parsed = parseSecrets(secretsFile.data, secretsFilePath(), &secretEntries, &why);
+        if (parsed) {
+            secrets = *parsed;
         } else {
+            secretEntries = QJsonObject();
             QString movedTo;
             const QString moveError = moveAside(secretsFilePath(), &movedTo);
             if (moveError.isEmpty()) {
@@ -416,6 +472,27 @@ bool ProfileStore::load(QString *error)
             }
         }
     }
+
+    for (qsizetype i = 0; i < read.size(); ++i) {
+        ReadProfile &entry = read[i];
+        const Secrets item = secrets.value(entry.originalName);
+        if (item.inKeychain)
+            keychainNames << entry.profile.name;
+        else
+            applySecrets(&entry.profile, item);
+        if (!entry.reason.isEmpty()) {
+            qCWarning(lcProfiles).noquote()
+                << QStringLiteral("%1: profiles[%2] (\"%3\"), %4; it needs attention")
+                       .arg(filePath())
+                       .arg(i)
+                       .arg(entry.profile.name, entry.reason);
+            m_kept.insert(entry.profile.name,
+                          Kept {entry.json, entry.originalName,
+                                secretEntries.value(entry.originalName).toObject(), entry.reason});
+        }
+        m_profiles.append(entry.profile);
+    }
+    updateProblems();
 
     for (const QString &name : std::as_const(keychainNames)) {
         if (!m_vault) {
@@ -612,7 +689,7 @@ QStringList ProfileStore::names() const
 int ProfileStore::indexOf(const QString &name) const
 {
     for (int i = 0; i < m_profiles.size(); ++i) {
-        if (m_profiles.at(i).name == name)
+        if (m_profiles.at(i).name.compare(name, Qt::CaseInsensitive) == 0)
             return i;
     }
     return -1;
@@ -629,6 +706,38 @@ std::optional<Profile> ProfileStore::profile(const QString &name) const
 bool ProfileStore::contains(const QString &name) const
 {
     return indexOf(name) >= 0;
+}
+
+QString ProfileStore::problem(const QString &name) const
+{
+    const int index = indexOf(name);
+    return index < 0 ? QString() : m_problems.value(m_profiles.at(index).name);
+}
+
+void ProfileStore::updateProblems()
+{
+    m_problems.clear();
+    QList<const Profile *> usable;
+    for (const Profile &profile : std::as_const(m_profiles)) {
+        const auto kept = m_kept.constFind(profile.name);
+        if (kept != m_kept.cend()) {
+            m_problems.insert(profile.name, kept->reason);
+            continue;
+        }
+        // Only files of older versions (or edited by hand) hold such a pair: the later profile
+        // waits, the earlier one starts.
+        for (const Profile *earlier : std::as_const(usable)) {
+            if (clashes(earlier->listen, profile.listen)) {
+                m_problems.insert(profile.name,
+                                  QStringLiteral("key \"listen\": the profile \"%1\" listens on %2 "
+                                                 "already; choose another port")
+                                      .arg(earlier->name, earlier->listen));
+                break;
+            }
+        }
+        if (!m_problems.contains(profile.name))
+            usable.append(&profile);
+    }
 }
 
 QString ProfileStore::uniqueName(const QString &base) const
@@ -652,11 +761,47 @@ QString ProfileStore::uniqueName(const QString &base) const
 QString ProfileStore::listenConflict(const Profile &profile, const QString &ignoringName) const
 {
     for (const Profile &other : m_profiles) {
-        if (other.name != ignoringName && other.name != profile.name
-            && sameListenAddress(other.listen, profile.listen))
+        if (other.name.compare(ignoringName, Qt::CaseInsensitive) == 0
+            || other.name.compare(profile.name, Qt::CaseInsensitive) == 0
+            || m_problems.contains(other.name))
+            continue;
+        if (clashes(other.listen, profile.listen))
             return other.name;
     }
     return QString();
+}
+
+QString ProfileStore::freeListenAddress(const QString &listen) const
+{
+    return freeListenAddress(listen, m_profiles);
+}
+
+QString ProfileStore::freeListenAddress(const QString &listen, const QList<Profile> &profiles)
+{
+    const auto address = HostPort::parse(listen, true, nullptr);
+    if (!address || address->port == 0)
+        return listen; // not an address a profile may have: its problem says so
+    auto isFree = [&](const HostPort &candidate) {
+        for (const Profile &profile : profiles) {
+            const auto other = HostPort::parse(profile.listen, true, nullptr);
+            if (other && other->clashesWith(candidate))
+                return false;
+        }
+        return true;
+    };
+    if (isFree(*address))
+        return listen;
+    constexpr int kFirstUnprivilegedPort = 1024;
+    HostPort candidate = *address;
+    for (int step = 1; step <= 65535; ++step) {
+        int port = address->port + step;
+        if (port > 65535)
+            port = kFirstUnprivilegedPort + (port - 65536) % (65536 - kFirstUnprivilegedPort);
+        candidate.port = quint16(port);
+        if (isFree(candidate))
+            return candidate.toString();
+    }
+    return listen; // every port is taken by a profile: nothing better to suggest
 }
 
 bool ProfileStore::add(const Profile &profile, QString *error)
@@ -668,6 +813,12 @@ bool ProfileStore::add(const Profile &profile, QString *error)
     }
     if (uniqueName(profile.name) != profile.name) {
         *error = QStringLiteral("a profile named \"%1\" exists already").arg(profile.name);
+        return false;
+    }
+    const QString conflict = listenConflict(profile);
+    if (!conflict.isEmpty()) {
+        *error = QStringLiteral("the profile \"%1\" listens on %2 already (%3 is free)")
+                     .arg(conflict, profile.listen, freeListenAddress(profile.listen));
         return false;
     }
     QList<Profile> next = m_profiles;
@@ -693,9 +844,24 @@ bool ProfileStore::update(const QString &name, const Profile &profile, QString *
             return false;
         }
     }
+    // The profile itself, under its old and its new name, never counts.
+    const QString oldName = m_profiles.at(index).name;
+    const QString conflict = listenConflict(profile, oldName);
+    if (!conflict.isEmpty()) {
+        *error = QStringLiteral("the profile \"%1\" listens on %2 already")
+                     .arg(conflict, profile.listen);
+        return false;
+    }
     QList<Profile> next = m_profiles;
     next[index] = profile;
-    return commit(next, error);
+    const QHash<QString, Kept> previousKept = m_kept;
+    m_kept.remove(oldName); // edited: from now on written as the profile it is
+    if (!commit(next, error)) {
+        m_kept = previousKept;
+        updateProblems();
+        return false;
+    }
+    return true;
 }
 
 bool ProfileStore::rename(const QString &name, const QString &newName, QString *error)
@@ -718,7 +884,14 @@ bool ProfileStore::remove(const QString &name, QString *error)
     }
     QList<Profile> next = m_profiles;
     next.removeAt(index);
-    return commit(next, error);
+    const QHash<QString, Kept> previousKept = m_kept;
+    m_kept.remove(m_profiles.at(index).name);
+    if (!commit(next, error)) {
+        m_kept = previousKept;
+        updateProblems();
+        return false;
+    }
+    return true;
 }
 
 std::optional<QString> ProfileStore::duplicate(const QString &name, QString *error)
@@ -728,8 +901,14 @@ std::optional<QString> ProfileStore::duplicate(const QString &name, QString *err
         *error = QStringLiteral("there is no profile named \"%1\"").arg(name);
         return std::nullopt;
     }
+    if (m_kept.contains(copy->name)) {
+        *error = QStringLiteral("\"%1\" needs attention (%2); edit it before copying it")
+                     .arg(copy->name, m_kept.value(copy->name).reason);
+        return std::nullopt;
+    }
     copy->name = uniqueName(copy->name.left(48) + QStringLiteral(" (copy)"));
-    copy->autoStart = false; // two copies on one port cannot both start
+    copy->listen = freeListenAddress(copy->listen);
+    copy->autoStart = false; // a copy is there to be changed; the original starts as before
     if (!add(*copy, error))
         return std::nullopt;
     return copy->name;
@@ -748,6 +927,7 @@ bool ProfileStore::commit(const QList<Profile> &profiles, QString *error)
         m_profiles = previous;
         return false;
     }
+    updateProblems();
     Q_EMIT changed();
     return true;
 }
@@ -765,8 +945,10 @@ bool ProfileStore::save(QString *error)
         return false;
     }
     QJsonArray list;
-    for (const Profile &profile : m_profiles)
-        list.append(profile.toJson(false));
+    for (const Profile &profile : std::as_const(m_profiles)) {
+        const auto kept = m_kept.constFind(profile.name);
+        list.append(kept != m_kept.cend() ? kept->json : QJsonValue(profile.toJson(false)));
+    }
     const QJsonObject profilesDocument {{kSchemaKey, kSchemaVersion}, {kProfilesKey, list}};
     if (!writeSecretsFile(error)
         || !writeFile(filePath(), QJsonDocument(profilesDocument).toJson(), false, error))
@@ -777,11 +959,20 @@ bool ProfileStore::save(QString *error)
 
 // A profile's secrets are in the file until the keychain confirmed holding exactly them; then
 // the file only says {"keychain": true}. So nothing is lost when the keychain fails, or when the
-// program ends before it answered.
+// program ends before it answered. A profile that needs attention keeps its entry as it was read.
 bool ProfileStore::writeSecretsFile(QString *error)
 {
     QJsonObject secrets;
+    // The kept entries first: a profile of the same name that was saved since has the newer
+    // secrets.
     for (const Profile &profile : std::as_const(m_profiles)) {
+        const auto kept = m_kept.constFind(profile.name);
+        if (kept != m_kept.cend() && !kept->secrets.isEmpty())
+            secrets.insert(kept->secretsName, kept->secrets);
+    }
+    for (const Profile &profile : std::as_const(m_profiles)) {
+        if (m_kept.contains(profile.name))
+            continue;
         const QJsonObject entry = secretsEntry(profile);
         const bool inVault = entry.isEmpty() ? m_unreadable.contains(profile.name)
                                              : m_inVault.value(profile.name) == entry;
@@ -823,21 +1014,57 @@ std::optional<QStringList> ProfileStore::importProfiles(const QString &path, QSt
         *error = file.error;
         return std::nullopt;
     }
-    const auto imported = parseProfiles(file.data, path, error);
+    auto imported = parseProfiles(file.data, path, error);
     if (!imported)
         return std::nullopt;
+    // A name in use gets " (imported)" first, then a number.
+    for (ReadProfile &read : *imported) {
+        if (uniqueName(read.profile.name) != read.profile.name)
+            read.profile.name = read.profile.name.left(48) + QStringLiteral(" (imported)");
+    }
+    nameUniquely(&*imported, m_profiles, false);
+
     QStringList added;
-    ProfileStore scratch(m_directory); // only for uniqueName over the growing list
-    scratch.m_profiles = m_profiles;
-    for (Profile profile : *imported) {
-        if (scratch.contains(profile.name) || scratch.uniqueName(profile.name) != profile.name)
-            profile.name =
-                scratch.uniqueName(profile.name.left(48) + QStringLiteral(" (imported)"));
-        profile.autoStart = profile.autoStart && scratch.listenConflict(profile).isEmpty();
-        scratch.m_profiles.append(profile);
+    QList<Profile> next = m_profiles;
+    const QHash<QString, Kept> previousKept = m_kept;
+    for (ReadProfile &read : *imported) {
+        Profile &profile = read.profile;
+        const QString listen = freeListenAddress(profile.listen, next);
+        if (listen != profile.listen) {
+            profile.listen = listen;
+            profile.autoStart = false; // on another port than the file says: look first
+        }
+        if (!read.reason.isEmpty()) {
+            // Kept as written but with the name and port it got here, and without its secrets
+            // (an export with secrets holds them): those go to the secrets file.
+            QJsonValue json = read.json;
+            QJsonObject secrets;
+            if (json.isObject()) {
+                QJsonObject object = json.toObject();
+                if (object.value(QLatin1String("name")).isString()
+                    || profile.name != read.originalName)
+                    object.insert(QLatin1String("name"), profile.name);
+                if (object.value(QLatin1String("listen")).isString())
+                    object.insert(QLatin1String("listen"), profile.listen);
+                if (object.value(QLatin1String("autoStart")).isBool())
+                    object.insert(QLatin1String("autoStart"), profile.autoStart);
+                object.remove(kTokenKey);
+                if (object.value(QLatin1String("server")).isString())
+                    object.insert(QLatin1String("server"), profile.serverUrlWithoutPassword());
+                if (object.value(QLatin1String("proxy")).isString())
+                    object.insert(QLatin1String("proxy"), profile.proxyWithoutPassword());
+                json = object;
+                secrets = secretsEntry(profile);
+            }
+            m_kept.insert(profile.name, Kept {json, profile.name, secrets, read.reason});
+        }
+        next.append(profile);
         added << profile.name;
     }
-    if (!commit(scratch.m_profiles, error))
+    if (!commit(next, error)) {
+        m_kept = previousKept;
+        updateProblems();
         return std::nullopt;
+    }
     return added;
 }

@@ -9,6 +9,7 @@
 
 #include <QHash>
 #include <QJsonObject>
+#include <QJsonValue>
 #include <QList>
 #include <QObject>
 #include <QString>
@@ -46,34 +47,51 @@ public:
     // the vault ends by itself, in error at its timeout): for the headless client.
     void waitForSecrets();
 
-    // Reads both files. A missing file is an empty store. A file that cannot be read is renamed
-    // aside (never overwritten later) and the store starts empty: returns false with a message
-    // that names the file, the key and what was expected, and where the file was moved to.
+    // Reads both files. A missing file is an empty store. A file that cannot be read at all (not
+    // JSON, another schema) is renamed aside (never overwritten later) and the store starts
+    // empty: returns false with a message that names the file, the key and what was expected,
+    // and where the file was moved to. A profile with a bad field does not stop the others: it is
+    // loaded as needing attention (see problem()) and written back as it was read until it is
+    // changed.
     bool load(QString *error);
 
     const QList<Profile> &profiles() const { return m_profiles; }
     QStringList names() const;
+    // Names are unique regardless of case, and found regardless of case, as the editor compares
+    // them.
     std::optional<Profile> profile(const QString &name) const;
     bool contains(const QString &name) const;
 
-    // Each change validates, keeps names unique, saves, and emits changed(). On failure nothing
-    // changes and *error says why.
+    // Why a profile cannot start until it is edited, or empty: a field its file got wrong (it is
+    // kept as read until then), or a local address that an earlier profile listens on already.
+    QString problem(const QString &name) const;
+
+    // Each change validates, keeps names unique and local addresses apart (HostPort::clashesWith,
+    // against the profiles that need no attention), saves, and emits changed(). On failure
+    // nothing changes and *error says why.
     bool add(const Profile &profile, QString *error);
     bool update(const QString &name, const Profile &profile, QString *error); // may rename
     bool rename(const QString &name, const QString &newName, QString *error);
     bool remove(const QString &name, QString *error);
-    // Adds a copy named "NAME (copy)", "NAME (copy 2)"...; returns the new name.
+    // Adds a copy named "NAME (copy)", "NAME (copy 2)"... on a free local port
+    // (freeListenAddress); returns the new name.
     std::optional<QString> duplicate(const QString &name, QString *error);
 
-    // The name of another profile listening on the same local address, or empty.
+    // The name of another profile (one that needs no attention, other than ignoringName and the
+    // profile's own name) whose local address clashes with the profile's, or empty.
     QString listenConflict(const Profile &profile, const QString &ignoringName = QString()) const;
+    // listen itself when no profile's address clashes with it, otherwise the same host on the
+    // next port that clashes with none (after 65535 it goes on from 1024).
+    QString freeListenAddress(const QString &listen) const;
 
     // Writes the named profiles (all when names is empty) to a JSON file of the same format;
     // secrets are left out unless asked for.
     bool exportProfiles(const QStringList &names, const QString &path, bool withSecrets,
                         QString *error) const;
-    // Adds every profile of an exported file; a name already in use gets " (imported)". Returns
-    // the names added. Nothing is added when any profile of the file is invalid.
+    // Adds every profile of an exported file; a name already in use gets " (imported)", a local
+    // address in use the next free port (and auto-start off). A profile with a bad field is added
+    // too, as needing attention (problem() says why), so that it can be repaired in the editor.
+    // Returns the names added; nothing is added when the file itself cannot be read.
     std::optional<QStringList> importProfiles(const QString &path, QString *error);
 
     // A name not used yet, built from base.
@@ -87,6 +105,16 @@ Q_SIGNALS:
     void vaultIdle(); // the keychain answered every request
 
 private:
+    // A profile that did not read as valid, as it was in the file: written back unchanged (also
+    // its secrets entry) until the profile is changed.
+    struct Kept
+    {
+        QJsonValue json;
+        QString secretsName; // its key in the secrets file
+        QJsonObject secrets;
+        QString reason;
+    };
+
     int indexOf(const QString &name) const;
     bool commit(const QList<Profile> &profiles, QString *error);
     bool writeSecretsFile(QString *error);
@@ -96,9 +124,13 @@ private:
                         const SecretVault::Answer &answer);
     void vaultAnswered();
     void vaultFailed(const QString &why);
+    void updateProblems();
+    static QString freeListenAddress(const QString &listen, const QList<Profile> &profiles);
 
     QString m_directory;
     QList<Profile> m_profiles;
+    QHash<QString, Kept> m_kept; // by profile name
+    QHash<QString, QString> m_problems; // by profile name
     bool m_writable = true;
 
     SecretVault *m_vault = nullptr;

@@ -12,7 +12,6 @@
 namespace {
 
 constexpr qint64 kMaxConfigFileBytes = 1024 * 1024;
-constexpr qint64 kMaxSecretFileBytes = 64 * 1024;
 constexpr int kMaxSeconds = 7 * 24 * 3600;
 
 const QStringList kReservedPaths = {QStringLiteral("/metrics"), QStringLiteral("/healthz"),
@@ -177,33 +176,6 @@ std::optional<QPair<QHostAddress, int>> ServerConfigFile::parseTrustedProxy(cons
     if (address.isNull())
         return std::nullopt;
     return qMakePair(address, address.protocol() == QAbstractSocket::IPv6Protocol ? 128 : 32);
-}
-
-std::optional<QString> ServerConfigFile::readSecretFile(const QString &path, QString *error)
-{
-    // Read again on every reload (SIGHUP): a FIFO here must not freeze the server.
-    QString why;
-    const auto read = RegularFile::read(path, kMaxSecretFileBytes + 1, &why);
-    if (!read) {
-        *error = QStringLiteral("cannot read %1: %2").arg(path, why);
-        return std::nullopt;
-    }
-    const QByteArray content = read->trimmed();
-    if (content.size() > kMaxSecretFileBytes) {
-        *error = QStringLiteral("%1 is larger than %2 bytes; expected one token")
-                     .arg(path)
-                     .arg(kMaxSecretFileBytes);
-        return std::nullopt;
-    }
-    if (content.isEmpty()) {
-        *error = QStringLiteral("%1 is empty; expected the token").arg(path);
-        return std::nullopt;
-    }
-    if (content.contains('\n') || content.contains('\r')) {
-        *error = QStringLiteral("%1 holds several lines; expected one token").arg(path);
-        return std::nullopt;
-    }
-    return QString::fromUtf8(content);
 }
 
 bool ServerConfigFile::validate(const ServerOptions &options, QString *error)
@@ -403,7 +375,7 @@ std::optional<ServerOptions> ServerConfigFile::load(const QString &path,
                                 QStringLiteral("give either token or tokenFile, not both"));
                 } else {
                     QString why;
-                    const auto token = readSecretFile(reader.resolvePath(tokenFile), &why);
+                    const auto token = RegularFile::readSecret(reader.resolvePath(tokenFile), &why);
                     if (!token)
                         reader.fail(where + QStringLiteral(".tokenFile"), why);
                     else

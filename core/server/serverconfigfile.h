@@ -23,7 +23,4 @@ public:
 
     // A trusted proxy: an address (one host) or a subnet "10.0.0.0/8"; std::nullopt if neither.
     static std::optional<QPair<QHostAddress, int>> parseTrustedProxy(const QString &text);
-
-    // A token or password file: its content without surrounding white space; must not be empty.
-    static std::optional<QString> readSecretFile(const QString &path, QString *error);
 };

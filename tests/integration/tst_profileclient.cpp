@@ -169,18 +169,31 @@ void TestProfileClient::brokenProfilesFile()
     QDir().mkpath(directory);
     QFile file(directory + QStringLiteral("/profiles.json"));
     QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
-    file.write("{\"schema\": 1, \"profiles\": [{\"name\": 5}]}");
+    // One bad field: that profile is refused by name (in any case), with the reason.
+    file.write("{\"schema\": 1, \"profiles\": [{\"name\": \"SSH\", \"listen\": "
+               "\"127.0.0.1:99999\", \"server\": \"ws://h/\"}]}");
     file.close();
     QProcess process;
     process.setProcessEnvironment(environment());
     process.start(TowProcess::executable(),
+                  {QStringLiteral("client"), QStringLiteral("--profile"), QStringLiteral("ssh")});
+    QVERIFY(process.waitForFinished(kTimeoutMs));
+    QCOMPARE(process.exitCode(), 1);
+    QString error = QString::fromUtf8(process.readAllStandardError());
+    QVERIFY2(error.contains(QStringLiteral("profile \"SSH\" needs attention: key \"listen\"")),
+             qPrintable(error));
+    QVERIFY(QFile::exists(file.fileName())); // not set aside
+
+    // A file that is not JSON at all is set aside.
+    QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
+    file.write("{\"schema\": 1, \"profiles\": [");
+    file.close();
+    process.start(TowProcess::executable(),
                   {QStringLiteral("client"), QStringLiteral("--profile"), QStringLiteral("SSH")});
     QVERIFY(process.waitForFinished(kTimeoutMs));
     QCOMPARE(process.exitCode(), 1);
-    const QString error = QString::fromUtf8(process.readAllStandardError());
-    QVERIFY2(error.contains(QStringLiteral("profiles[0], key \"name\": expected a string, found a "
-                                           "number")),
-             qPrintable(error));
+    error = QString::fromUtf8(process.readAllStandardError());
+    QVERIFY2(error.contains(QStringLiteral("not valid JSON")), qPrintable(error));
     QVERIFY2(error.contains(QStringLiteral("was kept as")), qPrintable(error));
 }
 

@@ -1,7 +1,10 @@
 // Command-line parsing: the original Go tool's flags, GNU spellings and clear errors.
 #include "commandline.h"
 #include "desktopsession.h"
+#include "profiles/profilestore.h"
 
+#include <QFile>
+#include <QTemporaryDir>
 #include <QTemporaryFile>
 #include <QTest>
 
@@ -23,6 +26,9 @@ private Q_SLOTS:
     void serverHardening();
     void clientOptions();
     void tokenFile();
+    void hostHeaderIsServerName();
+    void profileNamesIgnoreCase();
+    void profileNeedingAttention();
     void check_data();
     void check();
 };
@@ -141,6 +147,11 @@ void TestCommandLine::client_data()
     QTest::newRow("default listen")
         << QStringList {"client", "-remote_ws", "ws://h/"} << "127.0.0.1:1234"
         << "ws://h/" << false;
+    // A one-off tunnel may take any free port (it logs which); a saved profile may not.
+    QTest::newRow("port 0") << QStringList {"client", "-listen_tcp", "127.0.0.1:0", "-remote_ws",
+                                            "ws://h/"}
+                            << "127.0.0.1:0"
+                            << "ws://h/" << false;
 }
 
 void TestCommandLine::client()
@@ -262,16 +273,29 @@ void TestCommandLine::errors_data()
                                  << "-proxy is given more than once";
     QTest::newRow("bad pin") << QStringList {"client", "-remote_ws", "wss://h/", "--pin-sha256",
                                              "abc"}
-                             << "--pin-sha256: \"abc\" is not base64 of a SHA-256";
+                             << "--pin-sha256: \"abc\" is not a SHA-256 pin";
     QTest::newRow("header without colon")
         << QStringList {"client", "-remote_ws", "ws://h/", "-H", "X-Foo"}
         << "-H expects \"Name: value\"";
     QTest::newRow("header bad name")
         << QStringList {"client", "-remote_ws", "ws://h/", "-H", "X Foo: 1"}
-        << "-H expects \"Name: value\"";
-    QTest::newRow("header Host") << QStringList {"client", "-remote_ws", "ws://h/", "-H",
-                                                 "Host: other"}
-                                 << "use --server-name";
+        << "-H: \"X Foo\" is not a valid HTTP header name";
+    QTest::newRow("header Host and server name")
+        << QStringList {"client",        "-remote_ws",   "ws://h/", "-H", "Host: front.example",
+                        "--server-name", "other.example"}
+        << "-H: Host \"front.example\" and the server name \"other.example\" differ";
+    QTest::newRow("header Host with port")
+        << QStringList {"client", "-remote_ws", "ws://h/", "-H", "Host: h:8443"}
+        << "-H: Host: \"h:8443\" is not a host name";
+    QTest::newRow("header Sec-WebSocket-Protocol")
+        << QStringList {"client", "-remote_ws", "ws://h/", "-H", "Sec-WebSocket-Protocol: binary"}
+        << "offer the binary subprotocol instead";
+    QTest::newRow("listen port out of range")
+        << QStringList {"client", "-remote_ws", "ws://h/", "-listen_tcp", "127.0.0.1:99999"}
+        << "-listen_tcp: invalid address \"127.0.0.1:99999\": port 99999 is out of range";
+    QTest::newRow("bad server name")
+        << QStringList {"client", "-remote_ws", "wss://h/", "--server-name", "bad name"}
+        << "--server-name: \"bad name\" is not a valid host name";
     QTest::newRow("header Upgrade")
         << QStringList {"client", "-remote_ws", "ws://h/", "-H", "upgrade: x"}
         << "set by the WebSocket handshake";
@@ -447,7 +471,7 @@ void TestCommandLine::tokenFile()
 {
     QTemporaryFile file;
     QVERIFY(file.open());
-    file.write("  tok-123  \nsecond line ignored\n");
+    file.write("  tok-123  \n");
     file.flush();
     QString error;
     auto parsed = CommandLine::parse(
@@ -468,6 +492,22 @@ void TestCommandLine::tokenFile()
         {"tcp-over-websocket", "client", "-remote_ws", "ws://h/", "--token-file", empty.fileName()},
         &error));
     QVERIFY2(error.contains(QLatin1String("is empty")), qPrintable(error));
+
+    // The server's rule: one token on one line; a second line is refused, not cut off.
+    QTemporaryFile twoLines;
+    QVERIFY(twoLines.open());
+    twoLines.write("tok-123\nsecond line\n");
+    twoLines.flush();
+    for (const char *command : {"client", "server"}) {
+        QStringList arguments = {"tcp-over-websocket", command, "--token-file",
+                                 twoLines.fileName()};
+        arguments += command == QByteArray("client") ? QStringList {"-remote_ws", "ws://h/"}
+                                                     : QStringList {"-remote_tcp", "h:1"};
+        QVERIFY(!CommandLine::parse(arguments, &error));
+        QVERIFY2(error.contains(QLatin1String("--token-file: ")), qPrintable(error));
+        QVERIFY2(error.contains(QLatin1String("holds several lines; expected one token")),
+                 qPrintable(error));
+    }
 
     // A blank token must not make the server an open relay.
     qputenv("TOW_TOKEN", "  ");
@@ -496,6 +536,101 @@ void TestCommandLine::check()
     QVERIFY2(parsed, qPrintable(error));
     QCOMPARE(parsed->mode, CommandLine::Mode::Check);
     QTEST(parsed->client.serverUrl.toString(), "url");
+}
+
+void TestCommandLine::hostHeaderIsServerName()
+{
+    // -H 'Host: NAME' (as curl and Go clients take it) names the server as --server-name does; it
+    // is never sent as a second Host line.
+    QString error;
+    const auto parsed =
+        CommandLine::parse({"tcp-over-websocket", "client", "-remote_ws", "wss://203.0.113.7/",
+                            "-H", "Host: tunnel.example", "-H", "X-A: 1"},
+                           &error);
+    QVERIFY2(parsed, qPrintable(error));
+    QCOMPARE(parsed->client.serverName, QStringLiteral("tunnel.example"));
+    QCOMPARE(parsed->client.headers.size(), 1);
+    QCOMPARE(parsed->client.headers.constFirst().first, QByteArray("X-A"));
+    // Both, agreeing (in any case), are fine.
+    QVERIFY2(CommandLine::parse({"tcp-over-websocket", "client", "-remote_ws", "wss://h/", "-H",
+                                 "host: Tunnel.example", "--server-name", "tunnel.example"},
+                                &error),
+             qPrintable(error));
+}
+
+namespace {
+
+// A store in dir with the given profiles file (JSON text).
+std::unique_ptr<ProfileStore> storeWith(const QTemporaryDir &dir, const QByteArray &json)
+{
+    auto store = std::make_unique<ProfileStore>(dir.path());
+    QFile file(store->filePath());
+    if (!file.open(QIODevice::WriteOnly) || file.write(json) != json.size())
+        return nullptr;
+    file.close();
+    QString error;
+    if (!store->load(&error))
+        qWarning() << error;
+    return store;
+}
+
+} // namespace
+
+void TestCommandLine::profileNamesIgnoreCase()
+{
+    QTemporaryDir dir;
+    const auto store = storeWith(dir, R"({"schema": 1, "profiles": [
+        {"name": "SSH Home", "listen": "127.0.0.1:2222", "server": "ws://h/"},
+        {"name": "DB", "listen": "127.0.0.1:5432", "server": "ws://h/db", "autoStart": true}]})");
+    QVERIFY(store);
+    QString error;
+    const auto parsed = CommandLine::parse({"tcp-over-websocket", "client", "--profile", "ssh home",
+                                            "--profile", "SSH HOME", "--all-autostart"},
+                                           &error);
+    QVERIFY2(parsed, qPrintable(error));
+    QStringList warnings;
+    bool unknownName = true;
+    const auto selected = parsed->selectProfiles(*store, &warnings, &error, &unknownName);
+    QVERIFY2(selected, qPrintable(error));
+    QCOMPARE(selected->size(), 2); // named twice, started once
+    QCOMPARE(selected->at(0).name, QStringLiteral("SSH Home"));
+    QCOMPARE(selected->at(1).name, QStringLiteral("DB"));
+    QVERIFY(warnings.isEmpty());
+
+    const auto unknown =
+        CommandLine::parse({"tcp-over-websocket", "client", "--profile", "ssh"}, &error);
+    QVERIFY(!unknown->selectProfiles(*store, &warnings, &error, &unknownName));
+    QVERIFY(unknownName);
+    QVERIFY2(error.contains(QStringLiteral("no saved profile is named \"ssh\"")),
+             qPrintable(error));
+}
+
+void TestCommandLine::profileNeedingAttention()
+{
+    QTemporaryDir dir;
+    const auto store = storeWith(dir, R"({"schema": 1, "profiles": [
+        {"name": "Good", "listen": "127.0.0.1:2222", "server": "ws://h/", "autoStart": true},
+        {"name": "Bad", "listen": "127.0.0.1:99999", "server": "ws://h/", "autoStart": true}]})");
+    QVERIFY(store);
+    QString error;
+    QStringList warnings;
+    bool unknownName = true;
+    const auto named =
+        CommandLine::parse({"tcp-over-websocket", "client", "--profile", "bad"}, &error);
+    QVERIFY(!named->selectProfiles(*store, &warnings, &error, &unknownName));
+    QVERIFY(!unknownName);
+    QVERIFY2(error.contains(QStringLiteral("profile \"Bad\" needs attention: key \"listen\"")),
+             qPrintable(error));
+
+    const auto all =
+        CommandLine::parse({"tcp-over-websocket", "client", "--all-autostart"}, &error);
+    const auto selected = all->selectProfiles(*store, &warnings, &error, &unknownName);
+    QVERIFY2(selected, qPrintable(error));
+    QCOMPARE(selected->size(), 1);
+    QCOMPARE(selected->constFirst().name, QStringLiteral("Good"));
+    QCOMPARE(warnings.size(), 1);
+    QVERIFY2(warnings.constFirst().contains(QStringLiteral("\"Bad\" needs attention")),
+             qPrintable(warnings.constFirst()));
 }
 
 QTEST_GUILESS_MAIN(TestCommandLine)

@@ -1,9 +1,11 @@
 // The profile store: round trip, secrets kept apart (0600), precise validation messages, broken
-// files kept aside, unique names, duplicate, rename, import and export.
+// files kept aside, a bad profile loaded as needing attention and written back untouched, unique
+// names, clashing addresses, duplicate, rename, import and export.
 #include "profiles/profilestore.h"
 
 #include <QDir>
 #include <QFile>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QSignalSpy>
@@ -82,6 +84,14 @@ QStringList brokenFiles(const QString &directory)
     return QDir(directory).entryList({QStringLiteral("*.broken-*")}, QDir::Files);
 }
 
+QJsonArray profilesOf(const QString &path)
+{
+    return QJsonDocument::fromJson(readAll(path))
+        .object()
+        .value(QLatin1String("profiles"))
+        .toArray();
+}
+
 } // namespace
 
 class TestProfileStore : public QObject
@@ -93,6 +103,11 @@ private Q_SLOTS:
     void roundTripKeepsSecretsApart();
     void brokenFileIsKeptAside_data();
     void brokenFileIsKeptAside();
+    void badProfileNeedsAttention_data();
+    void badProfileNeedsAttention();
+    void badProfileSurvivesSaves();
+    void clashingProfilesLoad();
+    void namesIgnoreCase();
     void brokenSecretsAreKeptAside();
     void secretsFileIsTightened();
     void keychainEntryWithoutKeychain();
@@ -103,7 +118,7 @@ private Q_SLOTS:
     void duplicate();
     void listenConflict();
     void exportAndImport();
-    void importRejectsInvalidFile();
+    void importKeepsBadProfile();
     void clientOptionsMapping();
 };
 
@@ -182,25 +197,9 @@ void TestProfileStore::brokenFileIsKeptAside_data()
     QTest::addColumn<QString>("file");
     QTest::addColumn<QStringList>("expected");
     QTest::newRow("syntax") << "syntax-error.json" << QStringList {"not valid JSON at byte"};
-    QTest::newRow("port out of range")
-        << "bad-listen.json"
-        << QStringList {"profiles[1] (\"Database\")", "key \"listen\"",
-                        "port 99999 is out of range"};
-    QTest::newRow("wrong type") << "bad-type.json"
-                                << QStringList {"profiles[0] (\"SSH home\")", "key \"insecure\"",
-                                                "expected true or false, found a string"};
     QTest::newRow("newer schema") << "newer-schema.json"
                                   << QStringList {"key \"schema\": expected 1, found 2",
                                                   "newer version"};
-    QTest::newRow("duplicate names")
-        << "duplicate-names.json"
-        << QStringList {"profiles[1] (\"ssh HOME\")", "names must be unique"};
-    QTest::newRow("unknown key") << "unknown-key.json"
-                                 << QStringList {"key \"autostart\": unknown key", "autoStart"};
-    QTest::newRow("bad url") << "bad-url.json"
-                             << QStringList {"key \"server\"", "unsupported scheme \"ftp\""};
-    QTest::newRow("missing key") << "missing-server.json"
-                                 << QStringList {"key \"server\": missing (expected a string)"};
 }
 
 void TestProfileStore::brokenFileIsKeptAside()
@@ -233,6 +232,160 @@ void TestProfileStore::brokenFileIsKeptAside()
     ProfileStore reloaded(dir.path());
     QVERIFY2(reloaded.load(&error), qPrintable(error));
     QCOMPARE(reloaded.names(), QStringList {QStringLiteral("New")});
+}
+
+void TestProfileStore::badProfileNeedsAttention_data()
+{
+    QTest::addColumn<QString>("file");
+    QTest::addColumn<QStringList>("names"); // as loaded: every profile, none dropped
+    QTest::addColumn<QString>("bad");
+    QTest::addColumn<QStringList>("expected");
+    QTest::newRow("port out of range")
+        << "bad-listen.json" << QStringList {"SSH home", "Database"} << "Database"
+        << QStringList {"key \"listen\"", "port 99999 is out of range"};
+    QTest::newRow("wrong type") << "bad-type.json" << QStringList {"SSH home"} << "SSH home"
+                                << QStringList {"key \"insecure\"",
+                                                "expected true or false, found a string"};
+    QTest::newRow("duplicate names")
+        << "duplicate-names.json" << QStringList {"SSH home", "ssh HOME 2"} << "ssh HOME 2"
+        << QStringList {"key \"name\"", "names must be unique"};
+    QTest::newRow("unknown key") << "unknown-key.json" << QStringList {"SSH home"} << "SSH home"
+                                 << QStringList {"key \"autostart\": unknown key", "autoStart"};
+    QTest::newRow("bad url") << "bad-url.json" << QStringList {"SSH home"} << "SSH home"
+                             << QStringList {"key \"server\"", "unsupported scheme \"ftp\""};
+    QTest::newRow("missing key") << "missing-server.json" << QStringList {"SSH home"} << "SSH home"
+                                 << QStringList {"key \"server\": missing (expected a string)"};
+}
+
+void TestProfileStore::badProfileNeedsAttention()
+{
+    QFETCH(QString, file);
+    QFETCH(QStringList, names);
+    QFETCH(QString, bad);
+    QFETCH(QStringList, expected);
+    QTemporaryDir dir;
+    ProfileStore store(dir.path());
+    install(file, store.filePath());
+    const QByteArray original = readAll(store.filePath());
+
+    QString error;
+    QVERIFY2(store.load(&error), qPrintable(error)); // the file as a whole is fine
+    QCOMPARE(store.names(), names);
+    const QString problem = store.problem(bad);
+    for (const QString &part : expected)
+        QVERIFY2(problem.contains(part), qPrintable(problem + QStringLiteral(" lacks: ") + part));
+    for (const QString &name : names) {
+        if (name != bad)
+            QCOMPARE(store.problem(name), QString());
+    }
+    QVERIFY(brokenFiles(dir.path()).isEmpty());
+    QCOMPARE(readAll(store.filePath()), original); // loading writes nothing
+
+    // Another change saves the file: the bad profile is written back as it was read.
+    QVERIFY2(
+        store.add(simpleProfile(QStringLiteral("New"), QStringLiteral("127.0.0.1:4000")), &error),
+        qPrintable(error));
+    const QJsonArray before =
+        QJsonDocument::fromJson(original).object().value(QLatin1String("profiles")).toArray();
+    const QJsonArray after = profilesOf(store.filePath());
+    QCOMPARE(after.size(), before.size() + 1);
+    const int badIndex = int(names.indexOf(bad));
+    QCOMPARE(after.at(badIndex), before.at(badIndex));
+    ProfileStore reloaded(dir.path());
+    QVERIFY2(reloaded.load(&error), qPrintable(error));
+    QCOMPARE(reloaded.names(), names + QStringList {QStringLiteral("New")});
+    QCOMPARE(reloaded.problem(bad), problem);
+
+    // Repaired in the editor: a valid profile from then on.
+    Profile fixed = *store.profile(bad);
+    fixed.listen = QStringLiteral("127.0.0.1:5000");
+    fixed.serverUrl = QStringLiteral("ws://example.org/");
+    fixed.insecure = false;
+    QVERIFY2(store.update(bad, fixed, &error), qPrintable(error));
+    QCOMPARE(store.problem(bad), QString());
+    ProfileStore repaired(dir.path());
+    QVERIFY2(repaired.load(&error), qPrintable(error));
+    QCOMPARE(repaired.problem(bad), QString());
+    QCOMPARE(repaired.profile(bad)->listen, QStringLiteral("127.0.0.1:5000"));
+}
+
+void TestProfileStore::badProfileSurvivesSaves()
+{
+    QTemporaryDir dir;
+    ProfileStore store(dir.path());
+    install(QStringLiteral("one-bad-of-three.json"), store.filePath());
+    install(QStringLiteral("secrets-one-bad.json"), store.secretsFilePath());
+    const QJsonObject badJson = profilesOf(store.filePath()).at(1).toObject();
+    QString error;
+    QVERIFY2(store.load(&error), qPrintable(error));
+    QCOMPARE(store.names(),
+             QStringList(
+                 {QStringLiteral("SSH home"), QStringLiteral("Database"), QStringLiteral("Web")}));
+    QVERIFY(!store.problem(QStringLiteral("Database")).isEmpty());
+    // What could be read is there for the editor, secrets included.
+    const Profile database = *store.profile(QStringLiteral("Database"));
+    QCOMPARE(database.listen, QStringLiteral("127.0.0.1:99999"));
+    QCOMPARE(database.token, QStringLiteral("db-token"));
+    QCOMPARE(database.serverPassword(), QStringLiteral("db-password"));
+    QCOMPARE(store.profile(QStringLiteral("SSH home"))->token, QStringLiteral("ssh-token"));
+
+    // Changes to the others, a rename and a removal among them, leave it and its secrets as read.
+    QVERIFY2(store.rename(QStringLiteral("SSH home"), QStringLiteral("SSH"), &error),
+             qPrintable(error));
+    QVERIFY2(store.remove(QStringLiteral("Web"), &error), qPrintable(error));
+    QCOMPARE(profilesOf(store.filePath()).at(1).toObject(), badJson);
+    const QByteArray secrets = readAll(store.secretsFilePath());
+    QVERIFY(secrets.contains("db-token"));
+    QVERIFY(secrets.contains("db-password"));
+    ProfileStore reloaded(dir.path());
+    QVERIFY2(reloaded.load(&error), qPrintable(error));
+    QCOMPARE(reloaded.profile(QStringLiteral("Database"))->token, QStringLiteral("db-token"));
+    QVERIFY(!reloaded.problem(QStringLiteral("Database")).isEmpty());
+    // It cannot be copied before it is fixed.
+    QVERIFY(!store.duplicate(QStringLiteral("Database"), &error));
+    QVERIFY2(error.contains(QStringLiteral("needs attention")), qPrintable(error));
+}
+
+void TestProfileStore::clashingProfilesLoad()
+{
+    // Written by an older version, whose Duplicate kept the port: the later one needs attention,
+    // and the earlier one can still be renamed and edited.
+    QTemporaryDir dir;
+    ProfileStore store(dir.path());
+    install(QStringLiteral("clashing.json"), store.filePath());
+    QString error;
+    QVERIFY2(store.load(&error), qPrintable(error));
+    QCOMPARE(store.problem(QStringLiteral("Original")), QString());
+    const QString problem = store.problem(QStringLiteral("Original (copy)"));
+    QVERIFY2(problem.contains(QStringLiteral("\"Original\" listens on 127.0.0.1:47003")),
+             qPrintable(problem));
+    QVERIFY2(store.rename(QStringLiteral("Original"), QStringLiteral("SSH"), &error),
+             qPrintable(error));
+    // The copy cannot keep its address, and gets it free by moving.
+    Profile copy = *store.profile(QStringLiteral("Original (copy)"));
+    copy.name = QStringLiteral("Copy");
+    QVERIFY(!store.update(QStringLiteral("Original (copy)"), copy, &error));
+    QVERIFY2(error.contains(QStringLiteral("\"SSH\" listens on 0.0.0.0:47003 already")),
+             qPrintable(error));
+    copy.listen = store.freeListenAddress(copy.listen);
+    QCOMPARE(copy.listen, QStringLiteral("0.0.0.0:47004"));
+    QVERIFY2(store.update(QStringLiteral("Original (copy)"), copy, &error), qPrintable(error));
+    QCOMPARE(store.problem(QStringLiteral("Copy")), QString());
+}
+
+void TestProfileStore::namesIgnoreCase()
+{
+    QTemporaryDir dir;
+    ProfileStore store(dir.path());
+    QString error;
+    QVERIFY(store.add(simpleProfile(QStringLiteral("SSH Home"), QStringLiteral("127.0.0.1:2222")),
+                      &error));
+    QVERIFY(store.contains(QStringLiteral("ssh home")));
+    QCOMPARE(store.profile(QStringLiteral("SSH HOME"))->name, QStringLiteral("SSH Home"));
+    // Changing only the case of its name is no clash with itself.
+    QVERIFY2(store.rename(QStringLiteral("ssh home"), QStringLiteral("SSH home"), &error),
+             qPrintable(error));
+    QCOMPARE(store.names(), QStringList {QStringLiteral("SSH home")});
 }
 
 void TestProfileStore::brokenSecretsAreKeptAside()
@@ -335,14 +488,30 @@ void TestProfileStore::validation_data()
                                   << "ftp://proxy:21"
                                   << "proxy"
                                   << "socks5://";
-    QTest::newRow("proxy port") << "proxy"
-                                << "http://proxy.example"
+    QTest::newRow("proxy host") << "proxy"
+                                << "http://:3128"
                                 << "proxy"
-                                << "needs a port";
+                                << "is not a URL like";
+    QTest::newRow("listen port") << "listen"
+                                 << "127.0.0.1:99999"
+                                 << "listen"
+                                 << "port 99999 is out of range";
+    QTest::newRow("handshake header") << "header"
+                                      << "Sec-WebSocket-Key"
+                                      << "headers"
+                                      << "set by the WebSocket handshake";
+    QTest::newRow("Host not a name") << "hostHeader"
+                                     << "example.org:8443"
+                                     << "headers"
+                                     << "is not a host name";
+    QTest::newRow("Host and server name differ") << "hostAndServerName"
+                                                 << "other.example"
+                                                 << "headers"
+                                                 << "differ";
     QTest::newRow("pin") << "pin"
                          << "abc"
                          << "pinsSha256"
-                         << "not a base64 SHA-256";
+                         << "is not a SHA-256 pin";
     QTest::newRow("server name") << "serverName"
                                  << "bad name"
                                  << "serverName"
@@ -370,7 +539,12 @@ void TestProfileStore::validation()
         profile.serverUrl = value;
     else if (field == "header")
         profile.headers = {{value.toUtf8(), "v"}};
-    else if (field == "token")
+    else if (field == "hostHeader")
+        profile.headers = {{"Host", value.toUtf8()}};
+    else if (field == "hostAndServerName") {
+        profile.headers = {{"host", "front.example"}};
+        profile.serverName = value;
+    } else if (field == "token")
         profile.token = value;
     else if (field == "proxy")
         profile.proxy = value;
@@ -443,6 +617,11 @@ void TestProfileStore::duplicate()
     QCOMPARE(*second, QStringLiteral("SSH (copy) 2"));
     const Profile copy = *store.profile(*first);
     QVERIFY(!copy.autoStart);
+    // Each copy listens on a port of its own, and nothing clashes.
+    QCOMPARE(copy.listen, QStringLiteral("127.0.0.1:2223"));
+    QCOMPARE(store.profile(*second)->listen, QStringLiteral("127.0.0.1:2224"));
+    for (const QString &name : store.names())
+        QCOMPARE(store.problem(name), QString());
     QCOMPARE(copy.token, QStringLiteral("token-123"));
     QCOMPARE(copy.serverUrl, fullProfile(QString()).serverUrl);
 }
@@ -461,6 +640,15 @@ void TestProfileStore::listenConflict()
     QCOMPARE(conflictOf(QStringLiteral(":2222")), QStringLiteral("SSH"));
     QCOMPARE(conflictOf(QStringLiteral("localhost:2222")), QStringLiteral("SSH"));
     QCOMPARE(conflictOf(QStringLiteral("127.0.0.1:2223")), QString());
+    QCOMPARE(conflictOf(QStringLiteral("0.0.0.0:2222")), QStringLiteral("SSH"));
+    QCOMPARE(conflictOf(QStringLiteral("[::]:2222")), QStringLiteral("SSH"));
+    QCOMPARE(conflictOf(QStringLiteral("[::1]:2222")), QString());
+    // The store refuses what the editor refuses.
+    QVERIFY(
+        !store.add(simpleProfile(QStringLiteral("Any"), QStringLiteral("0.0.0.0:2222")), &error));
+    QVERIFY2(error.contains(QStringLiteral("\"SSH\" listens on 0.0.0.0:2222 already (0.0.0.0:2223 "
+                                           "is free)")),
+             qPrintable(error));
     // A profile never conflicts with itself (editing it).
     QCOMPARE(store.listenConflict(*store.profile(QStringLiteral("SSH")), QStringLiteral("SSH")),
              QString());
@@ -508,20 +696,44 @@ void TestProfileStore::exportAndImport()
     QCOMPARE(bare.serverUrl, QStringLiteral("wss://alice@example.org/ssh/?token=&x=1"));
 }
 
-void TestProfileStore::importRejectsInvalidFile()
+void TestProfileStore::importKeepsBadProfile()
 {
+    // A file with one bad profile: the good ones are imported as they are, the bad one as
+    // needing attention, each on a port of its own.
     QTemporaryDir dir;
     ProfileStore store(dir.path());
     QString error;
     QVERIFY(
         store.add(simpleProfile(QStringLiteral("SSH"), QStringLiteral("127.0.0.1:2222")), &error));
-    QVERIFY(!store.importProfiles(testFile(QStringLiteral("bad-listen.json")), &error));
-    QVERIFY2(error.contains(QStringLiteral("bad-listen.json: profiles[1] (\"Database\"), key "
-                                           "\"listen\"")),
-             qPrintable(error));
-    QCOMPARE(store.names(), QStringList {QStringLiteral("SSH")});
+    const auto added = store.importProfiles(testFile(QStringLiteral("bad-listen.json")), &error);
+    QVERIFY2(added, qPrintable(error));
+    QCOMPARE(*added, QStringList({QStringLiteral("SSH home"), QStringLiteral("Database")}));
+    QCOMPARE(store.profile(QStringLiteral("SSH home"))->listen, QStringLiteral("127.0.0.1:2223"));
+    QCOMPARE(store.problem(QStringLiteral("SSH home")), QString());
+    const QString problem = store.problem(QStringLiteral("Database"));
+    QVERIFY2(problem.contains(QStringLiteral("key \"listen\"")), qPrintable(problem));
+    QVERIFY2(problem.contains(QStringLiteral("port 99999 is out of range")), qPrintable(problem));
+    ProfileStore reloaded(dir.path());
+    QVERIFY2(reloaded.load(&error), qPrintable(error));
+    QCOMPARE(reloaded.names(),
+             QStringList(
+                 {QStringLiteral("SSH"), QStringLiteral("SSH home"), QStringLiteral("Database")}));
+    QCOMPARE(reloaded.problem(QStringLiteral("Database")), problem);
+
+    // Imported twice: new names, and again no clash.
+    const auto again = store.importProfiles(testFile(QStringLiteral("bad-listen.json")), &error);
+    QVERIFY2(again, qPrintable(error));
+    QCOMPARE(*again,
+             QStringList(
+                 {QStringLiteral("SSH home (imported)"), QStringLiteral("Database (imported)")}));
+    QCOMPARE(store.profile(QStringLiteral("SSH home (imported)"))->listen,
+             QStringLiteral("127.0.0.1:2224"));
+    QCOMPARE(store.problem(QStringLiteral("SSH home (imported)")), QString());
+
     QVERIFY(!store.importProfiles(dir.filePath(QStringLiteral("missing.json")), &error));
     QVERIFY2(error.contains(QStringLiteral("no such file")), qPrintable(error));
+    QVERIFY(!store.importProfiles(testFile(QStringLiteral("syntax-error.json")), &error));
+    QVERIFY2(error.contains(QStringLiteral("not valid JSON")), qPrintable(error));
     // The imported file itself is never moved aside.
     QVERIFY(QFile::exists(testFile(QStringLiteral("bad-listen.json"))));
 }

@@ -1,5 +1,6 @@
 // The server's --config file: a complete example read field by field, and every kind of mistake
 // refused with a message naming the file, the key and what was expected.
+#include "regularfile.h"
 #include "server/serverconfigfile.h"
 
 #include <QFile>
@@ -166,9 +167,9 @@ void TestServerConfigFile::missingFile()
 void TestServerConfigFile::secretFile()
 {
     QString error;
-    QCOMPARE(ServerConfigFile::readSecretFile(data("ssh.token"), &error).value_or(QString()),
+    QCOMPARE(RegularFile::readSecret(data("ssh.token"), &error).value_or(QString()),
              QString("file-secret"));
-    QVERIFY(!ServerConfigFile::readSecretFile(data("full.json"), &error));
+    QVERIFY(!RegularFile::readSecret(data("full.json"), &error));
     QVERIFY2(error.contains("several lines"), qPrintable(error));
 }
 
@@ -202,7 +203,7 @@ void TestServerConfigFile::fifoNeverWaitedOn()
     };
     QString error = returnsAtOnce([&fifo] {
         QString why;
-        ServerConfigFile::readSecretFile(fifo, &why);
+        RegularFile::readSecret(fifo, &why);
         return why;
     });
     QVERIFY2(error.contains("it is a FIFO (named pipe), not a regular file"), qPrintable(error));
