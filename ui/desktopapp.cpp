@@ -45,7 +45,7 @@ void DesktopApp::start(bool showWindowAtStart)
 void DesktopApp::startAutoStartProfiles()
 {
     for (const Profile &profile : m_store->profiles()) {
-        if (profile.autoStart)
+        if (profile.autoStart && m_store->problem(profile.name).isEmpty())
             m_manager->start(profile);
     }
 }
@@ -56,6 +56,12 @@ void DesktopApp::setRunning(const QString &name, bool on)
         m_manager->stop(name);
         return;
     }
+    const QString problem = m_store->problem(name);
+    if (!problem.isEmpty()) {
+        showProblem(tr("“%1” needs attention").arg(name),
+                    tr("%1.\n\nEdit the tunnel to fix it; it can start then.").arg(problem));
+        return;
+    }
     if (const auto profile = m_store->profile(name))
         m_manager->start(*profile);
 }
@@ -63,7 +69,7 @@ void DesktopApp::setRunning(const QString &name, bool on)
 void DesktopApp::startAll()
 {
     for (const Profile &profile : m_store->profiles()) {
-        if (!m_manager->isRunning(profile.name))
+        if (!m_manager->isRunning(profile.name) && m_store->problem(profile.name).isEmpty())
             m_manager->start(profile);
     }
 }

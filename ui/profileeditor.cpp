@@ -230,7 +230,8 @@ void ProfileEditor::validate()
         const QString conflict = m_store->listenConflict(entered, m_originalName);
         if (!conflict.isEmpty()) {
             key = QStringLiteral("listen");
-            problem = tr("Local address: the profile “%1” listens there already").arg(conflict);
+            problem = tr("Local address: the profile “%1” listens there already (%2 is free)")
+                          .arg(conflict, m_store->freeListenAddress(entered.listen));
         }
     }
     m_problem = problem;

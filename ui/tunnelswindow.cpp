@@ -214,12 +214,14 @@ void TunnelsWindow::updateActions()
     const QString name = selectedName();
     const bool selected = !name.isEmpty();
     const bool running = selected && m_app->manager()->isRunning(name);
-    m_toggle->setEnabled(selected);
+    // A profile that needs attention starts (and is tested) only once it is edited.
+    const bool needsAttention = selected && !m_app->store()->problem(name).isEmpty();
+    m_toggle->setEnabled(selected && (running || !needsAttention));
     m_toggle->setText(running ? tr("&Stop") : tr("&Start"));
     m_toggle->setIcon(style()->standardIcon(running ? QStyle::SP_MediaStop : QStyle::SP_MediaPlay));
     for (QAction *action : {m_edit, m_duplicate, m_delete, m_exportOne, m_test})
         action->setEnabled(selected);
-    m_test->setEnabled(selected && bool(m_app->connectionTester()));
+    m_test->setEnabled(selected && !needsAttention && bool(m_app->connectionTester()));
     m_loginItem->setEnabled(!m_app->executablePath().isEmpty() || LoginItem::isEnabled());
 }
 
@@ -303,7 +305,9 @@ void TunnelsWindow::duplicateSelected()
         return;
     }
     selectName(*copy);
-    showStatus(tr("Duplicated as “%1”; change its local address before starting both").arg(*copy));
+    const auto profile = m_app->store()->profile(*copy);
+    showStatus(tr("Duplicated as “%1”, listening on %2")
+                   .arg(*copy, profile ? profile->listen : QString()));
 }
 
 void TunnelsWindow::deleteSelected()
@@ -332,8 +336,19 @@ bool TunnelsWindow::importFrom(const QString &path)
         showStatus(tr("Import failed: %1").arg(error));
         return false;
     }
-    showStatus(tr("Imported %n tunnel(s): %1", nullptr, int(added->size()))
-                   .arg(added->join(QStringLiteral(", "))));
+    QStringList needAttention;
+    for (const QString &name : *added) {
+        const QString problem = m_app->store()->problem(name);
+        if (!problem.isEmpty())
+            needAttention << tr("“%1” (%2)").arg(name, problem);
+    }
+    QString message = tr("Imported %n tunnel(s): %1", nullptr, int(added->size()))
+                          .arg(added->join(QStringLiteral(", ")));
+    if (!needAttention.isEmpty())
+        message +=
+            tr("; %n need(s) attention before starting: %1", nullptr, int(needAttention.size()))
+                .arg(needAttention.join(QStringLiteral(", ")));
+    showStatus(message);
     if (!added->isEmpty())
         selectName(added->constFirst());
     return true;

@@ -48,6 +48,17 @@ QVariant TunnelTableModel::data(const QModelIndex &index, int role) const
     const TunnelStatus status = m_manager->status(profile.name);
     if (role == kNameRole)
         return profile.name;
+    // A profile that cannot start until it is edited (a bad field in its file, a local address
+    // an earlier profile has): said in the State column, the reason in the tooltip.
+    const QString problem = status.isRunning() ? QString() : m_store->problem(profile.name);
+    if (!problem.isEmpty()) {
+        if (role == Qt::ToolTipRole && (index.column() == State || index.column() == Name))
+            return tr("Needs attention: %1. Edit the tunnel to fix it.").arg(problem);
+        if (role == Qt::DecorationRole && index.column() == State)
+            return TrayIcons::icon(TrayIcons::State::Error);
+        if (role == Qt::DisplayRole && index.column() == State)
+            return tr("Needs attention");
+    }
     if (role == Qt::CheckStateRole && index.column() == Name)
         return status.isRunning() ? Qt::Checked : Qt::Unchecked;
     if (role == Qt::DecorationRole && index.column() == State)

@@ -1,10 +1,12 @@
 // The profile editor: validation as the user types, OK disabled while invalid, the message naming
-// the field, unique names and local-address conflicts with other profiles.
+// the field, unique names and local-address conflicts with other profiles (wildcards included),
+// the same rules as the store's.
 #include "profileeditor.h"
 #include "uitestbase.h"
 
 #include <QCheckBox>
 #include <QDialogButtonBox>
+#include <QFile>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPlainTextEdit>
@@ -20,6 +22,9 @@ private Q_SLOTS:
     void validatesAsTheUserTypes();
     void uniqueNameAndPortConflict();
     void editingKeepsOwnNameAndAddress();
+    void wildcardAddressClashes_data();
+    void wildcardAddressClashes();
+    void renameAfterOldDuplicate();
     void roundTripOfEveryField();
 };
 
@@ -60,7 +65,7 @@ void TestProfileEditor::validatesAsTheUserTypes_data()
                                 << "Server URL: invalid WebSocket URL";
     QTest::newRow("proxy") << "proxy"
                            << "gopher://p:1"
-                           << "Proxy: expected empty";
+                           << "Proxy: proxy scheme \"gopher\" is not supported";
     QTest::newRow("server name") << "serverName"
                                  << "a b"
                                  << "TLS server name: \"a b\"";
@@ -70,6 +75,14 @@ void TestProfileEditor::validatesAsTheUserTypes_data()
     QTest::newRow("header name") << "headers"
                                  << "Bad Name: 1"
                                  << "not a valid HTTP header name";
+    QTest::newRow("Host header and server name")
+        << "headers"
+        << "Host: front.example"
+        << "Headers: Host \"front.example\" and the server "
+           "name \"ssh.example.org\" differ";
+    QTest::newRow("handshake header") << "headers"
+                                      << "Upgrade: h2c"
+                                      << "set by the WebSocket handshake";
     QTest::newRow("pins") << "pins"
                           << "tooshort"
                           << "Pinned keys: \"tooshort\"";
@@ -80,7 +93,9 @@ void TestProfileEditor::validatesAsTheUserTypes()
     QFETCH(QString, field);
     QFETCH(QString, typed);
     QFETCH(QString, message);
-    ProfileEditor editor(store.get(), valid(), QString());
+    Profile start = valid();
+    start.serverName = QStringLiteral("ssh.example.org");
+    ProfileEditor editor(store.get(), start, QString());
     QVERIFY2(editor.isValid(), qPrintable(editor.problem()));
     QVERIFY(okButton(editor)->isEnabled());
     auto *error = editor.findChild<QLabel *>(QStringLiteral("error"));
@@ -143,6 +158,84 @@ void TestProfileEditor::editingKeepsOwnNameAndAddress()
     ProfileEditor editor(store.get(), *store->profile(QStringLiteral("SSH")),
                          QStringLiteral("SSH"));
     QVERIFY2(editor.isValid(), qPrintable(editor.problem()));
+}
+
+void TestProfileEditor::wildcardAddressClashes_data()
+{
+    QTest::addColumn<QString>("typed");
+    QTest::addColumn<bool>("clash");
+    QTest::newRow("0.0.0.0") << "0.0.0.0:47003" << true;
+    QTest::newRow("::") << "[::]:47003" << true;
+    QTest::newRow("every interface") << ":47003" << true;
+    QTest::newRow("localhost") << "localhost:47003" << true;
+    QTest::newRow("IPv6 loopback") << "[::1]:47003" << false;
+    QTest::newRow("next port") << "0.0.0.0:47004" << false;
+}
+
+void TestProfileEditor::wildcardAddressClashes()
+{
+    // Accepting 0.0.0.0:47003 beside 127.0.0.1:47003 only moved the failure to Start.
+    QFETCH(QString, typed);
+    QFETCH(bool, clash);
+    QString error;
+    Profile loopback = valid(QStringLiteral("Loopback"));
+    loopback.listen = QStringLiteral("127.0.0.1:47003");
+    QVERIFY(store->add(loopback, &error));
+    ProfileEditor editor(store.get(), valid(QStringLiteral("New")), QString());
+    editor.findChild<QLineEdit *>(QStringLiteral("listen"))->setText(typed);
+    QCOMPARE(okButton(editor)->isEnabled(), !clash);
+    if (clash) {
+        QVERIFY2(editor.problem().contains(QStringLiteral("the profile “Loopback” listens there "
+                                                          "already")),
+                 qPrintable(editor.problem()));
+        QVERIFY2(editor.problem().contains(QStringLiteral(":47004 is free")),
+                 qPrintable(editor.problem()));
+    }
+    // What the editor accepts, the store saves.
+    Profile entered = editor.profile();
+    QCOMPARE(store->add(entered, &error), !clash);
+}
+
+void TestProfileEditor::renameAfterOldDuplicate()
+{
+    // A file of an older version whose Duplicate kept the port: the profile that comes first
+    // renames freely, and the later one's editor asks for another port.
+    QString error;
+    QVERIFY(store->add(valid(QStringLiteral("Original")), &error));
+    QFile file(store->filePath());
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    QByteArray json = file.readAll();
+    file.close();
+    const QByteArray copy = "{\"name\": \"Original (copy)\", \"listen\": \"0.0.0.0:2222\", "
+                            "\"server\": \"ws://h/\"},";
+    json.replace(QByteArray("\"profiles\": ["), QByteArray("\"profiles\": [" + copy));
+    QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
+    file.write(json);
+    file.close();
+    QVERIFY2(store->load(&error), qPrintable(error));
+    // The copy comes first in the file, so the original is the one that waits.
+    QVERIFY(!store->problem(QStringLiteral("Original")).isEmpty());
+
+    ProfileEditor copyEditor(store.get(), *store->profile(QStringLiteral("Original (copy)")),
+                             QStringLiteral("Original (copy)"));
+    copyEditor.findChild<QLineEdit *>(QStringLiteral("name"))->setText(QStringLiteral("Copy"));
+    QVERIFY2(copyEditor.isValid(), qPrintable(copyEditor.problem()));
+
+    ProfileEditor editor(store.get(), *store->profile(QStringLiteral("Original")),
+                         QStringLiteral("Original"));
+    editor.findChild<QLineEdit *>(QStringLiteral("name"))->setText(QStringLiteral("Renamed"));
+    QVERIFY(!editor.isValid());
+    QVERIFY2(editor.problem().contains(QStringLiteral("“Original (copy)” listens there already")),
+             qPrintable(editor.problem()));
+    editor.findChild<QLineEdit *>(QStringLiteral("listen"))
+        ->setText(QStringLiteral("127.0.0.1:2223"));
+    QVERIFY2(editor.isValid(), qPrintable(editor.problem()));
+    QVERIFY2(store->update(QStringLiteral("Original"), editor.profile(), &error),
+             qPrintable(error));
+    QCOMPARE(store->problem(QStringLiteral("Renamed")), QString());
+    // And the copy, needing no attention any more, renames freely.
+    QVERIFY2(store->rename(QStringLiteral("Original (copy)"), QStringLiteral("Copy"), &error),
+             qPrintable(error));
 }
 
 void TestProfileEditor::roundTripOfEveryField()

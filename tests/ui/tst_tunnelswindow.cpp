@@ -9,7 +9,9 @@
 
 #include <QAction>
 #include <QApplication>
+#include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMessageBox>
@@ -32,8 +34,11 @@ private Q_SLOTS:
     void noTrayShowsWindowAndNotice();
     void editRunningTunnelRestartsIt();
     void duplicateAndDelete();
+    void badProfileNeedsAttention();
+    void importWithBadProfile();
 
 private:
+    TunnelTableModel *model() const { return app->window()->model(); }
     QAction *action(const QString &objectName) const
     {
         return app->window()->findChild<QAction *>(objectName);
@@ -215,6 +220,13 @@ void TestTunnelsWindow::duplicateAndDelete()
     action(QStringLiteral("duplicate"))->trigger();
     QCOMPARE(store->names(), QStringList({QStringLiteral("SSH"), QStringLiteral("SSH (copy)")}));
     QCOMPARE(window->selectedName(), QStringLiteral("SSH (copy)"));
+    // The copy listens on a port of its own: both start.
+    const Profile copy = *store->profile(QStringLiteral("SSH (copy)"));
+    QCOMPARE(portOf(copy), portOf(ssh) + 1);
+    QVERIFY2(window->statusText().contains(copy.listen), qPrintable(window->statusText()));
+    QCOMPARE(store->problem(copy.name), QString());
+    QCOMPARE(model()->data(model()->index(1, TunnelTableModel::State)).toString(),
+             QStringLiteral("Stopped"));
 
     app->setRunning(QStringLiteral("SSH (copy)"), true);
     whenModalOpens([](QWidget *modal) {
@@ -227,6 +239,94 @@ void TestTunnelsWindow::duplicateAndDelete()
     action(QStringLiteral("delete"))->trigger();
     QCOMPARE(store->names(), QStringList {QStringLiteral("SSH")});
     QVERIFY(manager->runningNames().isEmpty());
+}
+
+namespace {
+
+bool writeFile(const QString &path, const QByteArray &content)
+{
+    QDir().mkpath(QFileInfo(path).path());
+    QFile file(path);
+    return file.open(QIODevice::WriteOnly) && file.write(content) == content.size();
+}
+
+} // namespace
+
+void TestTunnelsWindow::badProfileNeedsAttention()
+{
+    // One bad field used to drop every profile at load.
+    const Profile good = profile(QStringLiteral("Good"));
+    QVERIFY(writeFile(store->filePath(),
+                      QStringLiteral(R"({"schema": 1, "profiles": [
+        {"name": "Bad", "listen": "127.0.0.1:99999", "server": "%1"},
+        {"name": "Good", "listen": "%2", "server": "%1"}]})")
+                          .arg(good.serverUrl, good.listen)
+                          .toUtf8()));
+    QString error;
+    QVERIFY2(store->load(&error), qPrintable(error));
+    QCOMPARE(store->names(), QStringList({QStringLiteral("Bad"), QStringLiteral("Good")}));
+    TunnelsWindow *window = app->window();
+    const QModelIndex badState = model()->index(0, TunnelTableModel::State);
+    QCOMPARE(badState.data().toString(), QStringLiteral("Needs attention"));
+    const QString tooltip = badState.data(Qt::ToolTipRole).toString();
+    QVERIFY2(tooltip.contains(QStringLiteral("port 99999 is out of range")), qPrintable(tooltip));
+    QCOMPARE(model()->index(0, TunnelTableModel::Name).data(Qt::ToolTipRole).toString(), tooltip);
+    QCOMPARE(model()->index(1, TunnelTableModel::State).data().toString(),
+             QStringLiteral("Stopped"));
+
+    window->selectName(QStringLiteral("Bad"));
+    QVERIFY(!action(QStringLiteral("toggle"))->isEnabled());
+    QVERIFY(!action(QStringLiteral("test"))->isEnabled());
+    QVERIFY(action(QStringLiteral("edit"))->isEnabled());
+    app->setRunning(QStringLiteral("Bad"), true); // the tray menu's way
+    app->startAll();
+    QVERIFY(!manager->isRunning(QStringLiteral("Bad")));
+    QVERIFY(manager->isRunning(QStringLiteral("Good")));
+    window->selectName(QStringLiteral("Good"));
+    QVERIFY(action(QStringLiteral("toggle"))->isEnabled());
+
+    // Fixed in the editor, it starts.
+    Profile fixed = *store->profile(QStringLiteral("Bad"));
+    fixed.listen = QStringLiteral("127.0.0.1:%1").arg(reserveLoopbackPort());
+    QVERIFY2(store->update(QStringLiteral("Bad"), fixed, &error), qPrintable(error));
+    QCOMPARE(model()->index(0, TunnelTableModel::State).data().toString(),
+             QStringLiteral("Stopped"));
+    window->selectName(QStringLiteral("Bad"));
+    QVERIFY(action(QStringLiteral("toggle"))->isEnabled());
+    action(QStringLiteral("toggle"))->trigger();
+    QVERIFY(manager->isRunning(QStringLiteral("Bad")));
+    app->stopAll();
+}
+
+void TestTunnelsWindow::importWithBadProfile()
+{
+    const Profile ssh = profile(QStringLiteral("SSH"));
+    QString error;
+    QVERIFY(store->add(ssh, &error));
+    const QString path = directory.filePath(QStringLiteral("one-bad.json"));
+    QVERIFY(writeFile(path,
+                      QStringLiteral(R"({"schema": 1, "profiles": [
+        {"name": "SSH", "listen": "%1", "server": "%2"},
+        {"name": "Database", "listen": "127.0.0.1:99999", "server": "%2"}]})")
+                          .arg(ssh.listen, ssh.serverUrl)
+                          .toUtf8()));
+    TunnelsWindow *window = app->window();
+    QVERIFY2(window->importFrom(path), qPrintable(window->statusText()));
+    QCOMPARE(store->names(),
+             QStringList({QStringLiteral("SSH"), QStringLiteral("SSH (imported)"),
+                          QStringLiteral("Database")}));
+    // The good one on a free port, the bad one there to be fixed, and the status says which.
+    QCOMPARE(portOf(*store->profile(QStringLiteral("SSH (imported)"))), portOf(ssh) + 1);
+    QCOMPARE(store->problem(QStringLiteral("SSH (imported)")), QString());
+    QVERIFY(!store->problem(QStringLiteral("Database")).isEmpty());
+    QVERIFY2(window->statusText().contains(QStringLiteral("Imported 2 tunnel")),
+             qPrintable(window->statusText()));
+    QVERIFY2(window->statusText().contains(QStringLiteral("need(s) attention")),
+             qPrintable(window->statusText()));
+    QVERIFY2(window->statusText().contains(QStringLiteral("“Database” (key \"listen\"")),
+             qPrintable(window->statusText()));
+    QCOMPARE(model()->index(2, TunnelTableModel::State).data().toString(),
+             QStringLiteral("Needs attention"));
 }
 
 QTEST_MAIN(TestTunnelsWindow)
