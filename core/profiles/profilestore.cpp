@@ -350,26 +350,6 @@ bool clashes(const QString &a, const QString &b)
     return first && second && first->clashesWith(*second);
 }
 
-// The secrets of a profile as the secrets file holds them; empty when it has none.
-QJsonObject secretsEntry(const Profile &profile)
-{
-    QJsonObject entry;
-    if (!profile.token.isEmpty())
-        entry.insert(kTokenKey, profile.token);
-    if (!profile.serverPassword().isEmpty())
-        entry.insert(kServerPasswordKey, profile.serverPassword());
-    if (!profile.proxyPassword().isEmpty())
-        entry.insert(kProxyPasswordKey, profile.proxyPassword());
-    QJsonObject query;
-    for (const auto &secret : profile.serverQuerySecrets()) {
-        if (!query.contains(secret.first))
-            query.insert(secret.first, secret.second);
-    }
-    if (!query.isEmpty())
-        entry.insert(kServerQueryKey, query);
-    return entry;
-}
-
 } // namespace
 
 ProfileStore::ProfileStore(const QString &directory, QObject *parent)
