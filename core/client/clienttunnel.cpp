@@ -75,6 +75,17 @@ void ClientTunnel::close()
         m_server->stopListening();
 }
 
+void ClientTunnel::shutdown()
+{
+    close();
+    m_shuttingDown = true;
+    const auto relays = findChildren<Relay *>(QString(), Qt::FindDirectChildrenOnly);
+    for (Relay *relay : relays)
+        relay->shutdown(QStringLiteral("tunnel stopped"));
+    if (m_activeConnections == 0)
+        QMetaObject::invokeMethod(this, &ClientTunnel::drained, Qt::QueuedConnection);
+}
+
 QHostAddress ClientTunnel::serverAddress() const
 {
     return m_server ? m_server->serverAddress() : QHostAddress();
@@ -117,7 +128,7 @@ void ClientTunnel::openWebSocket(QTcpSocket *tcp)
                 }
                 if (m_effectiveUrl != m_options.serverUrl)
                     m_effectiveUrl = m_options.serverUrl; // the redirect target failed: start over
-                Q_EMIT connectionFailed(failure.reason);
+                Q_EMIT connectionFailed(failure.reason, failure.httpStatus);
             });
     connect(connector, &WebSocketConnector::opened, this, [this, connector, tcpGuard, peer] {
         QWebSocket *ws = connector->takeWebSocket();
@@ -125,8 +136,12 @@ void ClientTunnel::openWebSocket(QTcpSocket *tcp)
         m_effectiveUrl = connector->rememberedUrl();
         const QUrl finalUrl = connector->finalUrl();
         connector->deleteLater();
-        if (!tcpGuard) {
-            ws->close();
+        if (!tcpGuard || m_shuttingDown) {
+            if (tcpGuard) {
+                tcpGuard->abort(); // nothing was carried yet
+                tcpGuard->deleteLater();
+            }
+            ws->close(QWebSocketProtocol::CloseCodeGoingAway);
             ws->deleteLater();
             return;
         }
@@ -142,6 +157,8 @@ void ClientTunnel::openWebSocket(QTcpSocket *tcp)
             --m_activeConnections;
             Q_EMIT activeConnectionsChanged(m_activeConnections);
             relay->deleteLater();
+            if (m_shuttingDown && m_activeConnections == 0)
+                Q_EMIT drained();
         });
     });
     connector->open(url);

@@ -25,6 +25,7 @@ public:
     // directory empty: QStandardPaths::AppConfigLocation.
     explicit ProfileStore(const QString &directory = QString(), QObject *parent = nullptr);
 
+    QString directory() const { return m_directory; } // where the files are
     QString filePath() const; // profiles.json
     QString secretsFilePath() const; // secrets.json, mode 0600
 

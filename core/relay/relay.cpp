@@ -197,11 +197,11 @@ void Relay::connectTcp(const QString &host, quint16 port)
     m_tcp->connectToHost(host, port);
 }
 
-void Relay::shutdown()
+void Relay::shutdown(const QString &reason)
 {
     if (m_state.isFinished())
         return;
-    m_state.setReason(RelayState::shutdownReason());
+    m_state.setReason(reason.isEmpty() ? RelayState::shutdownReason() : reason);
     closeWs(RelayState::shutdownClose());
     closeTcpAfterFlush();
 }

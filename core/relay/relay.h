@@ -64,8 +64,8 @@ public:
     void connectTcp(const QString &host, quint16 port);
 
     // Asks both sides to close (e.g. at shutdown): WebSocket close code 1001, TCP after its
-    // pending bytes.
-    void shutdown();
+    // pending bytes. reason ends the "tunnel closed" log line (empty: "server shutting down").
+    void shutdown(const QString &reason = QString());
 
 Q_SIGNALS:
     // Bytes just moved, for live counters and metrics (what bytesTcpToWs() and bytesWsToTcp()

@@ -60,7 +60,9 @@ bool TunnelManager::start(const Profile &profile)
     connect(raw, &ClientTunnel::transferred, this,
             [this, nameOf](qint64 up, qint64 down) { onTransferred(nameOf(), up, down); });
     connect(raw, &ClientTunnel::connectionFailed, this,
-            [this, nameOf](const QString &reason) { onConnectionFailed(nameOf(), reason); });
+            [this, nameOf](const QString &reason, int httpStatus) {
+                onConnectionFailed(nameOf(), reason, httpStatus);
+            });
 
     entry.status.state = TunnelStatus::State::Listening;
     entry.status.listenAddress =
@@ -80,13 +82,19 @@ void TunnelManager::stop(const QString &name)
     const bool wasActive =
         it->second.tunnel || it->second.status.state != TunnelStatus::State::Stopped;
     if (it->second.tunnel) {
-        it->second.tunnel->disconnect(this);
-        it->second.tunnel->close();
-        it->second.tunnel.reset(); // closes every connection it carries
+        ClientTunnel *tunnel = it->second.tunnel.release();
+        tunnel->disconnect(this);
+        // Its connections close properly (in-flight bytes delivered, WebSocket close 1001, the
+        // "tunnel closed" lines) while the port is free at once; the manager keeps the tunnel
+        // until then.
+        tunnel->setParent(this);
+        connect(tunnel, &ClientTunnel::drained, tunnel, &QObject::deleteLater);
+        tunnel->shutdown();
     }
     it->second.status.state = TunnelStatus::State::Stopped;
     it->second.status.connections = 0;
     it->second.status.serverFailing = false;
+    it->second.status.serverProblem.clear();
     it->second.status.listenAddress.clear();
     it->second.status.upBytesPerSecond = 0;
     it->second.status.downBytesPerSecond = 0;
@@ -174,8 +182,10 @@ void TunnelManager::setConnections(const QString &name, int count)
     auto it = m_entries.find(name);
     if (it == m_entries.end() || !it->second.tunnel)
         return;
-    if (count > it->second.status.connections)
+    if (count > it->second.status.connections) {
         it->second.status.serverFailing = false; // a connection got through
+        it->second.status.serverProblem.clear();
+    }
     it->second.status.connections = count;
     it->second.status.state =
         count > 0 ? TunnelStatus::State::Active : TunnelStatus::State::Listening;
@@ -191,24 +201,60 @@ void TunnelManager::onTransferred(const QString &name, qint64 up, qint64 down)
     it->second.status.bytesDown += down;
 }
 
-void TunnelManager::onConnectionFailed(const QString &name, const QString &reason)
+void TunnelManager::onConnectionFailed(const QString &name, const QString &reason, int httpStatus)
 {
     auto it = m_entries.find(name);
     if (it == m_entries.end())
         return;
     it->second.status.lastError = reason;
+    // An HTTP answer means the server was reached: it refused or does not serve this path.
+    it->second.status.serverProblem = httpStatus > 0 ? reason : QString();
     const bool firstFailure = !it->second.status.serverFailing;
     it->second.status.serverFailing = true;
     Q_EMIT statusChanged(name);
     if (firstFailure)
-        Q_EMIT tunnelFailed(name, QStringLiteral("cannot reach the server: %1").arg(reason));
+        Q_EMIT tunnelFailed(
+            name,
+            httpStatus > 0 ? QStringLiteral("the server answered with an error: %1").arg(reason)
+                           : QStringLiteral("cannot reach the server: %1").arg(reason));
 }
 
-QString TunnelManager::explainListenError(const QString &error, const QString &listen)
+void TunnelManager::reportServerCheck(const QString &name, bool ok, const QString &problem)
+{
+    auto it = m_entries.find(name);
+    if (it == m_entries.end() || !it->second.tunnel)
+        return;
+    TunnelStatus &status = it->second.status;
+    if (ok) {
+        if (!status.serverFailing)
+            return;
+        status.serverFailing = false;
+        status.serverProblem.clear();
+        Q_EMIT statusChanged(name);
+        return;
+    }
+    const bool firstFailure = !status.serverFailing;
+    status.serverFailing = true;
+    status.serverProblem = problem;
+    status.lastError = problem;
+    Q_EMIT statusChanged(name);
+    if (firstFailure)
+        Q_EMIT tunnelFailed(name, QStringLiteral("the server check failed: %1").arg(problem));
+}
+
+QString TunnelManager::explainListenError(const QString &error, const QString &listen) const
 {
     const auto address = HostPort::parse(listen, true, nullptr);
     if (!address)
         return error;
+    // One of our own tunnels holds the port: say which.
+    for (auto it = m_entries.cbegin(); it != m_entries.cend(); ++it) {
+        if (it->second.tunnel && it->second.tunnel->serverPort() == address->port)
+            return QStringLiteral("local port %1 is already in use by the profile “%2”; stop it "
+                                  "or choose another local port")
+                .arg(address->port)
+                .arg(it->first);
+    }
     QTcpServer probe;
     const QHostAddress host = address->listenAddress();
     if (host.isNull() || probe.listen(host, address->port)

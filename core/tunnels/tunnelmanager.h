@@ -44,6 +44,12 @@ public:
     QStringList runningNames() const;
     QList<RateSample> history(const QString &name) const; // oldest first, bounded
 
+    // The result of the connection check run when the tunnel started (the tray app runs one):
+    // a failure marks a running tunnel as failing with the problem (problem: one line, e.g.
+    // "HTTP upgrade: HTTP 404 Not Found: nothing answers at the path /nope/ ..."), as a failed
+    // connection would; success clears it. Ignored when the tunnel no longer runs.
+    void reportServerCheck(const QString &name, bool ok, const QString &problem);
+
 Q_SIGNALS:
     void statusChanged(const QString &name);
     // The tunnel could not start, or the server could not be reached (once per outage).
@@ -62,9 +68,10 @@ private:
     void sample();
     void setConnections(const QString &name, int count);
     void onTransferred(const QString &name, qint64 up, qint64 down);
-    void onConnectionFailed(const QString &name, const QString &reason);
-    // "the port is already in use" plus which nearby port is free.
-    static QString explainListenError(const QString &error, const QString &listen);
+    void onConnectionFailed(const QString &name, const QString &reason, int httpStatus);
+    // "the port is already in use" (naming the profile of ours that holds it) plus which nearby
+    // port is free.
+    QString explainListenError(const QString &error, const QString &listen) const;
 
     std::map<QString, Entry> m_entries; // not QHash: Entry is move-only
     QTimer m_sampleTimer;

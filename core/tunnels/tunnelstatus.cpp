@@ -6,6 +6,8 @@ QString TunnelStatus::stateText() const
     case State::Stopped:
         return QStringLiteral("Stopped");
     case State::Listening:
+        if (!serverProblem.isEmpty())
+            return QStringLiteral("Listening — %1").arg(serverProblem);
         return serverFailing ? QStringLiteral("Listening, server unreachable")
                              : QStringLiteral("Listening");
     case State::Active:

@@ -17,10 +17,13 @@ struct TunnelStatus
     double downBytesPerSecond = 0;
     QString lastError; // why it stopped (State::Error) or why the last connection failed
     bool serverFailing = false; // running, but the last connection to the server failed
+    // running, and the server was reached but answered wrongly (e.g. HTTP 404 at the URL's path),
+    // by a connection or by the check run at start; empty otherwise
+    QString serverProblem;
 
     bool isRunning() const { return state == State::Listening || state == State::Active; }
 
-    // "Listening", "Active: 3 connections", "Error: ..."
+    // "Listening", "Listening — HTTP 404 ...", "Active: 3 connections", "Error: ..."
     QString stateText() const;
     static QString rateText(double bytesPerSecond); // "1.2 MB/s"
 };
