@@ -5,6 +5,7 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDialogButtonBox>
+#include <QDir>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
 #include <QFormLayout>
@@ -14,7 +15,10 @@
 #include <QLineEdit>
 #include <QPlainTextEdit>
 #include <QPushButton>
+#include <QScreen>
+#include <QScrollArea>
 #include <QStyle>
+#include <QToolButton>
 #include <QVBoxLayout>
 
 namespace {
@@ -48,6 +52,19 @@ QStringList nonEmptyLines(const QString &text)
     return lines;
 }
 
+// A form label for a row whose field is a layout: QFormLayout::addRow(QString, QLayout *) gives
+// its label no buddy, so "&CA file:" would show its ampersand instead of a mnemonic.
+QLabel *buddyLabel(const QString &text, QWidget *buddy)
+{
+    auto *label = new QLabel(text);
+    label->setBuddy(buddy);
+    return label;
+}
+
+// Room for the title bar and borders a window manager adds, before the dialog is shown and its
+// frame is known.
+constexpr int kAssumedFrameHeight = 40;
+
 } // namespace
 
 ProfileEditor::ProfileEditor(const ProfileStore *store, const Profile &profile,
@@ -68,9 +85,10 @@ ProfileEditor::ProfileEditor(const ProfileStore *store, const Profile &profile,
     auto *browse = new QPushButton(style()->standardIcon(QStyle::SP_DirOpenIcon), QString());
     browse->setToolTip(tr("Choose a CA certificate file"));
     connect(browse, &QPushButton::clicked, this, [this] {
-        const QString file =
-            QFileDialog::getOpenFileName(this, tr("CA certificates"), m_caFile->text(),
-                                         tr("PEM files (*.pem *.crt);;All files (*)"));
+        const QString file = QFileDialog::getOpenFileName(
+            this, tr("CA certificates"),
+            m_caFile->text().isEmpty() ? QDir::homePath() : m_caFile->text(),
+            tr("PEM files (*.pem *.crt);;All files (*)"));
         if (!file.isEmpty())
             m_caFile->setText(file);
     });
@@ -113,20 +131,44 @@ ProfileEditor::ProfileEditor(const ProfileStore *store, const Profile &profile,
     m_autoStart->setObjectName(QStringLiteral("autoStart"));
     m_autoStart->setChecked(profile.autoStart);
 
+    // What every tunnel needs, on top.
     auto *form = new QFormLayout;
+    form->setObjectName(QStringLiteral("commonForm"));
     form->addRow(tr("&Name:"), m_name);
     form->addRow(tr("&Local address:"), m_listen);
     form->addRow(tr("&Server URL:"), m_server);
     form->addRow(tr("&Token:"), m_token);
-    form->addRow(tr("&Proxy:"), m_proxy);
-    form->addRow(tr("&CA file:"), caRow);
-    form->addRow(tr("Pinned &keys:"), m_pins);
-    form->addRow(tr("TLS server na&me:"), m_serverName);
-    form->addRow(tr("&Headers:"), m_headers);
-    form->addRow(tr("Keep-&alive:"), keepAliveRow);
-    form->addRow(QString(), m_insecure);
-    form->addRow(QString(), m_binarySubprotocol);
     form->addRow(QString(), m_autoStart);
+
+    // The rest, folded away unless the profile uses it.
+    auto *advancedForm = new QFormLayout;
+    advancedForm->setObjectName(QStringLiteral("advancedForm"));
+    advancedForm->addRow(tr("&Proxy:"), m_proxy);
+    advancedForm->addRow(buddyLabel(tr("&CA file:"), m_caFile), caRow);
+    advancedForm->addRow(tr("Pinned &keys:"), m_pins);
+    advancedForm->addRow(tr("TLS server na&me:"), m_serverName);
+    advancedForm->addRow(tr("&Headers:"), m_headers);
+    advancedForm->addRow(buddyLabel(tr("Keep-&alive:"), m_keepAliveMode), keepAliveRow);
+    advancedForm->addRow(QString(), m_insecure);
+    advancedForm->addRow(QString(), m_binarySubprotocol);
+    auto *advancedFields = new QWidget;
+    advancedFields->setLayout(advancedForm);
+    // Scrolls when the screen is too small for all of it (e.g. 1280x800 at 200 %).
+    m_advanced = new QScrollArea;
+    m_advanced->setObjectName(QStringLiteral("advanced"));
+    m_advanced->setWidget(advancedFields);
+    m_advanced->setWidgetResizable(true);
+    m_advanced->setFrameShape(QFrame::NoFrame);
+    m_advanced->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    m_advanced->hide();
+    m_advancedToggle = new QToolButton;
+    m_advancedToggle->setObjectName(QStringLiteral("advancedToggle"));
+    m_advancedToggle->setText(tr("A&dvanced"));
+    m_advancedToggle->setCheckable(true);
+    m_advancedToggle->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+    m_advancedToggle->setArrowType(Qt::RightArrow);
+    m_advancedToggle->setAutoRaise(true);
+    connect(m_advancedToggle, &QToolButton::toggled, this, &ProfileEditor::setAdvancedVisible);
 
     m_errorIcon = new QLabel;
     m_errorIcon->setPixmap(style()->standardIcon(QStyle::SP_MessageBoxWarning).pixmap(16, 16));
@@ -147,6 +189,8 @@ ProfileEditor::ProfileEditor(const ProfileStore *store, const Profile &profile,
 
     auto *layout = new QVBoxLayout(this);
     layout->addLayout(form);
+    layout->addWidget(m_advancedToggle, 0, Qt::AlignLeft);
+    layout->addWidget(m_advanced, 1);
     layout->addLayout(errorRow);
     layout->addWidget(m_buttons);
 
@@ -155,8 +199,63 @@ ProfileEditor::ProfileEditor(const ProfileStore *store, const Profile &profile,
     for (QPlainTextEdit *edit : {m_pins, m_headers})
         connect(edit, &QPlainTextEdit::textChanged, this, &ProfileEditor::validate);
     connect(m_keepAliveSeconds, &QDoubleSpinBox::valueChanged, this, &ProfileEditor::validate);
-    resize(560, sizeHint().height());
+    const Profile defaults;
+    const bool usesAdvanced = !profile.proxy.isEmpty() || !profile.caFile.isEmpty()
+        || !profile.pinsSha256.isEmpty() || !profile.serverName.isEmpty()
+        || !profile.headers.isEmpty() || profile.insecure || profile.binarySubprotocol
+        || profile.keepAliveMode != defaults.keepAliveMode
+        || profile.keepAliveIntervalMs != defaults.keepAliveIntervalMs;
     validate();
+    if (usesAdvanced)
+        setAdvancedVisible(true); // its settings stay in sight
+    else
+        fitToScreen();
+}
+
+bool ProfileEditor::isAdvancedVisible() const
+{
+    return m_advancedToggle->isChecked();
+}
+
+void ProfileEditor::setAdvancedVisible(bool visible)
+{
+    if (m_advancedToggle->isChecked() != visible) {
+        m_advancedToggle->setChecked(visible); // toggled() comes back here
+        return;
+    }
+    m_advancedToggle->setArrowType(visible ? Qt::DownArrow : Qt::RightArrow);
+    m_advanced->setVisible(visible);
+    fitToScreen();
+}
+
+void ProfileEditor::fitToScreen()
+{
+    const QScreen *screen = parentWidget() ? parentWidget()->screen() : this->screen();
+    if (!screen)
+        return;
+    const QRect available = screen->availableGeometry();
+    const int frameHeight =
+        isVisible() ? frameGeometry().height() - geometry().height() : kAssumedFrameHeight;
+    const int frameWidth = isVisible() ? frameGeometry().width() - geometry().width() : 0;
+    // The scroll area asks for its contents' full height; the screen decides.
+    QSize wanted = layout()->sizeHint();
+    if (m_advanced->isVisible())
+        wanted.rheight() +=
+            m_advanced->widget()->sizeHint().height() - m_advanced->sizeHint().height();
+    wanted.setWidth(qMax(wanted.width(), 560));
+    const QSize size =
+        wanted.boundedTo(QSize(available.width() - frameWidth, available.height() - frameHeight));
+    setMaximumHeight(available.height() - frameHeight);
+    resize(size);
+    if (isVisible()) {
+        // Keep it on the screen after growing.
+        QRect frame = frameGeometry();
+        if (frame.bottom() > available.bottom())
+            frame.moveBottom(available.bottom());
+        if (frame.top() < available.top())
+            frame.moveTop(available.top());
+        move(frame.topLeft());
+    }
 }
 
 Profile ProfileEditor::profile() const
@@ -207,9 +306,10 @@ void ProfileEditor::validate()
         problem = entered.validate(&key);
         if (!problem.isEmpty()) {
             QString label;
-            auto *form = findChild<QFormLayout *>();
             QWidget *field = fieldFor(key);
-            if (form && field) {
+            for (auto *form : findChildren<QFormLayout *>()) {
+                if (!field)
+                    break;
                 if (auto *labelWidget = qobject_cast<QLabel *>(form->labelForField(field)))
                     label = labelWidget->text().remove(QLatin1Char('&'));
             }
@@ -249,5 +349,8 @@ void ProfileEditor::validate()
     if (QWidget *field = problem.isEmpty() ? nullptr : fieldFor(key)) {
         field->setProperty("towInvalid", true);
         field->setToolTip(problem);
+        // A faulty field is never hidden in the folded section.
+        if (m_advanced->isAncestorOf(field) && !isAdvancedVisible())
+            setAdvancedVisible(true);
     }
 }

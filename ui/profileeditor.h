@@ -1,5 +1,6 @@
 // The dialog that creates or edits a profile; it validates as the user types and keeps OK
-// disabled while anything is wrong, saying what and where.
+// disabled while anything is wrong, saying what and where. The common fields are on top, the rest
+// in a collapsible "Advanced" section; the dialog keeps within the screen (also at 200 %).
 #pragma once
 
 #include "profiles/profile.h"
@@ -9,6 +10,8 @@
 class ProfileStore;
 class QCheckBox;
 class QComboBox;
+class QScrollArea;
+class QToolButton;
 class QDialogButtonBox;
 class QLabel;
 class QLineEdit;
@@ -29,8 +32,12 @@ public:
     bool isValid() const { return m_problem.isEmpty(); }
     QString problem() const { return m_problem; }
 
+    bool isAdvancedVisible() const;
+    void setAdvancedVisible(bool visible);
+
 private:
     void validate();
+    void fitToScreen(); // the size it wants, but never taller or wider than the screen's free area
     QWidget *fieldFor(const QString &key) const;
 
     const ProfileStore *m_store;
@@ -52,6 +59,8 @@ private:
     QComboBox *m_keepAliveMode;
     QDoubleSpinBox *m_keepAliveSeconds;
     QCheckBox *m_autoStart;
+    QToolButton *m_advancedToggle;
+    QScrollArea *m_advanced;
     QLabel *m_errorIcon;
     QLabel *m_error;
     QDialogButtonBox *m_buttons;

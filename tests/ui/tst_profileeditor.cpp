@@ -1,6 +1,7 @@
 // The profile editor: validation as the user types, OK disabled while invalid, the message naming
 // the field, unique names and local-address conflicts with other profiles (wildcards included),
-// the same rules as the store's.
+// the same rules as the store's; the common fields on top and the rest folded in "Advanced",
+// labels with working mnemonics, a size within the screen.
 #include "profileeditor.h"
 #include "uitestbase.h"
 
@@ -11,6 +12,9 @@
 #include <QLineEdit>
 #include <QPlainTextEdit>
 #include <QPushButton>
+#include <QScreen>
+#include <QScrollArea>
+#include <QToolButton>
 
 class TestProfileEditor : public QObject, public UiTestBase
 {
@@ -26,6 +30,9 @@ private Q_SLOTS:
     void wildcardAddressClashes();
     void renameAfterOldDuplicate();
     void roundTripOfEveryField();
+    void commonFieldsOnTopAdvancedFolded();
+    void labelsHaveBuddies();
+    void fitsTheScreen();
 };
 
 namespace {
@@ -259,6 +266,85 @@ void TestProfileEditor::roundTripOfEveryField()
     QVERIFY(!editor.profile().autoStart);
     editor.findChild<QCheckBox *>(QStringLiteral("binarySubprotocol"))->setChecked(false);
     QVERIFY(!editor.profile().binarySubprotocol);
+}
+
+void TestProfileEditor::commonFieldsOnTopAdvancedFolded()
+{
+    ProfileEditor editor(store.get(), valid(), QString());
+    editor.show();
+    QVERIFY(!editor.isAdvancedVisible());
+    for (const char *name : {"name", "listen", "server", "token", "autoStart"})
+        QVERIFY2(editor.findChild<QWidget *>(QLatin1String(name))->isVisible(), name);
+    for (const char *name : {"proxy", "caFile", "pins", "serverName", "headers", "keepAliveMode",
+                             "insecure", "binarySubprotocol"})
+        QVERIFY2(!editor.findChild<QWidget *>(QLatin1String(name))->isVisible(), name);
+    // The toggle unfolds it.
+    editor.findChild<QToolButton *>(QStringLiteral("advancedToggle"))->click();
+    QVERIFY(editor.isAdvancedVisible());
+    QVERIFY(editor.findChild<QWidget *>(QStringLiteral("proxy"))->isVisible());
+
+    // A profile that uses an advanced setting shows it at once.
+    Profile proxied = valid();
+    proxied.proxy = QStringLiteral("socks5://127.0.0.1:1080");
+    ProfileEditor second(store.get(), proxied, QString());
+    QVERIFY(second.isAdvancedVisible());
+
+    // A faulty advanced field is never hidden: the section unfolds.
+    ProfileEditor third(store.get(), valid(), QString());
+    QVERIFY(!third.isAdvancedVisible());
+    third.findChild<QPlainTextEdit *>(QStringLiteral("headers"))->setPlainText(QStringLiteral("x"));
+    QVERIFY(!third.isValid());
+    QVERIFY(third.isAdvancedVisible());
+}
+
+void TestProfileEditor::labelsHaveBuddies()
+{
+    ProfileEditor editor(store.get(), valid(), QString());
+    editor.setAdvancedVisible(true);
+    int mnemonics = 0;
+    for (QLabel *label : editor.findChildren<QLabel *>()) {
+        if (!label->text().contains(QLatin1Char('&')))
+            continue;
+        ++mnemonics;
+        // Without a buddy a QLabel draws the "&" instead of underlining the next letter.
+        QVERIFY2(label->buddy(), qPrintable(label->text()));
+    }
+    QCOMPARE(mnemonics, 10);
+    // The two rows whose field is a layout (a line edit with a button, a combo box with a spin
+    // box).
+    auto labelWithText = [&](const QString &text) -> QLabel * {
+        for (QLabel *label : editor.findChildren<QLabel *>()) {
+            if (label->text() == text)
+                return label;
+        }
+        return nullptr;
+    };
+    QVERIFY(labelWithText(QStringLiteral("&CA file:")));
+    QCOMPARE(labelWithText(QStringLiteral("&CA file:"))->buddy(),
+             editor.findChild<QWidget *>(QStringLiteral("caFile")));
+    QVERIFY(labelWithText(QStringLiteral("Keep-&alive:")));
+    QCOMPARE(labelWithText(QStringLiteral("Keep-&alive:"))->buddy(),
+             editor.findChild<QWidget *>(QStringLiteral("keepAliveMode")));
+}
+
+void TestProfileEditor::fitsTheScreen()
+{
+    // The editor, with Advanced open, stays within the screen's free area (with room for a title
+    // bar): OK and Cancel are always reachable. The desktop test checks it at 200 % on 1280x800.
+    Profile full = valid();
+    full.headers = {{"X-A", "1"}};
+    full.proxy = QStringLiteral("socks5://127.0.0.1:1080");
+    ProfileEditor editor(store.get(), full, QString());
+    QVERIFY(editor.isAdvancedVisible());
+    editor.show();
+    const QRect available = editor.screen()->availableGeometry();
+    QVERIFY2(editor.height() <= available.height() - 40,
+             qPrintable(QStringLiteral("%1 > %2").arg(editor.height()).arg(available.height())));
+    QVERIFY(editor.width() <= available.width());
+    // What does not fit scrolls, it is not cut off.
+    auto *advanced = editor.findChild<QScrollArea *>(QStringLiteral("advanced"));
+    QVERIFY(advanced && advanced->isVisible());
+    QVERIFY(okButton(editor)->isVisible());
 }
 
 QTEST_MAIN(TestProfileEditor)
