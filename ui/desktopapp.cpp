@@ -7,8 +7,11 @@
 #include "tunnels/tunnelmanager.h"
 #include "tunnelswindow.h"
 
+#include <QDir>
 #include <QMessageBox>
+#include <QSettings>
 #include <QSystemTrayIcon>
+#include <QTime>
 
 // Q_INIT_RESOURCE must be called outside any namespace; the icons live in a static library.
 static void initResources()
@@ -17,12 +20,21 @@ static void initResources()
 }
 
 DesktopApp::DesktopApp(ProfileStore *store, TunnelManager *manager, QObject *parent)
-    : QObject(parent), m_store(store), m_manager(manager)
+    : QObject(parent),
+      m_store(store),
+      m_manager(manager),
+      m_settings(std::make_unique<QSettings>(
+          QDir(store->directory()).filePath(QStringLiteral("window.ini")), QSettings::IniFormat))
 {
     initResources();
     if (TrayIcons::icon(TrayIcons::State::Idle).pixmap(16, 16).isNull())
         qCWarning(lcUi) << "the tray icons cannot be drawn: Qt's SVG plugin is missing (Debian: "
                            "libqt6svg6)";
+    connect(manager, &TunnelManager::statusChanged, this, &DesktopApp::onStatusChanged);
+    connect(manager, &TunnelManager::tunnelFailed, this,
+            [this](const QString &name, const QString &reason) {
+                appendLog(name, tr("Failed: %1").arg(reason));
+            });
     m_window = std::make_unique<TunnelsWindow>(this);
     m_tray = std::make_unique<TrayController>(this);
 }
@@ -33,7 +45,8 @@ void DesktopApp::start(bool showWindowAtStart)
 {
     if (QSystemTrayIcon::isSystemTrayAvailable()) {
         m_tray->show();
-        if (showWindowAtStart)
+        // First run: a grey icon alone says nothing; the window shows how to add a tunnel.
+        if (showWindowAtStart || m_store->profiles().isEmpty())
             showWindow();
         return;
     }
@@ -45,14 +58,23 @@ void DesktopApp::start(bool showWindowAtStart)
 void DesktopApp::startAutoStartProfiles()
 {
     for (const Profile &profile : m_store->profiles()) {
-        if (profile.autoStart && m_store->problem(profile.name).isEmpty())
-            m_manager->start(profile);
+        if (profile.autoStart && m_store->problem(profile.name).isEmpty()
+            && m_manager->start(profile))
+            runStartCheck(profile);
     }
 }
 
-void DesktopApp::setRunning(const QString &name, bool on)
+void DesktopApp::setConnectionTester(ConnectionTester tester)
+{
+    m_tester = std::move(tester);
+    m_window->refreshActions();
+}
+
+void DesktopApp::setRunning(const QString &name, bool on, bool ask)
 {
     if (!on) {
+        if (ask && !confirmClosingConnections(name, tr("Stop")))
+            return;
         m_manager->stop(name);
         return;
     }
@@ -62,21 +84,101 @@ void DesktopApp::setRunning(const QString &name, bool on)
                     tr("%1.\n\nEdit the tunnel to fix it; it can start then.").arg(problem));
         return;
     }
-    if (const auto profile = m_store->profile(name))
-        m_manager->start(*profile);
+    if (const auto profile = m_store->profile(name)) {
+        if (m_manager->start(*profile))
+            runStartCheck(*profile);
+    }
 }
 
 void DesktopApp::startAll()
 {
     for (const Profile &profile : m_store->profiles()) {
-        if (!m_manager->isRunning(profile.name) && m_store->problem(profile.name).isEmpty())
-            m_manager->start(profile);
+        if (!m_manager->isRunning(profile.name) && m_store->problem(profile.name).isEmpty()
+            && m_manager->start(profile))
+            runStartCheck(profile);
     }
 }
 
 void DesktopApp::stopAll()
 {
+    int connections = 0;
+    for (const QString &name : m_manager->runningNames())
+        connections += m_manager->status(name).connections;
+    if (connections > 0
+        && QMessageBox::question(
+               m_window.get(), tr("Stop all tunnels"),
+               connections == 1
+                   ? tr("Stop all tunnels? 1 open connection will be closed.")
+                   : tr("Stop all tunnels? %1 open connections will be closed.").arg(connections),
+               QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel)
+            != QMessageBox::Yes)
+        return;
     m_manager->stopAll();
+}
+
+bool DesktopApp::confirmClosingConnections(const QString &name, const QString &action)
+{
+    const int connections = m_manager->status(name).connections;
+    if (connections <= 0)
+        return true;
+    return QMessageBox::question(
+               m_window.get(), tr("%1 “%2”").arg(action, name),
+               (connections == 1
+                    ? tr("“%1” carries 1 open connection.").arg(name)
+                    : tr("“%1” carries %2 open connections.").arg(name).arg(connections))
+                   + QLatin1Char(' ')
+                   + tr("It will be closed after what is in flight is "
+                        "delivered. Continue?"),
+               QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel)
+        == QMessageBox::Yes;
+}
+
+void DesktopApp::runStartCheck(const Profile &profile)
+{
+    if (!m_tester)
+        return;
+    const QString name = profile.name;
+    const int generation = ++m_checkGeneration[name];
+    m_tester(profile, this, [this, name, generation](bool ok, const QString &message) {
+        if (m_checkGeneration.value(name) != generation)
+            return; // restarted (or stopped and started) meanwhile: a newer check decides
+        appendLog(name,
+                  ok ? tr("Server check passed")
+                     : tr("Server check failed: %1").arg(failingStep(message)));
+        m_manager->reportServerCheck(name, ok, ok ? QString() : failingStep(message));
+        Q_EMIT startCheckFinished(name, ok, message);
+    });
+}
+
+QString DesktopApp::failingStep(const QString &message)
+{
+    static const QLatin1String failed("[failed] ");
+    const QStringList lines = message.split(QLatin1Char('\n'));
+    for (const QString &line : lines) {
+        if (line.startsWith(failed))
+            return line.mid(failed.size());
+    }
+    return lines.value(0);
+}
+
+void DesktopApp::onStatusChanged(const QString &name)
+{
+    const QString text = m_manager->status(name).stateText();
+    const auto previous = m_lastStateText.constFind(name);
+    if (previous != m_lastStateText.constEnd() && *previous == text)
+        return;
+    // Rates change every second; the log keeps state changes only.
+    m_lastStateText.insert(name, text);
+    appendLog(name, text);
+}
+
+void DesktopApp::appendLog(const QString &name, const QString &text)
+{
+    QStringList &lines = m_logs[name];
+    lines.append(QTime::currentTime().toString(QStringLiteral("HH:mm:ss ")) + text);
+    while (lines.size() > kLogLines)
+        lines.removeFirst();
+    Q_EMIT logAppended(name);
 }
 
 void DesktopApp::showWindow()
@@ -84,6 +186,20 @@ void DesktopApp::showWindow()
     m_window->showNormal();
     m_window->raise();
     m_window->activateWindow();
+}
+
+void DesktopApp::toggleWindow()
+{
+    if (m_window->isVisible() && !m_window->isMinimized())
+        m_window->hide();
+    else
+        showWindow();
+}
+
+void DesktopApp::addTunnel()
+{
+    showWindow();
+    m_window->addProfile();
 }
 
 void DesktopApp::showProblem(const QString &title, const QString &text)

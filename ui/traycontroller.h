@@ -22,7 +22,10 @@ public:
     QMenu *menu() const { return m_menu.get(); }
     // The checkable action of a profile, or nullptr.
     QAction *profileAction(const QString &name) const;
-    QString iconStateName() const { return m_stateName; } // "idle", "active", "error"
+    // "idle", "active", "error", "active-error" (tunnels on, one failing)
+    QString iconStateName() const { return m_stateName; }
+    // Tells once (ever) that closing the window leaves the tunnels running in the tray.
+    void tellKeepsRunningOnce();
 
 private:
     void rebuildMenu();
@@ -34,5 +37,7 @@ private:
     QSystemTrayIcon *m_icon;
     QList<QAction *> m_profileActions;
     QAction *m_emptyAction = nullptr;
+    QAction *m_startAll = nullptr;
+    QAction *m_stopAll = nullptr;
     QString m_stateName;
 };

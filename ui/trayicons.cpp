@@ -23,6 +23,9 @@ QIcon icon(State state)
     case State::Error:
         name = QStringLiteral("error");
         break;
+    case State::ActiveWithError:
+        name = QStringLiteral("activeerror");
+        break;
     }
     QIcon result(QStringLiteral(":/icons/tray/") + name + suffix + QStringLiteral(".svg"));
 #ifdef Q_OS_MACOS

@@ -7,7 +7,8 @@ struct TunnelStatus;
 
 namespace TrayIcons {
 
-enum class State { Idle, Active, Error };
+// ActiveWithError: tunnels are on and one of them fails (the green icon with the red badge).
+enum class State { Idle, Active, Error, ActiveWithError };
 
 QIcon icon(State state);
 QIcon forStatus(const TunnelStatus &status);

@@ -2,26 +2,58 @@
 
 #include "desktop/loginitem.h"
 #include "desktopapp.h"
+#include "net/websocketurl.h"
 #include "profileeditor.h"
 #include "profiles/profilestore.h"
 #include "trafficgraph.h"
+#include "traycontroller.h"
 #include "trayicons.h"
 #include "tunnels/tunnelmanager.h"
 #include "tunneltablemodel.h"
 
 #include <QAction>
 #include <QCloseEvent>
+#include <QCoreApplication>
+#include <QDir>
 #include <QFileDialog>
+#include <QFontDatabase>
 #include <QHeaderView>
+#include <QKeyEvent>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QScrollBar>
+#include <QSettings>
+#include <QSplitter>
+#include <QStackedWidget>
 #include <QStatusBar>
 #include <QStyle>
 #include <QSystemTrayIcon>
+#include <QTabWidget>
 #include <QTableView>
+#include <QTime>
 #include <QToolBar>
+#include <QUrl>
 #include <QVBoxLayout>
+
+namespace {
+const QLatin1String kGeometryKey("window/geometry");
+const QLatin1String kColumnsKey("window/columns");
+const QLatin1String kSplitterKey("window/splitter");
+
+QPlainTextEdit *readOnlyText(const QString &objectName)
+{
+    auto *text = new QPlainTextEdit;
+    text->setObjectName(objectName);
+    text->setReadOnly(true);
+    // Selectable and copyable, by mouse and by keyboard.
+    text->setTextInteractionFlags(Qt::TextSelectableByMouse | Qt::TextSelectableByKeyboard);
+    text->setLineWrapMode(QPlainTextEdit::WidgetWidth);
+    return text;
+}
+} // namespace
 
 TunnelsWindow::TunnelsWindow(DesktopApp *app, QWidget *parent)
     : QMainWindow(parent),
@@ -40,18 +72,81 @@ TunnelsWindow::TunnelsWindow(DesktopApp *app, QWidget *parent)
     m_view->setAlternatingRowColors(true);
     m_view->setShowGrid(false);
     m_view->setWordWrap(false);
+    // URLs differ at their end (port, path): keep both ends visible.
     m_view->setTextElideMode(Qt::ElideMiddle);
     m_view->verticalHeader()->hide();
-    m_view->horizontalHeader()->setStretchLastSection(false);
-    m_view->horizontalHeader()->setSectionResizeMode(TunnelTableModel::Server,
-                                                     QHeaderView::Stretch);
-    m_view->setColumnWidth(TunnelTableModel::State, 190);
-    m_view->setColumnWidth(TunnelTableModel::Name, 160);
+    QHeaderView *header = m_view->horizontalHeader();
+    header->setStretchLastSection(false);
+    header->setSectionResizeMode(QHeaderView::Interactive);
+    // The state carries the error sentences: it takes the room that is left.
+    header->setSectionResizeMode(TunnelTableModel::State, QHeaderView::Stretch);
+    m_view->setColumnWidth(TunnelTableModel::Name, 140);
     m_view->setColumnWidth(TunnelTableModel::LocalAddress, 130);
+    m_view->setColumnWidth(TunnelTableModel::Server, 230);
+    for (int column :
+         {TunnelTableModel::Connections, TunnelTableModel::UpRate, TunnelTableModel::DownRate})
+        m_view->setColumnWidth(column,
+                               header->fontMetrics().horizontalAdvance(
+                                   m_model->headerData(column, Qt::Horizontal).toString())
+                                   + 24);
     connect(m_view, &QTableView::doubleClicked, this, &TunnelsWindow::editSelected);
+    m_view->installEventFilter(this); // Return opens the editor
 
+    m_details = readOnlyText(QStringLiteral("details"));
+    m_details->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
     m_graph = new TrafficGraph;
     m_graph->setObjectName(QStringLiteral("graph"));
+    m_log = readOnlyText(QStringLiteral("log"));
+    m_log->setFont(QFontDatabase::systemFont(QFontDatabase::FixedFont));
+    m_log->setLineWrapMode(QPlainTextEdit::NoWrap);
+    m_tabs = new QTabWidget;
+    m_tabs->setObjectName(QStringLiteral("detailsTabs"));
+    m_tabs->setDocumentMode(true);
+    m_tabs->addTab(m_details, tr("&Details"));
+    m_tabs->addTab(m_graph, tr("T&raffic"));
+    m_tabs->addTab(m_log, tr("&Log"));
+
+    m_splitter = new QSplitter(Qt::Vertical);
+    m_splitter->setObjectName(QStringLiteral("splitter"));
+    m_splitter->setChildrenCollapsible(false);
+    m_splitter->addWidget(m_view);
+    m_splitter->addWidget(m_tabs);
+    m_splitter->setStretchFactor(0, 3);
+    m_splitter->setStretchFactor(1, 2);
+
+    // First run: what a tunnel is, in one line, and the button to add one.
+    m_emptyPage = new QWidget;
+    m_emptyPage->setObjectName(QStringLiteral("emptyState"));
+    auto *emptyTitle = new QLabel(tr("Add your first tunnel"));
+    emptyTitle->setObjectName(QStringLiteral("emptyTitle"));
+    QFont titleFont = emptyTitle->font();
+    titleFont.setPointSizeF(titleFont.pointSizeF() * 1.5);
+    titleFont.setBold(true);
+    emptyTitle->setFont(titleFont);
+    emptyTitle->setAlignment(Qt::AlignCenter);
+    auto *emptyText = new QLabel(
+        tr("A tunnel listens on a port of this computer and carries each connection to it "
+           "(SSH, RDP, a database…) over a WebSocket to your tcp-over-websocket server, through "
+           "networks that only let the web out."));
+    emptyText->setObjectName(QStringLiteral("emptyText"));
+    emptyText->setWordWrap(true);
+    emptyText->setAlignment(Qt::AlignCenter);
+    emptyText->setMaximumWidth(520);
+    auto *emptyAdd = new QPushButton(style()->standardIcon(QStyle::SP_FileIcon), tr("Add Tunnel…"));
+    emptyAdd->setObjectName(QStringLiteral("emptyAdd"));
+    emptyAdd->setDefault(true);
+    connect(emptyAdd, &QPushButton::clicked, this, &TunnelsWindow::addProfile);
+    auto *emptyLayout = new QVBoxLayout(m_emptyPage);
+    emptyLayout->addStretch(1);
+    emptyLayout->addWidget(emptyTitle);
+    emptyLayout->addWidget(emptyText, 0, Qt::AlignHCenter);
+    emptyLayout->addSpacing(12);
+    emptyLayout->addWidget(emptyAdd, 0, Qt::AlignHCenter);
+    emptyLayout->addStretch(2);
+
+    m_stack = new QStackedWidget;
+    m_stack->addWidget(m_emptyPage);
+    m_stack->addWidget(m_splitter);
 
     m_notice = new QLabel(tr("No system tray was found, so this window stays open; closing it "
                              "quits the program and stops its tunnels."));
@@ -64,35 +159,48 @@ TunnelsWindow::TunnelsWindow(DesktopApp *app, QWidget *parent)
     auto *central = new QWidget;
     auto *layout = new QVBoxLayout(central);
     layout->addWidget(m_notice);
-    layout->addWidget(m_view, 1);
-    layout->addWidget(m_graph);
+    layout->addWidget(m_stack, 1);
     setCentralWidget(central);
 
     createActions();
     connect(m_view->selectionModel(), &QItemSelectionModel::selectionChanged, this, [this] {
-        updateActions();
+        refreshActions();
         updateGraph();
+        updateDetails();
+        updateLog();
     });
     connect(m_model, &QAbstractItemModel::modelReset, this, [this] {
         // Something stays selected, so the keyboard shortcuts act at once.
         if (selectedName().isEmpty() && m_model->rowCount() > 0)
             m_view->selectRow(0);
-        updateActions();
+        updateEmptyState();
+        refreshActions();
+        updateDetails();
+        updateLog();
     });
     connect(m_model, &QAbstractItemModel::dataChanged, this, [this] {
-        updateActions();
+        refreshActions();
         updateGraph();
+        updateDetails();
     });
-    connect(m_model, &TunnelTableModel::toggleRequested, app, &DesktopApp::setRunning);
+    connect(m_model, &TunnelTableModel::toggleRequested, app,
+            [app](const QString &name, bool on) { app->setRunning(name, on); });
     connect(app->manager(), &TunnelManager::tunnelFailed, this,
             [this](const QString &name, const QString &reason) {
                 showStatus(tr("%1: %2").arg(name, reason));
             });
+    connect(app, &DesktopApp::logAppended, this, [this](const QString &name) {
+        if (name == selectedName())
+            updateLog();
+    });
     statusBar();
-    resize(860, 440);
+    resize(900, 520);
     if (m_model->rowCount() > 0)
         m_view->selectRow(0);
-    updateActions();
+    updateEmptyState();
+    refreshActions();
+    updateDetails();
+    restoreLayout();
 }
 
 TunnelsWindow::~TunnelsWindow() = default;
@@ -140,13 +248,15 @@ void TunnelsWindow::createActions()
                            QKeySequence(Qt::CTRL | Qt::Key_I), &TunnelsWindow::importDialog);
     m_exportOne = new QAction(s->standardIcon(QStyle::SP_DialogSaveButton), tr("E&xport…"), this);
     connect(m_exportOne, &QAction::triggered, this, [this] { exportDialog(false); });
-    auto *exportAll = new QAction(tr("Export &All…"), this);
-    exportAll->setShortcut(QKeySequence::SaveAs);
-    connect(exportAll, &QAction::triggered, this, [this] { exportDialog(true); });
-    auto *startAll = new QAction(tr("Start A&ll"), this);
-    connect(startAll, &QAction::triggered, m_app, &DesktopApp::startAll);
-    auto *stopAll = new QAction(tr("St&op All"), this);
-    connect(stopAll, &QAction::triggered, m_app, &DesktopApp::stopAll);
+    m_exportAll = new QAction(tr("Export &All…"), this);
+    m_exportAll->setShortcut(QKeySequence::SaveAs);
+    connect(m_exportAll, &QAction::triggered, this, [this] { exportDialog(true); });
+    m_startAll = new QAction(tr("Start A&ll"), this);
+    m_startAll->setObjectName(QStringLiteral("startAll"));
+    connect(m_startAll, &QAction::triggered, m_app, &DesktopApp::startAll);
+    m_stopAll = new QAction(tr("St&op All"), this);
+    m_stopAll->setObjectName(QStringLiteral("stopAll"));
+    connect(m_stopAll, &QAction::triggered, m_app, &DesktopApp::stopAll);
     auto *close = new QAction(tr("&Close Window"), this);
     close->setShortcut(QKeySequence::Close);
     connect(close, &QAction::triggered, this, &QWidget::close);
@@ -167,22 +277,29 @@ void TunnelsWindow::createActions()
         showStatus(on ? tr("Starts at login (%1)").arg(LoginItem::location())
                       : tr("No longer starts at login"));
     });
+    auto *about = new QAction(tr("&About tcp-over-websocket"), this);
+    about->setObjectName(QStringLiteral("about"));
+    about->setMenuRole(QAction::AboutRole);
+    connect(about, &QAction::triggered, this,
+            [this] { QMessageBox::about(this, tr("About tcp-over-websocket"), aboutText()); });
 
     QMenu *file = menuBar()->addMenu(tr("&File"));
     file->addAction(import);
     file->addAction(m_exportOne);
-    file->addAction(exportAll);
+    file->addAction(m_exportAll);
     file->addSeparator();
     file->addAction(m_loginItem);
     file->addSeparator();
     file->addAction(close);
     file->addAction(quit);
     QMenu *tunnel = menuBar()->addMenu(tr("&Tunnel"));
-    tunnel->addActions({m_toggle, startAll, stopAll});
+    tunnel->addActions({m_toggle, m_startAll, m_stopAll});
     tunnel->addSeparator();
     tunnel->addActions({add, m_edit, m_duplicate, m_delete});
     tunnel->addSeparator();
     tunnel->addAction(m_test);
+    QMenu *help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(about);
 
     QToolBar *toolbar = addToolBar(tr("Tunnels"));
     toolbar->setObjectName(QStringLiteral("toolbar"));
@@ -194,6 +311,17 @@ void TunnelsWindow::createActions()
     toolbar->addSeparator();
     toolbar->addAction(m_test);
     m_loginItem->setEnabled(!m_app->executablePath().isEmpty() || LoginItem::isEnabled());
+}
+
+QString TunnelsWindow::aboutText() const
+{
+    const QString version = QCoreApplication::applicationVersion();
+    return tr("<h3>tcp-over-websocket %1</h3>"
+              "<p>Carries TCP connections over WebSockets, through networks that only let "
+              "HTTP(S) out.</p>"
+              "<p>Qt %2 (built with Qt %3)</p>")
+        .arg(version.isEmpty() ? tr("(development build)") : version.toHtmlEscaped(),
+             QString::fromLatin1(qVersion()), QStringLiteral(QT_VERSION_STR));
 }
 
 QString TunnelsWindow::selectedName() const
@@ -209,7 +337,18 @@ void TunnelsWindow::selectName(const QString &name)
         m_view->selectRow(row);
 }
 
-void TunnelsWindow::updateActions()
+bool TunnelsWindow::showsEmptyState() const
+{
+    return m_stack->currentWidget() == m_emptyPage;
+}
+
+void TunnelsWindow::updateEmptyState()
+{
+    m_stack->setCurrentWidget(m_model->rowCount() == 0 ? m_emptyPage
+                                                       : static_cast<QWidget *>(m_splitter));
+}
+
+void TunnelsWindow::refreshActions()
 {
     const QString name = selectedName();
     const bool selected = !name.isEmpty();
@@ -221,7 +360,13 @@ void TunnelsWindow::updateActions()
     m_toggle->setIcon(style()->standardIcon(running ? QStyle::SP_MediaStop : QStyle::SP_MediaPlay));
     for (QAction *action : {m_edit, m_duplicate, m_delete, m_exportOne, m_test})
         action->setEnabled(selected);
-    m_test->setEnabled(selected && !needsAttention && bool(m_app->connectionTester()));
+    m_test->setEnabled(selected && !needsAttention && bool(m_app->connectionTester())
+                       && !m_tests.value(name).running);
+    const int profiles = m_model->rowCount();
+    const int runningCount = int(m_app->manager()->runningNames().size());
+    m_startAll->setEnabled(runningCount < profiles);
+    m_stopAll->setEnabled(runningCount > 0);
+    m_exportAll->setEnabled(profiles > 0);
     m_loginItem->setEnabled(!m_app->executablePath().isEmpty() || LoginItem::isEnabled());
 }
 
@@ -231,6 +376,61 @@ void TunnelsWindow::updateGraph()
     m_graph->setSamples(name.isEmpty() ? QList<TunnelManager::RateSample>()
                                        : m_app->manager()->history(name),
                         name);
+}
+
+void TunnelsWindow::updateDetails()
+{
+    const QString name = selectedName();
+    const auto profile = m_app->store()->profile(name);
+    if (!profile) {
+        m_details->clear();
+        return;
+    }
+    const TunnelStatus status = m_app->manager()->status(name);
+    QStringList lines;
+    lines << tr("Name:          %1").arg(profile->name);
+    lines << tr("Local address: %1")
+                 .arg(status.listenAddress.isEmpty() ? profile->listen : status.listenAddress);
+    lines << tr("Server:        %1").arg(WebSocketUrl::redacted(QUrl(profile->serverUrl)));
+    lines << tr("State:         %1").arg(status.stateText());
+    if (!status.lastError.isEmpty() && status.state != TunnelStatus::State::Error)
+        lines << tr("Last problem:  %1").arg(status.lastError);
+    const auto test = m_tests.constFind(name);
+    if (test != m_tests.constEnd()) {
+        lines << QString();
+        if (test->running) {
+            lines << tr("Test: running…");
+        } else {
+            lines << (test->ok ? tr("Test at %1: passed").arg(test->time)
+                               : tr("Test at %1: FAILED").arg(test->time));
+            lines << test->message.split(QLatin1Char('\n'));
+            if (!test->ok)
+                lines << QString()
+                      << tr("What to do: %1").arg(DesktopApp::failingStep(test->message));
+        }
+    }
+    const QString text = lines.join(QLatin1Char('\n'));
+    if (m_details->toPlainText() != text) // rates change every second: keep the selection
+        m_details->setPlainText(text);
+}
+
+void TunnelsWindow::updateLog()
+{
+    const QString text = m_app->log(selectedName()).join(QLatin1Char('\n'));
+    if (m_log->toPlainText() == text)
+        return;
+    m_log->setPlainText(text);
+    m_log->verticalScrollBar()->setValue(m_log->verticalScrollBar()->maximum());
+}
+
+QString TunnelsWindow::detailsText() const
+{
+    return m_details->toPlainText();
+}
+
+QString TunnelsWindow::logText() const
+{
+    return m_log->toPlainText();
 }
 
 void TunnelsWindow::showStatus(const QString &message)
@@ -249,11 +449,52 @@ void TunnelsWindow::setNoTrayNotice(bool shown)
     m_notice->setVisible(shown);
 }
 
+void TunnelsWindow::saveLayout() const
+{
+    QSettings *settings = m_app->settings();
+    settings->setValue(kGeometryKey, saveGeometry());
+    settings->setValue(kColumnsKey, m_view->horizontalHeader()->saveState());
+    settings->setValue(kSplitterKey, m_splitter->saveState());
+    settings->sync();
+}
+
+void TunnelsWindow::restoreLayout()
+{
+    QSettings *settings = m_app->settings();
+    const QByteArray geometry = settings->value(kGeometryKey).toByteArray();
+    if (!geometry.isEmpty())
+        restoreGeometry(geometry);
+    const QByteArray columns = settings->value(kColumnsKey).toByteArray();
+    if (!columns.isEmpty())
+        m_view->horizontalHeader()->restoreState(columns);
+    const QByteArray splitter = settings->value(kSplitterKey).toByteArray();
+    if (!splitter.isEmpty())
+        m_splitter->restoreState(splitter);
+}
+
+bool TunnelsWindow::eventFilter(QObject *watched, QEvent *event)
+{
+    if (watched == m_view && event->type() == QEvent::KeyPress) {
+        const auto *key = static_cast<QKeyEvent *>(event);
+        if ((key->key() == Qt::Key_Return || key->key() == Qt::Key_Enter)
+            && (key->modifiers() & ~Qt::KeypadModifier) == Qt::NoModifier
+            && !selectedName().isEmpty()) {
+            editSelected();
+            return true;
+        }
+    }
+    return QMainWindow::eventFilter(watched, event);
+}
+
 void TunnelsWindow::closeEvent(QCloseEvent *event)
 {
-    // With a tray the window only hides; without one, closing it is quitting.
+    saveLayout();
+    // With a tray the window only hides (and says once that the tunnels keep running); without
+    // one, closing it is quitting.
     if (!QSystemTrayIcon::isSystemTrayAvailable() && m_notice->isVisible()) {
         Q_EMIT m_app->quitRequested();
+    } else if (m_app->tray()) {
+        m_app->tray()->tellKeepsRunningOnce();
     }
     event->accept();
 }
@@ -285,14 +526,20 @@ void TunnelsWindow::editSelected()
         return;
     const Profile edited = editor.profile();
     const bool wasRunning = m_app->manager()->isRunning(name);
+    const bool restart = wasRunning && edited != *profile;
+    // Applying new settings restarts the tunnel, which closes its connections: ask first.
+    if (restart && !m_app->confirmClosingConnections(name, tr("Apply the changes to")))
+        return;
     QString error;
     if (!m_app->store()->update(name, edited, &error)) {
         QMessageBox::warning(this, tr("Cannot save the tunnel"), error);
         return;
     }
     m_app->manager()->rename(name, edited.name);
-    if (wasRunning && edited != *profile)
-        m_app->manager()->start(edited); // apply the new settings
+    if (restart) {
+        m_app->setRunning(edited.name, false, false);
+        m_app->setRunning(edited.name, true); // apply the new settings
+    }
     selectName(edited.name);
 }
 
@@ -324,6 +571,7 @@ void TunnelsWindow::deleteSelected()
         return;
     QString error;
     m_app->manager()->forget(name);
+    m_tests.remove(name);
     if (!m_app->store()->remove(name, &error))
         QMessageBox::warning(this, tr("Cannot delete the tunnel"), error);
 }
@@ -342,12 +590,12 @@ bool TunnelsWindow::importFrom(const QString &path)
         if (!problem.isEmpty())
             needAttention << tr("“%1” (%2)").arg(name, problem);
     }
-    QString message = tr("Imported %n tunnel(s): %1", nullptr, int(added->size()))
-                          .arg(added->join(QStringLiteral(", ")));
+    QString message = added->size() == 1
+        ? tr("Imported 1 tunnel: %1").arg(added->constFirst())
+        : tr("Imported %1 tunnels: %2").arg(added->size()).arg(added->join(QStringLiteral(", ")));
     if (!needAttention.isEmpty())
-        message +=
-            tr("; %n need(s) attention before starting: %1", nullptr, int(needAttention.size()))
-                .arg(needAttention.join(QStringLiteral(", ")));
+        message += tr("; needing attention before they can start: %1")
+                       .arg(needAttention.join(QStringLiteral(", ")));
     showStatus(message);
     if (!added->isEmpty())
         selectName(added->constFirst());
@@ -368,8 +616,9 @@ bool TunnelsWindow::exportTo(const QStringList &names, const QString &path, bool
 
 void TunnelsWindow::importDialog()
 {
-    const QString path = QFileDialog::getOpenFileName(
-        this, tr("Import tunnels"), QString(), tr("Tunnel profiles (*.json);;All files (*)"));
+    const QString path =
+        QFileDialog::getOpenFileName(this, tr("Import tunnels"), QDir::homePath(),
+                                     tr("Tunnel profiles (*.json);;All files (*)"));
     if (path.isEmpty())
         return;
     if (!importFrom(path))
@@ -383,7 +632,7 @@ void TunnelsWindow::exportDialog(bool all)
         return;
     const QString path = QFileDialog::getSaveFileName(
         this, all ? tr("Export all tunnels") : tr("Export “%1”").arg(name),
-        (all ? QStringLiteral("tunnels") : name) + QStringLiteral(".json"),
+        QDir::home().filePath((all ? QStringLiteral("tunnels") : name) + QStringLiteral(".json")),
         tr("Tunnel profiles (*.json)"));
     if (path.isEmpty())
         return;
@@ -403,11 +652,26 @@ void TunnelsWindow::testSelected()
     if (!profile || !m_app->connectionTester())
         return;
     const QString name = profile->name;
-    m_test->setEnabled(false);
+    TestResult running;
+    running.running = true;
+    m_tests.insert(name, running);
     showStatus(tr("Testing “%1”…").arg(name));
+    m_tabs->setCurrentWidget(m_details);
+    refreshActions();
+    updateDetails();
     m_app->connectionTester()(*profile, this, [this, name](bool ok, const QString &message) {
-        showStatus(ok ? tr("Test of “%1” passed: %2").arg(name, message)
-                      : tr("Test of “%1” failed: %2").arg(name, message));
-        updateActions();
+        TestResult &result = m_tests[name];
+        result.running = false;
+        result.ok = ok;
+        result.message = message;
+        result.time = QTime::currentTime().toString(QStringLiteral("HH:mm:ss"));
+        // One short line here; the steps, one a line, are in the details pane.
+        showStatus(ok ? tr("Test of “%1” passed (see Details)").arg(name)
+                      : tr("Test of “%1” failed: %2").arg(name, DesktopApp::failingStep(message)));
+        m_app->appendLog(name,
+                         ok ? tr("Test passed")
+                            : tr("Test failed: %1").arg(DesktopApp::failingStep(message)));
+        refreshActions();
+        updateDetails();
     });
 }

@@ -63,10 +63,20 @@ QVariant TunnelTableModel::data(const QModelIndex &index, int role) const
         return status.isRunning() ? Qt::Checked : Qt::Unchecked;
     if (role == Qt::DecorationRole && index.column() == State)
         return TrayIcons::forStatus(status);
-    if (role == Qt::ToolTipRole && (index.column() == State || index.column() == Name)) {
-        if (!status.lastError.isEmpty())
-            return status.lastError;
-        return status.stateText();
+    if (role == Qt::ToolTipRole) {
+        // The full text of what a narrow column elides.
+        switch (index.column()) {
+        case Name:
+        case State:
+            if (!status.lastError.isEmpty() && !status.stateText().contains(status.lastError))
+                return QString(status.stateText() + QLatin1Char('\n') + status.lastError);
+            return status.stateText();
+        case LocalAddress:
+        case Server:
+            return data(index, Qt::DisplayRole);
+        default:
+            return QVariant();
+        }
     }
     if (role == Qt::TextAlignmentRole && index.column() >= Connections)
         return QVariant(Qt::AlignRight | Qt::AlignVCenter);

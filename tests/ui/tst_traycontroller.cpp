@@ -1,11 +1,16 @@
 // The tray menu: one checkable entry per profile that follows the profiles, shows state and
-// connection count, and starts and stops the tunnel when toggled; the icon state and tooltip.
+// connection count (and a failure's reason), and starts and stops the tunnel when toggled (asking
+// first when it carries connections); Add Tunnel…, Start All and Stop All (disabled when there is
+// nothing to start or stop); the icon state and tooltip; a left click shows and hides the window.
+#include "profileeditor.h"
 #include "traycontroller.h"
 #include "tunnelswindow.h"
 #include "uitestbase.h"
 
 #include <QAction>
 #include <QMenu>
+#include <QMessageBox>
+#include <QPushButton>
 #include <QSignalSpy>
 #include <QSystemTrayIcon>
 
@@ -21,6 +26,8 @@ private Q_SLOTS:
     void togglingStartsAndStops();
     void errorStateAndStartStopAll();
     void quitAndOpenWindow();
+    void addTunnelOpensTheEditor();
+    void leftClickTogglesTheWindow();
 };
 
 namespace {
@@ -33,16 +40,28 @@ QStringList menuTexts(QMenu *menu)
     return texts;
 }
 
+QAction *menuAction(QMenu *menu, const QString &text)
+{
+    for (QAction *action : menu->actions()) {
+        if (action->text() == text)
+            return action;
+    }
+    return nullptr;
+}
+
 } // namespace
 
 void TestTrayController::menuFollowsProfiles()
 {
     TrayController *tray = app->tray();
-    QCOMPARE(
-        menuTexts(tray->menu()),
-        QStringList({QStringLiteral("No saved tunnels"), QStringLiteral("--"),
-                     QStringLiteral("Open Tunnels Window…"), QStringLiteral("Start All"),
-                     QStringLiteral("Stop All"), QStringLiteral("--"), QStringLiteral("Quit")}));
+    QCOMPARE(menuTexts(tray->menu()),
+             QStringList({QStringLiteral("No saved tunnels"), QStringLiteral("--"),
+                          QStringLiteral("Open Tunnels Window…"), QStringLiteral("Add Tunnel…"),
+                          QStringLiteral("Start All"), QStringLiteral("Stop All"),
+                          QStringLiteral("--"), QStringLiteral("Quit")}));
+    // Nothing to start or stop.
+    QVERIFY(!menuAction(tray->menu(), QStringLiteral("Start All"))->isEnabled());
+    QVERIFY(!menuAction(tray->menu(), QStringLiteral("Stop All"))->isEnabled());
     QString error;
     QVERIFY(store->add(profile(QStringLiteral("SSH home")), &error));
     QVERIFY(store->add(profile(QStringLiteral("RDP office")), &error));
@@ -52,6 +71,10 @@ void TestTrayController::menuFollowsProfiles()
                  {QStringLiteral("SSH home"), QStringLiteral("RDP office"), QStringLiteral("--")}));
     QVERIFY(tray->profileAction(QStringLiteral("SSH home"))->isCheckable());
     QVERIFY(!tray->profileAction(QStringLiteral("SSH home"))->isChecked());
+    // A check mark, not an icon (styles draw an icon in place of the check mark).
+    QVERIFY(tray->profileAction(QStringLiteral("SSH home"))->icon().isNull());
+    QVERIFY(menuAction(tray->menu(), QStringLiteral("Start All"))->isEnabled());
+    QVERIFY(!menuAction(tray->menu(), QStringLiteral("Stop All"))->isEnabled());
 
     QVERIFY(store->rename(QStringLiteral("SSH home"), QStringLiteral("SSH"), &error));
     QVERIFY(tray->profileAction(QStringLiteral("SSH")));
@@ -80,7 +103,7 @@ void TestTrayController::togglingStartsAndStops()
     action->trigger(); // what a click on the entry does
     QVERIFY(manager->isRunning(ssh.name));
     QVERIFY(action->isChecked());
-    QCOMPARE(action->text(), QStringLiteral("SSH  (listening)"));
+    QCOMPARE(action->text(), QStringLiteral("SSH — listening"));
     QCOMPARE(tray->iconStateName(), QStringLiteral("active"));
     QVERIFY(tray->icon()->toolTip().contains(QStringLiteral("1 of 1 tunnels on, 0 connections")));
 
@@ -88,9 +111,29 @@ void TestTrayController::togglingStartsAndStops()
     QTcpSocket second;
     first.connectToHost(QHostAddress::LocalHost, portOf(ssh));
     second.connectToHost(QHostAddress::LocalHost, portOf(ssh));
-    QTRY_COMPARE_WITH_TIMEOUT(action->text(), QStringLiteral("SSH  (2 connections)"), kUiTimeoutMs);
+    QTRY_COMPARE_WITH_TIMEOUT(action->text(), QStringLiteral("SSH — 2 connections"), kUiTimeoutMs);
     QVERIFY(tray->icon()->toolTip().contains(QStringLiteral("2 connections")));
 
+    // Stopping would close two connections: it asks first; "Cancel" keeps the tunnel on.
+    QString question;
+    whenModalOpens([&](QWidget *modal) {
+        auto *box = qobject_cast<QMessageBox *>(modal);
+        question = box ? box->text() : QString();
+        if (box)
+            box->button(QMessageBox::Cancel)->click();
+        else
+            modal->close();
+    });
+    action->trigger();
+    QVERIFY2(question.contains(QStringLiteral("2 open connections")), qPrintable(question));
+    QVERIFY(manager->isRunning(ssh.name));
+    QVERIFY(action->isChecked());
+    whenModalOpens([](QWidget *modal) {
+        if (auto *box = qobject_cast<QMessageBox *>(modal))
+            box->button(QMessageBox::Yes)->click();
+        else
+            modal->close();
+    });
     action->trigger();
     QVERIFY(!manager->isRunning(ssh.name));
     QVERIFY(!action->isChecked());
@@ -122,13 +165,53 @@ void TestTrayController::errorStateAndStartStopAll()
     startAll->trigger();
     QVERIFY(manager->isRunning(fine.name));
     QVERIFY(!manager->isRunning(busy.name));
-    QCOMPARE(tray->iconStateName(), QStringLiteral("error"));
-    QCOMPARE(tray->profileAction(busy.name)->text(), QStringLiteral("Busy  (error)"));
+    // One up, one failed: the green icon with the red badge.
+    QCOMPARE(tray->iconStateName(), QStringLiteral("active-error"));
+    // The reason is in the entry itself: menus show no tooltips on most desktops.
+    const QString busyText = tray->profileAction(busy.name)->text();
+    QVERIFY2(busyText.startsWith(QStringLiteral("Busy — failed: local port %1 is already in use")
+                                     .arg(occupant.serverPort())),
+             qPrintable(busyText));
     QVERIFY(tray->profileAction(busy.name)->toolTip().contains(QStringLiteral("already in use")));
     QVERIFY(tray->icon()->toolTip().contains(QStringLiteral("Failing: Busy")));
+    QVERIFY(startAll->isEnabled()); // Busy is not running: it can be started again
+    QVERIFY(stopAll->isEnabled());
     stopAll->trigger();
     QVERIFY(manager->runningNames().isEmpty());
+    QVERIFY(!stopAll->isEnabled());
     QCOMPARE(tray->iconStateName(), QStringLiteral("idle"));
+    // Only a failed one: grey with the badge.
+    tray->profileAction(busy.name)->trigger();
+    QCOMPARE(tray->iconStateName(), QStringLiteral("error"));
+}
+
+void TestTrayController::addTunnelOpensTheEditor()
+{
+    QAction *add = app->tray()->menu()->findChild<QAction *>(QStringLiteral("addTunnel"));
+    QVERIFY(add);
+    bool editorShown = false;
+    bool windowShown = false;
+    whenModalOpens([&](QWidget *modal) {
+        editorShown = qobject_cast<ProfileEditor *>(modal) != nullptr;
+        windowShown = app->window()->isVisible();
+        modal->close();
+    });
+    add->trigger();
+    QVERIFY(editorShown);
+    QVERIFY(windowShown);
+    QVERIFY(store->profiles().isEmpty()); // cancelled
+}
+
+void TestTrayController::leftClickTogglesTheWindow()
+{
+    QSystemTrayIcon *icon = app->tray()->icon();
+    QVERIFY(!app->window()->isVisible());
+    Q_EMIT icon->activated(QSystemTrayIcon::Trigger);
+    QVERIFY(app->window()->isVisible());
+    Q_EMIT icon->activated(QSystemTrayIcon::Trigger);
+    QVERIFY(!app->window()->isVisible());
+    Q_EMIT icon->activated(QSystemTrayIcon::DoubleClick); // only shows
+    QVERIFY(app->window()->isVisible());
 }
 
 void TestTrayController::quitAndOpenWindow()

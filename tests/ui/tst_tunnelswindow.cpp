@@ -1,5 +1,8 @@
 // The tunnels window: selection drives the actions and the traffic graph, import and export go
-// through the store, and "Test" reports a real WebSocket check of the selected profile.
+// through the store, and "Test" reports a real WebSocket check of the selected profile, one step a
+// line in the details pane. First run shows how to add a tunnel; a start runs the check once and
+// shows its result in the State column; the table keeps its layout; Return edits; stopping a
+// tunnel with connections asks and closes them properly; the log and the About box.
 #include "profileeditor.h"
 #include "trafficgraph.h"
 #include "tunnels/connectionprobe.h"
@@ -12,11 +15,17 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMessageBox>
+#include <QPlainTextEdit>
 #include <QPushButton>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QSplitter>
 #include <QSystemTrayIcon>
+#include <QTabWidget>
 #include <QTableView>
 #include <QTimer>
 
@@ -36,6 +45,13 @@ private Q_SLOTS:
     void duplicateAndDelete();
     void badProfileNeedsAttention();
     void importWithBadProfile();
+    void firstRunShowsEmptyState();
+    void testEnabledWhenTesterComesLater();
+    void startRunsTheCheckOnce();
+    void tableLayoutIsKept();
+    void returnOpensTheEditor();
+    void stopWithConnectionsAsksAndClosesProperly();
+    void logAndAbout();
 
 private:
     TunnelTableModel *model() const { return app->window()->model(); }
@@ -44,6 +60,62 @@ private:
         return app->window()->findChild<QAction *>(objectName);
     }
 };
+
+namespace {
+
+// Answers every request with "404 Not Found", as a web server does at a path it does not serve.
+class NotFoundServer : public QTcpServer
+{
+public:
+    NotFoundServer()
+    {
+        connect(this, &QTcpServer::pendingConnectionAvailable, this, [this] {
+            while (QTcpSocket *socket = nextPendingConnection()) {
+                connect(socket, &QTcpSocket::readyRead, socket, [socket] {
+                    if (!socket->readAll().contains("\r\n\r\n"))
+                        return;
+                    socket->write("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
+                                  "Connection: close\r\n\r\n");
+                    socket->disconnectFromHost();
+                });
+                connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
+            }
+        });
+    }
+};
+
+// Captures the log lines of one category while it lives.
+class LogCapture
+{
+public:
+    explicit LogCapture(const char *category) : m_category(category)
+    {
+        s_current = this;
+        m_previous = qInstallMessageHandler(&LogCapture::handle);
+    }
+    ~LogCapture()
+    {
+        qInstallMessageHandler(m_previous);
+        s_current = nullptr;
+    }
+    QStringList lines() const { return m_lines; }
+
+private:
+    static void handle(QtMsgType type, const QMessageLogContext &context, const QString &message)
+    {
+        if (s_current && context.category
+            && QLatin1String(context.category) == QLatin1String(s_current->m_category))
+            s_current->m_lines << message;
+        if (s_current && s_current->m_previous)
+            s_current->m_previous(type, context, message);
+    }
+    static inline LogCapture *s_current = nullptr;
+    const char *m_category;
+    QtMessageHandler m_previous = nullptr;
+    QStringList m_lines;
+};
+
+} // namespace
 
 void TestTunnelsWindow::init()
 {
@@ -87,6 +159,12 @@ void TestTunnelsWindow::selectionDrivesActionsAndGraph()
     // The graph of the selected tunnel gets its rate samples as they come.
     QTRY_VERIFY_WITH_TIMEOUT(!window->graph()->samples().isEmpty(), kUiTimeoutMs);
     QVERIFY(!window->graph()->grab().isNull());
+    whenModalOpens([](QWidget *modal) { // "close its connection?"
+        if (auto *box = qobject_cast<QMessageBox *>(modal))
+            box->button(QMessageBox::Yes)->click();
+        else
+            modal->close();
+    });
     action(QStringLiteral("toggle"))->trigger();
     QVERIFY(!manager->isRunning(ssh.name));
 }
@@ -130,16 +208,33 @@ void TestTunnelsWindow::testButtonChecksTheServer()
     window->selectName(good.name);
     QVERIFY(action(QStringLiteral("test"))->isEnabled());
     action(QStringLiteral("test"))->trigger();
+    QVERIFY(!action(QStringLiteral("test"))->isEnabled()); // one test at a time
+    QCOMPARE(window->tabs()->currentWidget()->objectName(), QStringLiteral("details"));
     QTRY_VERIFY_WITH_TIMEOUT(window->statusText().contains(QStringLiteral("passed")), kUiTimeoutMs);
-    QVERIFY2(window->statusText().contains(QStringLiteral("accepted the WebSocket upgrade")),
-             qPrintable(window->statusText()));
+    // The steps, one a line, as `check` prints them, in the details pane.
+    QString details = window->detailsText();
+    QVERIFY2(details.contains(QStringLiteral("Test at ")), qPrintable(details));
+    QVERIFY2(details.contains(QStringLiteral("\n[ok] TCP: ")), qPrintable(details));
+    QVERIFY2(details.contains(QStringLiteral("\n[ok] HTTP upgrade: ")), qPrintable(details));
+    QVERIFY2(details.contains(QStringLiteral("accepted the WebSocket upgrade")),
+             qPrintable(details));
+    QVERIFY(!details.contains(QStringLiteral("What to do")));
     QTRY_VERIFY_WITH_TIMEOUT(action(QStringLiteral("test"))->isEnabled(), kUiTimeoutMs);
 
     window->selectName(bad.name);
     action(QStringLiteral("test"))->trigger();
     QTRY_VERIFY_WITH_TIMEOUT(window->statusText().contains(QStringLiteral("failed")), kUiTimeoutMs);
+    // The status bar has one line: the failing step; the pane has every step and the advice.
     QVERIFY2(window->statusText().contains(QStringLiteral("refused")),
              qPrintable(window->statusText()));
+    QVERIFY(!window->statusText().contains(QLatin1Char('\n')));
+    details = window->detailsText();
+    QVERIFY2(details.contains(QStringLiteral("FAILED")), qPrintable(details));
+    QVERIFY2(details.contains(QStringLiteral("\n[failed] TCP: ")), qPrintable(details));
+    QVERIFY2(details.contains(QStringLiteral("What to do: TCP: ")), qPrintable(details));
+    // Each tunnel keeps its own result.
+    window->selectName(good.name);
+    QVERIFY(window->detailsText().contains(QStringLiteral("accepted the WebSocket upgrade")));
 }
 
 void TestTunnelsWindow::noTrayShowsWindowAndNotice()
@@ -152,25 +247,6 @@ void TestTunnelsWindow::noTrayShowsWindowAndNotice()
     QVERIFY(notice && notice->isVisible());
     QVERIFY(notice->text().contains(QStringLiteral("No system tray")));
 }
-
-namespace {
-
-// Runs work on the next modal dialog once it is open (the actions open them with exec()).
-void whenModalOpens(std::function<void(QWidget *)> work)
-{
-    auto *timer = new QTimer;
-    timer->setInterval(50);
-    QObject::connect(timer, &QTimer::timeout, timer, [timer, work] {
-        if (QWidget *modal = QApplication::activeModalWidget()) {
-            timer->deleteLater();
-            timer->stop();
-            work(modal);
-        }
-    });
-    timer->start();
-}
-
-} // namespace
 
 void TestTunnelsWindow::editRunningTunnelRestartsIt()
 {
@@ -321,12 +397,245 @@ void TestTunnelsWindow::importWithBadProfile()
     QVERIFY(!store->problem(QStringLiteral("Database")).isEmpty());
     QVERIFY2(window->statusText().contains(QStringLiteral("Imported 2 tunnel")),
              qPrintable(window->statusText()));
-    QVERIFY2(window->statusText().contains(QStringLiteral("need(s) attention")),
-             qPrintable(window->statusText()));
+    QVERIFY2(
+        window->statusText().contains(QStringLiteral("needing attention before they can start")),
+        qPrintable(window->statusText()));
     QVERIFY2(window->statusText().contains(QStringLiteral("“Database” (key \"listen\"")),
              qPrintable(window->statusText()));
     QCOMPARE(model()->index(2, TunnelTableModel::State).data().toString(),
              QStringLiteral("Needs attention"));
+}
+
+void TestTunnelsWindow::firstRunShowsEmptyState()
+{
+    TunnelsWindow *window = app->window();
+    window->show();
+    // No tunnel yet: what a tunnel is, and the button to add one, instead of an empty table.
+    QVERIFY(window->showsEmptyState());
+    QVERIFY(window->findChild<QLabel *>(QStringLiteral("emptyTitle"))->isVisible());
+    QCOMPARE(window->findChild<QLabel *>(QStringLiteral("emptyTitle"))->text(),
+             QStringLiteral("Add your first tunnel"));
+    auto *add = window->findChild<QPushButton *>(QStringLiteral("emptyAdd"));
+    QVERIFY(add && add->isVisible());
+    QVERIFY(!window->view()->isVisible());
+    QVERIFY(!action(QStringLiteral("startAll"))->isEnabled());
+    QVERIFY(!action(QStringLiteral("stopAll"))->isEnabled());
+
+    // Its button opens the editor; what is saved there shows the table.
+    whenModalOpens([](QWidget *modal) {
+        auto *editor = qobject_cast<ProfileEditor *>(modal);
+        if (!editor) {
+            modal->close();
+            return;
+        }
+        editor->findChild<QLineEdit *>(QStringLiteral("listen"))
+            ->setText(QStringLiteral("127.0.0.1:%1").arg(reserveLoopbackPort()));
+        editor->findChild<QLineEdit *>(QStringLiteral("server"))
+            ->setText(QStringLiteral("ws://127.0.0.1:1/"));
+        editor->accept();
+    });
+    add->click();
+    QCOMPARE(store->profiles().size(), 1);
+    QVERIFY(!window->showsEmptyState());
+    QVERIFY(window->view()->isVisible());
+    QVERIFY(action(QStringLiteral("startAll"))->isEnabled());
+}
+
+void TestTunnelsWindow::testEnabledWhenTesterComesLater()
+{
+    // The tray app builds the window before it sets the tester (app/trayentry.cpp).
+    destroyApp();
+    createApp();
+    QString error;
+    QVERIFY(store->add(profile(QStringLiteral("SSH")), &error));
+    QCOMPARE(app->window()->selectedName(), QStringLiteral("SSH"));
+    QVERIFY(!action(QStringLiteral("test"))->isEnabled());
+    app->setConnectionTester(&ConnectionProbe::run);
+    QVERIFY(action(QStringLiteral("test"))->isEnabled()); // without selecting another row
+}
+
+void TestTunnelsWindow::startRunsTheCheckOnce()
+{
+    NotFoundServer notFound;
+    QVERIFY(notFound.listen(QHostAddress::LocalHost, 0));
+    Profile wrongPath = profile(QStringLiteral("Wrong path"));
+    wrongPath.serverUrl = QStringLiteral("ws://127.0.0.1:%1/nope/").arg(notFound.serverPort());
+    const Profile good = profile(QStringLiteral("Good"));
+    QString error;
+    QVERIFY(store->add(wrongPath, &error));
+    QVERIFY(store->add(good, &error));
+    QSignalSpy checked(app.get(), &DesktopApp::startCheckFinished);
+    QSignalSpy failed(manager.get(), &TunnelManager::tunnelFailed);
+    app->setRunning(wrongPath.name, true);
+    app->setRunning(good.name, true);
+    QTRY_COMPARE_WITH_TIMEOUT(checked.size(), 2, kUiTimeoutMs);
+
+    // The server was reached and answered 404: said so in the State column, not "cannot reach".
+    const QModelIndex state = app->window()->model()->index(
+        app->window()->model()->rowOf(wrongPath.name), TunnelTableModel::State);
+    const QString text = state.data().toString();
+    QVERIFY2(text.startsWith(QStringLiteral("Listening — HTTP upgrade: HTTP 404 Not Found: nothing "
+                                            "answers at the path /nope/")),
+             qPrintable(text));
+    QVERIFY(state.data(Qt::ToolTipRole).toString().contains(QStringLiteral("/nope/")));
+    QCOMPARE(failed.size(), 1);
+    QVERIFY2(!failed.constFirst().at(1).toString().contains(QStringLiteral("cannot reach")),
+             qPrintable(failed.constFirst().at(1).toString()));
+    const QModelIndex goodState = app->window()->model()->index(
+        app->window()->model()->rowOf(good.name), TunnelTableModel::State);
+    QCOMPARE(goodState.data().toString(), QStringLiteral("Listening"));
+
+    // A connection through the tunnel gets the same answer: still "answered", not "cannot reach".
+    failed.clear();
+    QTcpSocket socket;
+    socket.connectToHost(QHostAddress::LocalHost, portOf(wrongPath));
+    QTRY_COMPARE_WITH_TIMEOUT(socket.state(), QAbstractSocket::UnconnectedState, kUiTimeoutMs);
+    QVERIFY(manager->status(wrongPath.name).stateText().contains(QStringLiteral("404")));
+    QVERIFY(manager->status(wrongPath.name).serverFailing);
+}
+
+void TestTunnelsWindow::tableLayoutIsKept()
+{
+    const Profile ssh = profile(QStringLiteral("SSH"));
+    QString error;
+    QVERIFY(store->add(ssh, &error));
+    TunnelsWindow *window = app->window();
+    window->show();
+    QHeaderView *header = window->view()->horizontalHeader();
+    // The state carries the error sentences: it takes the room that is left.
+    QCOMPARE(header->sectionResizeMode(TunnelTableModel::State), QHeaderView::Stretch);
+    QCOMPARE(window->view()->textElideMode(), Qt::ElideMiddle);
+    // The full text of an elided cell is in its tooltip.
+    const QModelIndex server =
+        window->model()->index(window->model()->rowOf(ssh.name), TunnelTableModel::Server);
+    QCOMPARE(server.data(Qt::ToolTipRole).toString(), ssh.serverUrl);
+    QVERIFY(window->detailsText().contains(QStringLiteral("Server:        ") + ssh.serverUrl));
+    // The graph sits in a splitter below the table, with a scale and a time axis.
+    QVERIFY(window->splitter()->isAncestorOf(window->graph()));
+    QVERIFY(window->splitter()->isAncestorOf(window->view()));
+    const QStringList labels = window->graph()->axisLabels();
+    QCOMPARE(labels.size(), 6);
+    QCOMPARE(labels.at(0), QStringLiteral("10 B/s"));
+    QCOMPARE(labels.at(5), QStringLiteral("now"));
+    QCOMPARE(labels.at(3), QStringLiteral("−120 s"));
+
+    // Widths, splitter and geometry come back in the next window.
+    window->resize(777, 555);
+    QCoreApplication::sendPostedEvents(); // lays the window out at its new size
+    window->view()->setColumnWidth(TunnelTableModel::Name, 222);
+    window->splitter()->setSizes({300, 123});
+    const QList<int> sizes = window->splitter()->sizes();
+    window->close();
+    TunnelsWindow second(app.get());
+    second.show();
+    QCoreApplication::sendPostedEvents();
+    QCOMPARE(second.view()->columnWidth(TunnelTableModel::Name), 222);
+    QCOMPARE(second.size(), QSize(777, 555));
+    QCOMPARE(second.splitter()->sizes(), sizes);
+}
+
+void TestTunnelsWindow::returnOpensTheEditor()
+{
+    QString error;
+    QVERIFY(store->add(profile(QStringLiteral("SSH")), &error));
+    TunnelsWindow *window = app->window();
+    window->show();
+    QString opened;
+    whenModalOpens([&](QWidget *modal) {
+        opened = modal->windowTitle();
+        modal->close();
+    });
+    QTest::keyClick(window->view(), Qt::Key_Return);
+    QCOMPARE(opened, QStringLiteral("Edit “SSH”"));
+}
+
+void TestTunnelsWindow::stopWithConnectionsAsksAndClosesProperly()
+{
+    const Profile ssh = profile(QStringLiteral("SSH"));
+    QString error;
+    QVERIFY(store->add(ssh, &error));
+    app->setRunning(ssh.name, true);
+    TunnelsWindow *window = app->window();
+    window->selectName(ssh.name);
+
+    QTcpSocket socket;
+    QByteArray echoed;
+    connect(&socket, &QTcpSocket::readyRead, this, [&] { echoed += socket.readAll(); });
+    socket.connectToHost(QHostAddress::LocalHost, portOf(ssh));
+    socket.write(QByteArray(20000, 'z'));
+    QTRY_COMPARE_WITH_TIMEOUT(echoed.size(), 20000, kUiTimeoutMs);
+    QCOMPARE(manager->status(ssh.name).connections, 1);
+
+    // Cancel keeps it running, and the connection open.
+    QString question;
+    whenModalOpens([&](QWidget *modal) {
+        auto *box = qobject_cast<QMessageBox *>(modal);
+        question = box ? box->text() : QString();
+        if (box)
+            box->button(QMessageBox::Cancel)->click();
+        else
+            modal->close();
+    });
+    action(QStringLiteral("toggle"))->trigger();
+    QVERIFY2(question.contains(QStringLiteral("carries 1 open connection")), qPrintable(question));
+    QVERIFY(manager->isRunning(ssh.name));
+    QCOMPARE(socket.state(), QAbstractSocket::ConnectedState);
+
+    // Yes: the connection is closed properly, not cut: the local side sees an orderly end, the
+    // relay logs its "tunnel closed" line, and the server sees the WebSocket close 1001.
+    LogCapture relayLog("tow.relay");
+    const int goingAwayBefore = int(server.log().count(QStringLiteral("(1001 going away)")));
+    QSignalSpy socketErrors(&socket, &QAbstractSocket::errorOccurred);
+    whenModalOpens([](QWidget *modal) {
+        if (auto *box = qobject_cast<QMessageBox *>(modal))
+            box->button(QMessageBox::Yes)->click();
+        else
+            modal->close();
+    });
+    action(QStringLiteral("toggle"))->trigger();
+    QVERIFY(!manager->isRunning(ssh.name));
+    QTRY_COMPARE_WITH_TIMEOUT(socket.state(), QAbstractSocket::UnconnectedState, kUiTimeoutMs);
+    for (const QList<QVariant> &args : std::as_const(socketErrors))
+        QCOMPARE(args.at(0).value<QAbstractSocket::SocketError>(),
+                 QAbstractSocket::RemoteHostClosedError); // never a reset
+    QTRY_VERIFY_WITH_TIMEOUT(
+        relayLog.lines().join(QLatin1Char('\n')).contains(QStringLiteral("tunnel stopped")),
+        kUiTimeoutMs);
+    const QString closedLine = relayLog.lines().filter(QStringLiteral("tunnel closed")).value(0);
+    QVERIFY2(closedLine.contains(QStringLiteral("20000 bytes tcp->ws, 20000 bytes ws->tcp")),
+             qPrintable(closedLine));
+    QTRY_COMPARE_WITH_TIMEOUT(int(server.log().count(QStringLiteral("(1001 going away)"))),
+                              goingAwayBefore + 1, kUiTimeoutMs);
+}
+
+void TestTunnelsWindow::logAndAbout()
+{
+    const Profile ssh = profile(QStringLiteral("SSH"));
+    QString error;
+    QVERIFY(store->add(ssh, &error));
+    TunnelsWindow *window = app->window();
+    window->selectName(ssh.name);
+    app->setRunning(ssh.name, true);
+    QTRY_VERIFY_WITH_TIMEOUT(window->logText().contains(QStringLiteral("Server check passed")),
+                             kUiTimeoutMs);
+    QVERIFY2(window->logText().contains(QStringLiteral(" Listening\n")),
+             qPrintable(window->logText()));
+    app->setRunning(ssh.name, false);
+    QVERIFY(window->logText().endsWith(QStringLiteral(" Stopped")));
+    // Read-only but selectable: the lines can be copied.
+    auto *log = window->findChild<QPlainTextEdit *>(QStringLiteral("log"));
+    QVERIFY(log && log->isReadOnly());
+    QVERIFY(log->textInteractionFlags() & Qt::TextSelectableByKeyboard);
+
+    QVERIFY(window->aboutText().contains(QString::fromLatin1(qVersion())));
+    QString shown;
+    whenModalOpens([&](QWidget *modal) {
+        if (auto *box = qobject_cast<QMessageBox *>(modal))
+            shown = box->text();
+        modal->close();
+    });
+    action(QStringLiteral("about"))->trigger();
+    QCOMPARE(shown, window->aboutText());
 }
 
 QTEST_MAIN(TestTunnelsWindow)

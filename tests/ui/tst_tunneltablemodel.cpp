@@ -1,5 +1,6 @@
 // The tunnels table: one row per profile with name, address, server, state, connections and
-// rates, following profile changes and live tunnel state.
+// rates, following profile changes and live tunnel state; the full text of every cell that may be
+// elided in its tooltip; a port held by another profile names that profile.
 #include "tunneltablemodel.h"
 #include "uitestbase.h"
 
@@ -16,6 +17,7 @@ private Q_SLOTS:
     void contentsFollowProfiles();
     void liveStateAndConnections();
     void portInUseShowsError();
+    void portHeldByAnotherProfileNamesIt();
 };
 
 void TestTunnelTableModel::contentsFollowProfiles()
@@ -43,6 +45,12 @@ void TestTunnelTableModel::contentsFollowProfiles()
     QCOMPARE(cell(0, TunnelTableModel::Server).toString(),
              QStringLiteral("wss://example.org/ssh/?token=<hidden>"));
     QCOMPARE(cell(0, TunnelTableModel::State).toString(), QStringLiteral("Stopped"));
+    // What the view elides (in the middle, for URLs) is whole in the tooltip.
+    QCOMPARE(cell(0, TunnelTableModel::Server, Qt::ToolTipRole).toString(),
+             QStringLiteral("wss://example.org/ssh/?token=<hidden>"));
+    QCOMPARE(cell(0, TunnelTableModel::LocalAddress, Qt::ToolTipRole).toString(), ssh.listen);
+    QCOMPARE(cell(0, TunnelTableModel::State, Qt::ToolTipRole).toString(),
+             QStringLiteral("Stopped"));
     QCOMPARE(cell(0, TunnelTableModel::Connections).toInt(), 0);
     QCOMPARE(cell(0, TunnelTableModel::Name, Qt::CheckStateRole).toInt(), int(Qt::Unchecked));
     QVERIFY(model.flags(model.index(0, TunnelTableModel::Name)) & Qt::ItemIsUserCheckable);
@@ -63,7 +71,8 @@ void TestTunnelTableModel::liveStateAndConnections()
     QVERIFY(store->add(ssh, &error));
     QSignalSpy toggles(&model, &TunnelTableModel::toggleRequested);
     QSignalSpy changes(&model, &QAbstractItemModel::dataChanged);
-    connect(&model, &TunnelTableModel::toggleRequested, app.get(), &DesktopApp::setRunning);
+    connect(&model, &TunnelTableModel::toggleRequested, app.get(),
+            [this](const QString &name, bool on) { app->setRunning(name, on); });
 
     // Ticking the check box asks for the tunnel; the row follows the manager.
     QVERIFY(model.setData(model.index(0, TunnelTableModel::Name), Qt::Checked, Qt::CheckStateRole));
@@ -119,6 +128,23 @@ void TestTunnelTableModel::portInUseShowsError()
     QVERIFY(!model.data(model.index(0, TunnelTableModel::State), Qt::DecorationRole)
                  .value<QIcon>()
                  .isNull());
+}
+
+void TestTunnelTableModel::portHeldByAnotherProfileNamesIt()
+{
+    const Profile ssh = profile(QStringLiteral("SSH"));
+    QString error;
+    QVERIFY(store->add(ssh, &error));
+    const auto copy = store->duplicate(ssh.name, &error); // the same local address
+    QVERIFY2(copy, qPrintable(error));
+    TunnelTableModel model(store.get(), manager.get());
+    app->setRunning(ssh.name, true);
+    app->setRunning(*copy, true);
+    QVERIFY(!manager->isRunning(*copy));
+    const QString state =
+        model.data(model.index(model.rowOf(*copy), TunnelTableModel::State)).toString();
+    QVERIFY2(state.contains(QStringLiteral("already in use by the profile “SSH”")),
+             qPrintable(state));
 }
 
 QTEST_MAIN(TestTunnelTableModel)

@@ -9,10 +9,13 @@
 #include "towprocess.h"
 #include "tunnels/tunnelmanager.h"
 
+#include <QApplication>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QTimer>
+#include <functional>
 #include <memory>
 
 constexpr int kUiTimeoutMs = 30000;
@@ -72,6 +75,21 @@ public:
 private:
     int m_runs = 0;
 };
+
+// Runs work on the next modal dialog once it is open (the actions open them with exec()).
+inline void whenModalOpens(std::function<void(QWidget *)> work)
+{
+    auto *timer = new QTimer;
+    timer->setInterval(50);
+    QObject::connect(timer, &QTimer::timeout, timer, [timer, work] {
+        if (QWidget *modal = QApplication::activeModalWidget()) {
+            timer->deleteLater();
+            timer->stop();
+            work(modal);
+        }
+    });
+    timer->start();
+}
 
 inline quint16 portOf(const Profile &profile)
 {
