@@ -24,21 +24,40 @@
 #include <QMessageBox>
 #include <QPlainTextEdit>
 #include <QPushButton>
+#include <QScreen>
 #include <QScrollBar>
 #include <QSettings>
 #include <QSplitter>
 #include <QStackedWidget>
 #include <QStatusBar>
 #include <QStyle>
+#include <QStyledItemDelegate>
 #include <QSystemTrayIcon>
 #include <QTabWidget>
 #include <QTableView>
+#include <QTextCursor>
+#include <QTextDocument>
 #include <QTime>
 #include <QToolBar>
 #include <QUrl>
 #include <QVBoxLayout>
 
 namespace {
+// The State column holds sentences: cut at their end, where the view's middle elision (meant for
+// URLs) would keep the sentence's last words without its subject.
+class ElideRightDelegate : public QStyledItemDelegate
+{
+public:
+    using QStyledItemDelegate::QStyledItemDelegate;
+
+protected:
+    void initStyleOption(QStyleOptionViewItem *option, const QModelIndex &index) const override
+    {
+        QStyledItemDelegate::initStyleOption(option, index);
+        option->textElideMode = Qt::ElideRight;
+    }
+};
+
 const QLatin1String kGeometryKey("window/geometry");
 const QLatin1String kColumnsKey("window/columns");
 const QLatin1String kSplitterKey("window/splitter");
@@ -80,15 +99,16 @@ TunnelsWindow::TunnelsWindow(DesktopApp *app, QWidget *parent)
     header->setSectionResizeMode(QHeaderView::Interactive);
     // The state carries the error sentences: it takes the room that is left.
     header->setSectionResizeMode(TunnelTableModel::State, QHeaderView::Stretch);
-    m_view->setColumnWidth(TunnelTableModel::Name, 140);
-    m_view->setColumnWidth(TunnelTableModel::LocalAddress, 130);
-    m_view->setColumnWidth(TunnelTableModel::Server, 230);
+    m_view->setItemDelegateForColumn(TunnelTableModel::State, new ElideRightDelegate(m_view));
+    m_view->setColumnWidth(TunnelTableModel::Name, 130);
+    m_view->setColumnWidth(TunnelTableModel::LocalAddress, 120);
+    m_view->setColumnWidth(TunnelTableModel::Server, 190);
     for (int column :
          {TunnelTableModel::Connections, TunnelTableModel::UpRate, TunnelTableModel::DownRate})
         m_view->setColumnWidth(column,
                                header->fontMetrics().horizontalAdvance(
                                    m_model->headerData(column, Qt::Horizontal).toString())
-                                   + 24);
+                                   + 16);
     connect(m_view, &QTableView::doubleClicked, this, &TunnelsWindow::editSelected);
     m_view->installEventFilter(this); // Return opens the editor
 
@@ -194,7 +214,10 @@ TunnelsWindow::TunnelsWindow(DesktopApp *app, QWidget *parent)
             updateLog();
     });
     statusBar();
-    resize(900, 520);
+    // 900x520, or less on a small screen (1280x800 at 200 % leaves 640x400).
+    const QSize available = screen() ? screen()->availableGeometry().size() : QSize(900, 520);
+    resize(
+        QSize(900, 520).boundedTo(QSize(available.width() * 9 / 10, available.height() * 9 / 10)));
     if (m_model->rowCount() > 0)
         m_view->selectRow(0);
     updateEmptyState();
@@ -673,5 +696,16 @@ void TunnelsWindow::testSelected()
                             : tr("Test failed: %1").arg(DesktopApp::failingStep(message)));
         refreshActions();
         updateDetails();
+        // The result in sight, also in a short pane: its first line as high as it goes.
+        if (name == selectedName()) {
+            QScrollBar *bar = m_details->verticalScrollBar();
+            bar->setValue(bar->maximum());
+            QTextCursor heading = m_details->document()->find(tr("Test at "));
+            if (!heading.isNull()) {
+                heading.clearSelection();
+                m_details->setTextCursor(heading);
+                m_details->ensureCursorVisible();
+            }
+        }
     });
 }
