@@ -1,20 +1,31 @@
 // The tray app on a real X display with a real tray host (Xvfb + trayer, see run-under-xvfb.sh):
-// the icon appears and is drawn, the window stays hidden, the context menu opens and toggles a
-// tunnel from the keyboard. Screenshots are kept under the build directory.
+// first run opens the window on its empty state; the icon appears and is drawn, the window stays
+// hidden, the context menu opens and toggles a tunnel from the keyboard; one tunnel up and one
+// failed show green with the red badge; the Test result; the editor with Advanced open fits the
+// screen; closing the window says once that the tunnels keep running. Run at 100 % and at
+// QT_SCALE_FACTOR=2 (CMake registers both); screenshots are kept under the build directory
+// (test-artifacts/desktop-*-1x.png, -2x.png).
+#include "profileeditor.h"
 #include "traycontroller.h"
+#include "tunnels/connectionprobe.h"
 #include "tunnelswindow.h"
 #include "uitestbase.h"
 
 #include <QAction>
 #include <QApplication>
+#include <QDialogButtonBox>
 #include <QDir>
 #include <QGuiApplication>
 #include <QImage>
+#include <QLabel>
 #include <QMenu>
 #include <QProcess>
 #include <QScreen>
 #include <QSet>
+#include <QSettings>
 #include <QSystemTrayIcon>
+#include <QTabWidget>
+#include <QTableView>
 #include <QWindow>
 
 class TestDesktop : public QObject, public UiTestBase
@@ -26,11 +37,38 @@ private Q_SLOTS:
     void trayIconAppears();
     void contextMenuOpensAndToggles();
     void failureNotifiesAndShowsError();
+    void oneUpOneFailed();
+    void testResult();
+    void editorWithAdvancedFitsTheScreen();
+    void closingTheWindowSaysOnce();
+    void firstRunShowsTheWindow(); // last: the tray menu is not drawn once a window was shown
 
 private:
+    // "desktop-NAME-1x.png", or -2x at QT_SCALE_FACTOR=2.
     QString artifact(const QString &name) const
     {
-        return QDir(QStringLiteral(TOW_ARTIFACT_DIR)).filePath(name);
+        const QString scale = qEnvironmentVariable("QT_SCALE_FACTOR", QStringLiteral("1"));
+        return QDir(QStringLiteral(TOW_ARTIFACT_DIR))
+            .filePath(QStringLiteral("desktop-%1-%2x.png").arg(name, scale));
+    }
+    static QWidget *balloon()
+    {
+        // Without a notification daemon Qt shows its own balloon next to the icon.
+        for (QWidget *widget : QApplication::topLevelWidgets()) {
+            if (widget->isVisible()
+                && QLatin1String(widget->metaObject()->className()) == QLatin1String("QBalloonTip"))
+                return widget;
+        }
+        return nullptr;
+    }
+    static QString balloonText()
+    {
+        QStringList texts;
+        if (QWidget *tip = balloon()) {
+            for (QLabel *label : tip->findChildren<QLabel *>())
+                texts << label->text();
+        }
+        return texts.join(QLatin1Char('\n'));
     }
     // Whether the active icon's green shows in a screen area (the idle icon is grey).
     static bool showsGreen(const QRect &area)
@@ -111,6 +149,7 @@ void TestDesktop::initTestCase()
     // trayer needs a moment to claim the tray selection after it starts.
     QTRY_VERIFY_WITH_TIMEOUT(QSystemTrayIcon::isSystemTrayAvailable(), kUiTimeoutMs);
     createApp();
+    app->setConnectionTester(&ConnectionProbe::run);
     QString error;
     QVERIFY2(store->add(profile(QStringLiteral("SSH home")), &error), qPrintable(error));
     QVERIFY2(store->add(profile(QStringLiteral("RDP office")), &error), qPrintable(error));
@@ -132,19 +171,18 @@ void TestDesktop::trayIconAppears()
                              kUiTimeoutMs);
     QVERIFY(!showsGreen(iconScreenArea()));
     QVERIFY(icon->toolTip().contains(QStringLiteral("0 of 2 tunnels on")));
-    QVERIFY(screenshot(QStringLiteral("desktop-tray-icon.png")));
+    QVERIFY(screenshot(QStringLiteral("tray-icon")));
 }
 
 void TestDesktop::contextMenuOpensAndToggles()
 {
-    QSystemTrayIcon *icon = app->tray()->icon();
     QMenu *menu = app->tray()->menu();
-    menu->popup(icon->geometry().bottomLeft());
+    menu->popup(app->tray()->icon()->geometry().bottomLeft());
     QTRY_VERIFY_WITH_TIMEOUT(menu->isVisible(), kUiTimeoutMs);
     QTRY_VERIFY_WITH_TIMEOUT(menu->geometry().height() > 0, kUiTimeoutMs);
     QCOMPARE(menu->actions().constFirst()->text(), QStringLiteral("SSH home"));
     QTRY_VERIFY_WITH_TIMEOUT(colourCount(menu->geometry()) > 3, kUiTimeoutMs);
-    QVERIFY(screenshot(QStringLiteral("desktop-tray-menu.png")));
+    QVERIFY(screenshot(QStringLiteral("tray-menu")));
 
     // Down selects the first entry, Return toggles it: the tunnel starts, the menu closes.
     QTest::keyClick(menu, Qt::Key_Down);
@@ -155,7 +193,7 @@ void TestDesktop::contextMenuOpensAndToggles()
     QVERIFY(app->tray()->profileAction(QStringLiteral("SSH home"))->isChecked());
     // The tray shows the new state: the icon on screen turns green.
     QTRY_VERIFY_WITH_TIMEOUT(showsGreen(iconScreenArea()), kUiTimeoutMs);
-    QVERIFY(screenshot(QStringLiteral("desktop-tray-active.png")));
+    QVERIFY(screenshot(QStringLiteral("tray-active")));
     manager->stopAll();
 }
 
@@ -169,20 +207,124 @@ void TestDesktop::failureNotifiesAndShowsError()
     QVERIFY(store->add(busy, &error));
     app->tray()->profileAction(busy.name)->trigger();
     QCOMPARE(app->tray()->iconStateName(), QStringLiteral("error"));
-    // Without a notification daemon Qt shows its own balloon next to the icon.
-    auto balloon = [] {
-        for (QWidget *widget : QApplication::topLevelWidgets()) {
-            if (widget->isVisible()
-                && QLatin1String(widget->metaObject()->className()) == QLatin1String("QBalloonTip"))
-                return widget;
-        }
-        return static_cast<QWidget *>(nullptr);
-    };
     QTRY_VERIFY_WITH_TIMEOUT(balloon() != nullptr, kUiTimeoutMs);
     QTRY_VERIFY_WITH_TIMEOUT(colourCount(balloon()->geometry()) > 3, kUiTimeoutMs);
     // The icon on screen shows the red error badge.
     QTRY_VERIFY_WITH_TIMEOUT(showsRed(iconScreenArea()), kUiTimeoutMs);
-    QVERIFY(screenshot(QStringLiteral("desktop-tray-error.png")));
+    QVERIFY(screenshot(QStringLiteral("tray-error")));
+    balloon()->close();
+}
+
+void TestDesktop::oneUpOneFailed()
+{
+    app->setRunning(QStringLiteral("SSH home"), true);
+    QTRY_COMPARE_WITH_TIMEOUT(app->tray()->iconStateName(), QStringLiteral("active-error"),
+                              kUiTimeoutMs);
+    // Green with the red badge, on screen.
+    QTRY_VERIFY_WITH_TIMEOUT(showsGreen(iconScreenArea()) && showsRed(iconScreenArea()),
+                             kUiTimeoutMs);
+
+    // The tray menu says why the failed one failed.
+    QMenu *menu = app->tray()->menu();
+    const QString busyText = app->tray()->profileAction(QStringLiteral("Busy"))->text();
+    QVERIFY2(busyText.contains(QStringLiteral("failed: local port")), qPrintable(busyText));
+    menu->popup(app->tray()->icon()->geometry().bottomLeft());
+    QTRY_VERIFY_WITH_TIMEOUT(menu->isVisible() && colourCount(menu->geometry()) > 3, kUiTimeoutMs);
+    QVERIFY(QGuiApplication::primaryScreen()->geometry().contains(menu->geometry()));
+    QVERIFY(screenshot(QStringLiteral("tray-menu-one-failed")));
+    menu->hide();
+    QTRY_VERIFY_WITH_TIMEOUT(!menu->isVisible(), kUiTimeoutMs);
+
+    app->showWindow();
+    TunnelsWindow *window = app->window();
+    QVERIFY(QTest::qWaitForWindowExposed(window));
+    window->selectName(QStringLiteral("Busy"));
+    QVERIFY(window->screen()->availableGeometry().contains(window->geometry()));
+    QTRY_VERIFY_WITH_TIMEOUT(colourCount(window->geometry()) > 3, kUiTimeoutMs);
+    QVERIFY(screenshot(QStringLiteral("window-one-failed")));
+}
+
+void TestDesktop::testResult()
+{
+    Profile noServer = profile(QStringLiteral("No server"));
+    noServer.serverUrl = QStringLiteral("ws://127.0.0.1:%1/").arg(reserveLoopbackPort());
+    QString error;
+    QVERIFY(store->add(noServer, &error));
+    TunnelsWindow *window = app->window();
+    window->selectName(noServer.name);
+    window->testSelected();
+    QTRY_VERIFY_WITH_TIMEOUT(window->detailsText().contains(QStringLiteral("What to do")),
+                             kUiTimeoutMs);
+    QCOMPARE(window->tabs()->currentWidget()->objectName(), QStringLiteral("details"));
+    QVERIFY(window->detailsText().contains(QStringLiteral("[failed] TCP: ")));
+    QTRY_VERIFY_WITH_TIMEOUT(colourCount(window->geometry()) > 3, kUiTimeoutMs);
+    QVERIFY(screenshot(QStringLiteral("test-result")));
+}
+
+void TestDesktop::editorWithAdvancedFitsTheScreen()
+{
+    ProfileEditor editor(store.get(), *store->profile(QStringLiteral("SSH home")),
+                         QStringLiteral("SSH home"), app->window());
+    editor.setAdvancedVisible(true);
+    editor.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&editor));
+    // OK, Cancel and the validation line are on the screen (1280x800, also at 200 %).
+    const QRect screenArea = editor.screen()->availableGeometry();
+    QTRY_VERIFY2_WITH_TIMEOUT(screenArea.contains(editor.frameGeometry()),
+                              qPrintable(QStringLiteral("editor %1,%2 %3x%4 on %5x%6")
+                                             .arg(editor.frameGeometry().x())
+                                             .arg(editor.frameGeometry().y())
+                                             .arg(editor.frameGeometry().width())
+                                             .arg(editor.frameGeometry().height())
+                                             .arg(screenArea.width())
+                                             .arg(screenArea.height())),
+                              kUiTimeoutMs);
+    auto *buttons = editor.findChild<QDialogButtonBox *>();
+    QVERIFY(buttons->isVisible());
+    QVERIFY(screenArea.contains(QRect(buttons->mapToGlobal(QPoint(0, 0)), buttons->size())));
+    QTRY_VERIFY_WITH_TIMEOUT(colourCount(editor.frameGeometry()) > 3, kUiTimeoutMs);
+    QVERIFY(screenshot(QStringLiteral("editor-advanced")));
+    editor.reject();
+}
+
+void TestDesktop::closingTheWindowSaysOnce()
+{
+    TunnelsWindow *window = app->window();
+    app->showWindow();
+    QVERIFY(QTest::qWaitForWindowExposed(window));
+    QVERIFY(!balloon());
+    window->close();
+    QVERIFY(!window->isVisible());
+    QVERIFY(balloon());
+    QVERIFY2(balloonText().contains(QStringLiteral("keeps running")), qPrintable(balloonText()));
+    QTRY_VERIFY_WITH_TIMEOUT(colourCount(balloon()->geometry()) > 3, kUiTimeoutMs);
+    QVERIFY(screenshot(QStringLiteral("closed-keeps-running")));
+    balloon()->close();
+    // Once: not again, also not after a restart (it is kept in the settings).
+    app->showWindow();
+    QVERIFY(QTest::qWaitForWindowExposed(window));
+    window->close();
+    QVERIFY(!balloon());
+    QVERIFY(app->settings()->value(QStringLiteral("ui/toldKeepsRunning")).toBool());
+}
+
+void TestDesktop::firstRunShowsTheWindow()
+{
+    // A new start with no saved tunnel.
+    destroyApp();
+    createApp();
+    app->setConnectionTester(&ConnectionProbe::run);
+    app->start(false);
+    TunnelsWindow *window = app->window();
+    // Not "minimised to the tray": with no tunnel the window shows how to add one.
+    QVERIFY(window->isVisible());
+    QVERIFY(window->showsEmptyState());
+    QVERIFY(QTest::qWaitForWindowExposed(window));
+    // It fits the screen, also at 200 %.
+    QVERIFY(window->screen()->availableGeometry().contains(window->geometry()));
+    QVERIFY(app->tray()->menu()->findChild<QAction *>(QStringLiteral("addTunnel")));
+    QTRY_VERIFY_WITH_TIMEOUT(colourCount(window->geometry()) > 3, kUiTimeoutMs);
+    QVERIFY(screenshot(QStringLiteral("first-run")));
 }
 
 QTEST_MAIN(TestDesktop)
