@@ -151,15 +151,17 @@ TunnelsWindow::TunnelsWindow(DesktopApp *app, QWidget *parent)
     emptyText->setObjectName(QStringLiteral("emptyText"));
     emptyText->setWordWrap(true);
     emptyText->setAlignment(Qt::AlignCenter);
-    emptyText->setMaximumWidth(520);
     auto *emptyAdd = new QPushButton(style()->standardIcon(QStyle::SP_FileIcon), tr("Add Tunnel…"));
     emptyAdd->setObjectName(QStringLiteral("emptyAdd"));
     emptyAdd->setDefault(true);
     connect(emptyAdd, &QPushButton::clicked, this, &TunnelsWindow::addProfile);
     auto *emptyLayout = new QVBoxLayout(m_emptyPage);
+    // No alignment for the wrapped text: an aligned item gets its width but not the height that
+    // width needs (the text was cut); wide margins keep its lines short instead.
+    emptyLayout->setContentsMargins(48, 24, 48, 24);
     emptyLayout->addStretch(1);
     emptyLayout->addWidget(emptyTitle);
-    emptyLayout->addWidget(emptyText, 0, Qt::AlignHCenter);
+    emptyLayout->addWidget(emptyText);
     emptyLayout->addSpacing(12);
     emptyLayout->addWidget(emptyAdd, 0, Qt::AlignHCenter);
     emptyLayout->addStretch(2);
