@@ -51,6 +51,7 @@ private Q_SLOTS:
     void tableLayoutIsKept();
     void returnOpensTheEditor();
     void stopWithConnectionsAsksAndClosesProperly();
+    void editWithConnectionsAsksFirst();
     void logAndAbout();
 
 private:
@@ -606,6 +607,46 @@ void TestTunnelsWindow::stopWithConnectionsAsksAndClosesProperly()
              qPrintable(closedLine));
     QTRY_COMPARE_WITH_TIMEOUT(int(server.log().count(QStringLiteral("(1001 going away)"))),
                               goingAwayBefore + 1, kUiTimeoutMs);
+}
+
+void TestTunnelsWindow::editWithConnectionsAsksFirst()
+{
+    const Profile ssh = profile(QStringLiteral("SSH"));
+    QString error;
+    QVERIFY(store->add(ssh, &error));
+    app->setRunning(ssh.name, true);
+    TunnelsWindow *window = app->window();
+    window->selectName(ssh.name);
+    QTcpSocket socket;
+    socket.connectToHost(QHostAddress::LocalHost, portOf(ssh));
+    QTRY_COMPARE_WITH_TIMEOUT(manager->status(ssh.name).connections, 1, kUiTimeoutMs);
+
+    // Applying an edit restarts the tunnel: with a connection open it asks; Cancel changes nothing.
+    QString question;
+    whenModalOpens([&](QWidget *modal) {
+        auto *editor = qobject_cast<ProfileEditor *>(modal);
+        if (!editor) {
+            modal->close();
+            return;
+        }
+        editor->findChild<QLineEdit *>(QStringLiteral("listen"))
+            ->setText(QStringLiteral("127.0.0.1:%1").arg(reserveLoopbackPort()));
+        whenModalOpens([&](QWidget *next) {
+            auto *box = qobject_cast<QMessageBox *>(next);
+            question = box ? box->text() : QString();
+            if (box)
+                box->button(QMessageBox::Cancel)->click();
+            else
+                next->close();
+        });
+        editor->accept();
+    });
+    action(QStringLiteral("edit"))->trigger();
+    QVERIFY2(question.contains(QStringLiteral("carries 1 open connection")), qPrintable(question));
+    QCOMPARE(store->profile(ssh.name)->listen, ssh.listen);
+    QVERIFY(manager->isRunning(ssh.name));
+    QCOMPARE(manager->status(ssh.name).listenAddress, ssh.listen);
+    QCOMPARE(socket.state(), QAbstractSocket::ConnectedState);
 }
 
 void TestTunnelsWindow::logAndAbout()
