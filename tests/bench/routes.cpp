@@ -2,10 +2,12 @@
 
 #include "endpoints.h"
 
+#include <QCoreApplication>
 #include <QDeadlineTimer>
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QThread>
 #include <algorithm>
@@ -103,12 +105,25 @@ QString Route::name(RouteKind kind)
         return QStringLiteral("tcp-over-websocket");
     case RouteKind::Websockify:
         return QStringLiteral("websockify + our client");
+    case RouteKind::SocatTls:
+        return QStringLiteral("socat TLS two-hop");
+    case RouteKind::OursTls:
+        return QStringLiteral("tcp-over-websocket wss (--tls-cert)");
+    case RouteKind::OursNginx:
+        return QStringLiteral("tcp-over-websocket wss via nginx");
     }
     return QString();
 }
 
+bool isTls(RouteKind kind)
+{
+    return kind == RouteKind::SocatTls || kind == RouteKind::OursTls
+        || kind == RouteKind::OursNginx;
+}
+
 namespace {
 QString g_logDirectory;
+TlsFiles g_tlsFiles;
 
 QString logDirectory()
 {
@@ -122,6 +137,29 @@ QString logDirectory()
 void Route::setLogDirectory(const QString &directory)
 {
     g_logDirectory = directory;
+}
+
+void Route::setTlsFiles(const TlsFiles &files)
+{
+    g_tlsFiles = files;
+}
+
+std::pair<int, int> Route::nginxHandshakes() const
+{
+    QFile file(m_nginxAccessLog);
+    if (m_nginxAccessLog.isEmpty() || !file.open(QIODevice::ReadOnly))
+        return {0, 0};
+    int handshakes = 0;
+    int resumed = 0;
+    for (const QByteArray &line : file.readAll().split('\n')) {
+        // One line per connection (log_format "tls"): "<reused> <status>", reused "r" or ".".
+        if (line.isEmpty())
+            continue;
+        ++handshakes;
+        if (line.startsWith('r'))
+            ++resumed;
+    }
+    return {handshakes, resumed};
 }
 
 QString Route::logTail(int lines) const
@@ -211,36 +249,148 @@ bool Route::startOnce(uint16_t targetPort, QString *error)
         m_entryPort = near;
         return true;
     }
+    case RouteKind::SocatTls: {
+        // The same two hops as Socat, the one between them TLS with the certificate ours uses,
+        // verified by the client side against the CA (the name checked: localhost).
+        const uint16_t far = freePort();
+        const uint16_t near = freePort();
+        if (!spawn(QStringLiteral("socat TLS (server side)"), QStringLiteral("socat"),
+                   {QStringLiteral("OPENSSL-LISTEN:%1,bind=127.0.0.1,reuseaddr,fork,backlog=4096,"
+                                   "nodelay,cert=%2,key=%3,verify=0")
+                        .arg(far)
+                        .arg(g_tlsFiles.certificateFile, g_tlsFiles.keyFile),
+                    QStringLiteral("TCP:%1,nodelay").arg(target)},
+                   far, error))
+            return false;
+        if (!spawn(
+                QStringLiteral("socat TLS (client side)"), QStringLiteral("socat"),
+                {QStringLiteral("TCP-LISTEN:%1,bind=127.0.0.1,reuseaddr,fork,backlog=4096,nodelay")
+                     .arg(near),
+                 QStringLiteral("OPENSSL:127.0.0.1:%1,nodelay,verify=1,cafile=%2,"
+                                "commonname=localhost")
+                     .arg(far)
+                     .arg(g_tlsFiles.caFile)},
+                near, error))
+            return false;
+        m_entryPort = near;
+        return true;
+    }
     case RouteKind::Ours:
+    case RouteKind::OursTls:
+    case RouteKind::OursNginx:
     case RouteKind::Websockify: {
         const uint16_t wsPort = freePort();
         const uint16_t entry = freePort();
-        if (m_kind == RouteKind::Ours) {
-            if (!spawn(QStringLiteral("server"), m_tow,
-                       {QStringLiteral("server"), QStringLiteral("-listen_ws"),
-                        QStringLiteral("127.0.0.1:%1").arg(wsPort), QStringLiteral("-remote_tcp"),
-                        target,
-                        // Every connection comes from 127.0.0.1: the benchmark measures
-                        // capacity, not the admission limits a public server sets.
-                        QStringLiteral("--max-tunnels"), QStringLiteral("0"),
-                        QStringLiteral("--max-tunnels-per-ip"), QStringLiteral("0")},
-                       wsPort, error))
+        // Every connection comes from 127.0.0.1: the benchmark measures capacity, not the
+        // admission limits a public server sets.
+        QStringList server {QStringLiteral("server"),
+                            QStringLiteral("-listen_ws"),
+                            QStringLiteral("127.0.0.1:%1").arg(wsPort),
+                            QStringLiteral("-remote_tcp"),
+                            target,
+                            QStringLiteral("--max-tunnels"),
+                            QStringLiteral("0"),
+                            QStringLiteral("--max-tunnels-per-ip"),
+                            QStringLiteral("0")};
+        if (m_kind == RouteKind::OursTls)
+            server << QStringLiteral("--tls-cert") << g_tlsFiles.certificateFile
+                   << QStringLiteral("--tls-key") << g_tlsFiles.keyFile;
+        QString url = QStringLiteral("ws://127.0.0.1:%1/").arg(wsPort);
+        if (m_kind == RouteKind::OursTls)
+            url = QStringLiteral("wss://127.0.0.1:%1/").arg(wsPort);
+        if (m_kind != RouteKind::Websockify) {
+            if (!spawn(QStringLiteral("server"), m_tow, server, wsPort, error))
                 return false;
+            if (m_kind == RouteKind::OursNginx) {
+                const uint16_t nginxPort = freePort();
+                if (!spawnNginx(nginxPort, wsPort, error))
+                    return false;
+                url = QStringLiteral("wss://127.0.0.1:%1/").arg(nginxPort);
+            }
         } else if (!spawn(QStringLiteral("websockify"), QStringLiteral("websockify"),
                           {QStringLiteral("127.0.0.1:%1").arg(wsPort), target}, wsPort, error)) {
             return false;
         }
-        if (!spawn(QStringLiteral("client"), m_tow,
-                   {QStringLiteral("client"), QStringLiteral("-listen_tcp"),
-                    QStringLiteral("127.0.0.1:%1").arg(entry), QStringLiteral("-remote_ws"),
-                    QStringLiteral("ws://127.0.0.1:%1/").arg(wsPort)},
-                   entry, error))
+        QStringList client {QStringLiteral("client"), QStringLiteral("-listen_tcp"),
+                            QStringLiteral("127.0.0.1:%1").arg(entry), QStringLiteral("-remote_ws"),
+                            url};
+        // Verification stays on: the CA made at run time, the certificate's name.
+        if (isTls(m_kind))
+            client << QStringLiteral("--ca-file") << g_tlsFiles.caFile
+                   << QStringLiteral("--server-name") << QStringLiteral("localhost");
+        if (!spawn(QStringLiteral("client"), m_tow, client, entry, error))
             return false;
         m_entryPort = entry;
         return true;
     }
     }
     return false;
+}
+
+bool Route::spawnNginx(uint16_t port, uint16_t upstreamPort, QString *error)
+{
+    // As the README's example: TLS ends at nginx, which forwards the upgrade to our server over
+    // plain HTTP. One process (no master), as many connections as the workloads hold (two per
+    // tunnel), a log line per connection saying whether its TLS session was resumed.
+    const QString directory =
+        logDirectory() + QStringLiteral("/nginx-%1").arg(QCoreApplication::applicationPid());
+    QDir().mkpath(directory + QStringLiteral("/tmp"));
+    m_nginxAccessLog = directory + QStringLiteral("/access-%1.log").arg(port);
+    QFile::remove(m_nginxAccessLog);
+    const QString text = QStringLiteral("daemon off;\n"
+                                        "master_process off;\n"
+                                        "worker_rlimit_nofile 65536;\n"
+                                        "pid %1/nginx.pid;\n"
+                                        "error_log %1/error.log warn;\n"
+                                        "events { worker_connections 30000; }\n"
+                                        "http {\n"
+                                        "    log_format tls '$ssl_session_reused $status';\n"
+                                        "    access_log %2 tls;\n"
+                                        "    client_body_temp_path %1/tmp/body;\n"
+                                        "    proxy_temp_path %1/tmp/proxy;\n"
+                                        "    fastcgi_temp_path %1/tmp/fastcgi;\n"
+                                        "    uwsgi_temp_path %1/tmp/uwsgi;\n"
+                                        "    scgi_temp_path %1/tmp/scgi;\n"
+                                        "    server {\n"
+                                        "        listen 127.0.0.1:%3 ssl backlog=4096;\n"
+                                        "        server_name localhost;\n"
+                                        "        ssl_certificate %4;\n"
+                                        "        ssl_certificate_key %5;\n"
+                                        "        location / {\n"
+                                        "            proxy_pass http://127.0.0.1:%6/;\n"
+                                        "            proxy_http_version 1.1;\n"
+                                        "            proxy_set_header Upgrade $http_upgrade;\n"
+                                        "            proxy_set_header Connection \"upgrade\";\n"
+                                        "            proxy_set_header Host $host;\n"
+                                        "            proxy_read_timeout 3600s;\n"
+                                        "            proxy_buffering off;\n"
+                                        "        }\n"
+                                        "    }\n"
+                                        "}\n")
+                             .arg(directory, m_nginxAccessLog)
+                             .arg(port)
+                             .arg(g_tlsFiles.certificateFile, g_tlsFiles.keyFile)
+                             .arg(upstreamPort);
+    const QString configFile = directory + QStringLiteral("/nginx-%1.conf").arg(port);
+    QFile file(configFile);
+    if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate)) {
+        *error = QStringLiteral("cannot write %1: %2").arg(configFile, file.errorString());
+        return false;
+    }
+    file.write(text.toUtf8());
+    file.close();
+    QString nginx = QStandardPaths::findExecutable(QStringLiteral("nginx"));
+    if (nginx.isEmpty())
+        nginx = QStandardPaths::findExecutable(
+            QStringLiteral("nginx"), {QStringLiteral("/usr/sbin"), QStringLiteral("/sbin")});
+    if (nginx.isEmpty()) {
+        *error = QStringLiteral("nginx is missing (scripts/install-deps.sh test)");
+        return false;
+    }
+    return spawn(QStringLiteral("nginx"), nginx,
+                 {QStringLiteral("-p"), directory, QStringLiteral("-c"), configFile,
+                  QStringLiteral("-e"), directory + QStringLiteral("/error.log")},
+                 port, error);
 }
 
 void Route::stop()

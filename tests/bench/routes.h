@@ -1,17 +1,32 @@
 // The ways a TCP connection can reach an endpoint in the benchmark: directly (the limit), through
 // two socat relays (the userspace-relay baseline), through our client and server, and through our
-// client and websockify. Each route runs its processes and reports their memory and CPU.
+// client and websockify; over TLS: two socat relays speaking TLS between them (the TLS baseline),
+// our client and server with the server's own TLS, and our client to nginx terminating TLS in front
+// of our server (the README's deployment). Each route runs its processes and reports their memory
+// and CPU.
 #pragma once
 
 #include <QProcess>
 #include <QString>
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 namespace bench {
 
-enum class RouteKind { Direct, Socat, Ours, Websockify };
+enum class RouteKind { Direct, Socat, Ours, Websockify, SocatTls, OursTls, OursNginx };
+
+// The routes whose hop between the two sides is TLS (verified against a CA made at run time).
+bool isTls(RouteKind kind);
+
+// The certificates the TLS routes use: a CA and a server certificate for "localhost" it signed.
+struct TlsFiles
+{
+    QString caFile;
+    QString certificateFile;
+    QString keyFile;
+};
 
 struct ProcessStats
 {
@@ -37,6 +52,8 @@ public:
     // Where each process's stderr is kept ("DIR/<label>.log", appended); by default a temporary
     // directory removed at exit.
     static void setLogDirectory(const QString &directory);
+    // Needed before a TLS route starts.
+    static void setTlsFiles(const TlsFiles &files);
     QString name() const { return name(m_kind); }
     RouteKind kind() const { return m_kind; }
 
@@ -52,11 +69,15 @@ public:
     std::vector<QString> processNames() const;
     // The last lines each process of this route wrote to stderr, for a failure report.
     QString logTail(int lines) const;
+    // nginx (OursNginx): the TLS handshakes of its access log so far, and how many of them resumed
+    // an earlier session ($ssl_session_reused); {0, 0} for the other routes.
+    std::pair<int, int> nginxHandshakes() const;
 
 private:
     bool startOnce(uint16_t targetPort, QString *error);
     bool spawn(const QString &label, const QString &program, const QStringList &arguments,
                uint16_t waitPort, QString *error);
+    bool spawnNginx(uint16_t port, uint16_t upstreamPort, QString *error);
 
     RouteKind m_kind;
     QString m_tow;
@@ -65,6 +86,7 @@ private:
     std::vector<QString> m_labels;
     std::vector<QString> m_logFiles;
     std::vector<qint64> m_logStarts; // where this route's part of each (appended) log begins
+    QString m_nginxAccessLog;
 };
 
 uint16_t freePort();

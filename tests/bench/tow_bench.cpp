@@ -1,8 +1,10 @@
 // tow_bench: measures tcp-over-websocket beside direct TCP, a socat two-hop relay and websockify
-// (paired with our client) on the same machine in one run, and checks every transfer.
+// (paired with our client) on the same machine in one run, and over TLS beside socat's TLS two-hop
+// (our server's own TLS, and nginx terminating TLS in front of it), and checks every transfer.
 // Usage: tow_bench [--quick] [--json FILE] [--markdown FILE] [--tow PATH]
 #include "endpoints.h"
 #include "routes.h"
+#include "testcertificates.h"
 
 #include <QCommandLineParser>
 #include <QCoreApplication>
@@ -12,6 +14,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QStandardPaths>
+#include <QTemporaryDir>
 #include <QThread>
 #include <algorithm>
 #include <chrono>
@@ -140,6 +143,16 @@ int heldTunnels(int wanted)
     return held;
 }
 
+// Adds each process's CPU seconds since `before` to *perProcess, by process name.
+void addProcessCpu(const Route &route, const std::vector<ProcessStats> &before,
+                   std::map<QString, double> *perProcess)
+{
+    const std::vector<ProcessStats> after = route.stats();
+    const std::vector<QString> names = route.processNames();
+    for (size_t p = 0; p < after.size() && p < before.size() && p < names.size(); ++p)
+        (*perProcess)[names[p]] += after[p].cpuSeconds() - before[p].cpuSeconds();
+}
+
 double median(std::vector<double> values)
 {
     if (values.empty())
@@ -225,11 +238,15 @@ void Bench::bulk(RouteKind kind)
         // Whether a transfer is bound by the CPU or by waiting: the share of all cores busy.
         double machineBusy = 0;
         double machineWall = 0;
+        // Each process's own share: which side of a tunnel the bytes cost (TLS: the decrypting
+        // one).
+        std::map<QString, double> processCpu;
         for (int runIndex = 0; runIndex < m_settings.bulkRuns; ++runIndex) {
             if (clientToServer) {
                 SinkEndpoint sink;
                 withRoute(kind, sink.port(), [&](Route &route) {
                     const double cpuBefore = cpuOf(route);
+                    const std::vector<ProcessStats> before = route.stats();
                     const double busyBefore = machineBusySeconds();
                     const auto start = Clock::now();
                     const int fd = connectLoopback(route.entryPort(), false);
@@ -248,11 +265,13 @@ void Bench::bulk(RouteKind kind)
                     machineBusy += machineBusySeconds() - busyBefore;
                     rates.push_back(double(bytes) / 1e6 / seconds(start));
                     cpu += cpuOf(route) - cpuBefore;
+                    addProcessCpu(route, before, &processCpu);
                 });
             } else {
                 SourceEndpoint source(bytes);
                 withRoute(kind, source.port(), [&](Route &route) {
                     const double cpuBefore = cpuOf(route);
+                    const std::vector<ProcessStats> before = route.stats();
                     const double busyBefore = machineBusySeconds();
                     const auto start = Clock::now();
                     const int fd = connectLoopback(route.entryPort(), false);
@@ -275,6 +294,7 @@ void Bench::bulk(RouteKind kind)
                     // children (socat) count in cutime.
                     QThread::msleep(50);
                     cpu += cpuOf(route) - cpuBefore;
+                    addProcessCpu(route, before, &processCpu);
                 });
             }
         }
@@ -284,6 +304,11 @@ void Bench::bulk(RouteKind kind)
         if (kind != RouteKind::Direct && !rates.empty())
             record(kind, QStringLiteral("bulk %1 CPU s/GiB").arg(direction),
                    cpu / (gib * double(rates.size())));
+        if (kind != RouteKind::Direct && !rates.empty()) {
+            for (const auto &[process, processSeconds] : processCpu)
+                record(kind, QStringLiteral("bulk %1 CPU s/GiB %2").arg(direction, process),
+                       processSeconds / (gib * double(rates.size())));
+        }
         if (machineWall > 0)
             record(kind, QStringLiteral("bulk %1 machine busy %").arg(direction),
                    100.0 * machineBusy
@@ -401,6 +426,14 @@ void Bench::setup(RouteKind kind)
         record(kind, QStringLiteral("setup machine CPU us/conn"),
                (machineBusySeconds() - machineBefore) * perConnection);
         record(kind, QStringLiteral("setup errors"), errors + parallelErrors);
+        if (kind == RouteKind::OursNginx) {
+            // Whether our client resumed TLS sessions, as the server end saw it: each process
+            // has one log line per connection, written as the connection ends.
+            QThread::msleep(200);
+            const auto [handshakes, resumed] = route.nginxHandshakes();
+            record(kind, QStringLiteral("setup TLS handshakes"), handshakes);
+            record(kind, QStringLiteral("setup TLS handshakes resumed"), resumed);
+        }
         // A tunnel that has ended must let go of its memory: one that outlives its connections
         // shows here, not in the rate.
         recordPeakRss(kind, route, QStringLiteral("setup"));
@@ -632,30 +665,76 @@ int Bench::run(const std::vector<RouteKind> &kinds)
 
 QString Bench::markdown() const
 {
-    const std::vector<RouteKind> kinds {RouteKind::Direct, RouteKind::Socat, RouteKind::Websockify,
-                                        RouteKind::Ours};
-    QString out = QStringLiteral("| metric |");
-    for (const RouteKind kind : kinds)
-        out += QLatin1Char(' ') + Route::name(kind) + QStringLiteral(" |");
-    out += QStringLiteral(" ours / socat | ours / websockify |\n|---|");
-    for (size_t i = 0; i < kinds.size() + 2; ++i)
-        out += QStringLiteral("---:|");
-    out += QLatin1Char('\n');
-    for (const auto &[metric, values] : m_results) {
-        out += QStringLiteral("| ") + metric + QStringLiteral(" |");
-        for (const RouteKind kind : kinds) {
-            const auto it = values.find(kind);
-            out += it == values.end() ? QStringLiteral(" |")
-                                      : QStringLiteral(" %1 |").arg(it->second, 0, 'f', 2);
-        }
-        auto ratio = [&values](RouteKind base) {
-            const auto ours = values.find(RouteKind::Ours);
-            const auto other = values.find(base);
-            if (ours == values.end() || other == values.end() || other->second == 0)
-                return QStringLiteral(" |");
-            return QStringLiteral(" %1 |").arg(ours->second / other->second, 0, 'f', 2);
+    // One table for the plain routes, one for TLS; a metric only where some route of the table
+    // has it.
+    struct Table
+    {
+        std::vector<RouteKind> kinds;
+        RouteKind socat;
+        std::vector<RouteKind> ours;
+        RouteKind other; // a second baseline, or socat again
+    };
+    const std::vector<Table> tables {
+        {{RouteKind::Direct, RouteKind::Socat, RouteKind::Websockify, RouteKind::Ours},
+         RouteKind::Socat,
+         {RouteKind::Ours},
+         RouteKind::Websockify},
+        {{RouteKind::SocatTls, RouteKind::OursTls, RouteKind::OursNginx},
+         RouteKind::SocatTls,
+         {RouteKind::OursTls, RouteKind::OursNginx},
+         RouteKind::SocatTls},
+    };
+    QString out;
+    for (const Table &table : tables) {
+        auto present = [this](const std::vector<RouteKind> &kinds) {
+            for (const auto &[metric, values] : m_results) {
+                for (const RouteKind kind : kinds) {
+                    if (values.count(kind) != 0)
+                        return true;
+                }
+            }
+            return false;
         };
-        out += ratio(RouteKind::Socat) + ratio(RouteKind::Websockify) + QLatin1Char('\n');
+        if (!present(table.kinds))
+            continue;
+        QStringList ratioNames;
+        std::vector<std::pair<RouteKind, RouteKind>> ratios;
+        for (const RouteKind ours : table.ours) {
+            ratios.emplace_back(ours, table.socat);
+            if (table.other != table.socat)
+                ratios.emplace_back(ours, table.other);
+        }
+        out += out.isEmpty() ? QString() : QStringLiteral("\n");
+        out += QStringLiteral("| metric |");
+        for (const RouteKind kind : table.kinds)
+            out += QLatin1Char(' ') + Route::name(kind) + QStringLiteral(" |");
+        for (const auto &[ours, base] : ratios)
+            out += QStringLiteral(" %1 / %2 |").arg(Route::name(ours), Route::name(base));
+        out += QStringLiteral("\n|---|");
+        for (size_t i = 0; i < table.kinds.size() + ratios.size(); ++i)
+            out += QStringLiteral("---:|");
+        out += QLatin1Char('\n');
+        for (const auto &[metric, values] : m_results) {
+            bool any = false;
+            for (const RouteKind kind : table.kinds)
+                any = any || values.count(kind) != 0;
+            if (!any)
+                continue;
+            out += QStringLiteral("| ") + metric + QStringLiteral(" |");
+            for (const RouteKind kind : table.kinds) {
+                const auto it = values.find(kind);
+                out += it == values.end() ? QStringLiteral(" |")
+                                          : QStringLiteral(" %1 |").arg(it->second, 0, 'f', 2);
+            }
+            for (const auto &[oursKind, base] : ratios) {
+                const auto ours = values.find(oursKind);
+                const auto other = values.find(base);
+                out += ours == values.end() || other == values.end() || other->second == 0
+                    ? QStringLiteral(" |")
+                    : QStringLiteral(" %1 |").arg(ours->second / other->second, 0, 'f', 2);
+            }
+            out += QLatin1Char('\n');
+        }
     }
     for (const QString &failure : m_baselineFailures)
         out += QStringLiteral("\nBaseline check failed: ") + failure + QLatin1Char('\n');
@@ -682,9 +761,11 @@ int main(int argc, char *argv[])
                                       QStringLiteral("file"));
     const QCommandLineOption tow(QStringLiteral("tow"), QStringLiteral("Our executable."),
                                  QStringLiteral("path"), QStringLiteral(TOW_EXECUTABLE));
-    const QCommandLineOption only(
-        QStringLiteral("only"), QStringLiteral("Routes to measure: direct,socat,websockify,ours"),
-        QStringLiteral("list"), QStringLiteral("direct,socat,websockify,ours"));
+    const QString allRoutes =
+        QStringLiteral("direct,socat,websockify,ours,socat-tls,ours-tls,ours-nginx");
+    const QCommandLineOption only(QStringLiteral("only"),
+                                  QStringLiteral("Routes to measure: %1").arg(allRoutes),
+                                  QStringLiteral("list"), allRoutes);
     const QCommandLineOption tunnels(QStringLiteral("tunnels"),
                                      QStringLiteral("Concurrent tunnel counts to hold (default "
                                                     "1000,10000; --quick: 100)."),
@@ -752,10 +833,15 @@ int main(int argc, char *argv[])
             kinds.push_back(RouteKind::Websockify);
         else if (name == QLatin1String("ours"))
             kinds.push_back(RouteKind::Ours);
+        else if (name == QLatin1String("socat-tls"))
+            kinds.push_back(RouteKind::SocatTls);
+        else if (name == QLatin1String("ours-tls"))
+            kinds.push_back(RouteKind::OursTls);
+        else if (name == QLatin1String("ours-nginx"))
+            kinds.push_back(RouteKind::OursNginx);
         else {
-            std::fprintf(stderr,
-                         "tow_bench: unknown route \"%s\" (known: direct,socat,websockify,ours)\n",
-                         qPrintable(name));
+            std::fprintf(stderr, "tow_bench: unknown route \"%s\" (known: %s)\n", qPrintable(name),
+                         qPrintable(allRoutes));
             return 2;
         }
     }
@@ -764,6 +850,20 @@ int main(int argc, char *argv[])
             std::fprintf(stderr, "tow_bench: %s is missing (scripts/install-deps.sh test)\n", tool);
             return 2;
         }
+    }
+    // The TLS routes' certificates, made by openssl now and verified by every client side.
+    QTemporaryDir certificateDirectory(QDir::tempPath() + QStringLiteral("/tow_bench-tls-XXXXXX"));
+    if (std::any_of(kinds.begin(), kinds.end(), isTls)) {
+        TestCertificates certificates;
+        QString error;
+        if (!certificateDirectory.isValid()
+            || !certificates.create(certificateDirectory.path(), &error)) {
+            std::fprintf(stderr, "tow_bench: cannot make the TLS certificates: %s\n",
+                         qPrintable(error));
+            return 2;
+        }
+        Route::setTlsFiles(
+            {certificates.caFile(), certificates.certificateFile(), certificates.keyFile()});
     }
 
     if (parser.isSet(logs)) {
