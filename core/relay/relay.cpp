@@ -21,6 +21,10 @@ namespace {
 // Most payload bytes handed to TCP in one write: the frame reader's chunks.
 constexpr qint64 kMaxWsReadChunkBytes = 1024 * 1024;
 
+// Qt 6.4 to 6.8 (TlsCryptographOpenSSL::transmit) decrypt in pieces of this size and emit
+// readyRead() for each, all in one pass over what the socket read.
+constexpr qint64 kTlsDecryptPieceBytes = 4096;
+
 // From this many bytes read from TCP on, a frame's payload is passed on without a copy
 // (BinaryFrame::relay); below, one buffer and one write per frame keep small messages fast.
 constexpr qint64 kLargeFrameBytes = 64 * 1024;
@@ -84,7 +88,7 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
         // handshake, which it would parse as soon as its connected() returns) is taken now.
         if (m_transport->bytesAvailable() > 0)
             m_reader.prepend(m_transport->readAll());
-        connect(m_transport, &QAbstractSocket::readyRead, this, &Relay::readWsFrames);
+        connect(m_transport, &QAbstractSocket::readyRead, this, &Relay::onTransportReadyRead);
         m_transport->setReadBufferSize(m_options.wsReadBufferBytes);
         m_transport->setSocketOption(QAbstractSocket::LowDelayOption, 1);
         TcpKeepAlive::enable(m_transport);
@@ -436,6 +440,29 @@ void Relay::onWsBytesWritten()
 }
 
 // ---- WebSocket -> TCP ----------------------------------------------------------------------
+
+void Relay::onTransportReadyRead()
+{
+    // Less than a piece waiting is a whole small message (an echo, a keystroke): read now. A full
+    // piece means more may follow in the same pass: reading each piece as it is signalled made
+    // one TCP write and one turn of the frame reader per 4 KiB, most of the CPU a bulk download
+    // took. Read once the pass is over instead, all of it in one batch. Memory stays bounded:
+    // QSslSocket stops feeding its decrypter once its buffer holds the read buffer size.
+    if (!m_sslTransport || m_sslTransport->bytesAvailable() < kTlsDecryptPieceBytes) {
+        readWsFrames();
+        return;
+    }
+    if (m_tlsReadQueued)
+        return;
+    m_tlsReadQueued = true;
+    QMetaObject::invokeMethod(
+        this,
+        [this] {
+            m_tlsReadQueued = false;
+            readWsFrames();
+        },
+        Qt::QueuedConnection);
+}
 
 void Relay::readWsFrames()
 {

@@ -106,6 +106,7 @@ private:
 
     // The WebSocket -> TCP direction: frames are read as long as TCP keeps up.
     void readWsFrames();
+    void onTransportReadyRead(); // TLS: one read per pass of decryption, not per 4 KiB
     // false: stop reading. accepted: payload taken for TCP; written: the part of it written to
     // the kernel at once.
     bool handleWsEvent(FrameReader::Event &event, qint64 *accepted, qint64 *written);
@@ -165,5 +166,6 @@ private:
     bool m_wsReadPending = false;
     bool m_pumping = false;
     bool m_reading = false;
+    bool m_tlsReadQueued = false; // onTransportReadyRead() queued a read
     bool m_endWsAfterRead = false; // the transport closed while frames were being read
 };
