@@ -3,6 +3,7 @@
 #include <QAbstractSocket>
 #include <QCoreApplication>
 #include <QSslSocket>
+#include <QTcpSocket>
 #include <QTimer>
 #include <atomic>
 
@@ -20,17 +21,35 @@ constexpr int kReturnDelayMs = 1000;
 
 std::atomic<int> passes {0};
 
+bool isEmpty(QAbstractSocket *socket)
+{
+    return socket->state() == QAbstractSocket::ConnectedState && socket->bytesAvailable() == 0
+        && socket->bytesToWrite() == 0 && !socket->isTransactionStarted();
+}
+
 } // namespace
 
 bool release(QAbstractSocket *socket)
 {
-    if (!socket || socket->state() != QAbstractSocket::ConnectedState
-        || socket->bytesAvailable() > 0 || socket->bytesToWrite() > 0
-        || socket->isTransactionStarted() || qobject_cast<QSslSocket *>(socket))
+    if (!socket || !isEmpty(socket))
         return false;
+    // TLS: QSslSocket (Qt 6.4 to 6.8) buffers at two levels, decrypted bytes in its own buffers
+    // and encrypted ones in those of the plain socket it makes as its child (its only
+    // QTcpSocket child). Both are given back, or neither.
+    QTcpSocket *inner = nullptr;
+    if (auto *tls = qobject_cast<QSslSocket *>(socket)) {
+        inner = tls->isEncrypted()
+            ? tls->findChild<QTcpSocket *>(QString(), Qt::FindDirectChildrenOnly)
+            : nullptr;
+        if (!inner || !isEmpty(inner))
+            return false;
+    }
     // QIODevice::open() in the mode the device is in already replaces its buffers with new,
     // empty ones that allocate nothing until used; the socket itself (descriptor, state,
-    // notifiers, options) is not touched. With both buffers empty no byte can be lost.
+    // notifiers, options; TLS: the session) is not touched. With all buffers empty no byte can
+    // be lost.
+    if (inner)
+        inner->QIODevice::open(inner->openMode());
     return socket->QIODevice::open(socket->openMode());
 }
 

@@ -12,9 +12,9 @@ class QAbstractSocket;
 namespace IdleBuffers {
 
 // Frees socket's buffer chunks when nothing is in them: both its read and write buffers empty,
-// no read transaction open (its bytes are not counted as available), connected, plain TCP
-// (QSslSocket keeps buffers of its own around these). The next read or write allocates again.
-// Returns whether it freed them.
+// no read transaction open (its bytes are not counted as available), connected. A QSslSocket
+// once encrypted, with the buffers of its inner plain socket, all empty too. The next read or
+// write allocates again. Returns whether it freed them.
 bool release(QAbstractSocket *socket);
 
 // Has the C library give the free pages in its heap back to the system, once for all calls
