@@ -89,9 +89,17 @@ QString TlsPolicy::pinProblem(const QString &pin)
         .arg(pin);
 }
 
-QSslConfiguration TlsPolicy::sslConfiguration() const
+QSslConfiguration TlsPolicy::sslConfiguration(const QString &sessionKey) const
 {
     QSslConfiguration configuration = QSslConfiguration::defaultConfiguration();
+    if (!sessionKey.isEmpty()) {
+        // Qt keeps no session across sockets by itself (each has its own OpenSSL context): it
+        // hands the session out (sessionTicket()) only with persistence allowed.
+        configuration.setSslOption(QSsl::SslOptionDisableSessionPersistence, false);
+        const QByteArray session = m_sessions->session(sessionKey);
+        if (!session.isEmpty())
+            configuration.setSessionTicket(session);
+    }
     if (pinned()) {
         // No CA at all: every handshake then reports errors, and the pin is checked in that
         // callback, before a single byte (headers, token) goes to the server.

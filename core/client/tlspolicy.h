@@ -2,12 +2,15 @@
 // SPKI SHA-256 pins (a pinned certificate needs no CA), or nothing at all with --insecure.
 #pragma once
 
+#include "tlssessioncache.h"
+
 #include <QList>
 #include <QSslCertificate>
 #include <QSslConfiguration>
 #include <QSslError>
 #include <QString>
 #include <QStringList>
+#include <memory>
 #include <optional>
 
 struct ClientOptions;
@@ -22,7 +25,14 @@ public:
     TlsPolicy() = default;
 
     // Configuration for the TLS socket: the system CAs plus those of the CA file; none with pins.
-    QSslConfiguration sslConfiguration() const;
+    // With a sessionKey (TlsSessionCache::keyOf), the last session that server gave is offered
+    // for resumption: verification is not weakened, as a session is only ever stored after a
+    // handshake that this policy accepted, and pins are checked on resumed handshakes too (the
+    // session keeps the server's certificate).
+    QSslConfiguration sslConfiguration(const QString &sessionKey = QString()) const;
+
+    // Shared by every copy of this policy (the connections of one client tunnel).
+    const std::shared_ptr<TlsSessionCache> &sessions() const { return m_sessions; }
 
     bool insecure() const { return m_insecure; }
     bool pinned() const { return !m_pins.isEmpty(); }
@@ -49,4 +59,5 @@ private:
     QList<QSslCertificate> m_caCertificates;
     QStringList m_pins;
     bool m_insecure = false;
+    std::shared_ptr<TlsSessionCache> m_sessions = std::make_shared<TlsSessionCache>();
 };

@@ -146,8 +146,6 @@ void WebSocketConnector::start(const QUrl &url, int redirectsLeft)
     }
     ws->setProxy(socketProxy);
     const bool secure = url.scheme() == QLatin1String("wss");
-    if (secure)
-        ws->setSslConfiguration(m_tls.sslConfiguration());
 
     // The request URL gives the Host header (and, without --server-name, the TLS name).
     QUrl target = url;
@@ -155,6 +153,10 @@ void WebSocketConnector::start(const QUrl &url, int redirectsLeft)
     const bool overrideName = m_policy.isTrusted(url) && !m_options.serverName.isEmpty();
     if (overrideName)
         target.setHost(m_options.serverName);
+    const QString sessionKey =
+        secure ? TlsSessionCache::keyOf(url.host(), url.port(443), target.host()) : QString();
+    if (secure)
+        ws->setSslConfiguration(m_tls.sslConfiguration(sessionKey));
     QNetworkRequest request(target);
     // The credentials only on the configured origin (user:password of its URL as Basic auth).
     for (const auto &header : m_policy.headersFor(url))
@@ -226,7 +228,7 @@ void WebSocketConnector::start(const QUrl &url, int redirectsLeft)
                 m_tlsFailure = reason;
             }
         });
-        connect(ssl, &QSslSocket::encrypted, this, [this, ssl] {
+        connect(ssl, &QSslSocket::encrypted, this, [this, ssl, sessionKey] {
             QString reason;
             if (!m_tls.acceptsPeer(ssl->peerCertificate(), &reason)) {
                 m_tlsFailure = reason;
@@ -234,6 +236,16 @@ void WebSocketConnector::start(const QUrl &url, int redirectsLeft)
                 return;
             }
             m_tlsDone = true;
+            // A session to resume, from a server this policy has just accepted. TLS 1.2 gives it
+            // with the handshake; TLS 1.3 in tickets that follow, also once the relay has the
+            // socket.
+            if (ssl->sessionProtocol() == QSsl::TlsV1_3)
+                connect(ssl, &QSslSocket::newSessionTicketReceived, ssl,
+                        [sessions = m_tls.sessions(), ssl, sessionKey] {
+                            sessions->store(sessionKey, ssl->sslConfiguration().sessionTicket());
+                        });
+            else
+                m_tls.sessions()->store(sessionKey, ssl->sslConfiguration().sessionTicket());
             const QSslCipher cipher = ssl->sessionCipher();
             Q_EMIT tlsEstablished(ssl->peerCertificate().subjectDisplayName(),
                                   TlsPolicy::pinOf(ssl->peerCertificate()),
