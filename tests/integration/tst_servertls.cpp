@@ -1,7 +1,8 @@
 // The server's native TLS (--tls-cert/--tls-key), real processes on loopback with certificates
 // made by openssl: our client with wss:// and the test CA, bulk data both ways with slow peers,
 // TLS 1.2 or later only (checked with openssl s_client), plain HTTP and silent clients on the TLS
-// port, bad certificate and key files, and a renewed certificate loaded on SIGHUP while a tunnel
+// port, bad certificate and key files, tails sent just before a close and a slow local reader
+// (all delivered, memory bounded), and a renewed certificate loaded on SIGHUP while a tunnel
 // stays open.
 #include "endpoints.h"
 #include "testcertificates.h"
@@ -149,6 +150,9 @@ private Q_SLOTS:
     void uploadToSlowRemote();
     void downloadToSlowReader();
     void peerClosingBehindItsUploadLosesNothing();
+    void tailBeforeClose_data();
+    void tailBeforeClose();
+    void slowLocalReaderKeepsClientBounded();
     void onlyTls12AndLater();
     void plainHttpIsClosed();
     void silentClientTimesOut();
@@ -322,6 +326,92 @@ void TestServerTls::peerClosingBehindItsUploadLosesNothing()
     QTRY_COMPARE_WITH_TIMEOUT(sink.finished.size(), 1, kBulkTimeoutMs);
     QCOMPARE(sink.finished[0].bytes, size);
     QCOMPARE(sink.finished[0].sha256, sha256(data));
+    QCOMPARE(server.stop(), 0);
+}
+
+void TestServerTls::tailBeforeClose_data()
+{
+    QTest::addColumn<bool>("clientToServer");
+    QTest::newRow("client to server") << true;
+    QTest::newRow("server to client") << false;
+}
+
+// 1 MiB, then the sender closes at once, 30 times each way through TLS: the side that decrypts
+// reads in batches once a pass of decryption is over (Relay::onTransportReadyRead), and must
+// still deliver every byte before it closes.
+void TestServerTls::tailBeforeClose()
+{
+    QFETCH(bool, clientToServer);
+    constexpr int kRepetitions = 30;
+    const qint64 size = 1 * kMiB;
+    TowProcess server, client;
+    if (clientToServer) {
+        SinkServer sink;
+        QVERIFY(sink.listen(QHostAddress::LocalHost));
+        QVERIFY(startServer(server, sink.serverPort()));
+        QVERIFY(startClient(client, server.port()));
+        const QByteArray data = patternBytes(51, size);
+        const QByteArray digest = sha256(data);
+        for (int i = 0; i < kRepetitions; ++i) {
+            StreamClient stream;
+            stream.start(client.port(), data, true);
+            QTRY_COMPARE_WITH_TIMEOUT(sink.finished.size(), i + 1, 30000);
+            QCOMPARE(sink.finished[i].bytes, size);
+            QCOMPARE(sink.finished[i].sha256, digest);
+        }
+    } else {
+        SourceServer source(52, size);
+        QVERIFY(source.listen(QHostAddress::LocalHost));
+        QVERIFY(startServer(server, source.serverPort()));
+        QVERIFY(startClient(client, server.port()));
+        const QByteArray digest = sha256(patternBytes(52, size));
+        for (int i = 0; i < kRepetitions; ++i) {
+            StreamClient stream;
+            stream.start(client.port(), {}, false);
+            QTRY_VERIFY_WITH_TIMEOUT(stream.done, 30000);
+            QCOMPARE(stream.bytesRead, size);
+            QCOMPARE(stream.digest(), digest);
+        }
+    }
+    QCOMPARE(client.stop(), 0);
+    QCOMPARE(server.stop(), 0);
+}
+
+// The client decrypts what the server sends and writes it to a local reader that takes 1 MB/s
+// for a while: the client's queue towards it stays within its bound (the watermark plus what the
+// TLS socket holds), its memory too, and every byte of the 96 MiB arrives once the reader speeds
+// up.
+void TestServerTls::slowLocalReaderKeepsClientBounded()
+{
+    const qint64 size = 96 * kMiB;
+    constexpr qint64 kSlowBytesPerSecond = 1'000'000;
+    constexpr qint64 kSlowPhaseBytes = 6'000'000; // longer than the relay's 5 s close timeout
+    // The relay's 1 MiB high watermark, plus what a closed TLS socket still holds: its 1 MiB
+    // read buffer, decrypted, and what was read from its inner socket with it (at most as much).
+    constexpr qint64 kTcpQueueBound = 3 * kMiB + 64;
+    SourceServer source(53, size);
+    QVERIFY(source.listen(QHostAddress::LocalHost));
+    TowProcess server, client;
+    QVERIFY(startServer(server, source.serverPort()));
+    QVERIFY(startClient(client, server.port()));
+    StreamClient stream;
+    stream.start(client.port(), {}, false, kSlowBytesPerSecond);
+    QTRY_VERIFY_WITH_TIMEOUT(stream.bytesRead >= kSlowPhaseBytes, 30000);
+    const qint64 slowPeak = client.peakResidentBytes();
+    stream.setRate(0);
+    QTRY_VERIFY_WITH_TIMEOUT(stream.done, kBulkTimeoutMs);
+    QCOMPARE(stream.bytesRead, size);
+    QCOMPARE(stream.digest(), sha256(patternBytes(53, size)));
+    qInfo() << "client peak RSS while the reader was slow" << slowPeak / kMiB << "MiB";
+    QVERIFY2(slowPeak > 0 && slowPeak < kMaxServerPeakRssBytes,
+             qPrintable(QString::number(slowPeak)));
+    // The tunnel's closing line ("peak queued N to ws / M to tcp") comes once both sides closed.
+    static const QRegularExpression peak(QStringLiteral("peak queued \\d+ to ws / (\\d+) to tcp"));
+    QRegularExpressionMatch match;
+    QTRY_VERIFY_WITH_TIMEOUT((match = peak.match(client.log())).hasMatch(), 15000);
+    const qint64 queued = match.captured(1).toLongLong();
+    QVERIFY2(queued > 0 && queued <= kTcpQueueBound, qPrintable(client.log()));
+    QCOMPARE(client.stop(), 0);
     QCOMPARE(server.stop(), 0);
 }
 
