@@ -4,10 +4,15 @@
 // system.
 #include "loopbackpair.h"
 #include "relay/idlebuffers.h"
+#include "testcertificates.h"
 #include "testmain.h"
 
 #include <QFile>
+#include <QSslCertificate>
+#include <QSslKey>
+#include <QSslServer>
 #include <QSslSocket>
+#include <QTemporaryDir>
 #include <QTest>
 #include <vector>
 
@@ -74,6 +79,7 @@ private Q_SLOTS:
     void unreadBytesAreKept();
     void bytesOfAnOpenTransactionAreKept();
     void onlyConnectedPlainSockets();
+    void tlsSocketsGoOnAfterwards();
 #ifdef TOW_MEASURE_GLIBC_HEAP
     void freePagesGoBackToTheSystem();
 #endif
@@ -150,6 +156,68 @@ void TestIdleBuffers::bytesOfAnOpenTransactionAreKept()
     QVERIFY(!IdleBuffers::release(pair.reader.get()));
     pair.reader->rollbackTransaction();
     QCOMPARE(pair.reader->readAll(), data);
+}
+
+// Over TLS both levels are given back together (the QSslSocket's decrypted buffers and those of
+// its inner plain socket), and only when all are empty; the session goes on after it.
+void TestIdleBuffers::tlsSocketsGoOnAfterwards()
+{
+    QTemporaryDir directory;
+    TestCertificates certificates;
+    QString error;
+    QVERIFY2(certificates.create(directory.path(), &error), qPrintable(error));
+    QFile certificateFile(certificates.certificateFile());
+    QFile keyFile(certificates.keyFile());
+    QVERIFY(certificateFile.open(QIODevice::ReadOnly) && keyFile.open(QIODevice::ReadOnly));
+
+    QSslServer server;
+    QSslConfiguration serverConfiguration = QSslConfiguration::defaultConfiguration();
+    serverConfiguration.setLocalCertificate(QSslCertificate(certificateFile.readAll()));
+    serverConfiguration.setPrivateKey(QSslKey(keyFile.readAll(), QSsl::Ec));
+    server.setSslConfiguration(serverConfiguration);
+    QVERIFY(server.listen(QHostAddress::LocalHost));
+    QSslSocket client;
+    QSslConfiguration clientConfiguration = client.sslConfiguration();
+    clientConfiguration.setCaCertificates(QSslCertificate::fromPath(certificates.caFile()));
+    client.setSslConfiguration(clientConfiguration);
+    client.connectToHostEncrypted(QStringLiteral("localhost"), server.serverPort());
+    QTRY_VERIFY_WITH_TIMEOUT(server.hasPendingConnections(), 10000);
+    std::unique_ptr<QSslSocket> accepted(
+        qobject_cast<QSslSocket *>(server.nextPendingConnection()));
+    QVERIFY(accepted);
+    QSslSocket &serverSide = *accepted;
+    QTRY_VERIFY_WITH_TIMEOUT(client.isEncrypted() && serverSide.isEncrypted(), 10000);
+
+    auto exchange = [&](const QByteArray &data) {
+        client.write(data);
+        QByteArray received;
+        if (!QTest::qWaitFor(
+                [&] {
+                    received += serverSide.readAll();
+                    return received.size() >= data.size();
+                },
+                10000))
+            return false;
+        serverSide.write(received);
+        QByteArray back;
+        return QTest::qWaitFor(
+                   [&] {
+                       back += client.readAll();
+                       return back.size() >= data.size();
+                   },
+                   10000)
+            && received == data && back == data;
+    };
+    QVERIFY(exchange(pattern(100000)));
+    // Decrypted bytes not read yet: kept.
+    client.write(pattern(100));
+    QTRY_VERIFY(serverSide.bytesAvailable() == 100);
+    QVERIFY(!IdleBuffers::release(&serverSide));
+    QCOMPARE(serverSide.readAll(), pattern(100));
+    QVERIFY(IdleBuffers::release(&client));
+    QVERIFY(IdleBuffers::release(&serverSide));
+    QVERIFY(exchange(pattern(200000)));
+    QVERIFY(client.isEncrypted() && serverSide.isEncrypted());
 }
 
 void TestIdleBuffers::onlyConnectedPlainSockets()
