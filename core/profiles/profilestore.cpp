@@ -18,6 +18,7 @@
 #include <QSaveFile>
 #include <QSet>
 #include <QStandardPaths>
+#include <algorithm>
 
 namespace {
 
@@ -380,9 +381,12 @@ bool ProfileStore::load(QString *error)
     m_inVault.clear();
     m_writing.clear();
     m_unreadable.clear();
+    m_removing.clear();
     m_vaultUsable = m_vault != nullptr;
     QStringList problems;
-    QStringList keychainNames; // profiles whose secrets are in the keychain
+    // Profiles whose secrets are in the keychain: the entry's name (the profile's name in the
+    // file) and the profile's name here (another one when it was renamed apart on loading).
+    QList<QPair<QString, QString>> keychainNames;
 
     const ReadResult profilesFile = readFile(filePath());
     if (!profilesFile.error.isEmpty()) {
@@ -457,7 +461,7 @@ bool ProfileStore::load(QString *error)
         ReadProfile &entry = read[i];
         const Secrets item = secrets.value(entry.originalName);
         if (item.inKeychain)
-            keychainNames << entry.profile.name;
+            keychainNames.append({entry.originalName, entry.profile.name});
         else
             applySecrets(&entry.profile, item);
         if (!entry.reason.isEmpty()) {
@@ -474,7 +478,9 @@ bool ProfileStore::load(QString *error)
     }
     updateProblems();
 
-    for (const QString &name : std::as_const(keychainNames)) {
+    for (const auto &wanted : std::as_const(keychainNames)) {
+        const QString key = wanted.first;
+        const QString name = wanted.second;
         if (!m_vault) {
             m_unreadable.insert(name,
                                 QStringLiteral("its token and passwords are kept in the keychain, "
@@ -484,11 +490,11 @@ bool ProfileStore::load(QString *error)
         ++m_pendingReads;
         ++m_vaultRequests;
         const quint64 generation = m_loadGeneration;
-        m_vault->read(name,
-                      [self = QPointer<ProfileStore>(this), name,
+        m_vault->read(key,
+                      [self = QPointer<ProfileStore>(this), key, name,
                        generation](const SecretVault::Answer &answer) {
                           if (self)
-                              self->secretsRead(name, generation, answer);
+                              self->secretsRead(key, name, generation, answer);
                       });
     }
 
@@ -499,7 +505,7 @@ bool ProfileStore::load(QString *error)
     return false;
 }
 
-void ProfileStore::secretsRead(const QString &name, quint64 generation,
+void ProfileStore::secretsRead(const QString &key, const QString &name, quint64 generation,
                                const SecretVault::Answer &answer)
 {
     if (generation == m_loadGeneration) {
@@ -521,7 +527,9 @@ void ProfileStore::secretsRead(const QString &name, quint64 generation,
         const int index = indexOf(name);
         if (item && index >= 0) {
             applySecrets(&m_profiles[index], *item);
-            m_inVault.insert(name, secretsEntry(m_profiles.at(index)));
+            // The keychain holds them under this profile's name only when the entry has it.
+            if (key == name)
+                m_inVault.insert(name, secretsEntry(m_profiles.at(index)));
         } else if (!item) {
             qCWarning(lcProfiles).noquote() << QStringLiteral("profile \"%1\": %2").arg(name, why);
             m_unreadable.insert(name, why);
@@ -579,25 +587,46 @@ void ProfileStore::vaultFailed(const QString &why)
 
 // Brings the keychain in line with the profiles: writes the secrets it does not hold yet (the
 // file keeps them until it confirmed), deletes the entries of profiles gone or without secrets.
+// A profile that needs attention is left as it was read (its secrets stay where they are) until
+// it is edited. An entry is written only once no deletion of the same name in another letter
+// case is pending: keychains that ignore case (Windows' Credential Manager) would delete the new
+// entry with the old one.
 void ProfileStore::syncVault()
 {
     if (!m_vault || !m_vaultUsable || !m_vaultWrites || !m_writable || m_pendingReads > 0)
         return;
     const quint64 generation = m_loadGeneration;
     QSet<QString> names;
+    QStringList gone; // entries to delete: of profiles gone, or left without secrets
     for (const Profile &profile : std::as_const(m_profiles)) {
         names.insert(profile.name);
-        const QJsonObject entry = secretsEntry(profile);
-        if (entry.isEmpty()) {
-            if (m_inVault.contains(profile.name) && !m_unreadable.contains(profile.name)) {
-                m_inVault.remove(profile.name);
-                names.remove(profile.name); // deleted below
-            }
+        if (!m_kept.contains(profile.name) && secretsEntry(profile).isEmpty()
+            && m_inVault.contains(profile.name) && !m_unreadable.contains(profile.name))
+            gone << profile.name;
+    }
+    for (auto it = m_inVault.cbegin(); it != m_inVault.cend(); ++it) {
+        if (!names.contains(it.key()))
+            gone << it.key();
+    }
+    for (auto it = m_unreadable.cbegin(); it != m_unreadable.cend(); ++it) {
+        if (!names.contains(it.key()) && !gone.contains(it.key()))
+            gone << it.key();
+    }
+    for (const Profile &profile : std::as_const(m_profiles)) {
+        if (m_kept.contains(profile.name))
             continue;
-        }
+        const QJsonObject entry = secretsEntry(profile);
+        if (entry.isEmpty())
+            continue; // deleted below, if the keychain holds it
         if (m_inVault.value(profile.name) == entry || m_writing.value(profile.name) == entry)
             continue;
         const QString name = profile.name;
+        const QString folded = name.toCaseFolded();
+        const bool deleting = m_removing.contains(folded)
+            || std::any_of(gone.cbegin(), gone.cend(),
+                           [&folded](const QString &old) { return old.toCaseFolded() == folded; });
+        if (deleting)
+            continue; // written once the deletion answered
         m_writing.insert(name, entry);
         ++m_vaultRequests;
         m_vault->write(name, QJsonDocument(entry).toJson(QJsonDocument::Compact),
@@ -607,18 +636,10 @@ void ProfileStore::syncVault()
                                self->secretsWritten(name, entry, generation, answer);
                        });
     }
-    QStringList gone;
-    for (auto it = m_inVault.cbegin(); it != m_inVault.cend(); ++it) {
-        if (!names.contains(it.key()))
-            gone << it.key();
-    }
-    for (auto it = m_unreadable.cbegin(); it != m_unreadable.cend(); ++it) {
-        if (!names.contains(it.key()) && !gone.contains(it.key()))
-            gone << it.key();
-    }
     for (const QString &name : std::as_const(gone)) {
         m_inVault.remove(name);
         m_unreadable.remove(name);
+        m_removing.insert(name.toCaseFolded());
         ++m_vaultRequests;
         m_vault->remove(name,
                         [self = QPointer<ProfileStore>(this), name,
@@ -632,6 +653,10 @@ void ProfileStore::syncVault()
                                            "the keychain entry of the removed profile \"%1\" could "
                                            "not be deleted: %2")
                                            .arg(name, answer.error);
+                            if (generation == self->m_loadGeneration) {
+                                self->m_removing.remove(name.toCaseFolded());
+                                self->syncVault(); // what waited for it
+                            }
                             self->vaultAnswered();
                         });
     }
@@ -806,12 +831,28 @@ bool ProfileStore::add(const Profile &profile, QString *error)
     return commit(next, error);
 }
 
-bool ProfileStore::update(const QString &name, const Profile &profile, QString *error)
+bool ProfileStore::update(const QString &name, const Profile &changed, QString *error,
+                          const std::optional<Profile> &shown)
 {
     const int index = indexOf(name);
     if (index < 0) {
         *error = QStringLiteral("there is no profile named \"%1\"").arg(name);
         return false;
+    }
+    Profile profile = changed;
+    // Secrets left as the editor showed them, which are not the stored ones (the keychain
+    // answered after the editor opened): the stored ones stay; they are not cleared by accident.
+    if (shown) {
+        const Profile &stored = m_profiles.at(index);
+        const QJsonObject shownSecrets = secretsEntry(*shown);
+        if (secretsEntry(profile) == shownSecrets && secretsEntry(stored) != shownSecrets) {
+            Secrets kept;
+            kept.token = stored.token;
+            kept.serverPassword = stored.serverPassword();
+            kept.proxyPassword = stored.proxyPassword();
+            kept.serverQuery = stored.serverQuerySecrets();
+            applySecrets(&profile, kept);
+        }
     }
     const QString problem = profile.validate();
     if (!problem.isEmpty()) {
@@ -826,6 +867,15 @@ bool ProfileStore::update(const QString &name, const Profile &profile, QString *
     }
     // The profile itself, under its old and its new name, never counts.
     const QString oldName = m_profiles.at(index).name;
+    // Its keychain entry is named after it: one that cannot be read cannot be moved either.
+    if (profile.name != oldName && m_unreadable.contains(oldName)) {
+        *error =
+            QStringLiteral(
+                "\"%1\" cannot be renamed while its token and passwords cannot "
+                "be read (%2); rename it once they can, or save it with them entered again first")
+                .arg(oldName, m_unreadable.value(oldName));
+        return false;
+    }
     const QString conflict = listenConflict(profile, oldName);
     if (!conflict.isEmpty()) {
         *error = QStringLiteral("the profile \"%1\" listens on %2 already")

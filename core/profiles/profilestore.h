@@ -12,6 +12,7 @@
 #include <QJsonValue>
 #include <QList>
 #include <QObject>
+#include <QSet>
 #include <QString>
 #include <QStringList>
 #include <optional>
@@ -71,7 +72,11 @@ public:
     // against the profiles that need no attention), saves, and emits changed(). On failure
     // nothing changes and *error says why.
     bool add(const Profile &profile, QString *error);
-    bool update(const QString &name, const Profile &profile, QString *error); // may rename
+    // May rename; not a profile whose keychain entry could not be read (secretsProblem()).
+    // shown: the profile as the editor showed it; secrets the editor left as shown stay as
+    // stored (they may have arrived from the keychain since).
+    bool update(const QString &name, const Profile &profile, QString *error,
+                const std::optional<Profile> &shown = std::nullopt);
     bool rename(const QString &name, const QString &newName, QString *error);
     bool remove(const QString &name, QString *error);
     // Adds a copy named "NAME (copy)", "NAME (copy 2)"... on a free local port
@@ -120,7 +125,8 @@ private:
     bool commit(const QList<Profile> &profiles, QString *error);
     bool writeSecretsFile(QString *error);
     void syncVault();
-    void secretsRead(const QString &name, quint64 generation, const SecretVault::Answer &answer);
+    void secretsRead(const QString &key, const QString &name, quint64 generation,
+                     const SecretVault::Answer &answer);
     void secretsWritten(const QString &name, const QJsonObject &entry, quint64 generation,
                         const SecretVault::Answer &answer);
     void vaultAnswered();
@@ -144,6 +150,8 @@ private:
     QHash<QString, QJsonObject> m_inVault;
     // Per profile name: the entry being written now.
     QHash<QString, QJsonObject> m_writing;
+    // Case-folded names whose keychain entry is being deleted now.
+    QSet<QString> m_removing;
     // Per profile name: why its keychain entry could not be read (it stays there untouched).
     QHash<QString, QString> m_unreadable;
 };

@@ -1,6 +1,7 @@
 // The profile store: round trip, secrets kept apart (0600), precise validation messages, broken
 // files kept aside, a bad profile loaded as needing attention and written back untouched, unique
 // names, clashing addresses, duplicate, rename, import and export.
+#include "memoryvault.h"
 #include "profiles/profilestore.h"
 
 #include <QDir>
@@ -92,6 +93,35 @@ QJsonArray profilesOf(const QString &path)
         .toArray();
 }
 
+void writeText(const QString &path, const QByteArray &text)
+{
+    QFile file(path);
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write(text);
+    file.close();
+    QVERIFY(QFile::setPermissions(path, QFileDevice::ReadOwner | QFileDevice::WriteOwner));
+}
+
+QJsonObject secretsOf(const QString &path)
+{
+    return QJsonDocument::fromJson(readAll(path))
+        .object()
+        .value(QLatin1String("secrets"))
+        .toObject();
+}
+
+// profiles.json with one profile "SSH" (on listen), and secrets.json saying its secrets are in
+// the keychain.
+void writeKeychainProfile(const ProfileStore &store, const QString &listen = "127.0.0.1:2222")
+{
+    writeText(store.filePath(),
+              QStringLiteral(R"({"schema": 1, "profiles": [{"name": "SSH", "listen": "%1",
+                             "server": "ws://example.org/"}]})")
+                  .arg(listen)
+                  .toUtf8());
+    writeText(store.secretsFilePath(), R"({"schema": 1, "secrets": {"SSH": {"keychain": true}}})");
+}
+
 } // namespace
 
 class TestProfileStore : public QObject
@@ -120,6 +150,12 @@ private Q_SLOTS:
     void exportAndImport();
     void importKeepsBadProfile();
     void clientOptionsMapping();
+    void editorOpenedWhileReadingKeepsSecrets();
+    void unreadableProfileIsNotRenamed();
+    void caseOnlyRenameKeepsKeychainEntry_data();
+    void caseOnlyRenameKeepsKeychainEntry();
+    void renamedApartProfileReadsItsEntry();
+    void profileNeedingAttentionStaysInFile();
 };
 
 void TestProfileStore::missingFileIsEmpty()
@@ -764,4 +800,180 @@ void TestProfileStore::clientOptionsMapping()
 }
 
 QTEST_GUILESS_MAIN(TestProfileStore)
+// The editor opened before the keychain answered (the profile without its token) and saved
+// after: what it left as shown does not clear the token that arrived meanwhile; what it
+// cleared on purpose is cleared.
+void TestProfileStore::editorOpenedWhileReadingKeepsSecrets()
+{
+    QTemporaryDir dir;
+    MemoryVault vault;
+    vault.setEntry(QStringLiteral("SSH"), R"({"token": "kc-token"})");
+    ProfileStore store(dir.path());
+    store.setSecretVault(&vault);
+    writeKeychainProfile(store);
+    QString error;
+    QVERIFY2(store.load(&error), qPrintable(error));
+    store.moveSecretsToVault();
+    QVERIFY(store.secretsLoading());
+    const Profile shown = *store.profile(QStringLiteral("SSH"));
+    QVERIFY(shown.token.isEmpty());
+    vault.answerAll();
+    QVERIFY(!store.secretsLoading());
+    QCOMPARE(store.profile(QStringLiteral("SSH"))->token, QStringLiteral("kc-token"));
+
+    Profile edited = shown;
+    edited.listen = QStringLiteral("127.0.0.1:2223");
+    QVERIFY2(store.update(QStringLiteral("SSH"), edited, &error, shown), qPrintable(error));
+    vault.answerAll();
+    QCOMPARE(store.profile(QStringLiteral("SSH"))->listen, QStringLiteral("127.0.0.1:2223"));
+    QCOMPARE(store.profile(QStringLiteral("SSH"))->token, QStringLiteral("kc-token"));
+    QVERIFY2(vault.entry(QStringLiteral("SSH")).contains("kc-token"),
+             qPrintable(vault.log.join(", ")));
+    QCOMPARE(secretsOf(store.secretsFilePath()).value("SSH").toObject(),
+             QJsonObject({{"keychain", true}}));
+
+    // Cleared in an editor that showed it: cleared.
+    const Profile current = *store.profile(QStringLiteral("SSH"));
+    Profile cleared = current;
+    cleared.token.clear();
+    QVERIFY2(store.update(QStringLiteral("SSH"), cleared, &error, current), qPrintable(error));
+    vault.answerAll();
+    QVERIFY(store.profile(QStringLiteral("SSH"))->token.isEmpty());
+    QVERIFY(!vault.contains(QStringLiteral("SSH")));
+}
+
+// Its keychain entry is named after it and cannot be read: a rename would leave it behind under
+// the old name (or delete it), so it is refused, and nothing changes.
+void TestProfileStore::unreadableProfileIsNotRenamed()
+{
+    QTemporaryDir dir;
+    MemoryVault vault;
+    vault.setEntry(QStringLiteral("SSH"), R"({"token": "kc-token"})");
+    vault.failing.insert(QStringLiteral("SSH"));
+    ProfileStore store(dir.path());
+    store.setSecretVault(&vault);
+    writeKeychainProfile(store);
+    QString error;
+    QVERIFY2(store.load(&error), qPrintable(error));
+    store.moveSecretsToVault();
+    vault.answerAll();
+    QVERIFY(!store.secretsProblem(QStringLiteral("SSH")).isEmpty());
+
+    QVERIFY(!store.rename(QStringLiteral("SSH"), QStringLiteral("Tunnel"), &error));
+    QVERIFY2(error.contains(QStringLiteral("cannot be renamed")), qPrintable(error));
+    QCOMPARE(store.names(), QStringList {QStringLiteral("SSH")});
+    // Other changes keep the entry.
+    Profile moved = *store.profile(QStringLiteral("SSH"));
+    moved.listen = QStringLiteral("127.0.0.1:2223");
+    QVERIFY2(store.update(QStringLiteral("SSH"), moved, &error), qPrintable(error));
+    vault.answerAll();
+    QVERIFY(vault.contains(QStringLiteral("SSH")));
+    QCOMPARE(secretsOf(store.secretsFilePath()).value("SSH").toObject(),
+             QJsonObject({{"keychain", true}}));
+}
+
+void TestProfileStore::caseOnlyRenameKeepsKeychainEntry_data()
+{
+    QTest::addColumn<bool>("ignoreCase");
+    QTest::newRow("Secret Service (case matters)") << false;
+    QTest::newRow("Credential Manager (case ignored)") << true;
+}
+
+// "ssh" -> "SSH": the old entry is deleted before the new one is written, so a keychain that
+// ignores case does not delete the new one; the file says {"keychain": true} only after that.
+void TestProfileStore::caseOnlyRenameKeepsKeychainEntry()
+{
+    QFETCH(bool, ignoreCase);
+    QTemporaryDir dir;
+    MemoryVault vault(ignoreCase);
+    {
+        ProfileStore store(dir.path());
+        store.setSecretVault(&vault);
+        QString error;
+        QVERIFY2(store.load(&error), qPrintable(error));
+        store.moveSecretsToVault();
+        Profile profile = simpleProfile(QStringLiteral("ssh"), QStringLiteral("127.0.0.1:2222"));
+        profile.token = QStringLiteral("kc-token");
+        QVERIFY2(store.add(profile, &error), qPrintable(error));
+        vault.answerAll();
+        QVERIFY(vault.contains(QStringLiteral("ssh")));
+
+        QVERIFY2(store.rename(QStringLiteral("ssh"), QStringLiteral("SSH"), &error),
+                 qPrintable(error));
+        vault.answerAll();
+        QVERIFY2(vault.entry(QStringLiteral("SSH")).contains("kc-token"),
+                 qPrintable(vault.log.join(", ")));
+        if (!ignoreCase)
+            QVERIFY(!vault.contains(QStringLiteral("ssh")));
+        QCOMPARE(secretsOf(store.secretsFilePath()),
+                 QJsonObject({{"SSH", QJsonObject({{"keychain", true}})}}));
+    }
+    ProfileStore reloaded(dir.path());
+    reloaded.setSecretVault(&vault);
+    QString error;
+    QVERIFY2(reloaded.load(&error), qPrintable(error));
+    vault.answerAll();
+    QCOMPARE(reloaded.profile(QStringLiteral("SSH"))->token, QStringLiteral("kc-token"));
+}
+
+// Two profiles named "A" in the file: the second is renamed apart ("A 2", needing attention),
+// and its secrets are still the file's "A" entry: in the keychain, read under "A".
+void TestProfileStore::renamedApartProfileReadsItsEntry()
+{
+    QTemporaryDir dir;
+    MemoryVault vault;
+    vault.setEntry(QStringLiteral("A"), R"({"token": "a-token"})");
+    ProfileStore store(dir.path());
+    store.setSecretVault(&vault);
+    writeText(store.filePath(), R"({"schema": 1, "profiles": [
+        {"name": "A", "listen": "127.0.0.1:2222", "server": "ws://example.org/"},
+        {"name": "A", "listen": "127.0.0.1:2223", "server": "ws://example.org/"}]})");
+    writeText(store.secretsFilePath(), R"({"schema": 1, "secrets": {"A": {"keychain": true}}})");
+    QString error;
+    store.load(&error);
+    store.moveSecretsToVault();
+    vault.answerAll();
+    QCOMPARE(store.profiles().size(), 2);
+    const Profile second = store.profiles().at(1);
+    QVERIFY(second.name != QStringLiteral("A"));
+    QVERIFY(!store.problem(second.name).isEmpty());
+    QVERIFY2(store.secretsProblem(second.name).isEmpty(),
+             qPrintable(store.secretsProblem(second.name)));
+    QCOMPARE(second.token, QStringLiteral("a-token"));
+    QVERIFY2(!vault.log.contains(QStringLiteral("read ") + second.name),
+             qPrintable(vault.log.join(", ")));
+    QVERIFY(vault.contains(QStringLiteral("A")));
+}
+
+// A profile that needs attention stays as it was read, secrets included: nothing of it is
+// written to the keychain (its secrets stay in the file) until it is edited.
+void TestProfileStore::profileNeedingAttentionStaysInFile()
+{
+    QTemporaryDir dir;
+    MemoryVault vault;
+    ProfileStore store(dir.path());
+    store.setSecretVault(&vault);
+    writeText(store.filePath(), R"({"schema": 1, "profiles": [
+        {"name": "Bad", "listen": "127.0.0.1:99999", "server": "ws://example.org/"}]})");
+    writeText(store.secretsFilePath(),
+              R"({"schema": 1, "secrets": {"Bad": {"token": "bad-token"}}})");
+    QString error;
+    QVERIFY2(store.load(&error), qPrintable(error));
+    QVERIFY(!store.problem(QStringLiteral("Bad")).isEmpty());
+    store.moveSecretsToVault();
+    vault.answerAll();
+    QVERIFY2(vault.log.isEmpty(), qPrintable(vault.log.join(", ")));
+    QCOMPARE(secretsOf(store.secretsFilePath()).value("Bad").toObject(),
+             QJsonObject({{"token", "bad-token"}}));
+
+    // Edited: it is a profile like the others, its token goes to the keychain.
+    Profile fixed = *store.profile(QStringLiteral("Bad"));
+    fixed.listen = QStringLiteral("127.0.0.1:2222");
+    QVERIFY2(store.update(QStringLiteral("Bad"), fixed, &error), qPrintable(error));
+    vault.answerAll();
+    QVERIFY(vault.entry(QStringLiteral("Bad")).contains("bad-token"));
+    QCOMPARE(secretsOf(store.secretsFilePath()).value("Bad").toObject(),
+             QJsonObject({{"keychain", true}}));
+}
+
 #include "tst_profilestore.moc"
