@@ -58,10 +58,27 @@ void DesktopApp::start(bool showWindowAtStart)
 void DesktopApp::startAutoStartProfiles()
 {
     for (const Profile &profile : m_store->profiles()) {
-        if (profile.autoStart && m_store->problem(profile.name).isEmpty()
+        if (profile.autoStart && whyNotStarting(profile.name).isEmpty()
             && m_manager->start(profile))
             runStartCheck(profile);
     }
+}
+
+QString DesktopApp::whyNotStarting(const QString &name) const
+{
+    const QString problem = m_store->problem(name);
+    if (!problem.isEmpty())
+        return tr("%1; edit the tunnel to fix it").arg(problem);
+    // Never without its token: it would only be refused by the server.
+    if (m_store->secretsLoading())
+        return tr("its token and passwords are still being read from the keychain; try again in "
+                  "a moment");
+    const QString secrets = m_store->secretsProblem(name);
+    if (!secrets.isEmpty())
+        return tr("its token and passwords could not be read (%1); unlock the keychain and "
+                  "restart the app, or edit the tunnel and enter them again")
+            .arg(secrets);
+    return QString();
 }
 
 void DesktopApp::setConnectionTester(ConnectionTester tester)
@@ -84,6 +101,11 @@ void DesktopApp::setRunning(const QString &name, bool on, bool ask)
                     tr("%1.\n\nEdit the tunnel to fix it; it can start then.").arg(problem));
         return;
     }
+    const QString why = whyNotStarting(name);
+    if (!why.isEmpty()) {
+        showProblem(tr("“%1” cannot start").arg(name), why + QLatin1Char('.'));
+        return;
+    }
     if (const auto profile = m_store->profile(name)) {
         if (m_manager->start(*profile))
             runStartCheck(*profile);
@@ -92,11 +114,18 @@ void DesktopApp::setRunning(const QString &name, bool on, bool ask)
 
 void DesktopApp::startAll()
 {
+    QStringList notStarted; // for want of their secrets; needing attention shows in the list
     for (const Profile &profile : m_store->profiles()) {
-        if (!m_manager->isRunning(profile.name) && m_store->problem(profile.name).isEmpty()
-            && m_manager->start(profile))
+        if (m_manager->isRunning(profile.name) || !m_store->problem(profile.name).isEmpty())
+            continue;
+        const QString why = whyNotStarting(profile.name);
+        if (!why.isEmpty())
+            notStarted << tr("“%1”: %2").arg(profile.name, why);
+        else if (m_manager->start(profile))
             runStartCheck(profile);
     }
+    if (!notStarted.isEmpty())
+        showProblem(tr("Some tunnels cannot start"), notStarted.join(QLatin1Char('\n')));
 }
 
 void DesktopApp::stopAll()

@@ -60,6 +60,9 @@ public:
     // Tells the user about a problem that is not tied to one tunnel (e.g. a broken profiles
     // file), without blocking: the window opens with a message box over it.
     void showProblem(const QString &title, const QString &text);
+    // Why the tunnel cannot start now (it needs attention, its secrets are still being read from
+    // the keychain or could not be read), or empty.
+    QString whyNotStarting(const QString &name) const;
 
     // The tunnel's recent events (started, state changes, failures, checks), oldest first, each
     // "hh:mm:ss text".

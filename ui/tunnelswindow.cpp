@@ -43,6 +43,12 @@
 #include <QVBoxLayout>
 
 namespace {
+QString secretsLoadingMessage()
+{
+    return TunnelsWindow::tr("Tokens and passwords are still being read from the keychain; try "
+                             "again in a moment");
+}
+
 // The State column holds sentences: cut at their end, where the view's middle elision (meant for
 // URLs) would keep the sentence's last words without its subject.
 class ElideRightDelegate : public QStyledItemDelegate
@@ -546,6 +552,11 @@ void TunnelsWindow::editSelected()
     const auto profile = m_app->store()->profile(name);
     if (!profile)
         return;
+    // The editor would show it without them, and saving could clear them.
+    if (m_app->store()->secretsLoading()) {
+        showStatus(secretsLoadingMessage());
+        return;
+    }
     ProfileEditor editor(m_app->store(), *profile, name, this);
     if (editor.exec() != QDialog::Accepted)
         return;
@@ -556,7 +567,7 @@ void TunnelsWindow::editSelected()
     if (restart && !m_app->confirmClosingConnections(name, tr("Apply the changes to")))
         return;
     QString error;
-    if (!m_app->store()->update(name, edited, &error)) {
+    if (!m_app->store()->update(name, edited, &error, profile)) {
         QMessageBox::warning(this, tr("Cannot save the tunnel"), error);
         return;
     }
@@ -570,6 +581,10 @@ void TunnelsWindow::editSelected()
 
 void TunnelsWindow::duplicateSelected()
 {
+    if (m_app->store()->secretsLoading()) {
+        showStatus(secretsLoadingMessage());
+        return;
+    }
     QString error;
     const auto copy = m_app->store()->duplicate(selectedName(), &error);
     if (!copy) {
@@ -629,6 +644,10 @@ bool TunnelsWindow::importFrom(const QString &path)
 
 bool TunnelsWindow::exportTo(const QStringList &names, const QString &path, bool withSecrets)
 {
+    if (withSecrets && m_app->store()->secretsLoading()) {
+        showStatus(tr("Export failed: %1").arg(secretsLoadingMessage()));
+        return false;
+    }
     QString error;
     if (!m_app->store()->exportProfiles(names, path, withSecrets, &error)) {
         showStatus(tr("Export failed: %1").arg(error));

@@ -3,6 +3,7 @@
 // line in the details pane. First run shows how to add a tunnel; a start runs the check once and
 // shows its result in the State column; the table keeps its layout; Return edits; stopping a
 // tunnel with connections asks and closes them properly; the log and the About box.
+#include "memoryvault.h"
 #include "profileeditor.h"
 #include "trafficgraph.h"
 #include "tunnels/connectionprobe.h"
@@ -53,6 +54,7 @@ private Q_SLOTS:
     void stopWithConnectionsAsksAndClosesProperly();
     void editWithConnectionsAsksFirst();
     void logAndAbout();
+    void keychainSecretsGateStartAndEdit();
 
 private:
     TunnelTableModel *model() const { return app->window()->model(); }
@@ -680,4 +682,64 @@ void TestTunnelsWindow::logAndAbout()
 }
 
 QTEST_MAIN(TestTunnelsWindow)
+// While the keychain is read, nothing starts and the editor, copies and exports with secrets
+// wait (the editor would show the tunnel without its token, and saving could clear it); a tunnel
+// whose secrets could not be read never starts without them, and the user is told why.
+void TestTunnelsWindow::keychainSecretsGateStartAndEdit()
+{
+    MemoryVault vault;
+    vault.setEntry(QStringLiteral("Late"), R"({"token": "late-token"})");
+    vault.failing.insert(QStringLiteral("Locked"));
+    const Profile late = profile(QStringLiteral("Late"));
+    const Profile locked = profile(QStringLiteral("Locked"));
+    QVERIFY(writeFile(store->filePath(),
+                      QStringLiteral(R"({"schema": 1, "profiles": [
+        {"name": "Late", "listen": "%1", "server": "%3"},
+        {"name": "Locked", "listen": "%2", "server": "%3"}]})")
+                          .arg(late.listen, locked.listen, late.serverUrl)
+                          .toUtf8()));
+    QVERIFY(writeFile(store->secretsFilePath(), R"({"schema": 1, "secrets": {
+        "Late": {"keychain": true}, "Locked": {"keychain": true}}})"));
+    store->setSecretVault(&vault);
+    QString error;
+    QVERIFY2(store->load(&error), qPrintable(error));
+    store->moveSecretsToVault();
+    QVERIFY(store->secretsLoading());
+
+    TunnelsWindow *window = app->window();
+    bool editorOpened = false;
+    QTimer closer; // closes an editor that should not have opened
+    closer.setInterval(50);
+    connect(&closer, &QTimer::timeout, this, [&editorOpened] {
+        if (QWidget *modal = QApplication::activeModalWidget()) {
+            editorOpened = true;
+            modal->close();
+        }
+    });
+    closer.start();
+    window->selectName(QStringLiteral("Late"));
+    action(QStringLiteral("edit"))->trigger();
+    QVERIFY(!editorOpened);
+    QVERIFY2(window->statusText().contains(QStringLiteral("still being read")),
+             qPrintable(window->statusText()));
+    const QString exported = directory.filePath(QStringLiteral("while-reading.json"));
+    QVERIFY(!window->exportTo({QStringLiteral("Late")}, exported, true));
+    QVERIFY(!QFile::exists(exported));
+    app->setRunning(QStringLiteral("Late"), true);
+    app->startAll();
+    QVERIFY(manager->runningNames().isEmpty());
+
+    vault.answerAll();
+    QVERIFY(!store->secretsLoading());
+    QVERIFY(!store->secretsProblem(QStringLiteral("Locked")).isEmpty());
+    app->setRunning(QStringLiteral("Locked"), true); // the tray menu's and Start's way
+    QVERIFY(!manager->isRunning(QStringLiteral("Locked")));
+    app->startAll();
+    QVERIFY(manager->isRunning(QStringLiteral("Late")));
+    QVERIFY(!manager->isRunning(QStringLiteral("Locked")));
+    app->stopAll();
+    closer.stop();
+    destroyApp(); // before the vault it uses
+}
+
 #include "tst_tunnelswindow.moc"
