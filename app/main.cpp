@@ -268,11 +268,17 @@ std::variant<QList<Profile>, int> selectProfiles(const CommandLine &commandLine)
         printError(error);
         return kExitRuntimeError;
     }
-    // The keychain (and with it D-Bus) only when a profile's secrets are there, not in the file.
+    QStringList warnings;
+    bool unknownName = false;
+    auto selected = commandLine.selectProfiles(store, &warnings, &error, &unknownName);
+    // The keychain (and with it D-Bus) only when a selected profile's secrets are there, not in
+    // the file; then the profiles are read again, with their secrets, and selected again.
     std::unique_ptr<SecretVault> keychain;
-    const QStringList names = store.names();
-    if (std::any_of(names.cbegin(), names.cend(),
-                    [&store](const QString &name) { return !store.secretsProblem(name).isEmpty(); })
+    if (selected
+        && std::any_of(selected->cbegin(), selected->cend(),
+                       [&store](const Profile &profile) {
+                           return !store.secretsProblem(profile.name).isEmpty();
+                       })
         && (keychain = openKeychain())) {
         store.setSecretVault(keychain.get());
         if (!store.load(&error)) {
@@ -280,10 +286,9 @@ std::variant<QList<Profile>, int> selectProfiles(const CommandLine &commandLine)
             return kExitRuntimeError;
         }
         store.waitForSecrets();
+        warnings.clear();
+        selected = commandLine.selectProfiles(store, &warnings, &error, &unknownName);
     }
-    QStringList warnings;
-    bool unknownName = false;
-    const auto selected = commandLine.selectProfiles(store, &warnings, &error, &unknownName);
     for (const QString &warning : std::as_const(warnings))
         printError(warning);
     if (!selected) {

@@ -280,7 +280,8 @@ void TestProfileKeychain::headlessClientReadsKeychain()
 }
 
 // A profile whose secrets are in the file: `client --profile` never loads the keychain module,
-// so neither QtKeychain nor D-Bus is mapped (a server never loads it at all).
+// so neither QtKeychain nor D-Bus is mapped (a server never loads it at all), also when another
+// profile's secrets are in the keychain.
 void TestProfileKeychain::fileSecretsNeedNoKeychain()
 {
     QTemporaryDir config;
@@ -294,6 +295,15 @@ void TestProfileKeychain::fileSecretsNeedNoKeychain()
         QString error;
         QVERIFY2(store.load(&error), qPrintable(error));
         QVERIFY2(store.add(profile, &error), qPrintable(error));
+        Profile other = profile;
+        other.name = QStringLiteral("Vaulted");
+        other.listen = QStringLiteral("127.0.0.1:%1").arg(reserveLoopbackPort());
+        QVERIFY2(store.add(other, &error), qPrintable(error));
+        // As the tray app leaves it once the keychain holds them.
+        QFile secrets(store.secretsFilePath());
+        QVERIFY(secrets.open(QIODevice::WriteOnly | QIODevice::Truncate));
+        secrets.write(R"({"schema": 1, "secrets": {"Plain": {"token": "file-token"},
+                                                    "Vaulted": {"keychain": true}}})");
     }
     QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
     environment.insert(QStringLiteral("XDG_CONFIG_HOME"), config.path());
