@@ -35,7 +35,9 @@ bool release(QAbstractSocket *socket)
         return false;
     // TLS: QSslSocket (Qt 6.4 to 6.8) buffers at two levels, decrypted bytes in its own buffers
     // and encrypted ones in those of the plain socket it makes as its child (its only
-    // QTcpSocket child). Both are given back, or neither.
+    // QTcpSocket child). Both are given back, or neither: where no such child is found (another
+    // Qt version or TLS backend, not yet encrypted) nothing is given back and the socket keeps
+    // its buffers as they are, which is always safe, only not smaller.
     QTcpSocket *inner = nullptr;
     if (auto *tls = qobject_cast<QSslSocket *>(socket)) {
         inner = tls->isEncrypted()
