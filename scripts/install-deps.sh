@@ -19,6 +19,9 @@ for group in "$@"; do
             # QtKeychain: the profiles' secrets in the platform's keychain (CMake's
             # TOW_KEYCHAIN); libsecret-1-0: its way to the Secret Service, loaded at run time.
             packages+=(qtkeychain-qt6-dev libsecret-1-0)
+            # Qt's LinguistTools: its CMake package (qt6-tools-dev) and lrelease/lupdate
+            # (qt6-l10n-tools), which build the tray app's translations (its plural forms).
+            packages+=(qt6-tools-dev qt6-l10n-tools)
             ;;
         # python3-websockets: a third-party WebSocket peer; prometheus: promtool for /metrics.
         # socat, websockify: the baselines the benchmark (and its --quick smoke test) runs.
