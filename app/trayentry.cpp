@@ -4,6 +4,7 @@
 #include "desktopapp.h"
 #include "logcategories.h"
 #include "profiles/profilestore.h"
+#include "translations.h"
 #include "tunnels/connectionprobe.h"
 #include "tunnels/tunnelmanager.h"
 #include "unixsignals.h"
@@ -26,6 +27,8 @@ int towRunTray(int argc, char *argv[])
 {
     QApplication app(argc, argv);
     QApplication::setQuitOnLastWindowClosed(false); // closing the window leaves the tray icon
+    // Before any window or menu is built: their texts are translated as they are made.
+    Translations::install(&app);
 
     SingleInstance instance(SingleInstance::keyFor(
         QStandardPaths::writableLocation(QStandardPaths::AppConfigLocation)));

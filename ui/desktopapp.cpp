@@ -136,9 +136,7 @@ void DesktopApp::stopAll()
     if (connections > 0
         && QMessageBox::question(
                m_window.get(), tr("Stop all tunnels"),
-               connections == 1
-                   ? tr("Stop all tunnels? 1 open connection will be closed.")
-                   : tr("Stop all tunnels? %1 open connections will be closed.").arg(connections),
+               tr("Stop all tunnels? %n open connection(s) will be closed.", nullptr, connections),
                QMessageBox::Yes | QMessageBox::Cancel, QMessageBox::Cancel)
             != QMessageBox::Yes)
         return;
@@ -152,9 +150,7 @@ bool DesktopApp::confirmClosingConnections(const QString &name, const QString &a
         return true;
     return QMessageBox::question(
                m_window.get(), tr("%1 “%2”").arg(action, name),
-               (connections == 1
-                    ? tr("“%1” carries 1 open connection.").arg(name)
-                    : tr("“%1” carries %2 open connections.").arg(name).arg(connections))
+               tr("“%1” carries %n open connection(s).", nullptr, connections).arg(name)
                    + QLatin1Char(' ')
                    + tr("It will be closed after what is in flight is "
                         "delivered. Continue?"),

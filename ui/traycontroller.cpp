@@ -69,11 +69,10 @@ void TrayController::rebuildMenu()
         action->setCheckable(true);
         action->setData(profile.name);
         // triggered, not toggled: refresh() sets the check state without starting anything.
-        connect(action, &QAction::triggered, this,
-                [this, action](bool on) {
-                    m_app->setRunning(action->data().toString(), on);
-                    refresh(); // the check mark follows the tunnel, also when the user cancelled
-                });
+        connect(action, &QAction::triggered, this, [this, action](bool on) {
+            m_app->setRunning(action->data().toString(), on);
+            refresh(); // the check mark follows the tunnel, also when the user cancelled
+        });
         m_profileActions << action;
     }
     m_menu->addSeparator();
@@ -110,8 +109,7 @@ void TrayController::refresh()
             reason.replace(QLatin1Char('&'), QStringLiteral("&&"));
             state = reason.isEmpty() ? tr("failed") : tr("failed: %1").arg(reason);
         } else if (status.state == TunnelStatus::State::Active) {
-            state = status.connections == 1 ? tr("1 connection")
-                                            : tr("%1 connections").arg(status.connections);
+            state = tr("%n connection(s)", nullptr, status.connections);
         } else if (status.isRunning()) {
             state = tr("listening");
         }
@@ -149,10 +147,11 @@ void TrayController::refresh()
     m_startAll->setEnabled(running < m_profileActions.size());
     m_stopAll->setEnabled(running > 0);
     m_icon->setIcon(TrayIcons::icon(state));
-    QString tooltip = tr("tcp-over-websocket: %1 of %2 tunnels on, %3 connections")
-                          .arg(running)
-                          .arg(m_profileActions.size())
-                          .arg(connections);
+    // Each count in a text of its own: a text has one plural form, decided by its %n.
+    QString tooltip =
+        tr("tcp-over-websocket: %1, %2")
+            .arg(tr("%1 of %n tunnel(s) on", nullptr, int(m_profileActions.size())).arg(running),
+                 tr("%n connection(s)", nullptr, connections));
     if (!failing.isEmpty())
         tooltip += QLatin1Char('\n') + tr("Failing: %1").arg(failing.join(QStringLiteral(", ")));
     m_icon->setToolTip(tooltip);

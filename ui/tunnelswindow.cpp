@@ -630,12 +630,12 @@ bool TunnelsWindow::importFrom(const QString &path)
         if (!problem.isEmpty())
             needAttention << tr("“%1” (%2)").arg(name, problem);
     }
-    QString message = added->size() == 1
-        ? tr("Imported 1 tunnel: %1").arg(added->constFirst())
-        : tr("Imported %1 tunnels: %2").arg(added->size()).arg(added->join(QStringLiteral(", ")));
+    QString message = tr("Imported %n tunnel(s): %1", nullptr, int(added->size()))
+                          .arg(added->join(QStringLiteral(", ")));
     if (!needAttention.isEmpty())
-        message += tr("; needing attention before they can start: %1")
-                       .arg(needAttention.join(QStringLiteral(", ")));
+        message +=
+            tr("; needing attention before they can start: %1", nullptr, int(needAttention.size()))
+                .arg(needAttention.join(QStringLiteral(", ")));
     showStatus(message);
     if (!added->isEmpty())
         selectName(added->constFirst());

@@ -4,17 +4,15 @@ QString TunnelStatus::stateText() const
 {
     switch (state) {
     case State::Stopped:
-        return QStringLiteral("Stopped");
+        return tr("Stopped");
     case State::Listening:
         if (!serverProblem.isEmpty())
-            return QStringLiteral("Listening — %1").arg(serverProblem);
-        return serverFailing ? QStringLiteral("Listening, server unreachable")
-                             : QStringLiteral("Listening");
+            return tr("Listening — %1").arg(serverProblem);
+        return serverFailing ? tr("Listening, server unreachable") : tr("Listening");
     case State::Active:
-        return connections == 1 ? QStringLiteral("Active: 1 connection")
-                                : QStringLiteral("Active: %1 connections").arg(connections);
+        return tr("Active: %n connection(s)", nullptr, connections);
     case State::Error:
-        return QStringLiteral("Error: %1").arg(lastError);
+        return tr("Error: %1").arg(lastError);
     }
     return QString();
 }

@@ -1,11 +1,16 @@
 // What the tunnel manager knows about one tunnel: its state, connections, bytes and rates.
 #pragma once
 
+#include <QCoreApplication>
 #include <QString>
 #include <QtGlobal>
 
 struct TunnelStatus
 {
+    // stateText() is shown in the tray app, in the words of its translation (Translations).
+    Q_DECLARE_TR_FUNCTIONS(TunnelStatus)
+
+public:
     enum class State { Stopped, Listening, Active, Error };
 
     State state = State::Stopped;

@@ -145,6 +145,7 @@ void TestDesktop::initTestCase()
     QVERIFY2(QGuiApplication::platformName() == QLatin1String("xcb"),
              "run this test through run-under-xvfb.sh (it needs a real X display)");
     QVERIFY(QDir().mkpath(QStringLiteral(TOW_ARTIFACT_DIR)));
+    QVERIFY(Translations::install(QCoreApplication::instance()));
     QVERIFY(startServer());
     // trayer needs a moment to claim the tray selection after it starts.
     QTRY_VERIFY_WITH_TIMEOUT(QSystemTrayIcon::isSystemTrayAvailable(), kUiTimeoutMs);

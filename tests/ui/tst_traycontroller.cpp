@@ -18,7 +18,11 @@ class TestTrayController : public QObject, public UiTestBase
 {
     Q_OBJECT
 private Q_SLOTS:
-    void initTestCase() { QVERIFY(startServer()); }
+    void initTestCase()
+    {
+        QVERIFY(Translations::install(QCoreApplication::instance()));
+        QVERIFY(startServer());
+    }
     void cleanupTestCase() { QCOMPARE(server.stop(), 0); }
     void init() { createApp(); }
     void cleanup() { destroyApp(); }
@@ -90,7 +94,7 @@ void TestTrayController::menuFollowsProfiles()
     QVERIFY(store->remove(QStringLiteral("R&D"), &error));
     // Drawn, not just named: the SVG plugin (libqt6svg6) renders the icons.
     QVERIFY(!tray->icon()->icon().pixmap(22, 22).isNull());
-    QVERIFY(tray->icon()->toolTip().contains(QStringLiteral("0 of 1 tunnels on")));
+    QVERIFY(tray->icon()->toolTip().contains(QStringLiteral("0 of 1 tunnel on")));
 }
 
 void TestTrayController::togglingStartsAndStops()
@@ -105,11 +109,13 @@ void TestTrayController::togglingStartsAndStops()
     QVERIFY(action->isChecked());
     QCOMPARE(action->text(), QStringLiteral("SSH — listening"));
     QCOMPARE(tray->iconStateName(), QStringLiteral("active"));
-    QVERIFY(tray->icon()->toolTip().contains(QStringLiteral("1 of 1 tunnels on, 0 connections")));
+    QVERIFY(tray->icon()->toolTip().contains(QStringLiteral("1 of 1 tunnel on, 0 connections")));
 
     QTcpSocket first;
     QTcpSocket second;
     first.connectToHost(QHostAddress::LocalHost, portOf(ssh));
+    QTRY_COMPARE_WITH_TIMEOUT(action->text(), QStringLiteral("SSH — 1 connection"), kUiTimeoutMs);
+    QVERIFY(tray->icon()->toolTip().contains(QStringLiteral("1 of 1 tunnel on, 1 connection")));
     second.connectToHost(QHostAddress::LocalHost, portOf(ssh));
     QTRY_COMPARE_WITH_TIMEOUT(action->text(), QStringLiteral("SSH — 2 connections"), kUiTimeoutMs);
     QVERIFY(tray->icon()->toolTip().contains(QStringLiteral("2 connections")));
@@ -176,8 +182,22 @@ void TestTrayController::errorStateAndStartStopAll()
     QVERIFY(tray->icon()->toolTip().contains(QStringLiteral("Failing: Busy")));
     QVERIFY(startAll->isEnabled()); // Busy is not running: it can be started again
     QVERIFY(stopAll->isEnabled());
+    // Stop All with a connection open asks first, counting it.
+    QTcpSocket connection;
+    connection.connectToHost(QHostAddress::LocalHost, portOf(fine));
+    QTRY_COMPARE_WITH_TIMEOUT(manager->status(fine.name).connections, 1, kUiTimeoutMs);
+    QString question;
+    whenModalOpens([&](QWidget *modal) {
+        auto *box = qobject_cast<QMessageBox *>(modal);
+        question = box ? box->text() : QString();
+        if (box)
+            box->button(QMessageBox::Yes)->click();
+        else
+            modal->close();
+    });
     stopAll->trigger();
-    QVERIFY(manager->runningNames().isEmpty());
+    QCOMPARE(question, QStringLiteral("Stop all tunnels? 1 open connection will be closed."));
+    QTRY_VERIFY_WITH_TIMEOUT(manager->runningNames().isEmpty(), kUiTimeoutMs);
     QVERIFY(!stopAll->isEnabled());
     QCOMPARE(tray->iconStateName(), QStringLiteral("idle"));
     // Only a failed one: grey with the badge.

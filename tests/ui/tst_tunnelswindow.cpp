@@ -34,7 +34,11 @@ class TestTunnelsWindow : public QObject, public UiTestBase
 {
     Q_OBJECT
 private Q_SLOTS:
-    void initTestCase() { QVERIFY(startServer()); }
+    void initTestCase()
+    {
+        QVERIFY(Translations::install(QCoreApplication::instance()));
+        QVERIFY(startServer());
+    }
     void cleanupTestCase() { QCOMPARE(server.stop(), 0); }
     void init();
     void cleanup() { destroyApp(); }
@@ -191,7 +195,8 @@ void TestTunnelsWindow::importAndExport()
     QCOMPARE(store->names(),
              QStringList({QStringLiteral("SSH"), QStringLiteral("SSH (imported)")}));
     QCOMPARE(window->selectedName(), QStringLiteral("SSH (imported)"));
-    QVERIFY(window->statusText().contains(QStringLiteral("Imported 1 tunnel")));
+    QVERIFY2(window->statusText().contains(QStringLiteral("Imported 1 tunnel: SSH (imported)")),
+             qPrintable(window->statusText()));
 
     QVERIFY(!window->importFrom(directory.filePath(QStringLiteral("missing.json"))));
     QVERIFY2(window->statusText().contains(QStringLiteral("Import failed")),
@@ -398,11 +403,10 @@ void TestTunnelsWindow::importWithBadProfile()
     QCOMPARE(portOf(*store->profile(QStringLiteral("SSH (imported)"))), portOf(ssh) + 1);
     QCOMPARE(store->problem(QStringLiteral("SSH (imported)")), QString());
     QVERIFY(!store->problem(QStringLiteral("Database")).isEmpty());
-    QVERIFY2(window->statusText().contains(QStringLiteral("Imported 2 tunnel")),
+    QVERIFY2(window->statusText().contains(QStringLiteral("Imported 2 tunnels: ")),
              qPrintable(window->statusText()));
-    QVERIFY2(
-        window->statusText().contains(QStringLiteral("needing attention before they can start")),
-        qPrintable(window->statusText()));
+    QVERIFY2(window->statusText().contains(QStringLiteral("needing attention before it can start")),
+             qPrintable(window->statusText()));
     QVERIFY2(window->statusText().contains(QStringLiteral("“Database” (key \"listen\"")),
              qPrintable(window->statusText()));
     QCOMPARE(model()->index(2, TunnelTableModel::State).data().toString(),
@@ -580,7 +584,7 @@ void TestTunnelsWindow::stopWithConnectionsAsksAndClosesProperly()
             modal->close();
     });
     action(QStringLiteral("toggle"))->trigger();
-    QVERIFY2(question.contains(QStringLiteral("carries 1 open connection")), qPrintable(question));
+    QVERIFY2(question.contains(QStringLiteral("carries 1 open connection.")), qPrintable(question));
     QVERIFY(manager->isRunning(ssh.name));
     QCOMPARE(socket.state(), QAbstractSocket::ConnectedState);
 
@@ -644,7 +648,7 @@ void TestTunnelsWindow::editWithConnectionsAsksFirst()
         editor->accept();
     });
     action(QStringLiteral("edit"))->trigger();
-    QVERIFY2(question.contains(QStringLiteral("carries 1 open connection")), qPrintable(question));
+    QVERIFY2(question.contains(QStringLiteral("carries 1 open connection.")), qPrintable(question));
     QCOMPARE(store->profile(ssh.name)->listen, ssh.listen);
     QVERIFY(manager->isRunning(ssh.name));
     QCOMPARE(manager->status(ssh.name).listenAddress, ssh.listen);

@@ -10,7 +10,11 @@ class TestTunnelTableModel : public QObject, public UiTestBase
 {
     Q_OBJECT
 private Q_SLOTS:
-    void initTestCase() { QVERIFY(startServer()); }
+    void initTestCase()
+    {
+        QVERIFY(Translations::install(QCoreApplication::instance()));
+        QVERIFY(startServer());
+    }
     void cleanupTestCase() { QCOMPARE(server.stop(), 0); }
     void init() { createApp(); }
     void cleanup() { destroyApp(); }
@@ -89,6 +93,12 @@ void TestTunnelTableModel::liveStateAndConnections()
     socket.connectToHost(QHostAddress::LocalHost, portOf(ssh));
     QTRY_COMPARE_WITH_TIMEOUT(cell(TunnelTableModel::Connections).toInt(), 1, kUiTimeoutMs);
     QCOMPARE(cell(TunnelTableModel::State).toString(), QStringLiteral("Active: 1 connection"));
+    QTcpSocket second;
+    second.connectToHost(QHostAddress::LocalHost, portOf(ssh));
+    QTRY_COMPARE_WITH_TIMEOUT(cell(TunnelTableModel::Connections).toInt(), 2, kUiTimeoutMs);
+    QCOMPARE(cell(TunnelTableModel::State).toString(), QStringLiteral("Active: 2 connections"));
+    second.disconnectFromHost();
+    QTRY_COMPARE_WITH_TIMEOUT(cell(TunnelTableModel::Connections).toInt(), 1, kUiTimeoutMs);
     QByteArray echoed;
     connect(&socket, &QTcpSocket::readyRead, this, [&] { echoed += socket.readAll(); });
     const QByteArray data(200000, 'x');

@@ -7,6 +7,7 @@
 #include "loopbackport.h"
 #include "profiles/profilestore.h"
 #include "towprocess.h"
+#include "translations.h"
 #include "tunnels/tunnelmanager.h"
 
 #include <QApplication>

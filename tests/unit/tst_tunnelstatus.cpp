@@ -1,4 +1,7 @@
-// How a tunnel's state and rates read in the window and the tray.
+// How a tunnel's state and rates read in the window and the tray, in the words of the program's
+// English translation (its plural forms: "1 connection", "2 connections"), which builds with the
+// tray app have.
+#include "translations.h"
 #include "tunnels/tunnelstatus.h"
 
 #include <QTest>
@@ -7,6 +10,12 @@ class TestTunnelStatus : public QObject
 {
     Q_OBJECT
 private Q_SLOTS:
+#ifdef TOW_HAVE_TRANSLATIONS
+    void initTestCase()
+    {
+        QVERIFY(Translations::install(QCoreApplication::instance()));
+    }
+#endif
     void rateText_data();
     void rateText();
     void stateText();
@@ -40,8 +49,14 @@ void TestTunnelStatus::stateText()
     status.serverFailing = true;
     QCOMPARE(status.stateText(), QStringLiteral("Listening, server unreachable"));
     status.state = TunnelStatus::State::Active;
-    status.connections = 3;
-    QCOMPARE(status.stateText(), QStringLiteral("Active: 3 connections"));
+    status.connections = 1;
+#ifdef TOW_HAVE_TRANSLATIONS
+    QCOMPARE(status.stateText(), QStringLiteral("Active: 1 connection"));
+#else // a headless build (TOW_BUILD_UI=OFF) shows no such text, and has no translations
+    QCOMPARE(status.stateText(), QStringLiteral("Active: 1 connection(s)"));
+#endif
+    status.connections = 2;
+    QCOMPARE(status.stateText(), QStringLiteral("Active: 2 connections"));
     status.state = TunnelStatus::State::Error;
     status.lastError = QStringLiteral("local port 2222 is already in use");
     QCOMPARE(status.stateText(), QStringLiteral("Error: local port 2222 is already in use"));
