@@ -112,6 +112,8 @@ void TrayController::refresh()
             state = tr("%n connection(s)", nullptr, status.connections);
         } else if (status.isRunning()) {
             state = tr("listening");
+        } else if (!m_app->store()->problem(name).isEmpty()) {
+            state = tr("needs attention"); // the window's State column says why
         }
         if (!state.isEmpty())
             label += QStringLiteral(" — ") + state;

@@ -6,6 +6,7 @@
 #include "memoryvault.h"
 #include "profileeditor.h"
 #include "trafficgraph.h"
+#include "traycontroller.h"
 #include "tunnels/connectionprobe.h"
 #include "tunnelswindow.h"
 #include "tunneltablemodel.h"
@@ -19,6 +20,7 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMenu>
 #include <QMessageBox>
 #include <QPlainTextEdit>
 #include <QPushButton>
@@ -357,6 +359,14 @@ void TestTunnelsWindow::badProfileNeedsAttention()
     QCOMPARE(model()->index(0, TunnelTableModel::Name).data(Qt::ToolTipRole).toString(), tooltip);
     QCOMPARE(model()->index(1, TunnelTableModel::State).data().toString(),
              QStringLiteral("Stopped"));
+    // The tray menu says it too, beside the name (menus show no tooltips on most desktops).
+    QStringList menuTexts;
+    for (const QAction *entry : app->tray()->menu()->actions())
+        menuTexts << entry->text();
+    QVERIFY2(menuTexts.contains(QStringLiteral("Bad — needs attention")),
+             qPrintable(menuTexts.join(QLatin1Char('|'))));
+    QVERIFY2(menuTexts.contains(QStringLiteral("Good")),
+             qPrintable(menuTexts.join(QLatin1Char('|'))));
 
     window->selectName(QStringLiteral("Bad"));
     QVERIFY(!action(QStringLiteral("toggle"))->isEnabled());
