@@ -364,6 +364,8 @@ bool Route::spawnNginx(uint16_t port, uint16_t upstreamPort, QString *error)
                                         "            proxy_set_header Host $host;\n"
                                         "            proxy_read_timeout 3600s;\n"
                                         "            proxy_buffering off;\n"
+                                        "            proxy_buffer_size 16k;\n"
+                                        "            proxy_busy_buffers_size 16k;\n"
                                         "        }\n"
                                         "    }\n"
                                         "}\n")

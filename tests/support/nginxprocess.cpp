@@ -81,6 +81,8 @@ bool NginxProcess::start(const Config &config, QString *error)
                            "            proxy_set_header Host $host;\n"
                            "            proxy_read_timeout %9s;\n"
                            "            proxy_buffering off;\n"
+                           "            proxy_buffer_size 16k;\n"
+                           "            proxy_busy_buffers_size 16k;\n"
                            "        }\n")
                 .arg(dir.path())
                 .arg(m_port)
