@@ -10,12 +10,18 @@
 
 #include <QAtomicInt>
 #include <QCoreApplication>
+#include <QDeadlineTimer>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QSemaphore>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QThread>
+#include <arpa/inet.h>
 #include <cstring>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace {
 
@@ -299,8 +305,8 @@ void TestDynamicRoutes::namesResolveOnceInANamespace()
     inner.setProcessChannelMode(QProcess::MergedChannels);
     inner.start(QStringLiteral("unshare"),
                 {"-r", "-n", "-m", "sh", "-c",
-                 "ip link set lo up && mount --bind \"$1\" /etc/resolv.conf && exec \"$2\" "
-                 "--in-namespace",
+                 "ip link set lo up && ip route add unreachable 10.98.0.0/16 && "
+                 "mount --bind \"$1\" /etc/resolv.conf && exec \"$2\" --in-namespace",
                  "sh", resolv.fileName(), QCoreApplication::applicationFilePath()});
     QVERIFY2(inner.waitForFinished(120000), "the namespace run did not end");
     const QString output = QString::fromLocal8Bit(inner.readAll());
@@ -321,6 +327,22 @@ namespace {
         }                                                                                          \
         qInfo().noquote() << "ok:" << #condition;                                                  \
     } while (false)
+
+// A listener on 127.0.0.3 whose accept queue is full: further connections to it hang (Linux drops
+// their SYNs), as to a host that does not answer. Returns its port; 0 on failure.
+quint16 hangingListener(int *fd)
+{
+    *fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address {};
+    address.sin_family = AF_INET;
+    ::inet_pton(AF_INET, "127.0.0.3", &address.sin_addr);
+    socklen_t length = sizeof(address);
+    if (*fd < 0 || ::bind(*fd, reinterpret_cast<sockaddr *>(&address), sizeof(address)) != 0
+        || ::listen(*fd, 0) != 0
+        || ::getsockname(*fd, reinterpret_cast<sockaddr *>(&address), &length) != 0)
+        return 0;
+    return ntohs(address.sin_port);
+}
 
 // A listener that must never be connected to: an address the server refuses.
 int countConnections(QTcpServer &trap)
@@ -402,7 +424,58 @@ int inNamespace()
              QStringLiteral("one refused destination counted"));
     NS_CHECK(countConnections(trap) == 0, QStringLiteral("nothing connected to 127.0.0.1"));
 
+    // An allowed network whose route says unreachable.
+    answer = upgradeTo(server.port(), "10.98.1.1:" + portText);
+    NS_CHECK(answer.startsWith("HTTP/1.1 502 ") && answer.contains("Tow-Error: host-unreachable"),
+             QString::fromLatin1(answer));
     server.stop();
+
+    // A destination that does not answer: 504 after the connect timeout (10 s), which the
+    // shorter handshake timeout does not cut.
+    int hangingFd = -1;
+    const quint16 hangingPort = hangingListener(&hangingFd);
+    NS_CHECK(hangingPort != 0, QStringLiteral("a listener on 127.0.0.3"));
+    QTcpSocket filler; // fills the accept queue
+    filler.connectToHost(QStringLiteral("127.0.0.3"), hangingPort);
+    NS_CHECK(filler.waitForConnected(5000), QStringLiteral("the accept queue is filled"));
+    TowProcess slow;
+    if (!slow.start({"server", "-listen_ws", "127.0.0.1:0", "--handshake-timeout", "2",
+                     "--allow-destination", QStringLiteral("127.0.0.3:%1").arg(hangingPort)})) {
+        qWarning().noquote() << slow.log();
+        return 1;
+    }
+    const QByteArray hanging = "127.0.0.3:" + QByteArray::number(hangingPort);
+    QElapsedTimer waited;
+    waited.start();
+    answer = upgradeTo(slow.port(), hanging);
+    NS_CHECK(answer.startsWith("HTTP/1.1 504 Gateway Timeout\r\n")
+                 && answer.contains("Tow-Error: timeout"),
+             QString::fromLatin1(answer) + slow.log());
+    NS_CHECK(waited.elapsed() >= 9000,
+             QStringLiteral("answered after %1 ms").arg(waited.elapsed()));
+
+    // A client that leaves while its destination is being reached frees its admission slot.
+    const QByteArray active = "http_to_tcp_active_connections";
+    QTcpSocket leaving;
+    leaving.connectToHost(QHostAddress::LocalHost, slow.port());
+    NS_CHECK(leaving.waitForConnected(5000), QStringLiteral("connected to the server"));
+    leaving.write(kUpgradeHead + "Tow-Destination: " + hanging + "\r\n\r\n");
+    leaving.waitForBytesWritten(5000);
+    QDeadlineTimer deadline(8000);
+    while (metric(slow.port(), active) != 1.0 && !deadline.hasExpired())
+        QThread::msleep(20);
+    NS_CHECK(metric(slow.port(), active) == 1.0, QStringLiteral("the slot is held meanwhile"));
+    leaving.abort();
+    deadline.setRemainingTime(8000);
+    while (metric(slow.port(), active) != 0.0 && !deadline.hasExpired())
+        QThread::msleep(20);
+    NS_CHECK(metric(slow.port(), active) == 0.0, QStringLiteral("the slot is freed"));
+    NS_CHECK(
+        metric(slow.port(), "tcp_over_websocket_handshake_failures_total{reason=\"websocket\"}")
+            == 1.0,
+        QStringLiteral("counted as a handshake that did not finish"));
+    slow.stop();
+    ::close(hangingFd);
     dns.kill();
     dns.waitForFinished();
     qInfo() << "all namespace checks passed";
