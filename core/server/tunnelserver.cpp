@@ -493,8 +493,9 @@ void TunnelServer::destinationFailed(QTcpSocket *socket, Destination::Error erro
                                      const QString &detail)
 {
     const DeferredTunnel deferred = m_deferred.take(socket);
-    if (deferred.connector)
-        deferred.connector->deleteLater();
+    if (!deferred.connector) // the client left first (deferredAbandoned())
+        return;
+    deferred.connector->deleteLater();
     m_pending.markWaiting(socket, false);
     m_dispatcher.deliver(socket, refuseDestination(deferred.slot, error, detail));
 }
