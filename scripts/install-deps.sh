@@ -44,7 +44,10 @@ for group in "$@"; do
               # gnome-keyring, dbus-daemon (dbus-run-session): a real Secret Service on a D-Bus
               # session of the keychain tests' own; libsecret-tools: secret-tool, which reads
               # what the program stored as another client would.
-              packages+=(gnome-keyring dbus-daemon libsecret-tools) ;;
+              packages+=(gnome-keyring dbus-daemon libsecret-tools)
+              # iproute2: `ip link set lo up` in the network namespace where the dynamic-route
+              # tests run their own DNS server; curl: a real SOCKS5 client (--socks5-hostname).
+              packages+=(iproute2 curl) ;;
         # librsvg2-bin: rsvg-convert renders the application icon's PNGs and .ico
         # (installer/render-icons.sh); the results are committed, so builds do not need it.
         icons) packages+=(librsvg2-bin imagemagick) ;;
