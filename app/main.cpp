@@ -2,6 +2,7 @@
 // the event loop.
 #include "client/clienttunnel.h"
 #include "client/connectioncheck.h"
+#include "client/socks5listener.h"
 #include "client/websocketconnector.h"
 #include "commandline.h"
 #include "logcategories.h"
@@ -426,6 +427,7 @@ int main(int argc, char *argv[])
     UnixSignals signalWatcher;
     std::unique_ptr<TunnelServer> server;
     std::unique_ptr<ClientTunnel> client;
+    std::unique_ptr<Socks5Listener> socks5;
     std::unique_ptr<TunnelManager> profiles;
     if (commandLine->mode == CommandLine::Mode::Server) {
         server = std::make_unique<TunnelServer>(serverOptions);
@@ -451,6 +453,14 @@ int main(int argc, char *argv[])
                                .arg(profile.name, profiles->status(profile.name).lastError));
                 return kExitRuntimeError;
             }
+        }
+        QObject::connect(&signalWatcher, &UnixSignals::reloadRequested, &app,
+                         &QCoreApplication::quit);
+    } else if (commandLine->client.socks5Listen.port != 0) {
+        socks5 = std::make_unique<Socks5Listener>(commandLine->client);
+        if (!socks5->listen(&error)) {
+            printError(error);
+            return kExitRuntimeError;
         }
         QObject::connect(&signalWatcher, &UnixSignals::reloadRequested, &app,
                          &QCoreApplication::quit);
@@ -489,6 +499,7 @@ int main(int argc, char *argv[])
     const int code = QCoreApplication::exec();
     server.reset();
     client.reset();
+    socks5.reset();
     profiles.reset();
     return code;
 }
