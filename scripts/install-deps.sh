@@ -48,8 +48,8 @@ for group in "$@"; do
               # what the program stored as another client would.
               packages+=(gnome-keyring dbus-daemon libsecret-tools)
               # iproute2: `ip link set lo up` in the network namespace where the dynamic-route
-              # tests run their own DNS server; curl: a real SOCKS5 client (--socks5-hostname).
-              packages+=(iproute2 curl) ;;
+              # tests run their own DNS server.
+              packages+=(iproute2) ;;
         # librsvg2-bin: rsvg-convert renders the application icon's PNGs and .ico
         # (installer/render-icons.sh); the results are committed, so builds do not need it.
         icons) packages+=(librsvg2-bin imagemagick) ;;
