@@ -135,6 +135,7 @@ private Q_SLOTS:
     void allowedDestinationRelaysBothWays();
     void loopbackIsRefusedByDefault_data();
     void loopbackIsRefusedByDefault();
+    void refusalKeepsResolvedAddressesInTheLog();
     void networkOutsideTheListIsRefused();
     void malformedDestinationIsRefused_data();
     void malformedDestinationIsRefused();
@@ -205,6 +206,27 @@ void TestDynamicRoutes::loopbackIsRefusedByDefault()
     QVERIFY2(answer.contains("not allowed"), answer.constData());
     QCOMPARE(metric(server.port(), kRefusalsMetric), 1.0);
     QTRY_VERIFY(server.log().contains("refused: 403 not-allowed"));
+}
+
+void TestDynamicRoutes::refusalKeepsResolvedAddressesInTheLog()
+{
+    // What a name resolved to, and why that address is denied, is for the operator: told to the
+    // client, it would make the server a DNS oracle for names it may not reach (internal names
+    // under an allowed domain, any name on a route with a network entry) and point out the
+    // server's own addresses.
+    TowProcess server;
+    QVERIFY(startServer(server, {"--allow-destination", "*:*"}));
+    const QByteArray answer =
+        upgradeTo(server.port(), "localhost:" + QByteArray::number(m_echoPort));
+    QVERIFY2(answer.startsWith("HTTP/1.1 403 "), answer.constData());
+    QVERIFY2(answer.contains("\r\nTow-Error: not-allowed\r\n"), answer.constData());
+    QVERIFY2(answer.contains(
+                 QByteArray("localhost:" + QByteArray::number(m_echoPort) + " is not allowed")),
+             answer.constData());
+    QVERIFY2(!answer.contains("127.0.0.1") && !answer.contains("::1")
+                 && !answer.contains("loopback"),
+             answer.constData());
+    QTRY_VERIFY2(server.log().contains("127.0.0.1 (loopback)"), qPrintable(server.log()));
 }
 
 void TestDynamicRoutes::networkOutsideTheListIsRefused()
