@@ -16,6 +16,9 @@
 namespace {
 
 constexpr int kSweepIntervalMs = 500;
+// The server's own interface addresses, denied on dynamic routes, change while it runs (DHCP, a
+// container joining a network): read again when older than this, at the next destination named.
+constexpr qint64 kOwnAddressesMaxAgeMs = 1000;
 // The connected socket to a dynamic route's destination, a child of the client's connection
 // from the moment it connects until the relay takes both (or the connection goes, and it with it).
 const char kDestinationSocketName[] = "tow_destination";
@@ -439,6 +442,8 @@ RequestDispatcher::Verdict TunnelServer::decideDestination(QTcpSocket *socket,
             slot, Error::BadDestination,
             QStringLiteral("malformed %1 (expected HOST:PORT or udp/HOST:PORT)")
                 .arg(QLatin1String(Destination::kHeader)));
+    if (m_clock.elapsed() - m_policiesReadAtMs >= kOwnAddressesMaxAgeMs)
+        updatePolicies();
     const DestinationPolicy policy = m_policies.value(route.path);
     if (!policy.mayAllow(*destination))
         return refuseDestination(slot, Error::NotAllowed,
@@ -555,6 +560,7 @@ RequestDispatcher::Verdict TunnelServer::refuseDestination(const TunnelAdmission
 
 void TunnelServer::updatePolicies()
 {
+    m_policiesReadAtMs = m_clock.elapsed();
     m_policies.clear();
     for (const ServerRoute &route : std::as_const(m_options.routes)) {
         if (route.allow.isEmpty())

@@ -450,6 +450,26 @@ int inNamespace()
     answer = upgradeTo(server.port(), "10.98.1.1:" + portText);
     NS_CHECK(answer.startsWith("HTTP/1.1 502 ") && answer.contains("Tow-Error: host-unreachable"),
              QString::fromLatin1(answer));
+
+    // An address the server gains while it runs (DHCP, a container joining a network) is its own
+    // too, inside an allowed network or not: read again after at most a second.
+    NS_CHECK(QProcess::execute(QStringLiteral("ip"), {"addr", "add", "10.55.0.1/32", "dev", "lo"})
+                 == 0,
+             QStringLiteral("add 10.55.0.1 to lo"));
+    QTcpServer gained;
+    NS_CHECK(gained.listen(QHostAddress(QStringLiteral("10.55.0.1"))),
+             QStringLiteral("listen on 10.55.0.1"));
+    QThread::msleep(1500); // past the age at which the server reads its addresses again
+    {
+        // Not upgradeTo(): a tunnel it opened by mistake would stay open.
+        RawWebSocket ws;
+        const int status =
+            ws.upgrade(server.port(), "/",
+                       {"Tow-Destination: 10.55.0.1:" + QByteArray::number(gained.serverPort())});
+        NS_CHECK(status == 403 && ws.responseHead().contains("Tow-Error: not-allowed"),
+                 QString::fromLatin1(ws.responseHead()));
+    }
+    NS_CHECK(countConnections(gained) == 0, QStringLiteral("nothing connected to 10.55.0.1"));
     server.stop();
 
     // A destination that does not answer: 504 after the connect timeout (10 s), which the
