@@ -84,6 +84,26 @@ std::optional<QPair<QHostAddress, int>> parseSubnet(const QString &text)
     return QHostAddress::parseSubnet(addressText + QLatin1Char('/') + QString::number(prefix));
 }
 
+// IPv6 prefixes whose last 32 bits are an IPv4 address the connection may end at:
+// IPv4-compatible (::/96, deprecated, but Linux's sit0 still gives itself ::127.0.0.1 and
+// ::<each own IPv4 address>), IPv4-translated (RFC 2765) and NAT64's well-known prefix
+// (RFC 6052). (IPv4-mapped addresses are normalized() to IPv4 before.)
+constexpr const char *kEmbeddingPrefixes[] = {"::", "::ffff:0:0:0", "64:ff9b::"};
+
+std::optional<QHostAddress> embeddedIPv4(const QHostAddress &address)
+{
+    if (address.protocol() != QAbstractSocket::IPv6Protocol)
+        return std::nullopt;
+    for (const char *prefix : kEmbeddingPrefixes) {
+        if (!address.isInSubnet(QHostAddress(QLatin1String(prefix)), 96))
+            continue;
+        const Q_IPV6ADDR bytes = address.toIPv6Address();
+        return QHostAddress(quint32(bytes[12]) << 24 | quint32(bytes[13]) << 16
+                            | quint32(bytes[14]) << 8 | quint32(bytes[15]));
+    }
+    return std::nullopt;
+}
+
 // Whether the subnet inner lies wholly inside outer.
 bool subnetInside(const QPair<QHostAddress, int> &inner, const QPair<QHostAddress, int> &outer)
 {
@@ -265,6 +285,13 @@ std::optional<QPair<QHostAddress, int>> DestinationPolicy::deniedRange(const QHo
             const int bits = bare.protocol() == QAbstractSocket::IPv4Protocol ? 32 : 128;
             return QPair<QHostAddress, int>(bare, bits);
         }
+    }
+    // The IPv4 address inside (not "::" and "::1", denied above): denied as that address is;
+    // only an entry for exactly this IPv6 address lifts it.
+    if (const auto inner = embeddedIPv4(address); inner && deniedRange(*inner, why)) {
+        QHostAddress bare = address;
+        bare.setScopeId(QString());
+        return QPair<QHostAddress, int>(bare, 128);
     }
     why->clear();
     return std::nullopt;

@@ -16,6 +16,9 @@
 namespace {
 
 constexpr int kSweepIntervalMs = 500;
+// The server's own interface addresses, denied on dynamic routes, change while it runs (DHCP, a
+// container joining a network): read again when older than this, at the next destination named.
+constexpr qint64 kOwnAddressesMaxAgeMs = 1000;
 // The connected socket to a dynamic route's destination, a child of the client's connection
 // from the moment it connects until the relay takes both (or the connection goes, and it with it).
 const char kDestinationSocketName[] = "tow_destination";
@@ -439,6 +442,8 @@ RequestDispatcher::Verdict TunnelServer::decideDestination(QTcpSocket *socket,
             slot, Error::BadDestination,
             QStringLiteral("malformed %1 (expected HOST:PORT or udp/HOST:PORT)")
                 .arg(QLatin1String(Destination::kHeader)));
+    if (m_clock.elapsed() - m_policiesReadAtMs >= kOwnAddressesMaxAgeMs)
+        updatePolicies();
     const DestinationPolicy policy = m_policies.value(route.path);
     if (!policy.mayAllow(*destination))
         return refuseDestination(slot, Error::NotAllowed,
@@ -455,8 +460,16 @@ RequestDispatcher::Verdict TunnelServer::decideDestination(QTcpSocket *socket,
                           QStringLiteral("this server does not carry UDP"));
     });
     connect(connector, &DestinationConnector::failed, this,
-            [this, socket](Destination::Error error, const QString &detail) {
-                destinationFailed(socket, error, detail);
+            [this, socket, connector](Destination::Error error, const QString &detail) {
+                // The addresses a name resolved to, and why they are denied, go to the log only:
+                // told to the client they would make the server a DNS oracle for names it may
+                // not reach, and point out the server's own addresses. It gets what a name no
+                // rule takes gets.
+                const QString answered = error == Error::NotAllowed
+                    ? QStringLiteral("%1 is not allowed")
+                          .arg(QString::fromLatin1(connector->destination().headerValue()))
+                    : QString();
+                destinationFailed(socket, error, detail, answered);
             });
     m_deferred.insert(socket, {connector, slot});
     // The connect timeout answers (504), not the handshake timeout.
@@ -490,14 +503,14 @@ void TunnelServer::destinationReached(QTcpSocket *socket)
 }
 
 void TunnelServer::destinationFailed(QTcpSocket *socket, Destination::Error error,
-                                     const QString &detail)
+                                     const QString &detail, const QString &answered)
 {
     const DeferredTunnel deferred = m_deferred.take(socket);
     if (!deferred.connector) // the client left first (deferredAbandoned())
         return;
     deferred.connector->deleteLater();
     m_pending.markWaiting(socket, false);
-    m_dispatcher.deliver(socket, refuseDestination(deferred.slot, error, detail));
+    m_dispatcher.deliver(socket, refuseDestination(deferred.slot, error, detail, answered));
 }
 
 void TunnelServer::deferredAbandoned(QTcpSocket *socket)
@@ -512,7 +525,8 @@ void TunnelServer::deferredAbandoned(QTcpSocket *socket)
 
 RequestDispatcher::Verdict TunnelServer::refuseDestination(const TunnelAdmission::Slot &slot,
                                                            Destination::Error error,
-                                                           const QString &detail)
+                                                           const QString &detail,
+                                                           const QString &answered)
 {
     using Error = Destination::Error;
     m_admission.release(slot);
@@ -537,7 +551,8 @@ RequestDispatcher::Verdict TunnelServer::refuseDestination(const TunnelAdmission
     verdict.status = status;
     verdict.headers = {{QByteArrayLiteral("Content-Type"), textPlain()},
                        {QByteArray(Destination::kErrorHeader), token}};
-    verdict.body = QByteArray::number(status) + ' ' + token + ": " + detail.toUtf8() + '\n';
+    verdict.body = QByteArray::number(status) + ' ' + token + ": "
+        + (answered.isNull() ? detail : answered).toUtf8() + '\n';
     // After a drain's last tunnel the server may be waiting for this slot.
     checkDrained();
     return verdict;
@@ -545,6 +560,7 @@ RequestDispatcher::Verdict TunnelServer::refuseDestination(const TunnelAdmission
 
 void TunnelServer::updatePolicies()
 {
+    m_policiesReadAtMs = m_clock.elapsed();
     m_policies.clear();
     for (const ServerRoute &route : std::as_const(m_options.routes)) {
         if (route.allow.isEmpty())

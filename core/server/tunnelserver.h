@@ -85,11 +85,15 @@ private:
                                                  const TunnelAdmission::Slot &slot,
                                                  const ServerRoute &route);
     void destinationReached(QTcpSocket *socket);
-    void destinationFailed(QTcpSocket *socket, Destination::Error error, const QString &detail);
+    // answered: what the client is told, when not detail (see refuseDestination()).
+    void destinationFailed(QTcpSocket *socket, Destination::Error error, const QString &detail,
+                           const QString &answered = QString());
     void deferredAbandoned(QTcpSocket *socket);
-    // The answer to a destination that is not reached; counts and logs it. The slot is freed.
+    // The answer to a destination that is not reached; counts and logs it (with detail). The
+    // slot is freed. The client is told answered, or detail when answered is null.
     RequestDispatcher::Verdict refuseDestination(const TunnelAdmission::Slot &slot,
-                                                 Destination::Error error, const QString &detail);
+                                                 Destination::Error error, const QString &detail,
+                                                 const QString &answered = QString());
     void updatePolicies(); // the routes' allow lists, with this host's addresses, now
     void startRelay(QWebSocket *ws, QTcpSocket *transport, const TunnelAdmission::Slot &slot);
     void requestAnswered(); // a plain HTTP request on m_currentSocket was answered
@@ -107,6 +111,7 @@ private:
     RequestDispatcher m_dispatcher;
     QPointer<QTcpSocket> m_currentSocket; // the plain connection whose request is being served
     QHash<QString, DestinationPolicy> m_policies; // by route path, dynamic routes only
+    qint64 m_policiesReadAtMs = 0; // m_clock's time of the own addresses in m_policies
     struct DeferredTunnel
     {
         QPointer<DestinationConnector> connector;

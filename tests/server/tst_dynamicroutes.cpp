@@ -135,6 +135,7 @@ private Q_SLOTS:
     void allowedDestinationRelaysBothWays();
     void loopbackIsRefusedByDefault_data();
     void loopbackIsRefusedByDefault();
+    void refusalKeepsResolvedAddressesInTheLog();
     void networkOutsideTheListIsRefused();
     void malformedDestinationIsRefused_data();
     void malformedDestinationIsRefused();
@@ -205,6 +206,27 @@ void TestDynamicRoutes::loopbackIsRefusedByDefault()
     QVERIFY2(answer.contains("not allowed"), answer.constData());
     QCOMPARE(metric(server.port(), kRefusalsMetric), 1.0);
     QTRY_VERIFY(server.log().contains("refused: 403 not-allowed"));
+}
+
+void TestDynamicRoutes::refusalKeepsResolvedAddressesInTheLog()
+{
+    // What a name resolved to, and why that address is denied, is for the operator: told to the
+    // client, it would make the server a DNS oracle for names it may not reach (internal names
+    // under an allowed domain, any name on a route with a network entry) and point out the
+    // server's own addresses.
+    TowProcess server;
+    QVERIFY(startServer(server, {"--allow-destination", "*:*"}));
+    const QByteArray answer =
+        upgradeTo(server.port(), "localhost:" + QByteArray::number(m_echoPort));
+    QVERIFY2(answer.startsWith("HTTP/1.1 403 "), answer.constData());
+    QVERIFY2(answer.contains("\r\nTow-Error: not-allowed\r\n"), answer.constData());
+    QVERIFY2(answer.contains(
+                 QByteArray("localhost:" + QByteArray::number(m_echoPort) + " is not allowed")),
+             answer.constData());
+    QVERIFY2(!answer.contains("127.0.0.1") && !answer.contains("::1")
+                 && !answer.contains("loopback"),
+             answer.constData());
+    QTRY_VERIFY2(server.log().contains("127.0.0.1 (loopback)"), qPrintable(server.log()));
 }
 
 void TestDynamicRoutes::networkOutsideTheListIsRefused()
@@ -428,6 +450,26 @@ int inNamespace()
     answer = upgradeTo(server.port(), "10.98.1.1:" + portText);
     NS_CHECK(answer.startsWith("HTTP/1.1 502 ") && answer.contains("Tow-Error: host-unreachable"),
              QString::fromLatin1(answer));
+
+    // An address the server gains while it runs (DHCP, a container joining a network) is its own
+    // too, inside an allowed network or not: read again after at most a second.
+    NS_CHECK(QProcess::execute(QStringLiteral("ip"), {"addr", "add", "10.55.0.1/32", "dev", "lo"})
+                 == 0,
+             QStringLiteral("add 10.55.0.1 to lo"));
+    QTcpServer gained;
+    NS_CHECK(gained.listen(QHostAddress(QStringLiteral("10.55.0.1"))),
+             QStringLiteral("listen on 10.55.0.1"));
+    QThread::msleep(1500); // past the age at which the server reads its addresses again
+    {
+        // Not upgradeTo(): a tunnel it opened by mistake would stay open.
+        RawWebSocket ws;
+        const int status =
+            ws.upgrade(server.port(), "/",
+                       {"Tow-Destination: 10.55.0.1:" + QByteArray::number(gained.serverPort())});
+        NS_CHECK(status == 403 && ws.responseHead().contains("Tow-Error: not-allowed"),
+                 QString::fromLatin1(ws.responseHead()));
+    }
+    NS_CHECK(countConnections(gained) == 0, QStringLiteral("nothing connected to 10.55.0.1"));
     server.stop();
 
     // A destination that does not answer: 504 after the connect timeout (10 s), which the

@@ -234,6 +234,23 @@ void TestDestinationPolicy::allows_data()
     QTest::newRow("star, not the server")
         << any << QByteArray("192.0.2.10:22") << "192.0.2.10" << false;
     QTest::newRow("star, tcp only") << any << QByteArray("udp/8.8.8.8:53") << "8.8.8.8" << false;
+    // IPv6 forms that carry an IPv4 address: Linux reaches ::a.b.c.d through sit0 (which gives
+    // itself ::127.0.0.1 and ::<each own address>), 64:ff9b::a.b.c.d through a NAT64 gateway.
+    QTest::newRow("star, not ipv4-compatible loopback")
+        << any << QByteArray("[::127.0.0.1]:22") << "::127.0.0.1" << false;
+    QTest::newRow("star, not ipv4-compatible server")
+        << any << QByteArray("[::192.0.2.10]:22") << "::192.0.2.10" << false;
+    QTest::newRow("star, not ipv4-translated loopback")
+        << any << QByteArray("[::ffff:0:127.0.0.1]:22") << "::ffff:0:127.0.0.1" << false;
+    QTest::newRow("star, not nat64 link-local")
+        << any << QByteArray("[64:ff9b::169.254.169.254]:80") << "64:ff9b::169.254.169.254"
+        << false;
+    QTest::newRow("star, not nat64 loopback")
+        << any << QByteArray("[64:ff9b::127.0.0.1]:80") << "64:ff9b::127.0.0.1" << false;
+    QTest::newRow("star, nat64 public")
+        << any << QByteArray("[64:ff9b::203.0.113.5]:80") << "64:ff9b::203.0.113.5" << true;
+    QTest::newRow("name resolving to ipv4-compatible loopback")
+        << corp << QByteArray("git.corp.example:443") << "::127.0.0.1" << false;
 
     const QStringList net = {"10.0.0.0/8:1-65535"};
     QTest::newRow("cidr inside") << net << QByteArray("10.20.30.40:22") << "10.20.30.40" << true;
@@ -274,6 +291,11 @@ void TestDestinationPolicy::allows_data()
         << QStringList {"127.0.0.0/8:*"} << QByteArray("127.0.0.2:1") << "127.0.0.2" << true;
     QTest::newRow("explicit ipv6 loopback")
         << QStringList {"[::1]:80"} << QByteArray("[::1]:80") << "::1" << true;
+    QTest::newRow("explicit ipv4-compatible loopback")
+        << QStringList {"[::127.0.0.1]:22"} << QByteArray("[::127.0.0.1]:22") << "::127.0.0.1"
+        << true;
+    QTest::newRow("::/0 does not lift ipv4-compatible loopback")
+        << everything << QByteArray("[::127.0.0.1]:22") << "::127.0.0.1" << false;
     QTest::newRow("explicit link-local")
         << QStringList {"169.254.169.254:80"} << QByteArray("169.254.169.254:80")
         << "169.254.169.254" << true;
