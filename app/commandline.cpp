@@ -1,5 +1,6 @@
 #include "commandline.h"
 
+#include "net/destination.h"
 #include "net/websocketurl.h"
 #include "profiles/profilestore.h"
 #include "regularfile.h"
@@ -61,6 +62,11 @@ const QStringList kPongTimeout = {QStringLiteral("pong-timeout"), QStringLiteral
 const QStringList kConnectTimeout = {QStringLiteral("connect-timeout"),
                                      QStringLiteral("connect_timeout")};
 const QStringList kSubprotocol = {QStringLiteral("subprotocol")};
+// UDP mode of the client.
+const QStringList kUdp = {QStringLiteral("udp")};
+const QStringList kUdpRemote = {QStringLiteral("udp-remote"), QStringLiteral("udp_remote")};
+const QStringList kUdpIdleTimeout = {QStringLiteral("udp-idle-timeout"),
+                                     QStringLiteral("udp_idle_timeout")};
 const QStringList kHelp = {QStringLiteral("help"), QStringLiteral("h")};
 const QStringList kVersion = {QStringLiteral("version")};
 
@@ -168,6 +174,10 @@ QString CommandLine::usage()
         "  --connect-timeout SEC  the WebSocket must be open by then (default 15)\n"
         "  --subprotocol binary offer the binary subprotocol (websockify-style servers that\n"
         "                       require it); a server may still answer without one\n"
+        "  --udp ADDR           carry UDP instead: receive datagrams on this local address\n"
+        "                       (instead of -listen_tcp); each source is its own flow\n"
+        "  --udp-remote HOST:PORT  where the server sends them (it must allow udp/HOST:PORT)\n"
+        "  --udp-idle-timeout SEC  close a source's flow after this much silence (default 60)\n"
         "  --profile NAME       run a profile saved by the tray app (repeatable)\n"
         "  --all-autostart      run every saved profile marked to start automatically\n"
         "\n"
@@ -225,6 +235,9 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     const QCommandLineOption pongTimeout(kPongTimeout, QString(), QStringLiteral("seconds"));
     const QCommandLineOption connectTimeout(kConnectTimeout, QString(), QStringLiteral("seconds"));
     const QCommandLineOption subprotocol(kSubprotocol, QString(), QStringLiteral("name"));
+    const QCommandLineOption udp(kUdp, QString(), QStringLiteral("addr"));
+    const QCommandLineOption udpRemote(kUdpRemote, QString(), QStringLiteral("addr"));
+    const QCommandLineOption udpIdleTimeout(kUdpIdleTimeout, QString(), QStringLiteral("s"));
     parser.addOptions({listenWs,         remoteTcp,    listenTcp,     remoteWs,
                        insecure,         keepAlive,    serverFlag,    clientFlag,
                        config,           tokenFile,    maxTunnels,    maxTunnelsPerIp,
@@ -235,6 +248,7 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
                        serverName,       header,       keepAliveMode, pongTimeout,
                        connectTimeout,   profile,      allAutostart,  maxTlsHandshakes,
                        subprotocol});
+    parser.addOptions({udp, udpRemote, udpIdleTimeout});
     // Server-only options, in the order they are checked and reported (--token-file is shared:
     // the server requires the token, the client sends it).
     const QList<const QCommandLineOption *> serverOnly = {
@@ -252,6 +266,8 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
         &listenTcp,     &remoteWs,    &insecure,       &keepAlive,  &proxy,
         &caFile,        &pin,         &serverName,     &header,     &tokenFile,
         &keepAliveMode, &pongTimeout, &connectTimeout, &subprotocol};
+    // The client's UDP mode: client-only, and settings a saved profile would hold.
+    const QList<const QCommandLineOption *> udpOptions = {&udp, &udpRemote, &udpIdleTimeout};
 
     auto fail = [error](const QString &message) -> std::optional<CommandLine> {
         *error = message;
@@ -313,6 +329,11 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
                             .arg(parser.value(keepAlive)));
         keepAliveMs = int(seconds * 1000);
     }
+    for (const auto *option : udpOptions) {
+        if (parser.values(*option).size() > 1)
+            return fail(
+                QStringLiteral("%1 is given more than once").arg(flagName(option->names())));
+    }
 
     if (parser.isSet(logLevel)) {
         const QString level = parser.value(logLevel).toLower();
@@ -358,7 +379,7 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     };
 
     if (wantsServer) {
-        for (const auto *option : clientOnly) {
+        for (const auto *option : clientOnly + udpOptions) {
             if (parser.isSet(*option))
                 return fail(QStringLiteral("%1 is a client option; the server takes -listen_ws "
                                            "and -remote_tcp")
@@ -480,7 +501,7 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
                                        "(the tray app's Test button checks a saved profile)"));
         if (parser.isSet(profile) || parser.isSet(allAutostart)) {
             // A saved profile holds every setting: flags beside it would be silently ignored.
-            for (const auto *option : profileSettings) {
+            for (const auto *option : profileSettings + udpOptions) {
                 if (parser.isSet(*option))
                     return fail(QStringLiteral("%1 cannot be combined with --profile or "
                                                "--all-autostart; change the profile instead")
@@ -555,6 +576,8 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
         if (wantsCheck) {
             if (parser.isSet(listenTcp))
                 return fail(QStringLiteral("check does not listen: -listen_tcp is for the client"));
+            if (parser.isSet(udp) || parser.isSet(udpRemote) || parser.isSet(udpIdleTimeout))
+                return fail(QStringLiteral("check does not listen: --udp is for the client"));
             if (positional.size() < 2 && !parser.isSet(remoteWs))
                 return fail(QStringLiteral("check needs the server URL, e.g. "
                                            "check wss://example.org/ssh/"));
@@ -580,6 +603,36 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
         result.client = *settings.toClientOptions(&why, Profile::Use::CommandLine);
         result.client.pongTimeoutMs = pongTimeoutMs;
         result.client.handshakeTimeoutMs = handshakeTimeoutMs;
+        // UDP mode: datagrams from a local UDP address instead of TCP connections.
+        if (parser.isSet(udp)) {
+            if (parser.isSet(listenTcp))
+                return fail(QStringLiteral("give either -listen_tcp or --udp, not both"));
+            const auto udpListen = HostPort::parse(parser.value(udp), false, &why);
+            if (!udpListen)
+                return fail(QStringLiteral("--udp: %1").arg(why));
+            if (udpListen->listenAddress().isNull())
+                return fail(QStringLiteral("--udp expects an IP address and port, e.g. "
+                                           "127.0.0.1:51820, not \"%1\"")
+                                .arg(parser.value(udp)));
+            if (!parser.isSet(udpRemote))
+                return fail(QStringLiteral("--udp needs --udp-remote HOST:PORT (where the server "
+                                           "sends the datagrams)"));
+            const auto remote = Destination::parse(
+                QByteArray(QByteArray("udp/") + parser.value(udpRemote).toUtf8()));
+            if (!remote)
+                return fail(QStringLiteral("--udp-remote expects HOST:PORT (port 1-65535, IPv6 in "
+                                           "brackets), not \"%1\"")
+                                .arg(parser.value(udpRemote)));
+            result.client.udpListen = *udpListen;
+            result.client.udpRemote = remote->target;
+            if (parser.isSet(udpIdleTimeout)
+                && !seconds(udpIdleTimeout, 0.01, 86400, &result.client.udpIdleTimeoutMs))
+                return std::nullopt;
+        } else if (parser.isSet(udpRemote) || parser.isSet(udpIdleTimeout)) {
+            return fail(QStringLiteral("%1 is for UDP mode: add --udp ADDR")
+                            .arg(flagName(parser.isSet(udpRemote) ? udpRemote.names()
+                                                                  : udpIdleTimeout.names())));
+        }
         return result;
     }
 
@@ -590,8 +643,8 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
             return fail(QStringLiteral("%1 is a client option: tcp-over-websocket client %1")
                             .arg(QStringLiteral("--") + option->names().constFirst()));
     }
-    for (const auto *option :
-         serverOnly + clientOnly + QList<const QCommandLineOption *> {&keepAlive, &tokenFile}) {
+    for (const auto *option : serverOnly + clientOnly
+             + QList<const QCommandLineOption *> {&keepAlive, &tokenFile} + udpOptions) {
         if (parser.isSet(*option))
             return fail(QStringLiteral("%1 needs a command: server or client")
                             .arg(flagName(option->names())));
