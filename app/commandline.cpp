@@ -42,6 +42,8 @@ const QStringList kMaxFrameSize = {QStringLiteral("max-frame-size"),
                                    QStringLiteral("max_frame_size")};
 const QStringList kAllowedOrigin = {QStringLiteral("allowed-origin"),
                                     QStringLiteral("allowed_origin")};
+const QStringList kAllowDestination = {QStringLiteral("allow-destination"),
+                                       QStringLiteral("allow_destination")};
 const QStringList kRealIpHeader = {QStringLiteral("real-ip-header"),
                                    QStringLiteral("real_ip_header")};
 const QStringList kTrustedProxy = {QStringLiteral("trusted-proxy"),
@@ -144,6 +146,10 @@ QString CommandLine::usage()
         "                       data waiting for it for that long (default 120, 0: never)\n"
         "  --max-frame-size BYTES  largest WebSocket message accepted (default 4194304)\n"
         "  --allowed-origin ORIGIN  accept browsers only from this Origin (repeatable)\n"
+        "  --allow-destination RULE  let clients name the destination (Tow-Destination);\n"
+        "                       RULE is [udp/]PATTERN:PORTS, e.g. '*.corp.example:443',\n"
+        "                       '10.0.0.0/8:1-65535', '127.0.0.1:5432' (repeatable);\n"
+        "                       -remote_tcp is then optional\n"
         "  --real-ip-header NAME  client address header set by a reverse proxy\n"
         "                       (X-Forwarded-For, X-Real-IP); needs --trusted-proxy\n"
         "  --trusted-proxy ADDR[/BITS]  a reverse proxy whose header is believed (repeatable)\n"
@@ -218,6 +224,7 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     const QCommandLineOption stallTimeout(kStallTimeout, QString(), QStringLiteral("s"));
     const QCommandLineOption maxFrameSize(kMaxFrameSize, QString(), QStringLiteral("bytes"));
     const QCommandLineOption allowedOrigin(kAllowedOrigin, QString(), QStringLiteral("origin"));
+    const QCommandLineOption allowDestination(kAllowDestination, QString(), QStringLiteral("rule"));
     const QCommandLineOption realIpHeader(kRealIpHeader, QString(), QStringLiteral("name"));
     const QCommandLineOption trustedProxy(kTrustedProxy, QString(), QStringLiteral("addr"));
     const QCommandLineOption tlsCert(kTlsCert, QString(), QStringLiteral("file"));
@@ -238,24 +245,24 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     const QCommandLineOption udp(kUdp, QString(), QStringLiteral("addr"));
     const QCommandLineOption udpRemote(kUdpRemote, QString(), QStringLiteral("addr"));
     const QCommandLineOption udpIdleTimeout(kUdpIdleTimeout, QString(), QStringLiteral("s"));
-    parser.addOptions({listenWs,         remoteTcp,    listenTcp,     remoteWs,
-                       insecure,         keepAlive,    serverFlag,    clientFlag,
-                       config,           tokenFile,    maxTunnels,    maxTunnelsPerIp,
-                       handshakeTimeout, idleTimeout,  stallTimeout,  maxFrameSize,
-                       allowedOrigin,    realIpHeader, trustedProxy,  tlsCert,
-                       tlsKey,           drainTimeout, logLevel,      help,
-                       version,          proxy,        caFile,        pin,
-                       serverName,       header,       keepAliveMode, pongTimeout,
-                       connectTimeout,   profile,      allAutostart,  maxTlsHandshakes,
-                       subprotocol});
+    parser.addOptions({listenWs,         remoteTcp,       listenTcp,     remoteWs,
+                       insecure,         keepAlive,       serverFlag,    clientFlag,
+                       config,           tokenFile,       maxTunnels,    maxTunnelsPerIp,
+                       handshakeTimeout, idleTimeout,     stallTimeout,  maxFrameSize,
+                       allowedOrigin,    realIpHeader,    trustedProxy,  tlsCert,
+                       tlsKey,           drainTimeout,    logLevel,      help,
+                       version,          proxy,           caFile,        pin,
+                       serverName,       header,          keepAliveMode, pongTimeout,
+                       connectTimeout,   profile,         allAutostart,  maxTlsHandshakes,
+                       subprotocol,      allowDestination});
     parser.addOptions({udp, udpRemote, udpIdleTimeout});
     // Server-only options, in the order they are checked and reported (--token-file is shared:
     // the server requires the token, the client sends it).
     const QList<const QCommandLineOption *> serverOnly = {
-        &listenWs,        &remoteTcp,        &config,       &maxTunnels,
-        &maxTunnelsPerIp, &handshakeTimeout, &idleTimeout,  &stallTimeout,
-        &maxFrameSize,    &allowedOrigin,    &realIpHeader, &trustedProxy,
-        &tlsCert,         &tlsKey,           &drainTimeout, &maxTlsHandshakes};
+        &listenWs,         &remoteTcp,       &config,       &maxTunnels,   &maxTunnelsPerIp,
+        &handshakeTimeout, &idleTimeout,     &stallTimeout, &maxFrameSize, &allowedOrigin,
+        &realIpHeader,     &trustedProxy,    &tlsCert,      &tlsKey,       &drainTimeout,
+        &maxTlsHandshakes, &allowDestination};
     // Options that only the client (and check) take: an error on the server.
     const QList<const QCommandLineOption *> clientOnly = {
         &listenTcp,    &remoteWs,   &insecure,      &proxy,       &caFile,         &pin,
@@ -408,18 +415,29 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
                 return fail(QStringLiteral("-listen_ws: %1").arg(why));
             result.server.listen = *listen;
         }
-        if (!parser.isSet(remoteTcp))
-            return fail(
-                QStringLiteral("the server needs -remote_tcp HOST:PORT (the TCP service "
-                               "to reach, e.g. -remote_tcp 127.0.0.1:22) or --config FILE"));
-        const auto remote = HostPort::parse(parser.value(remoteTcp), false, &why);
-        if (!remote)
-            return fail(QStringLiteral("-remote_tcp: %1").arg(why));
-        if (remote->port == 0)
-            return fail(QStringLiteral("-remote_tcp: port 0 cannot be connected to"));
         ServerRoute route;
         route.prefix = true; // every path is a tunnel, as with the original
-        route.remote = *remote;
+        for (const QString &text : parser.values(allowDestination)) {
+            const auto rule = DestinationRule::parse(text, &why);
+            if (!rule)
+                return fail(QStringLiteral("--allow-destination: %1").arg(why));
+            route.allow.append(*rule);
+        }
+        // A dynamic route (--allow-destination) needs no fixed remote; with one, clients that
+        // name no destination (the original client) get it.
+        if (!parser.isSet(remoteTcp) && route.allow.isEmpty())
+            return fail(
+                QStringLiteral("the server needs -remote_tcp HOST:PORT (the TCP service "
+                               "to reach, e.g. -remote_tcp 127.0.0.1:22), --allow-destination "
+                               "RULE or --config FILE"));
+        if (parser.isSet(remoteTcp)) {
+            const auto remote = HostPort::parse(parser.value(remoteTcp), false, &why);
+            if (!remote)
+                return fail(QStringLiteral("-remote_tcp: %1").arg(why));
+            if (remote->port == 0)
+                return fail(QStringLiteral("-remote_tcp: port 0 cannot be connected to"));
+            route.remote = *remote;
+        }
         route.allowedOrigins = parser.values(allowedOrigin);
         if (parser.isSet(tokenFile)) {
             const auto token = RegularFile::readSecret(parser.value(tokenFile), &why);
