@@ -1,5 +1,6 @@
 #include "commandline.h"
 
+#include "net/destination.h"
 #include "net/websocketurl.h"
 #include "profiles/profilestore.h"
 #include "regularfile.h"
@@ -41,6 +42,8 @@ const QStringList kMaxFrameSize = {QStringLiteral("max-frame-size"),
                                    QStringLiteral("max_frame_size")};
 const QStringList kAllowedOrigin = {QStringLiteral("allowed-origin"),
                                     QStringLiteral("allowed_origin")};
+const QStringList kAllowDestination = {QStringLiteral("allow-destination"),
+                                       QStringLiteral("allow_destination")};
 const QStringList kRealIpHeader = {QStringLiteral("real-ip-header"),
                                    QStringLiteral("real_ip_header")};
 const QStringList kTrustedProxy = {QStringLiteral("trusted-proxy"),
@@ -61,6 +64,11 @@ const QStringList kPongTimeout = {QStringLiteral("pong-timeout"), QStringLiteral
 const QStringList kConnectTimeout = {QStringLiteral("connect-timeout"),
                                      QStringLiteral("connect_timeout")};
 const QStringList kSubprotocol = {QStringLiteral("subprotocol")};
+// UDP mode of the client.
+const QStringList kUdp = {QStringLiteral("udp")};
+const QStringList kUdpRemote = {QStringLiteral("udp-remote"), QStringLiteral("udp_remote")};
+const QStringList kUdpIdleTimeout = {QStringLiteral("udp-idle-timeout"),
+                                     QStringLiteral("udp_idle_timeout")};
 const QStringList kHelp = {QStringLiteral("help"), QStringLiteral("h")};
 const QStringList kVersion = {QStringLiteral("version")};
 
@@ -138,6 +146,10 @@ QString CommandLine::usage()
         "                       data waiting for it for that long (default 120, 0: never)\n"
         "  --max-frame-size BYTES  largest WebSocket message accepted (default 4194304)\n"
         "  --allowed-origin ORIGIN  accept browsers only from this Origin (repeatable)\n"
+        "  --allow-destination RULE  let clients name the destination (Tow-Destination);\n"
+        "                       RULE is [udp/]PATTERN:PORTS, e.g. '*.corp.example:443',\n"
+        "                       '10.0.0.0/8:1-65535', '127.0.0.1:5432' (repeatable);\n"
+        "                       -remote_tcp is then optional\n"
         "  --real-ip-header NAME  client address header set by a reverse proxy\n"
         "                       (X-Forwarded-For, X-Real-IP); needs --trusted-proxy\n"
         "  --trusted-proxy ADDR[/BITS]  a reverse proxy whose header is believed (repeatable)\n"
@@ -168,6 +180,10 @@ QString CommandLine::usage()
         "  --connect-timeout SEC  the WebSocket must be open by then (default 15)\n"
         "  --subprotocol binary offer the binary subprotocol (websockify-style servers that\n"
         "                       require it); a server may still answer without one\n"
+        "  --udp ADDR           carry UDP instead: receive datagrams on this local address\n"
+        "                       (instead of -listen_tcp); each source is its own flow\n"
+        "  --udp-remote HOST:PORT  where the server sends them (it must allow udp/HOST:PORT)\n"
+        "  --udp-idle-timeout SEC  close a source's flow after this much silence (default 60)\n"
         "  --profile NAME       run a profile saved by the tray app (repeatable)\n"
         "  --all-autostart      run every saved profile marked to start automatically\n"
         "\n"
@@ -208,6 +224,7 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     const QCommandLineOption stallTimeout(kStallTimeout, QString(), QStringLiteral("s"));
     const QCommandLineOption maxFrameSize(kMaxFrameSize, QString(), QStringLiteral("bytes"));
     const QCommandLineOption allowedOrigin(kAllowedOrigin, QString(), QStringLiteral("origin"));
+    const QCommandLineOption allowDestination(kAllowDestination, QString(), QStringLiteral("rule"));
     const QCommandLineOption realIpHeader(kRealIpHeader, QString(), QStringLiteral("name"));
     const QCommandLineOption trustedProxy(kTrustedProxy, QString(), QStringLiteral("addr"));
     const QCommandLineOption tlsCert(kTlsCert, QString(), QStringLiteral("file"));
@@ -225,23 +242,27 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     const QCommandLineOption pongTimeout(kPongTimeout, QString(), QStringLiteral("seconds"));
     const QCommandLineOption connectTimeout(kConnectTimeout, QString(), QStringLiteral("seconds"));
     const QCommandLineOption subprotocol(kSubprotocol, QString(), QStringLiteral("name"));
-    parser.addOptions({listenWs,         remoteTcp,    listenTcp,     remoteWs,
-                       insecure,         keepAlive,    serverFlag,    clientFlag,
-                       config,           tokenFile,    maxTunnels,    maxTunnelsPerIp,
-                       handshakeTimeout, idleTimeout,  stallTimeout,  maxFrameSize,
-                       allowedOrigin,    realIpHeader, trustedProxy,  tlsCert,
-                       tlsKey,           drainTimeout, logLevel,      help,
-                       version,          proxy,        caFile,        pin,
-                       serverName,       header,       keepAliveMode, pongTimeout,
-                       connectTimeout,   profile,      allAutostart,  maxTlsHandshakes,
-                       subprotocol});
+    const QCommandLineOption udp(kUdp, QString(), QStringLiteral("addr"));
+    const QCommandLineOption udpRemote(kUdpRemote, QString(), QStringLiteral("addr"));
+    const QCommandLineOption udpIdleTimeout(kUdpIdleTimeout, QString(), QStringLiteral("s"));
+    parser.addOptions({listenWs,         remoteTcp,       listenTcp,     remoteWs,
+                       insecure,         keepAlive,       serverFlag,    clientFlag,
+                       config,           tokenFile,       maxTunnels,    maxTunnelsPerIp,
+                       handshakeTimeout, idleTimeout,     stallTimeout,  maxFrameSize,
+                       allowedOrigin,    realIpHeader,    trustedProxy,  tlsCert,
+                       tlsKey,           drainTimeout,    logLevel,      help,
+                       version,          proxy,           caFile,        pin,
+                       serverName,       header,          keepAliveMode, pongTimeout,
+                       connectTimeout,   profile,         allAutostart,  maxTlsHandshakes,
+                       subprotocol,      allowDestination});
+    parser.addOptions({udp, udpRemote, udpIdleTimeout});
     // Server-only options, in the order they are checked and reported (--token-file is shared:
     // the server requires the token, the client sends it).
     const QList<const QCommandLineOption *> serverOnly = {
-        &listenWs,        &remoteTcp,        &config,       &maxTunnels,
-        &maxTunnelsPerIp, &handshakeTimeout, &idleTimeout,  &stallTimeout,
-        &maxFrameSize,    &allowedOrigin,    &realIpHeader, &trustedProxy,
-        &tlsCert,         &tlsKey,           &drainTimeout, &maxTlsHandshakes};
+        &listenWs,         &remoteTcp,       &config,       &maxTunnels,   &maxTunnelsPerIp,
+        &handshakeTimeout, &idleTimeout,     &stallTimeout, &maxFrameSize, &allowedOrigin,
+        &realIpHeader,     &trustedProxy,    &tlsCert,      &tlsKey,       &drainTimeout,
+        &maxTlsHandshakes, &allowDestination};
     // Options that only the client (and check) take: an error on the server.
     const QList<const QCommandLineOption *> clientOnly = {
         &listenTcp,    &remoteWs,   &insecure,      &proxy,       &caFile,         &pin,
@@ -252,6 +273,8 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
         &listenTcp,     &remoteWs,    &insecure,       &keepAlive,  &proxy,
         &caFile,        &pin,         &serverName,     &header,     &tokenFile,
         &keepAliveMode, &pongTimeout, &connectTimeout, &subprotocol};
+    // The client's UDP mode: client-only, and settings a saved profile would hold.
+    const QList<const QCommandLineOption *> udpOptions = {&udp, &udpRemote, &udpIdleTimeout};
 
     auto fail = [error](const QString &message) -> std::optional<CommandLine> {
         *error = message;
@@ -313,6 +336,11 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
                             .arg(parser.value(keepAlive)));
         keepAliveMs = int(seconds * 1000);
     }
+    for (const auto *option : udpOptions) {
+        if (parser.values(*option).size() > 1)
+            return fail(
+                QStringLiteral("%1 is given more than once").arg(flagName(option->names())));
+    }
 
     if (parser.isSet(logLevel)) {
         const QString level = parser.value(logLevel).toLower();
@@ -358,7 +386,7 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     };
 
     if (wantsServer) {
-        for (const auto *option : clientOnly) {
+        for (const auto *option : clientOnly + udpOptions) {
             if (parser.isSet(*option))
                 return fail(QStringLiteral("%1 is a client option; the server takes -listen_ws "
                                            "and -remote_tcp")
@@ -387,18 +415,29 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
                 return fail(QStringLiteral("-listen_ws: %1").arg(why));
             result.server.listen = *listen;
         }
-        if (!parser.isSet(remoteTcp))
-            return fail(
-                QStringLiteral("the server needs -remote_tcp HOST:PORT (the TCP service "
-                               "to reach, e.g. -remote_tcp 127.0.0.1:22) or --config FILE"));
-        const auto remote = HostPort::parse(parser.value(remoteTcp), false, &why);
-        if (!remote)
-            return fail(QStringLiteral("-remote_tcp: %1").arg(why));
-        if (remote->port == 0)
-            return fail(QStringLiteral("-remote_tcp: port 0 cannot be connected to"));
         ServerRoute route;
         route.prefix = true; // every path is a tunnel, as with the original
-        route.remote = *remote;
+        for (const QString &text : parser.values(allowDestination)) {
+            const auto rule = DestinationRule::parse(text, &why);
+            if (!rule)
+                return fail(QStringLiteral("--allow-destination: %1").arg(why));
+            route.allow.append(*rule);
+        }
+        // A dynamic route (--allow-destination) needs no fixed remote; with one, clients that
+        // name no destination (the original client) get it.
+        if (!parser.isSet(remoteTcp) && route.allow.isEmpty())
+            return fail(
+                QStringLiteral("the server needs -remote_tcp HOST:PORT (the TCP service "
+                               "to reach, e.g. -remote_tcp 127.0.0.1:22), --allow-destination "
+                               "RULE or --config FILE"));
+        if (parser.isSet(remoteTcp)) {
+            const auto remote = HostPort::parse(parser.value(remoteTcp), false, &why);
+            if (!remote)
+                return fail(QStringLiteral("-remote_tcp: %1").arg(why));
+            if (remote->port == 0)
+                return fail(QStringLiteral("-remote_tcp: port 0 cannot be connected to"));
+            route.remote = *remote;
+        }
         route.allowedOrigins = parser.values(allowedOrigin);
         if (parser.isSet(tokenFile)) {
             const auto token = RegularFile::readSecret(parser.value(tokenFile), &why);
@@ -480,7 +519,7 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
                                        "(the tray app's Test button checks a saved profile)"));
         if (parser.isSet(profile) || parser.isSet(allAutostart)) {
             // A saved profile holds every setting: flags beside it would be silently ignored.
-            for (const auto *option : profileSettings) {
+            for (const auto *option : profileSettings + udpOptions) {
                 if (parser.isSet(*option))
                     return fail(QStringLiteral("%1 cannot be combined with --profile or "
                                                "--all-autostart; change the profile instead")
@@ -555,6 +594,8 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
         if (wantsCheck) {
             if (parser.isSet(listenTcp))
                 return fail(QStringLiteral("check does not listen: -listen_tcp is for the client"));
+            if (parser.isSet(udp) || parser.isSet(udpRemote) || parser.isSet(udpIdleTimeout))
+                return fail(QStringLiteral("check does not listen: --udp is for the client"));
             if (positional.size() < 2 && !parser.isSet(remoteWs))
                 return fail(QStringLiteral("check needs the server URL, e.g. "
                                            "check wss://example.org/ssh/"));
@@ -580,6 +621,36 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
         result.client = *settings.toClientOptions(&why, Profile::Use::CommandLine);
         result.client.pongTimeoutMs = pongTimeoutMs;
         result.client.handshakeTimeoutMs = handshakeTimeoutMs;
+        // UDP mode: datagrams from a local UDP address instead of TCP connections.
+        if (parser.isSet(udp)) {
+            if (parser.isSet(listenTcp))
+                return fail(QStringLiteral("give either -listen_tcp or --udp, not both"));
+            const auto udpListen = HostPort::parse(parser.value(udp), false, &why);
+            if (!udpListen)
+                return fail(QStringLiteral("--udp: %1").arg(why));
+            if (udpListen->listenAddress().isNull())
+                return fail(QStringLiteral("--udp expects an IP address and port, e.g. "
+                                           "127.0.0.1:51820, not \"%1\"")
+                                .arg(parser.value(udp)));
+            if (!parser.isSet(udpRemote))
+                return fail(QStringLiteral("--udp needs --udp-remote HOST:PORT (where the server "
+                                           "sends the datagrams)"));
+            const auto remote = Destination::parse(
+                QByteArray(QByteArray("udp/") + parser.value(udpRemote).toUtf8()));
+            if (!remote)
+                return fail(QStringLiteral("--udp-remote expects HOST:PORT (port 1-65535, IPv6 in "
+                                           "brackets), not \"%1\"")
+                                .arg(parser.value(udpRemote)));
+            result.client.udpListen = *udpListen;
+            result.client.udpRemote = remote->target;
+            if (parser.isSet(udpIdleTimeout)
+                && !seconds(udpIdleTimeout, 0.01, 86400, &result.client.udpIdleTimeoutMs))
+                return std::nullopt;
+        } else if (parser.isSet(udpRemote) || parser.isSet(udpIdleTimeout)) {
+            return fail(QStringLiteral("%1 is for UDP mode: add --udp ADDR")
+                            .arg(flagName(parser.isSet(udpRemote) ? udpRemote.names()
+                                                                  : udpIdleTimeout.names())));
+        }
         return result;
     }
 
@@ -590,8 +661,8 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
             return fail(QStringLiteral("%1 is a client option: tcp-over-websocket client %1")
                             .arg(QStringLiteral("--") + option->names().constFirst()));
     }
-    for (const auto *option :
-         serverOnly + clientOnly + QList<const QCommandLineOption *> {&keepAlive, &tokenFile}) {
+    for (const auto *option : serverOnly + clientOnly
+             + QList<const QCommandLineOption *> {&keepAlive, &tokenFile} + udpOptions) {
         if (parser.isSet(*option))
             return fail(QStringLiteral("%1 needs a command: server or client")
                             .arg(flagName(option->names())));

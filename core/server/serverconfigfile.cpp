@@ -201,8 +201,10 @@ bool ServerConfigFile::validate(const ServerOptions &options, QString *error)
             return false;
         }
         paths.insert(route.path);
-        if (route.remote.host.isEmpty() || route.remote.port == 0) {
-            *error = QStringLiteral("routes[%1].remote: expected HOST:PORT").arg(i);
+        if ((route.remote.host.isEmpty() || route.remote.port == 0) && route.allow.isEmpty()) {
+            *error = QStringLiteral("routes[%1].remote: expected HOST:PORT (or destinations "
+                                    "clients may name in routes[%1].allow)")
+                         .arg(i);
             return false;
         }
     }
@@ -349,13 +351,16 @@ std::optional<ServerOptions> ServerConfigFile::load(const QString &path,
                               QStringLiteral("remote"), QStringLiteral("token"),
                               QStringLiteral("tokenFile"), QStringLiteral("allowedOrigins"),
                               QStringLiteral("maxTunnels"), QStringLiteral("maxTunnelsPerIp"),
-                              QStringLiteral("idleTimeoutSeconds")});
+                              QStringLiteral("idleTimeoutSeconds"), QStringLiteral("allow")});
             ServerRoute route;
             reader.readString(object, where, QStringLiteral("path"), &route.path);
             reader.readBool(object, where, QStringLiteral("prefix"), &route.prefix);
-            if (!object.contains(QStringLiteral("remote")))
+            // A dynamic route (allow) may go without a fixed remote.
+            if (!object.contains(QStringLiteral("remote"))
+                && !object.contains(QStringLiteral("allow")))
                 reader.fail(where + QStringLiteral(".remote"),
-                            QStringLiteral("missing; expected HOST:PORT, e.g. \"127.0.0.1:22\""));
+                            QStringLiteral("missing; expected HOST:PORT, e.g. \"127.0.0.1:22\" "
+                                           "(or an allow list of destinations)"));
             reader.readAddress(object, where, QStringLiteral("remote"), false, &route.remote);
             reader.readString(object, where, QStringLiteral("token"), &route.token);
             // An empty token would make the route an open relay without a word: a mistake, not a
@@ -381,6 +386,20 @@ std::optional<ServerOptions> ServerConfigFile::load(const QString &path,
                     else
                         route.token = *token;
                 }
+            }
+            QStringList allow;
+            reader.readStringList(object, where, QStringLiteral("allow"), &allow);
+            if (object.contains(QStringLiteral("allow")) && allow.isEmpty() && !reader.failed())
+                reader.fail(where + QStringLiteral(".allow"),
+                            QStringLiteral("empty; list the destinations clients may name (e.g. "
+                                           "\"*.corp.example:443\"), or leave the key out"));
+            for (qsizetype j = 0; j < allow.size() && !reader.failed(); ++j) {
+                QString why;
+                const auto rule = DestinationRule::parse(allow.at(j), &why);
+                if (!rule)
+                    reader.fail(QStringLiteral("%1.allow[%2]").arg(where).arg(j), why);
+                else
+                    route.allow.append(*rule);
             }
             reader.readStringList(object, where, QStringLiteral("allowedOrigins"),
                                   &route.allowedOrigins);

@@ -1,6 +1,7 @@
 // Settings of the tunnel server: where it listens, its routes (path -> remote), limits, TLS.
 #pragma once
 
+#include "destinationpolicy.h"
 #include "net/hostport.h"
 #include "relay/relayoptions.h"
 
@@ -10,7 +11,8 @@
 #include <QString>
 #include <QStringList>
 
-// One tunnel endpoint: WebSocket upgrades on `path` are relayed to `remote`.
+// One tunnel endpoint: WebSocket upgrades on `path` are relayed to `remote`, or, on a dynamic
+// route, to the destination the client names (Tow-Destination) when `allow` takes it.
 struct ServerRoute
 {
     QString path = QStringLiteral("/");
@@ -18,7 +20,9 @@ struct ServerRoute
     // "/sshx"), but never the server's own pages. The command line's one route is "/" with this,
     // as the original tunnels on every path.
     bool prefix = false;
-    HostPort remote;
+    HostPort remote; // empty host: none (a dynamic route whose clients must name a destination)
+    // Destinations clients may name (issue 23); empty: a fixed route, every tunnel to `remote`.
+    QList<DestinationRule> allow;
     QString token; // empty: no token needed; otherwise "Authorization: Bearer" or ?token=
     QStringList allowedOrigins; // empty: any Origin (and requests without one)
     int maxTunnels = 0; // concurrent tunnels on this route, 0: only the server's limit

@@ -24,6 +24,7 @@ private Q_SLOTS:
     void desktopSession();
     void keepAlive();
     void serverHardening();
+    void allowDestination();
     void clientOptions();
     void tokenFile();
     void hostHeaderIsServerName();
@@ -83,6 +84,39 @@ void TestCommandLine::serverHardening()
         {"tcp-over-websocket", "server", "--config", "/etc/tow/server.json"}, nullptr);
     QVERIFY(withConfig);
     QCOMPARE(withConfig->serverConfigPath, QString("/etc/tow/server.json"));
+}
+
+void TestCommandLine::allowDestination()
+{
+    // Only --allow-destination: a dynamic route without a fixed remote.
+    QString error;
+    const auto dynamic = CommandLine::parse({"tcp-over-websocket", "server", "-listen_ws", ":8080",
+                                             "--allow-destination", "*.corp.example:443",
+                                             "--allow_destination=10.0.0.0/8:1-65535",
+                                             "--allow-destination", "udp/10.0.0.5:51820"},
+                                            &error);
+    QVERIFY2(dynamic, qPrintable(error));
+    QCOMPARE(dynamic->server.routes.size(), 1);
+    const ServerRoute &route = dynamic->server.routes[0];
+    QVERIFY(route.remote.host.isEmpty());
+    QCOMPARE(route.allow.size(), 3);
+    QCOMPARE(route.allow[0].text, QString("*.corp.example:443"));
+    QCOMPARE(route.allow[1].text, QString("10.0.0.0/8:1-65535"));
+    QVERIFY(route.allow[2].udp);
+
+    // Both: clients that name no destination get -remote_tcp.
+    const auto both = CommandLine::parse({"tcp-over-websocket", "server", "-remote_tcp", "h:22",
+                                          "--allow-destination", "127.0.0.1:5432"},
+                                         &error);
+    QVERIFY2(both, qPrintable(error));
+    QCOMPARE(both->server.routes[0].remote.toString(), QString("h:22"));
+    QCOMPARE(both->server.routes[0].allow.size(), 1);
+
+    // Without it, a fixed route as before.
+    const auto fixed =
+        CommandLine::parse({"tcp-over-websocket", "server", "-remote_tcp", "h:22"}, &error);
+    QVERIFY2(fixed, qPrintable(error));
+    QVERIFY(fixed->server.routes[0].allow.isEmpty());
 }
 
 void TestCommandLine::server_data()
@@ -177,6 +211,18 @@ void TestCommandLine::errors_data()
     QTest::newRow("missing remote")
         << QStringList {"server", "-listen_ws", ":80"} << "needs -remote_tcp";
     QTest::newRow("missing value") << QStringList {"server", "-remote_tcp"} << "remote_tcp";
+    QTest::newRow("bad destination rule")
+        << QStringList {"server", "--allow-destination", "*.corp.example"}
+        << "--allow-destination: invalid destination rule \"*.corp.example\": missing \":PORTS\"";
+    QTest::newRow("bad destination port")
+        << QStringList {"server", "--allow-destination", "10.0.0.0/8:0"}
+        << "--allow-destination: invalid destination rule \"10.0.0.0/8:0\": \"0\" is not a port";
+    QTest::newRow("destination rule with config")
+        << QStringList {"server", "--config", "c.json", "--allow-destination", "h:1"}
+        << "allow-destination cannot be combined with --config";
+    QTest::newRow("destination rule on client")
+        << QStringList {"client", "-remote_ws", "ws://h/", "--allow-destination", "h:1"}
+        << "allow-destination is a server option";
     QTest::newRow("config with remote")
         << QStringList {"server", "--config", "s.json", "-remote_tcp", "h:1"}
         << "-remote_tcp cannot be combined with --config";

@@ -22,6 +22,7 @@ class TestServerConfigFile : public QObject
 private Q_SLOTS:
     void fullExample();
     void defaultsKept();
+    void dynamicRoutes();
     void errors_data();
     void errors();
     void missingFile();
@@ -92,6 +93,25 @@ void TestServerConfigFile::defaultsKept()
     QVERIFY(options->tlsKeyFile.isEmpty());
 }
 
+void TestServerConfigFile::dynamicRoutes()
+{
+    QString error;
+    const auto options = ServerConfigFile::load(data("dynamic.json"), ServerOptions(), &error);
+    QVERIFY2(options, qPrintable(error));
+    QCOMPARE(options->routes.size(), 2);
+    const ServerRoute &dyn = options->routes[0];
+    QVERIFY(dyn.remote.host.isEmpty()); // no fixed remote: clients name the destination
+    QCOMPARE(dyn.allow.size(), 3);
+    QCOMPARE(dyn.allow[0].text, QString("*.corp.example:443"));
+    QCOMPARE(dyn.allow[0].kind, DestinationRule::Kind::Subdomain);
+    QCOMPARE(dyn.allow[1].kind, DestinationRule::Kind::Subnet);
+    QVERIFY(dyn.allow[2].udp);
+    const ServerRoute &both = options->routes[1];
+    QCOMPARE(both.remote.toString(), QString("127.0.0.1:22"));
+    QCOMPARE(both.allow.size(), 1);
+    QCOMPARE(both.allow[0].text, QString("127.0.0.1:5432"));
+}
+
 void TestServerConfigFile::errors_data()
 {
     QTest::addColumn<QString>("file");
@@ -142,6 +162,15 @@ void TestServerConfigFile::errors_data()
                                            << "tls.cert: expected a string";
     QTest::newRow("not an object") << "not-object.json"
                                    << "expected a JSON object at the top level";
+    QTest::newRow("bad allow rule")
+        << "bad-allow-rule.json"
+        << "routes[0].allow[0]: invalid destination rule \"*.corp.example\": missing \":PORTS\"";
+    QTest::newRow("empty allow") << "empty-allow.json"
+                                 << "routes[0].allow: empty; list the";
+    QTest::newRow("allow not an array") << "allow-not-array.json"
+                                        << "routes[0].allow: expected an array of strings";
+    QTest::newRow("neither remote nor allow") << "no-remote-no-allow.json"
+                                              << "routes[0].remote: missing; expected HOST:PORT";
     QTest::newRow("origin not a string") << "origin-not-string.json"
                                          << "routes[0].allowedOrigins[0]: expected a string";
 }
