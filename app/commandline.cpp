@@ -69,6 +69,11 @@ const QStringList kUdp = {QStringLiteral("udp")};
 const QStringList kUdpRemote = {QStringLiteral("udp-remote"), QStringLiteral("udp_remote")};
 const QStringList kUdpIdleTimeout = {QStringLiteral("udp-idle-timeout"),
                                      QStringLiteral("udp_idle_timeout")};
+// The client as a SOCKS5 proxy (instead of -listen_tcp).
+const QStringList kSocks5 = {QStringLiteral("socks5")};
+const QStringList kSocks5User = {QStringLiteral("socks5-user"), QStringLiteral("socks5_user")};
+const QStringList kSocks5PasswordFile = {QStringLiteral("socks5-password-file"),
+                                         QStringLiteral("socks5_password_file")};
 const QStringList kHelp = {QStringLiteral("help"), QStringLiteral("h")};
 const QStringList kVersion = {QStringLiteral("version")};
 
@@ -97,6 +102,58 @@ std::optional<QPair<QByteArray, QByteArray>> parseHeader(const QString &text, QS
         return std::nullopt;
     }
     return qMakePair(text.left(colon).trimmed().toUtf8(), text.mid(colon + 1).trimmed().toUtf8());
+}
+
+// --socks5 ADDR, --socks5-user NAME, --socks5-password-file FILE into options.
+bool parseSocks5(const QCommandLineParser &parser, const QCommandLineOption &socks5,
+                 const QCommandLineOption &user, const QCommandLineOption &passwordFile,
+                 const QCommandLineOption &listenTcp, ClientOptions *options, QString *error)
+{
+    if (!parser.isSet(socks5)) {
+        for (const auto *option : {&user, &passwordFile}) {
+            if (parser.isSet(*option)) {
+                *error = QStringLiteral("%1 needs --socks5 ADDR").arg(flagName(option->names()));
+                return false;
+            }
+        }
+        return true;
+    }
+    if (parser.isSet(listenTcp)) {
+        *error = QStringLiteral("give either -listen_tcp (a port forward) or --socks5 (a SOCKS5 "
+                                "proxy), not both");
+        return false;
+    }
+    QString why;
+    const auto address = HostPort::parse(parser.value(socks5), true, &why);
+    if (!address || address->port == 0) {
+        *error = QStringLiteral("--socks5: %1")
+                     .arg(address ? QStringLiteral("needs a port, e.g. 127.0.0.1:1080") : why);
+        return false;
+    }
+    options->socks5Listen = *address;
+    if (parser.isSet(user) != parser.isSet(passwordFile)) {
+        *error = QStringLiteral("--socks5-user and --socks5-password-file go together");
+        return false;
+    }
+    if (!parser.isSet(user))
+        return true;
+    options->socks5User = parser.value(user);
+    // RFC 1929: a user name and a password of 1 to 255 bytes.
+    if (options->socks5User.isEmpty() || options->socks5User.toUtf8().size() > 255) {
+        *error = QStringLiteral("--socks5-user needs a name of 1 to 255 bytes");
+        return false;
+    }
+    const auto password = RegularFile::readSecret(parser.value(passwordFile), &why);
+    if (!password) {
+        *error = QStringLiteral("--socks5-password-file: %1").arg(why);
+        return false;
+    }
+    if (password->isEmpty() || password->toUtf8().size() > 255) {
+        *error = QStringLiteral("--socks5-password-file: the password must have 1 to 255 bytes");
+        return false;
+    }
+    options->socks5Password = *password;
+    return true;
 }
 
 // The flag that sets a profile's JSON key, for validate()'s messages.
@@ -160,6 +217,10 @@ QString CommandLine::usage()
         "Client options:\n"
         "  -listen_tcp ADDR     the local TCP address to accept connections on\n"
         "                       (default 127.0.0.1:1234)\n"
+        "  --socks5 ADDR        instead of -listen_tcp: a SOCKS5 proxy (CONNECT) whose\n"
+        "                       destinations the server resolves, checks and connects\n"
+        "  --socks5-user NAME, --socks5-password-file FILE  SOCKS5 clients must log in\n"
+        "                       (RFC 1929); the file holds the password on one line\n"
         "  -remote_ws URL       the server URL: ws://, wss://, http:// or https://;\n"
         "                       user:password@ sends Basic auth (alias -connect_ws)\n"
         "  -insecure            do not verify the server's TLS certificate (warns on each\n"
@@ -245,6 +306,10 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     const QCommandLineOption udp(kUdp, QString(), QStringLiteral("addr"));
     const QCommandLineOption udpRemote(kUdpRemote, QString(), QStringLiteral("addr"));
     const QCommandLineOption udpIdleTimeout(kUdpIdleTimeout, QString(), QStringLiteral("s"));
+    const QCommandLineOption socks5(kSocks5, QString(), QStringLiteral("addr"));
+    const QCommandLineOption socks5User(kSocks5User, QString(), QStringLiteral("name"));
+    const QCommandLineOption socks5PasswordFile(kSocks5PasswordFile, QString(),
+                                                QStringLiteral("file"));
     parser.addOptions({listenWs,         remoteTcp,       listenTcp,     remoteWs,
                        insecure,         keepAlive,       serverFlag,    clientFlag,
                        config,           tokenFile,       maxTunnels,    maxTunnelsPerIp,
@@ -256,6 +321,7 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
                        connectTimeout,   profile,         allAutostart,  maxTlsHandshakes,
                        subprotocol,      allowDestination});
     parser.addOptions({udp, udpRemote, udpIdleTimeout});
+    parser.addOptions({socks5, socks5User, socks5PasswordFile});
     // Server-only options, in the order they are checked and reported (--token-file is shared:
     // the server requires the token, the client sends it).
     const QList<const QCommandLineOption *> serverOnly = {
@@ -264,10 +330,11 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
         &realIpHeader,     &trustedProxy,    &tlsCert,      &tlsKey,       &drainTimeout,
         &maxTlsHandshakes, &allowDestination};
     // Options that only the client (and check) take: an error on the server.
-    const QList<const QCommandLineOption *> clientOnly = {
+    QList<const QCommandLineOption *> clientOnly = {
         &listenTcp,    &remoteWs,   &insecure,      &proxy,       &caFile,         &pin,
         &serverName,   &header,     &keepAliveMode, &pongTimeout, &connectTimeout, &profile,
         &allAutostart, &subprotocol};
+    clientOnly += {&socks5, &socks5User, &socks5PasswordFile};
     // The settings a saved profile holds: refused beside --profile / --all-autostart.
     const QList<const QCommandLineOption *> profileSettings = {
         &listenTcp,     &remoteWs,    &insecure,       &keepAlive,  &proxy,
@@ -275,6 +342,8 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
         &keepAliveMode, &pongTimeout, &connectTimeout, &subprotocol};
     // The client's UDP mode: client-only, and settings a saved profile would hold.
     const QList<const QCommandLineOption *> udpOptions = {&udp, &udpRemote, &udpIdleTimeout};
+    const QList<const QCommandLineOption *> socks5Settings = {&socks5, &socks5User,
+                                                              &socks5PasswordFile};
 
     auto fail = [error](const QString &message) -> std::optional<CommandLine> {
         *error = message;
@@ -518,6 +587,12 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
             return fail(QStringLiteral("check takes a URL and client options, not --profile "
                                        "(the tray app's Test button checks a saved profile)"));
         if (parser.isSet(profile) || parser.isSet(allAutostart)) {
+            for (const auto *option : socks5Settings) {
+                if (parser.isSet(*option))
+                    return fail(QStringLiteral("%1 cannot be combined with --profile or "
+                                               "--all-autostart")
+                                    .arg(flagName(option->names())));
+            }
             // A saved profile holds every setting: flags beside it would be silently ignored.
             for (const auto *option : profileSettings + udpOptions) {
                 if (parser.isSet(*option))
@@ -596,6 +671,11 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
                 return fail(QStringLiteral("check does not listen: -listen_tcp is for the client"));
             if (parser.isSet(udp) || parser.isSet(udpRemote) || parser.isSet(udpIdleTimeout))
                 return fail(QStringLiteral("check does not listen: --udp is for the client"));
+            for (const auto *option : socks5Settings) {
+                if (parser.isSet(*option))
+                    return fail(QStringLiteral("check does not listen: %1 is for the client")
+                                    .arg(flagName(option->names())));
+            }
             if (positional.size() < 2 && !parser.isSet(remoteWs))
                 return fail(QStringLiteral("check needs the server URL, e.g. "
                                            "check wss://example.org/ssh/"));
@@ -621,6 +701,8 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
         result.client = *settings.toClientOptions(&why, Profile::Use::CommandLine);
         result.client.pongTimeoutMs = pongTimeoutMs;
         result.client.handshakeTimeoutMs = handshakeTimeoutMs;
+        if (parser.isSet(udp) && parser.isSet(socks5))
+            return fail(QStringLiteral("give one of -listen_tcp, --socks5 or --udp"));
         // UDP mode: datagrams from a local UDP address instead of TCP connections.
         if (parser.isSet(udp)) {
             if (parser.isSet(listenTcp))
@@ -651,6 +733,10 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
                             .arg(flagName(parser.isSet(udpRemote) ? udpRemote.names()
                                                                   : udpIdleTimeout.names())));
         }
+        if (!wantsCheck
+            && !parseSocks5(parser, socks5, socks5User, socks5PasswordFile, listenTcp,
+                            &result.client, error))
+            return std::nullopt;
         return result;
     }
 

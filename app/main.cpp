@@ -2,6 +2,7 @@
 // the event loop.
 #include "client/clienttunnel.h"
 #include "client/connectioncheck.h"
+#include "client/socks5listener.h"
 #include "client/udpforwarder.h"
 #include "client/websocketconnector.h"
 #include "commandline.h"
@@ -428,6 +429,7 @@ int main(int argc, char *argv[])
     std::unique_ptr<TunnelServer> server;
     std::unique_ptr<ClientTunnel> client;
     std::unique_ptr<UdpForwarder> udpClient;
+    std::unique_ptr<Socks5Listener> socks5;
     std::unique_ptr<TunnelManager> profiles;
     if (commandLine->mode == CommandLine::Mode::Server) {
         server = std::make_unique<TunnelServer>(serverOptions);
@@ -459,6 +461,14 @@ int main(int argc, char *argv[])
     } else if (commandLine->client.udpRemote.port != 0) {
         udpClient = std::make_unique<UdpForwarder>(commandLine->client);
         if (!udpClient->listen(&error)) {
+            printError(error);
+            return kExitRuntimeError;
+        }
+        QObject::connect(&signalWatcher, &UnixSignals::reloadRequested, &app,
+                         &QCoreApplication::quit);
+    } else if (commandLine->client.socks5Listen.port != 0) {
+        socks5 = std::make_unique<Socks5Listener>(commandLine->client);
+        if (!socks5->listen(&error)) {
             printError(error);
             return kExitRuntimeError;
         }
@@ -500,6 +510,7 @@ int main(int argc, char *argv[])
     server.reset();
     client.reset();
     udpClient.reset();
+    socks5.reset();
     profiles.reset();
     return code;
 }

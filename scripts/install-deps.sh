@@ -38,6 +38,8 @@ for group in "$@"; do
               packages+=(tinyproxy)
               # microsocks: a SOCKS5 proxy with user/password for the client's proxy tests.
               packages+=(microsocks)
+              # curl: --socks5-hostname through the client's own SOCKS5 proxy.
+              packages+=(curl)
               # xvfb, xauth, trayer: a real X display with a system tray for the desktop test of
               # the tray icon; imagemagick: its `import` saves the screenshot the test keeps.
               packages+=(xvfb xauth trayer imagemagick)

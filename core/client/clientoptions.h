@@ -20,6 +20,11 @@ struct ClientOptions
     };
 
     HostPort listen {QStringLiteral("127.0.0.1"), 0};
+    // With a port: a SOCKS5 proxy (RFC 1928) listens there instead of the port forward, and each
+    // of its connections names its destination to the server (Tow-Destination).
+    HostPort socks5Listen;
+    QString socks5User; // non-empty: SOCKS clients must authenticate (RFC 1929)
+    QString socks5Password; // never logged
     QUrl serverUrl; // ws:// or wss://, possibly with user:password for Basic auth
 
     // "" = the HTTPS_PROXY/HTTP_PROXY/NO_PROXY environment variables, "none", "system", or a URL

@@ -2,6 +2,7 @@
 
 #include "logcategories.h"
 #include "net/backofftcpserver.h"
+#include "net/destination.h"
 #include "net/websocketurl.h"
 #include "pingkeepalive.h"
 #include "proxyresolver.h"
@@ -105,61 +106,86 @@ void ClientTunnel::onNewConnection()
         // An accepted connection has no proxy; saying so lets the relay write to it directly.
         WriteThrough::setDirect(tcp);
         tcp->setParent(this);
-        openWebSocket(tcp);
+        if (m_accept)
+            m_accept(tcp);
+        else
+            carry(tcp, Carry(), this);
     }
 }
 
-void ClientTunnel::openWebSocket(QTcpSocket *tcp)
+void ClientTunnel::carry(QTcpSocket *tcp, const Carry &carry, QObject *context)
 {
-    const QString peer = peerOf(tcp);
-    auto *connector = new WebSocketConnector(m_options, m_tls, this);
+    QString peer = peerOf(tcp);
+    ClientOptions options = m_options;
+    if (!carry.destination.isEmpty()) {
+        options.headers.append({Destination::kHeader, carry.destination});
+        peer += QLatin1String(" -> ") + QString::fromLatin1(carry.destination);
+    }
+    auto *connector = new WebSocketConnector(options, m_tls, this);
     const QPointer<QTcpSocket> tcpGuard(tcp);
+    const QPointer<QObject> contextGuard(context);
     const QUrl url = m_effectiveUrl;
 
     connect(connector, &WebSocketConnector::failed, this,
-            [this, connector, tcpGuard, peer, url](const WebSocketConnector::Failure &failure) {
+            [this, connector, tcpGuard, contextGuard, peer, url,
+             carry](const WebSocketConnector::Failure &failure) {
                 qCWarning(lcClient).noquote()
                     << peer << "- cannot open" << WebSocketUrl::redacted(url) << "-"
                     << failure.reason;
                 connector->deleteLater();
-                if (tcpGuard) {
+                if (carry.failed && contextGuard && tcpGuard) {
+                    carry.failed(failure);
+                } else if (tcpGuard) {
                     tcpGuard->abort(); // nothing can be delivered: close the local side at once
                     tcpGuard->deleteLater();
                 }
+                // A destination the server did not reach is no failure of the tunnel.
+                if (!carry.destination.isEmpty() && !failure.errorToken.isEmpty())
+                    return;
                 if (m_effectiveUrl != m_options.serverUrl)
                     m_effectiveUrl = m_options.serverUrl; // the redirect target failed: start over
                 Q_EMIT connectionFailed(failure.reason, failure.httpStatus);
             });
-    connect(connector, &WebSocketConnector::opened, this, [this, connector, tcpGuard, peer] {
-        QWebSocket *ws = connector->takeWebSocket();
-        // Only what 301 and 308 said: a 302, 303 or 307 is asked again by the next connection.
-        m_effectiveUrl = connector->rememberedUrl();
-        const QUrl finalUrl = connector->finalUrl();
-        connector->deleteLater();
-        if (!tcpGuard || m_shuttingDown) {
-            if (tcpGuard) {
-                tcpGuard->abort(); // nothing was carried yet
-                tcpGuard->deleteLater();
-            }
-            ws->close(QWebSocketProtocol::CloseCodeGoingAway);
-            ws->deleteLater();
-            return;
-        }
-        ws->setParent(this);
-        ++m_activeConnections;
-        Q_EMIT activeConnectionsChanged(m_activeConnections);
-        const QString description = peer + QLatin1String(" -> ") + WebSocketUrl::redacted(finalUrl);
-        auto *relay = new Relay(tcpGuard.data(), ws, nullptr, m_options.relay, description, this);
-        if (m_pingIntervalMs > 0)
-            new PingKeepAlive(ws, relay, m_pingIntervalMs, m_options.pongTimeoutMs, description);
-        connect(relay, &Relay::transferred, this, &ClientTunnel::transferred);
-        connect(relay, &Relay::finished, this, [this, relay] {
-            --m_activeConnections;
-            Q_EMIT activeConnectionsChanged(m_activeConnections);
-            relay->deleteLater();
-            if (m_shuttingDown && m_activeConnections == 0)
-                Q_EMIT drained();
-        });
-    });
+    connect(connector, &WebSocketConnector::opened, this,
+            [this, connector, tcpGuard, contextGuard, peer, carry] {
+                QWebSocket *ws = connector->takeWebSocket();
+                // Only what 301 and 308 said: a 302, 303 or 307 is asked again by the next
+                // connection.
+                m_effectiveUrl = connector->rememberedUrl();
+                const QUrl finalUrl = connector->finalUrl();
+                connector->deleteLater();
+                if (!tcpGuard || m_shuttingDown) {
+                    if (tcpGuard) {
+                        tcpGuard->abort(); // nothing was carried yet
+                        tcpGuard->deleteLater();
+                    }
+                    ws->close(QWebSocketProtocol::CloseCodeGoingAway);
+                    ws->deleteLater();
+                    return;
+                }
+                ws->setParent(this);
+                ++m_activeConnections;
+                Q_EMIT activeConnectionsChanged(m_activeConnections);
+                const QString description = peer
+                    + (carry.destination.isEmpty() ? QLatin1String(" -> ") : QLatin1String(" via "))
+                    + WebSocketUrl::redacted(finalUrl);
+                if (carry.opened && contextGuard)
+                    carry.opened();
+                auto *relay =
+                    new Relay(tcpGuard.data(), ws, nullptr, m_options.relay, description, this);
+                if (m_pingIntervalMs > 0)
+                    new PingKeepAlive(ws, relay, m_pingIntervalMs, m_options.pongTimeoutMs,
+                                      description);
+                connect(relay, &Relay::transferred, this, &ClientTunnel::transferred);
+                if (carry.relayStarted && contextGuard)
+                    carry.relayStarted(relay);
+                connect(relay, &Relay::finished, this, [this, relay] {
+                    --m_activeConnections;
+                    Q_EMIT activeConnectionsChanged(m_activeConnections);
+                    relay->deleteLater();
+                    if (m_shuttingDown && m_activeConnections == 0)
+                        Q_EMIT drained();
+                });
+            });
     connector->open(url);
 }

@@ -4,12 +4,15 @@
 
 #include "clientoptions.h"
 #include "tlspolicy.h"
+#include "websocketconnector.h"
 
 #include <QHostAddress>
 #include <QObject>
+#include <functional>
 
 class BackoffTcpServer;
 class QTcpSocket;
+class Relay;
 
 class ClientTunnel : public QObject
 {
@@ -28,6 +31,30 @@ public:
     // queued, when there was none).
     void shutdown();
 
+    // How a listener in front of the tunnel (the SOCKS5 proxy) carries a connection it accepted.
+    struct Carry
+    {
+        // The Tow-Destination header value (Destination::headerValue()), or empty for the
+        // route's fixed remote.
+        QByteArray destination;
+        // Called when the WebSocket is open, before the relay starts: the local side may be
+        // answered first. The relay is then made and given to relayStarted.
+        std::function<void()> opened;
+        std::function<void(Relay *)> relayStarted;
+        // Called when the WebSocket cannot be opened, instead of closing the local socket: the
+        // caller answers it and closes it.
+        std::function<void(const WebSocketConnector::Failure &)> failed;
+    };
+    // Accepted connections go to accept instead of straight into a WebSocket; it later calls
+    // carry() (or closes the socket). The socket is a child of this tunnel.
+    void setAcceptHandler(std::function<void(QTcpSocket *)> accept)
+    {
+        m_accept = std::move(accept);
+    }
+    // Opens a WebSocket for tcp, an accepted socket this tunnel owns, and relays it. context
+    // guards the callbacks of carry: none is called once it is gone.
+    void carry(QTcpSocket *tcp, const Carry &carry, QObject *context);
+
     QHostAddress serverAddress() const;
     quint16 serverPort() const;
     int activeConnections() const { return m_activeConnections; }
@@ -43,7 +70,6 @@ Q_SIGNALS:
 
 private:
     void onNewConnection();
-    void openWebSocket(QTcpSocket *tcp);
 
     ClientOptions m_options;
     TlsPolicy m_tls;
@@ -52,4 +78,5 @@ private:
     int m_activeConnections = 0;
     bool m_shuttingDown = false;
     int m_pingIntervalMs = 0; // keep-alive mode ping: the -keepalive interval, else 0
+    std::function<void(QTcpSocket *)> m_accept;
 };

@@ -1,6 +1,7 @@
 #include "websocketconnector.h"
 
 #include "logcategories.h"
+#include "net/destination.h"
 #include "net/hostport.h"
 #include "net/websocketurl.h"
 #include "proxyresolver.h"
@@ -15,8 +16,13 @@
 #include <QSslSocket>
 #include <QWebSocket>
 #include <QWebSocketHandshakeOptions>
+#include <algorithm>
 
 namespace {
+
+// As much of a refusing answer as is searched for its Tow-Error header: QWebSocket takes heads
+// up to about this size too.
+constexpr qint64 kMaxAnswerHeadBytes = 16 * 1024;
 
 // QWebSocket reports a refused upgrade only as text (Qt 6.4 to 6.8): "...Unhandled http status
 // code: 301 (...)", and a 400 without Sec-WebSocket-Version as "...Unknown error condition
@@ -176,6 +182,9 @@ void WebSocketConnector::start(const QUrl &url, int redirectsLeft)
         if (m_settled)
             return;
         m_settled = true;
+        // The answer was an upgrade: what QWebSocket read of it is read for good.
+        if (m_transport && m_transport->isTransactionStarted())
+            m_transport->commitTransaction();
         m_timeout.stop();
         if (m_tls.insecure() && m_url.scheme() == QLatin1String("wss"))
             qCWarning(lcClient).noquote() << "connected to" << WebSocketUrl::redacted(m_url)
@@ -208,8 +217,14 @@ void WebSocketConnector::start(const QUrl &url, int redirectsLeft)
     auto *socket = WebSocketInternals::transportOf(ws);
     if (!socket)
         return; // open() already failed (bad URL): the error signal is queued
+    m_transport = socket;
     connect(socket, &QAbstractSocket::connected, this, [this, socket] {
         m_tcpConnected = true;
+        // QWebSocket (Qt 6.4 to 6.8) skips the head of an answer that refuses the upgrade and
+        // keeps its headers to itself. Read inside a transaction, the head can be read again in
+        // onError() for its Tow-Error header; connected() commits what was read.
+        if (socket->isOpen() && !socket->isTransactionStarted())
+            socket->startTransaction();
         Q_EMIT tcpConnected(
             HostPort {socket->peerAddress().toString(), socket->peerPort()}.toString());
     });
@@ -278,10 +293,15 @@ void WebSocketConnector::onError()
         return;
     }
     if (status) {
+        const QByteArray token = refusalErrorToken();
         fail(Stage::Upgrade,
-             QStringLiteral("the server answered HTTP %1 instead of upgrading to a WebSocket")
-                 .arg(status),
-             status);
+             QStringLiteral("the server answered HTTP %1%2 instead of upgrading to a WebSocket")
+                 .arg(status)
+                 .arg(token.isEmpty() ? QString()
+                                      : QStringLiteral(" (%1: %2)")
+                                            .arg(QLatin1String(Destination::kErrorHeader),
+                                                 QString::fromLatin1(token))),
+             status, token);
         return;
     }
     if (!m_tlsFailure.isEmpty()) {
@@ -465,7 +485,32 @@ void WebSocketConnector::followRedirect(int httpStatus)
     m_probe->start(request);
 }
 
-void WebSocketConnector::fail(Stage stage, const QString &reason, int httpStatus)
+// The Tow-Error header of the answer QWebSocket refused, read again from the start of the
+// transaction begun when the socket connected; empty when there is none.
+QByteArray WebSocketConnector::refusalErrorToken()
+{
+    if (!m_transport || !m_transport->isTransactionStarted())
+        return QByteArray();
+    m_transport->rollbackTransaction();
+    const QByteArray answer = m_transport->peek(kMaxAnswerHeadBytes);
+    const qsizetype headEnd = answer.indexOf("\r\n\r\n");
+    const QList<QByteArray> lines = answer.left(headEnd < 0 ? 0 : headEnd).split('\n');
+    const QByteArray name = QByteArray(Destination::kErrorHeader).toLower() + ':';
+    for (const QByteArray &line : lines) {
+        if (line.toLower().startsWith(name)) {
+            const QByteArray token = line.mid(name.size()).trimmed();
+            // A token is a short word; anything else is not ours to repeat.
+            if (token.size() <= 64 && std::all_of(token.cbegin(), token.cend(), [](char c) {
+                    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+                }))
+                return token;
+        }
+    }
+    return QByteArray();
+}
+
+void WebSocketConnector::fail(Stage stage, const QString &reason, int httpStatus,
+                              const QByteArray &errorToken)
 {
     if (m_settled)
         return;
@@ -474,7 +519,7 @@ void WebSocketConnector::fail(Stage stage, const QString &reason, int httpStatus
     dropWebSocket();
     delete m_probe;
     m_probe = nullptr;
-    Q_EMIT failed(Failure {stage, httpStatus, reason});
+    Q_EMIT failed(Failure {stage, httpStatus, reason, errorToken});
 }
 
 void WebSocketConnector::dropWebSocket()

@@ -19,6 +19,7 @@
 #include <QTimer>
 #include <QUrl>
 
+class QAbstractSocket;
 class QWebSocket;
 class UpgradeProbe;
 
@@ -34,6 +35,10 @@ public:
         Stage stage = Stage::Connect;
         int httpStatus = 0; // the server's answer to the upgrade request, when there was one
         QString reason; // one readable sentence, without secrets
+        // The Tow-Error header of the server's answer to the upgrade request ("not-allowed",
+        // "refused", ...), when it sent one: why a destination named in Tow-Destination was not
+        // reached.
+        QByteArray errorToken;
     };
 
     // tls must come from TlsPolicy::create(options).
@@ -70,7 +75,9 @@ private:
     void start(const QUrl &url, int redirectsLeft);
     void onError();
     void followRedirect(int httpStatus);
-    void fail(Stage stage, const QString &reason, int httpStatus = 0);
+    void fail(Stage stage, const QString &reason, int httpStatus = 0,
+              const QByteArray &errorToken = QByteArray());
+    QByteArray refusalErrorToken();
     void dropWebSocket();
 
     ClientOptions m_options;
@@ -78,6 +85,7 @@ private:
     RedirectPolicy m_policy;
     UpgradeProbe *m_probe = nullptr; // asks a redirecting server where it points
     QPointer<QWebSocket> m_ws;
+    QPointer<QAbstractSocket> m_transport; // m_ws's socket, while it reads the upgrade answer
     QNetworkProxy m_proxy;
     QTimer m_timeout;
     QUrl m_url;
