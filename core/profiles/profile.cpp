@@ -202,6 +202,12 @@ QString Profile::validate(QString *key, Use use) const
                         QStringLiteral("a SOCKS5 password needs a user name; give both or "
                                        "neither"));
     } else if (kind == Kind::Udp) {
+        // A UDP socket binds one address; it does not resolve names as the TCP listeners do.
+        if (address->listenAddress().isNull())
+            return fail(kKeyListen,
+                        QStringLiteral("a UDP profile listens on an IP address (e.g. "
+                                       "127.0.0.1:51820), not on the name \"%1\"")
+                            .arg(address->host));
         const auto remote = HostPort::parse(udpRemote, false, &why);
         if (udpRemote.trimmed().isEmpty())
             return fail(kKeyUdpRemote,
@@ -300,7 +306,22 @@ std::optional<ClientOptions> Profile::toClientOptions(QString *error, Use use) c
         return std::nullopt;
     }
     ClientOptions options;
-    options.listen = *HostPort::parse(listen, true, nullptr);
+    const HostPort local = *HostPort::parse(listen, true, nullptr);
+    switch (kind) {
+    case Kind::Forward:
+        options.listen = local;
+        break;
+    case Kind::Socks5:
+        options.socks5Listen = local;
+        options.socks5User = socks5User;
+        options.socks5Password = socks5Password;
+        break;
+    case Kind::Udp:
+        options.udpListen = local;
+        options.udpRemote = *HostPort::parse(udpRemote, false, nullptr);
+        options.udpIdleTimeoutMs = udpIdleTimeoutMs;
+        break;
+    }
     options.serverUrl = *WebSocketUrl::parse(serverUrl, nullptr);
     options.insecure = insecure;
     if (binarySubprotocol)

@@ -1116,6 +1116,28 @@ void TestProfileStore::kindsClientOptions()
     // no program could log in.
     QVERIFY(!socks5.toClientOptions(&error));
     QVERIFY2(error.contains(QStringLiteral("SOCKS5 password")), qPrintable(error));
+    socks5.socks5Password = QStringLiteral("socks-pw");
+    const auto proxy = socks5.toClientOptions(&error);
+    QVERIFY2(proxy, qPrintable(error));
+    QCOMPARE(proxy->socks5Listen, (HostPort {QStringLiteral("127.0.0.1"), 1080}));
+    QCOMPARE(proxy->socks5User, QStringLiteral("me"));
+    QCOMPARE(proxy->socks5Password, QStringLiteral("socks-pw"));
+    QCOMPARE(proxy->udpListen.port, quint16(0));
+
+    Profile udp = simpleProfile(QStringLiteral("WireGuard"), QStringLiteral("127.0.0.1:51820"));
+    udp.kind = Profile::Kind::Udp;
+    udp.udpRemote = QStringLiteral("[fd00::5]:51820");
+    udp.udpIdleTimeoutMs = 30000;
+    const auto datagrams = udp.toClientOptions(&error);
+    QVERIFY2(datagrams, qPrintable(error));
+    QCOMPARE(datagrams->udpListen, (HostPort {QStringLiteral("127.0.0.1"), 51820}));
+    QCOMPARE(datagrams->udpRemote, (HostPort {QStringLiteral("fd00::5"), 51820}));
+    QCOMPARE(datagrams->udpIdleTimeoutMs, 30000);
+    QCOMPARE(datagrams->socks5Listen.port, quint16(0));
+    // A UDP socket binds an address, not a name.
+    udp.listen = QStringLiteral("wg.example:51820");
+    QVERIFY(!udp.toClientOptions(&error));
+    QVERIFY2(error.contains(QStringLiteral("not on the name \"wg.example\"")), qPrintable(error));
 }
 
 QTEST_GUILESS_MAIN(TestProfileStore)
