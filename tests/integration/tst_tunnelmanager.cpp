@@ -59,6 +59,7 @@ private Q_SLOTS:
     void serverUnreachable();
     void invalidProfile();
     void renameAndForget();
+    void socks5CountsDestinations();
 
 private:
     EchoServer m_echo;
@@ -230,4 +231,62 @@ void TestTunnelManager::renameAndForget()
 }
 
 QTEST_GUILESS_MAIN(TestTunnelManager)
+// A SOCKS5 profile through our server to the echo endpoint, named by the SOCKS client: the
+// manager starts the proxy by the profile's kind and lists the destination while it is open.
+void TestTunnelManager::socks5CountsDestinations()
+{
+    TowProcess dynamicServer;
+    const QString destination = QStringLiteral("127.0.0.1:%1").arg(m_echo.serverPort());
+    QVERIFY2(dynamicServer.start({QStringLiteral("server"), QStringLiteral("-listen_ws"),
+                                  QStringLiteral("127.0.0.1:0"),
+                                  QStringLiteral("--allow-destination"), destination}),
+             qPrintable(dynamicServer.log()));
+    TunnelManager manager;
+    Profile profile =
+        profileFor(QStringLiteral("Browser"), reserveLoopbackPort(), dynamicServer.port());
+    profile.kind = Profile::Kind::Socks5;
+    QSignalSpy destinationsChanged(&manager, &TunnelManager::destinationsChanged);
+    QVERIFY2(manager.start(profile), qPrintable(manager.status(profile.name).lastError));
+    const quint16 port = HostPort::parse(profile.listen, false, nullptr)->port;
+
+    QTcpSocket socket;
+    socket.connectToHost(QHostAddress::LocalHost, port);
+    QVERIFY(socket.waitForConnected(kTimeoutMs));
+    QByteArray request("\x05\x01\x00\x05\x01\x00\x01\x7f\x00\x00\x01", 11);
+    request.append(char(m_echo.serverPort() >> 8)).append(char(m_echo.serverPort() & 0xff));
+    socket.write(request);
+    QByteArray answer;
+    QVERIFY(QTest::qWaitFor(
+        [&] {
+            answer += socket.readAll();
+            return answer.size() >= 12;
+        },
+        kTimeoutMs));
+    QCOMPARE(answer.left(2), QByteArray("\x05\x00", 2)); // no authentication
+    QCOMPARE(answer.mid(2, 2), QByteArray("\x05\x00", 2)); // succeeded
+    answer.remove(0, 12);
+    socket.write("hello");
+    QVERIFY(QTest::qWaitFor(
+        [&] {
+            answer += socket.readAll();
+            return answer.size() >= 5;
+        },
+        kTimeoutMs));
+    QCOMPARE(answer, QByteArray("hello"));
+    QTRY_VERIFY_WITH_TIMEOUT(
+        manager.destinations(profile.name).value(destination).receivedBytes == 5, kTimeoutMs);
+    const auto count = manager.destinations(profile.name).value(destination);
+    QCOMPARE(count.openTunnels, 1);
+    QCOMPARE(count.sentBytes, 5);
+    QVERIFY(!destinationsChanged.isEmpty());
+    QCOMPARE(destinationsChanged.constLast().at(0).toString(), profile.name);
+    QTRY_COMPARE_WITH_TIMEOUT(manager.status(profile.name).connections, 1, kTimeoutMs);
+
+    socket.disconnectFromHost();
+    QTRY_VERIFY_WITH_TIMEOUT(manager.destinations(profile.name).isEmpty(), kTimeoutMs);
+    manager.stop(profile.name);
+    QVERIFY(manager.destinations(profile.name).isEmpty());
+    QCOMPARE(dynamicServer.stop(), 0);
+}
+
 #include "tst_tunnelmanager.moc"
