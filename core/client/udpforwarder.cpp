@@ -66,9 +66,9 @@ bool UdpForwarder::listen(QString *error)
         return false;
     }
     connect(m_socket, &QUdpSocket::readyRead, this, &UdpForwarder::onReadyRead);
-    qCInfo(lcClient).noquote() << "receiving UDP on"
+    qCInfo(lcClient).noquote() << "listening on"
                                << HostPort {localAddress().toString(), localPort()}.toString()
-                               << "for" << m_options.udpRemote.toString() << "server"
+                               << "(UDP) for" << m_options.udpRemote.toString() << "server"
                                << WebSocketUrl::redacted(m_options.serverUrl) << "via"
                                << ProxyResolver::describe(*proxy);
     if (m_options.insecure)
