@@ -723,7 +723,7 @@ void TestCommandLine::udpErrors_data()
     QTest::newRow("remote without udp")
         << QStringList {"client", "--udp-remote", "h:5", "-remote_ws", "ws://h/"} << "add --udp";
     QTest::newRow("name to listen on")
-        << QStringList {"client", "--udp",      "localhost:5", "--udp-remote",
+        << QStringList {"client", "--udp",      "example.org:5", "--udp-remote",
                         "h:5",    "-remote_ws", "ws://h/"}
         << "IP address";
     QTest::newRow("bad remote") << QStringList {"client",       "--udp", "127.0.0.1:5",
