@@ -11,6 +11,7 @@ namespace {
 
 const char kTunnelProperty[] = "tow_tunnel";
 const char kAnsweredProperty[] = "tow_answered_ms";
+const char kWaitingProperty[] = "tow_waiting";
 
 bool isTunnel(const QTcpSocket *socket)
 {
@@ -41,6 +42,13 @@ void PendingConnections::add(QTcpSocket *socket)
 void PendingConnections::markTunnel(QTcpSocket *socket)
 {
     socket->setProperty(kTunnelProperty, true);
+}
+
+void PendingConnections::markWaiting(QTcpSocket *socket, bool waiting)
+{
+    socket->setProperty(kWaitingProperty, waiting);
+    if (!waiting)
+        markAnswered(socket);
 }
 
 void PendingConnections::markAnswered(QTcpSocket *socket)
@@ -97,6 +105,10 @@ void PendingConnections::sweep()
         // The timeout is for a request: a keep-alive connection gets it afresh after each
         // answer, and is never cut while its answer is still being sent.
         const qint64 answeredAt = socket->property(kAnsweredProperty).toLongLong();
+        if (socket->property(kWaitingProperty).toBool()) {
+            kept.push_back({socket, now, std::move(clientKey)});
+            continue;
+        }
         if (answeredAt > deadline || socket->bytesToWrite() > 0) {
             kept.push_back(
                 {socket, answeredAt > deadline ? answeredAt : now, std::move(clientKey)});

@@ -23,6 +23,9 @@ public:
     void add(QTcpSocket *socket);
     // The connection became a tunnel: no timeout, never evicted.
     static void markTunnel(QTcpSocket *socket);
+    // While the server reaches the destination a client named (up to the connect timeout), the
+    // connection's handshake timeout waits; it starts afresh when the waiting ends.
+    void markWaiting(QTcpSocket *socket, bool waiting);
     // A plain request on the connection was answered just now.
     void markAnswered(QTcpSocket *socket);
 

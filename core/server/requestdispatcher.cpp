@@ -24,8 +24,12 @@ QByteArray reasonPhrase(int status)
         return QByteArrayLiteral("Too Many Requests");
     case 431:
         return QByteArrayLiteral("Request Header Fields Too Large");
+    case 502:
+        return QByteArrayLiteral("Bad Gateway");
     case 503:
         return QByteArrayLiteral("Service Unavailable");
+    case 504:
+        return QByteArrayLiteral("Gateway Timeout");
     default:
         return QByteArrayLiteral("Error");
     }
@@ -59,7 +63,10 @@ void RequestDispatcher::take(QTcpSocket *socket)
     m_stages.insert(socket, Stage::FirstRequest);
     // Connected before anyone else's: this handler sees each request before it is read.
     connect(socket, &QTcpSocket::readyRead, this, [this, socket] { onReadyRead(socket); });
-    connect(socket, &QObject::destroyed, this, [this, socket] { m_stages.remove(socket); });
+    connect(socket, &QObject::destroyed, this, [this, socket] {
+        m_stages.remove(socket);
+        m_deferred.remove(socket);
+    });
     // Closed before its first request was read (the handshake timeout, the client gave up):
     // nobody else knows this socket.
     connect(socket, &QAbstractSocket::disconnected, this, [this, socket] {
@@ -82,6 +89,8 @@ void RequestDispatcher::onReadyRead(QTcpSocket *socket)
     case Stage::Plain:
         watchPlainConnection(socket);
         break;
+    case Stage::Deferred:
+        break; // read when the verdict comes (deliver())
     case Stage::Upgrading:
         watchUpgrade(socket);
         break;
@@ -140,6 +149,19 @@ void RequestDispatcher::carryOut(QTcpSocket *socket, const Verdict &verdict, qsi
         m_stages.insert(socket, Stage::Plain);
         Q_EMIT plainRequest(socket);
         return;
+    case Verdict::Kind::Defer:
+        m_stages.insert(socket, Stage::Deferred);
+        m_deferred.insert(socket, headBytes);
+        connect(socket, &QAbstractSocket::disconnected, this, [this, socket] {
+            if (m_stages.value(socket, Stage::Plain) != Stage::Deferred)
+                return;
+            m_stages.remove(socket);
+            m_deferred.remove(socket);
+            socket->disconnect(this);
+            socket->deleteLater();
+            Q_EMIT deferredAbandoned(socket);
+        });
+        return;
     case Verdict::Kind::Upgrade:
         break;
     }
@@ -158,6 +180,27 @@ void RequestDispatcher::carryOut(QTcpSocket *socket, const Verdict &verdict, qsi
         Q_EMIT upgradeAbandoned(slot);
     });
     m_webSockets.handleConnection(socket);
+}
+
+void RequestDispatcher::deliver(QTcpSocket *socket, const Verdict &verdict)
+{
+    const auto it = m_deferred.find(socket);
+    if (it == m_deferred.end() || verdict.kind == Verdict::Kind::Defer)
+        return;
+    const qsizetype headBytes = it.value();
+    m_deferred.erase(it);
+    if (verdict.kind == Verdict::Kind::Upgrade && socket->bytesAvailable() > headBytes) {
+        // Frames sent before the answer (see readFirstRequest()), while the destination was
+        // being reached.
+        Q_EMIT upgradeAbandoned(verdict.slot);
+        HttpRequestHead head;
+        qsizetype ignored = 0;
+        HttpRequestHead::parse(socket->peek(HttpRequestHead::kMaxHeadBytes + 1), &head, &ignored);
+        refuse(socket, &head, 400,
+               QByteArrayLiteral("data sent before the handshake was answered"));
+        return;
+    }
+    carryOut(socket, verdict, headBytes);
 }
 
 void RequestDispatcher::watchUpgrade(QTcpSocket *socket)

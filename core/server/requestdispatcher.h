@@ -31,6 +31,10 @@ public:
             Upgrade, // hand to the WebSocket handshake; slot is the admission's
             Plain, // hand to the HTTP server (plainRequest())
             Answer, // answer with status, headers and body, then close
+            // Decided later (a dynamic route's destination is being reached): deliver() brings
+            // the verdict. Meanwhile nothing is read off the socket; if the client leaves,
+            // deferredAbandoned() says so and the verdict is no longer wanted.
+            Defer,
         };
         Kind kind = Kind::Answer;
         TunnelAdmission::Slot slot;
@@ -57,6 +61,11 @@ public:
     // of its server; the dispatcher deletes it when it answers and closes it.
     void take(QTcpSocket *socket);
 
+    // The verdict on a request decided with Kind::Defer (Upgrade or Answer). Nothing happens if
+    // the request is no longer deferred (its client left: deferredAbandoned() was emitted). An
+    // upgrade whose client sent data behind the request is refused instead (upgradeAbandoned()).
+    void deliver(QTcpSocket *socket, const Verdict &verdict);
+
     // Connections admitted as WebSockets whose handshake has not finished.
     int upgradesInProgress() const { return int(m_upgrading.size()); }
 
@@ -73,9 +82,12 @@ Q_SIGNALS:
     void webSocketReady(QWebSocket *ws, QTcpSocket *transport, const TunnelAdmission::Slot &slot);
     // An admitted upgrade ended before its handshake did (the client left): free the slot.
     void upgradeAbandoned(const TunnelAdmission::Slot &slot);
+    // A request decided with Kind::Defer lost its client before deliver(); the socket is
+    // deleted later.
+    void deferredAbandoned(QTcpSocket *socket);
 
 private:
-    enum class Stage { FirstRequest, Plain, Upgrading };
+    enum class Stage { FirstRequest, Plain, Deferred, Upgrading };
     struct Upgrading
     {
         QPointer<QTcpSocket> socket;
@@ -97,4 +109,5 @@ private:
     QWebSocketServer m_webSockets;
     QHash<QTcpSocket *, Stage> m_stages;
     QHash<QString, Upgrading> m_upgrading; // by peerKey(): how QWebSocket names its transport
+    QHash<QTcpSocket *, qsizetype> m_deferred; // the request head's size, for deliver()
 };

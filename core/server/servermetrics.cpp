@@ -19,6 +19,8 @@ const QString kPeakQueued = QStringLiteral("tcp_over_websocket_relay_peak_queued
 const QString kHttpRequests = QStringLiteral("tcp_over_websocket_http_requests_total");
 const QString kReloads = QStringLiteral("tcp_over_websocket_config_reloads_total");
 const QString kDraining = QStringLiteral("tcp_over_websocket_draining");
+const QString kDestinationRefusals =
+    QStringLiteral("tcp_over_websocket_destination_refusals_total");
 const QString kAcceptErrors = QStringLiteral("tcp_over_websocket_accept_errors_total");
 
 MetricsRegistry::Labels label(const char *name, const QString &value)
@@ -98,6 +100,10 @@ ServerMetrics::ServerMetrics()
                                       "descriptors or memory); each pauses accepting for 0.1 to "
                                       "1 s."));
     m_registry.set(kAcceptErrors, 0);
+    m_registry.declare(kDestinationRefusals, Type::Counter,
+                       QStringLiteral("Destinations refused on dynamic routes (not in the allow "
+                                      "list, denied by default, malformed), by route."),
+                       labelNames("route"));
     ProcessMetrics::declare(m_registry);
 }
 
@@ -155,6 +161,16 @@ void ServerMetrics::countRemoteConnected()
 void ServerMetrics::countRemoteUnreachable()
 {
     m_registry.add(kErrors, label("type", QStringLiteral("dial_tcp")), 1);
+}
+
+void ServerMetrics::countDestinationRefusal(const QString &routePath)
+{
+    m_registry.add(kDestinationRefusals, label("route", routePath), 1);
+}
+
+void ServerMetrics::showDestinationRefusals(const QString &routePath)
+{
+    m_registry.add(kDestinationRefusals, label("route", routePath), 0);
 }
 
 void ServerMetrics::countRemoteReset()

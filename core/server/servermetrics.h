@@ -34,6 +34,11 @@ public:
     void countTunnelOpened(const QString &routePath);
     void countRemoteConnected();
     void countRemoteUnreachable();
+    // A dynamic route refused the destination a client named (403 not-allowed, 400
+    // bad-destination).
+    void countDestinationRefusal(const QString &routePath);
+    // Shows a dynamic route's refusals from the start, at 0.
+    void showDestinationRefusals(const QString &routePath);
     // http_to_tcp_error{type="tcp_reset"}: the remote reset a tunnel's connection (where the
     // relay can tell, see Relay::tcpWasReset()).
     void countRemoteReset();

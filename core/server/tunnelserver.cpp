@@ -16,6 +16,10 @@
 namespace {
 
 constexpr int kSweepIntervalMs = 500;
+// The connected socket to a dynamic route's destination, a child of the client's connection
+// from the moment it connects until the relay takes both (or the connection goes, and it with it).
+const char kDestinationSocketName[] = "tow_destination";
+const char kDestinationProperty[] = "tow_destination_text";
 // Above the longest request head read, so a whole head fits while it is only peeked at.
 constexpr qint64 kHttpReadBufferBytes = HttpRequestHead::kMaxHeadBytes + 16 * 1024;
 
@@ -47,6 +51,7 @@ TunnelServer::TunnelServer(const ServerOptions &options, QObject *parent)
     m_clock.start();
     for (const ServerRoute &route : std::as_const(m_options.routes))
         m_metrics.routeBytes(route.path); // so every route shows in /metrics from the start
+    updatePolicies();
     m_pending.setLimits(m_options.limits.handshakeTimeoutMs,
                         m_options.limits.maxPendingConnections);
     connect(&m_pending, &PendingConnections::closed, this,
@@ -69,6 +74,8 @@ TunnelServer::TunnelServer(const ServerOptions &options, QObject *parent)
                 m_metrics.setActiveTunnels(activeTunnels());
                 checkDrained();
             });
+    connect(&m_dispatcher, &RequestDispatcher::deferredAbandoned, this,
+            &TunnelServer::deferredAbandoned);
 
     m_sweepTimer.setInterval(kSweepIntervalMs);
     connect(&m_sweepTimer, &QTimer::timeout, this, &TunnelServer::sweep);
@@ -155,9 +162,15 @@ bool TunnelServer::listen(QString *error)
     m_http->bind(m_tcpServer);
     m_sweepTimer.start();
     QStringList routes;
-    for (const ServerRoute &route : std::as_const(m_options.routes))
-        routes.append(route.path + QLatin1String(" -> ") + route.remote.toString()
+    for (const ServerRoute &route : std::as_const(m_options.routes)) {
+        QStringList to;
+        if (!route.remote.host.isEmpty())
+            to.append(route.remote.toString());
+        if (!route.allow.isEmpty())
+            to.append(QStringLiteral("allowed %1 destination rule(s)").arg(route.allow.size()));
+        routes.append(route.path + QLatin1String(" -> ") + to.join(QLatin1String(" or "))
                       + (route.token.isEmpty() ? QString() : QStringLiteral(" (token)")));
+    }
     qCInfo(lcServer).noquote() << "listening on"
                                << HostPort {serverAddress().toString(), serverPort()}.toString()
                                << (tls ? "(wss, TLS 1.2 or later)" : "(ws)")
@@ -211,6 +224,7 @@ bool TunnelServer::reload(const ServerOptions &options, QString *error)
                         m_options.limits.maxPendingConnections);
     for (const ServerRoute &route : std::as_const(m_options.routes))
         m_metrics.routeBytes(route.path);
+    updatePolicies();
     if (tls && m_tcpServer)
         m_tcpServer->setTlsConfiguration(tls->configuration());
     if (m_tcpServer)
@@ -281,7 +295,7 @@ RequestDispatcher::Verdict TunnelServer::decide(const RequestDispatcher::Request
         verdict.kind = RequestDispatcher::Verdict::Kind::Plain;
         return verdict;
     }
-    return decideByAdmission(head, peer, client);
+    return decideByAdmission(request.socket, head, peer, client);
 }
 
 RequestDispatcher::Verdict TunnelServer::refuseBroken(const RequestDispatcher::Request &request,
@@ -309,7 +323,8 @@ RequestDispatcher::Verdict TunnelServer::refuseBroken(const RequestDispatcher::R
     return verdict;
 }
 
-RequestDispatcher::Verdict TunnelServer::decideByAdmission(const HttpRequestHead &head,
+RequestDispatcher::Verdict TunnelServer::decideByAdmission(QTcpSocket *socket,
+                                                           const HttpRequestHead &head,
                                                            const QHostAddress &peer,
                                                            const QString &client)
 {
@@ -327,9 +342,13 @@ RequestDispatcher::Verdict TunnelServer::decideByAdmission(const HttpRequestHead
 
     RequestDispatcher::Verdict verdict;
     if (decision.outcome == Outcome::Admit) {
+        m_metrics.setActiveTunnels(activeTunnels());
+        const int routeIndex = m_admission.routeIndex(decision.slot.routePath);
+        const ServerRoute &route = m_options.routes.at(routeIndex);
+        if (!route.allow.isEmpty() || head.hasField("tow-destination"))
+            return decideDestination(socket, head, decision.slot, route);
         verdict.kind = RequestDispatcher::Verdict::Kind::Upgrade;
         verdict.slot = decision.slot;
-        m_metrics.setActiveTunnels(activeTunnels());
         return verdict;
     }
 
@@ -392,6 +411,148 @@ RequestDispatcher::Verdict TunnelServer::decideByAdmission(const HttpRequestHead
     return verdict;
 }
 
+RequestDispatcher::Verdict TunnelServer::decideDestination(QTcpSocket *socket,
+                                                           const HttpRequestHead &head,
+                                                           const TunnelAdmission::Slot &slot,
+                                                           const ServerRoute &route)
+{
+    using Error = Destination::Error;
+    const QList<QByteArray> named = head.values("tow-destination");
+    if (named.isEmpty()) {
+        if (!route.remote.host.isEmpty()) { // the fixed remote, as for the original client
+            RequestDispatcher::Verdict verdict;
+            verdict.kind = RequestDispatcher::Verdict::Kind::Upgrade;
+            verdict.slot = slot;
+            return verdict;
+        }
+        return refuseDestination(slot, Error::NotAllowed,
+                                 QStringLiteral("this route needs a destination (%1 header)")
+                                     .arg(QLatin1String(Destination::kHeader)));
+    }
+    if (route.allow.isEmpty())
+        return refuseDestination(slot, Error::NotAllowed,
+                                 QStringLiteral("this route takes no destination"));
+    const auto destination =
+        named.size() == 1 ? Destination::parse(named.constFirst()) : std::optional<Destination>();
+    if (!destination)
+        return refuseDestination(
+            slot, Error::BadDestination,
+            QStringLiteral("malformed %1 (expected HOST:PORT or udp/HOST:PORT)")
+                .arg(QLatin1String(Destination::kHeader)));
+    const DestinationPolicy policy = m_policies.value(route.path);
+    if (!policy.mayAllow(*destination))
+        return refuseDestination(slot, Error::NotAllowed,
+                                 QStringLiteral("%1 is not allowed")
+                                     .arg(QString::fromLatin1(destination->headerValue())));
+
+    auto *connector = new DestinationConnector(*destination, policy,
+                                               DestinationConnector::kConnectTimeoutMs, this);
+    connect(connector, &DestinationConnector::connected, this,
+            [this, socket] { destinationReached(socket); });
+    connect(connector, &DestinationConnector::checked, this, [this, socket] {
+        // UDP destinations are checked like TCP ones; carrying their datagrams is not served here.
+        destinationFailed(socket, Error::NotAllowed,
+                          QStringLiteral("this server does not carry UDP"));
+    });
+    connect(connector, &DestinationConnector::failed, this,
+            [this, socket](Destination::Error error, const QString &detail) {
+                destinationFailed(socket, error, detail);
+            });
+    m_deferred.insert(socket, {connector, slot});
+    // The connect timeout answers (504), not the handshake timeout.
+    m_pending.markWaiting(socket, true);
+    connector->start();
+    RequestDispatcher::Verdict verdict;
+    verdict.kind = RequestDispatcher::Verdict::Kind::Defer;
+    return verdict;
+}
+
+void TunnelServer::destinationReached(QTcpSocket *socket)
+{
+    const DeferredTunnel deferred = m_deferred.take(socket);
+    if (!deferred.connector)
+        return;
+    QTcpSocket *remote = deferred.connector->takeSocket();
+    const QString text = QString::fromLatin1(deferred.connector->destination().headerValue())
+        + QLatin1String(" (") + deferred.connector->address().toString() + QLatin1Char(')');
+    deferred.connector->deleteLater();
+    m_metrics.countRemoteConnected();
+    // Until the relay reads it, what the destination sends waits within the relay's bound.
+    remote->setReadBufferSize(m_options.relay.tcpReadBufferBytes);
+    remote->setObjectName(QLatin1String(kDestinationSocketName));
+    remote->setProperty(kDestinationProperty, text);
+    remote->setParent(socket);
+    m_pending.markWaiting(socket, false);
+    RequestDispatcher::Verdict verdict;
+    verdict.kind = RequestDispatcher::Verdict::Kind::Upgrade;
+    verdict.slot = deferred.slot;
+    m_dispatcher.deliver(socket, verdict);
+}
+
+void TunnelServer::destinationFailed(QTcpSocket *socket, Destination::Error error,
+                                     const QString &detail)
+{
+    const DeferredTunnel deferred = m_deferred.take(socket);
+    if (deferred.connector)
+        deferred.connector->deleteLater();
+    m_pending.markWaiting(socket, false);
+    m_dispatcher.deliver(socket, refuseDestination(deferred.slot, error, detail));
+}
+
+void TunnelServer::deferredAbandoned(QTcpSocket *socket)
+{
+    const DeferredTunnel deferred = m_deferred.take(socket);
+    delete deferred.connector.data(); // aborts the lookup or the connection
+    m_admission.release(deferred.slot);
+    m_metrics.countHandshakeFailure(QStringLiteral("websocket"));
+    m_metrics.setActiveTunnels(activeTunnels());
+    checkDrained();
+}
+
+RequestDispatcher::Verdict TunnelServer::refuseDestination(const TunnelAdmission::Slot &slot,
+                                                           Destination::Error error,
+                                                           const QString &detail)
+{
+    using Error = Destination::Error;
+    m_admission.release(slot);
+    m_metrics.setActiveTunnels(activeTunnels());
+    m_metrics.countUpgradeError();
+    const bool refused = error == Error::NotAllowed || error == Error::BadDestination;
+    if (refused)
+        m_metrics.countDestinationRefusal(slot.routePath);
+    else
+        m_metrics.countRemoteUnreachable();
+    const QByteArray token = Destination::errorToken(error);
+    const int status = Destination::httpStatus(error);
+    if (allowRefusalLine()) {
+        if (refused)
+            qCInfo(lcServer).noquote() << slot.clientAddress << "- upgrade on" << slot.routePath
+                                       << "refused:" << status << token << "-" << detail;
+        else
+            qCWarning(lcServer).noquote() << slot.clientAddress << "- upgrade on" << slot.routePath
+                                          << "failed:" << status << token << "-" << detail;
+    }
+    RequestDispatcher::Verdict verdict;
+    verdict.status = status;
+    verdict.headers = {{QByteArrayLiteral("Content-Type"), textPlain()},
+                       {QByteArray(Destination::kErrorHeader), token}};
+    verdict.body = QByteArray::number(status) + ' ' + token + ": " + detail.toUtf8() + '\n';
+    // After a drain's last tunnel the server may be waiting for this slot.
+    checkDrained();
+    return verdict;
+}
+
+void TunnelServer::updatePolicies()
+{
+    m_policies.clear();
+    for (const ServerRoute &route : std::as_const(m_options.routes)) {
+        if (route.allow.isEmpty())
+            continue;
+        m_policies.insert(route.path, DestinationPolicy::forThisHost(route.allow));
+        m_metrics.showDestinationRefusals(route.path);
+    }
+}
+
 bool TunnelServer::allowRefusalLine()
 {
     int suppressed = 0;
@@ -427,11 +588,17 @@ void TunnelServer::startRelay(QWebSocket *ws, QTcpSocket *transport,
     RelayOptions relayOptions = m_options.relay;
     relayOptions.idleTimeoutMs =
         route.idleTimeoutMs >= 0 ? route.idleTimeoutMs : m_options.limits.idleTimeoutMs;
+    // A dynamic route's destination, connected before the upgrade was answered.
+    QTcpSocket *reached = transport->findChild<QTcpSocket *>(QLatin1String(kDestinationSocketName),
+                                                             Qt::FindDirectChildrenOnly);
     const QString description = slot.clientAddress + QLatin1String(" ") + route.path
-        + QLatin1String(" -> ") + route.remote.toString();
-    auto *tcp = new QTcpSocket;
-    // The remote is reached directly, as by the original: no proxy lookup per tunnel.
-    WriteThrough::setDirect(tcp);
+        + QLatin1String(" -> ")
+        + (reached ? reached->property(kDestinationProperty).toString() : route.remote.toString());
+    auto *tcp = reached ? reached : new QTcpSocket;
+    if (!reached) {
+        // The remote is reached directly, as by the original: no proxy lookup per tunnel.
+        WriteThrough::setDirect(tcp);
+    }
     auto *relay = new Relay(tcp, ws, transport, relayOptions, description, this);
     // The relay owns the connection it reads its frames from; it goes with the relay.
     transport->setParent(relay);
@@ -455,7 +622,8 @@ void TunnelServer::startRelay(QWebSocket *ws, QTcpSocket *transport,
         Q_EMIT tunnelFinished();
         checkDrained();
     });
-    relay->connectTcp(route.remote.host, route.remote.port);
+    if (!reached)
+        relay->connectTcp(route.remote.host, route.remote.port);
 }
 
 void TunnelServer::drain()

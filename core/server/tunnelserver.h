@@ -4,6 +4,7 @@
 // the metrics; it starts a relay per tunnel, reloads its configuration and drains.
 #pragma once
 
+#include "destinationconnector.h"
 #include "logthrottle.h"
 #include "pendingconnections.h"
 #include "requestdispatcher.h"
@@ -12,6 +13,7 @@
 #include "tunneladmission.h"
 
 #include <QElapsedTimer>
+#include <QHash>
 #include <QHostAddress>
 #include <QObject>
 #include <QPointer>
@@ -75,8 +77,20 @@ private:
     RequestDispatcher::Verdict decide(const RequestDispatcher::Request &request);
     RequestDispatcher::Verdict refuseBroken(const RequestDispatcher::Request &request,
                                             const QString &client);
-    RequestDispatcher::Verdict decideByAdmission(const HttpRequestHead &head,
+    RequestDispatcher::Verdict decideByAdmission(QTcpSocket *socket, const HttpRequestHead &head,
                                                  const QHostAddress &peer, const QString &client);
+    // Dynamic routes (issue 23): an admitted upgrade that names a destination, or comes to a
+    // route without a fixed remote, is answered only once the destination is reached (Defer).
+    RequestDispatcher::Verdict decideDestination(QTcpSocket *socket, const HttpRequestHead &head,
+                                                 const TunnelAdmission::Slot &slot,
+                                                 const ServerRoute &route);
+    void destinationReached(QTcpSocket *socket);
+    void destinationFailed(QTcpSocket *socket, Destination::Error error, const QString &detail);
+    void deferredAbandoned(QTcpSocket *socket);
+    // The answer to a destination that is not reached; counts and logs it. The slot is freed.
+    RequestDispatcher::Verdict refuseDestination(const TunnelAdmission::Slot &slot,
+                                                 Destination::Error error, const QString &detail);
+    void updatePolicies(); // the routes' allow lists, with this host's addresses, now
     void startRelay(QWebSocket *ws, QTcpSocket *transport, const TunnelAdmission::Slot &slot);
     void requestAnswered(); // a plain HTTP request on m_currentSocket was answered
     void sweep();
@@ -92,6 +106,13 @@ private:
     PendingConnections m_pending;
     RequestDispatcher m_dispatcher;
     QPointer<QTcpSocket> m_currentSocket; // the plain connection whose request is being served
+    QHash<QString, DestinationPolicy> m_policies; // by route path, dynamic routes only
+    struct DeferredTunnel
+    {
+        QPointer<DestinationConnector> connector;
+        TunnelAdmission::Slot slot;
+    };
+    QHash<QTcpSocket *, DeferredTunnel> m_deferred; // by the client's connection
 
     QElapsedTimer m_clock;
     QTimer m_sweepTimer;
