@@ -207,7 +207,8 @@ void UdpForwarder::onOpened(const QString &key)
     const quint16 port = it->port;
     connect(relay, &DatagramRelay::datagramForUdp, this,
             [this, key, address, port](const QByteArray &datagram) {
-                if (!m_socket || !m_socket->isOpen())
+                // Not isOpen(): a bound QUdpSocket is not an open QIODevice (Qt 6.4).
+                if (!m_socket || m_socket->state() != QAbstractSocket::BoundState)
                     return;
                 auto flow = m_flows.find(key);
                 if (flow != m_flows.end())
