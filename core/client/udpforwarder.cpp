@@ -101,6 +101,14 @@ quint16 UdpForwarder::localPort() const
     return m_socket ? m_socket->localPort() : 0;
 }
 
+qint64 UdpForwarder::pendingBytes() const
+{
+    qint64 bytes = 0;
+    for (const Flow &flow : m_flows)
+        bytes += flow.pendingBytes;
+    return bytes;
+}
+
 void UdpForwarder::onReadyRead()
 {
     qint64 sent = 0;
