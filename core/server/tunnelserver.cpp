@@ -24,6 +24,8 @@ const char kDestinationSocketName[] = "tow_destination";
 const char kDestinationProperty[] = "tow_destination_text";
 // The same for a UDP destination: its socket, connected to a checked address.
 const char kDestinationUdpSocketName[] = "tow_destination_udp";
+const char kDestinationPeerProperty[] = "tow_destination_peer";
+const char kDestinationPortProperty[] = "tow_destination_port";
 // A UDP flow's idle timeout when its route sets none.
 constexpr int kDefaultUdpIdleTimeoutMs = 60000;
 // Above the longest request head read, so a whole head fits while it is only peeked at.
@@ -501,22 +503,34 @@ void TunnelServer::udpDestinationChecked(QTcpSocket *socket, const QList<QHostAd
     const DeferredTunnel deferred = m_deferred.value(socket);
     if (!deferred.connector)
         return;
-    // The socket is connected to a checked address, never to the name: what it sends and takes
-    // is that address's only. A UDP connect fails only when no route leads there.
+    // The flow sends to a checked address, never to the name, and takes datagrams from that
+    // address only (DatagramRelay::setUdpPeer()). A UDP connect, tried first, fails only when no
+    // route leads there.
     QString lastError;
     Destination::Error error = Destination::Error::HostUnreachable;
+    const quint16 port = deferred.connector->destination().target.port;
     for (const QHostAddress &address : addresses) {
-        auto *udp = new QUdpSocket;
-        udp->connectToHost(address, deferred.connector->destination().target.port);
-        if (udp->state() != QAbstractSocket::ConnectedState)
-            udp->waitForConnected(0); // a UDP connect is done at once; this only collects it
-        if (udp->state() != QAbstractSocket::ConnectedState) {
-            lastError = udp->errorString();
-            if (udp->error() == QAbstractSocket::NetworkError)
+        QUdpSocket probe;
+        probe.connectToHost(address, port);
+        if (probe.state() != QAbstractSocket::ConnectedState)
+            probe.waitForConnected(0); // a UDP connect is done at once; this only collects it
+        if (probe.state() != QAbstractSocket::ConnectedState) {
+            lastError = probe.errorString();
+            if (probe.error() == QAbstractSocket::NetworkError)
                 error = Destination::Error::NetworkUnreachable;
+            continue;
+        }
+        auto *udp = new QUdpSocket;
+        const bool ipv4 = address.protocol() == QAbstractSocket::IPv4Protocol;
+        if (!udp->bind(ipv4 ? QHostAddress(QHostAddress::AnyIPv4)
+                            : QHostAddress(QHostAddress::AnyIPv6),
+                       0)) {
+            lastError = udp->errorString();
             delete udp;
             continue;
         }
+        udp->setProperty(kDestinationPeerProperty, QVariant::fromValue(address));
+        udp->setProperty(kDestinationPortProperty, port);
         m_deferred.remove(socket);
         const QString text = QString::fromLatin1(deferred.connector->destination().headerValue())
             + QLatin1String(" (") + address.toString() + QLatin1Char(')');
@@ -691,6 +705,8 @@ void TunnelServer::startDatagramRelay(QWebSocket *ws, QTcpSocket *transport, QUd
     const QString description = slot.clientAddress + QLatin1String(" ") + route.path
         + QLatin1String(" -> ") + udp->property(kDestinationProperty).toString();
     auto *relay = new DatagramRelay(ws, udp, options, description, this);
+    relay->setUdpPeer(udp->property(kDestinationPeerProperty).value<QHostAddress>(),
+                      quint16(udp->property(kDestinationPortProperty).toUInt()));
     // The relay owns the connection its WebSocket runs on; it goes with the relay.
     transport->setParent(relay);
     m_metrics.countUdpFlowOpened(route.path);

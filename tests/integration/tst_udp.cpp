@@ -127,6 +127,7 @@ private Q_SLOTS:
     void eachLocalSourceIsItsOwnFlow();
     void idleFlowIsClosed();
     void destinationNotAllowedIs403();
+    void destinationThatStartsLateIsHeard();
 #ifdef Q_OS_UNIX
     void clientThatStopsReadingLeavesServerQueueBounded(); // SIGSTOP
 #endif
@@ -300,6 +301,39 @@ void TestUdp::destinationNotAllowedIs403()
     local.writeDatagram("tcp only", QHostAddress::LocalHost, m_client->port());
     QVERIFY(waitFor([&] { return m_client->log().contains("403"); }));
     QCOMPARE(m_echo->echoed(), 0);
+}
+
+void TestUdp::destinationThatStartsLateIsHeard()
+{
+    // Nothing listens on the destination's port at first: the server's socket gets ICMP port
+    // unreachable answers. Once a program listens there, its answers come through.
+    quint16 port = 0;
+    {
+        QUdpSocket probe;
+        QVERIFY(probe.bind(QHostAddress::LocalHost, 0));
+        port = probe.localPort();
+    }
+    const QString destination = QStringLiteral("127.0.0.1:%1").arg(port);
+    QVERIFY(startPair({}, QStringLiteral("udp/") + destination, destination));
+    QUdpSocket local;
+    QVERIFY(local.bind(QHostAddress::LocalHost, 0));
+    const QByteArray relayed =
+        "tcp_over_websocket_udp_datagrams_total{route=\"/\",direction=\"ws_to_udp\"}";
+    for (int i = 0; i < 3; ++i) {
+        local.writeDatagram("nobody", QHostAddress::LocalHost, m_client->port());
+        QVERIFY(waitFor([&] { return metric(m_server->port(), relayed) >= i + 1; }));
+    }
+    QUdpSocket late;
+    QVERIFY(late.bind(QHostAddress::LocalHost, port));
+    connect(&late, &QUdpSocket::readyRead, &late, [&late] {
+        while (late.hasPendingDatagrams()) {
+            const QNetworkDatagram datagram = late.receiveDatagram();
+            late.writeDatagram(datagram.makeReply(datagram.data()));
+        }
+    });
+    local.writeDatagram("now", QHostAddress::LocalHost, m_client->port());
+    QVERIFY(waitFor([&] { return local.hasPendingDatagrams(); }));
+    QCOMPARE(local.receiveDatagram().data(), QByteArray("now"));
 }
 
 #ifdef Q_OS_UNIX
