@@ -66,9 +66,9 @@ bool UdpForwarder::listen(QString *error)
         return false;
     }
     connect(m_socket, &QUdpSocket::readyRead, this, &UdpForwarder::onReadyRead);
-    qCInfo(lcClient).noquote() << "receiving UDP on"
+    qCInfo(lcClient).noquote() << "listening on"
                                << HostPort {localAddress().toString(), localPort()}.toString()
-                               << "for" << m_options.udpRemote.toString() << "server"
+                               << "(UDP) for" << m_options.udpRemote.toString() << "server"
                                << WebSocketUrl::redacted(m_options.serverUrl) << "via"
                                << ProxyResolver::describe(*proxy);
     if (m_options.insecure)
@@ -99,6 +99,14 @@ QHostAddress UdpForwarder::localAddress() const
 quint16 UdpForwarder::localPort() const
 {
     return m_socket ? m_socket->localPort() : 0;
+}
+
+qint64 UdpForwarder::pendingBytes() const
+{
+    qint64 bytes = 0;
+    for (const Flow &flow : m_flows)
+        bytes += flow.pendingBytes;
+    return bytes;
 }
 
 void UdpForwarder::onReadyRead()
@@ -207,7 +215,8 @@ void UdpForwarder::onOpened(const QString &key)
     const quint16 port = it->port;
     connect(relay, &DatagramRelay::datagramForUdp, this,
             [this, key, address, port](const QByteArray &datagram) {
-                if (!m_socket || !m_socket->isOpen())
+                // Not isOpen(): a bound QUdpSocket is not an open QIODevice (Qt 6.4).
+                if (!m_socket || m_socket->state() != QAbstractSocket::BoundState)
                     return;
                 auto flow = m_flows.find(key);
                 if (flow != m_flows.end())

@@ -44,6 +44,8 @@ public:
     // Datagrams dropped on this side: waiting for a WebSocket that opens (oldest first), or
     // before a flow that could not open.
     qint64 droppedWhileOpening() const { return m_droppedWhileOpening; }
+    // Bytes of datagrams waiting for their flows' WebSockets to open.
+    qint64 pendingBytes() const;
 
 Q_SIGNALS:
     // A flow's WebSocket could not be opened (server unreachable, refused, 403...). httpStatus:

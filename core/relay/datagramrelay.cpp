@@ -44,6 +44,12 @@ DatagramRelay::~DatagramRelay()
         m_ws->disconnect(this);
 }
 
+void DatagramRelay::setUdpPeer(const QHostAddress &address, quint16 port)
+{
+    m_peerAddress = address;
+    m_peerPort = port;
+}
+
 void DatagramRelay::sendToWebSocket(const QByteArray &datagram)
 {
     if (m_closing || m_finished)
@@ -102,7 +108,10 @@ void DatagramRelay::onBinaryMessage(const QByteArray &message)
     if (m_udp) {
         // A UDP socket never holds datagrams back: the kernel takes one or, its buffer full,
         // refuses it, which is what a UDP sender expects; counted as a full queue.
-        if (m_udp->write(message) != message.size()) {
+        const qint64 written = m_peerPort != 0
+            ? m_udp->writeDatagram(message, m_peerAddress, m_peerPort)
+            : m_udp->write(message);
+        if (written != message.size()) {
             ++m_counters.droppedSendFailed;
             Q_EMIT dropped(Direction::WsToUdp, DropReason::QueueFull, 1);
             return;
@@ -130,9 +139,14 @@ void DatagramRelay::onUdpReadyRead()
     while (m_udp->hasPendingDatagrams()) {
         const qint64 size = m_udp->pendingDatagramSize();
         QByteArray datagram(qMax<qint64>(size, 0), Qt::Uninitialized);
-        const qint64 read = m_udp->readDatagram(datagram.data(), datagram.size());
+        QHostAddress sender;
+        quint16 senderPort = 0;
+        const qint64 read =
+            m_udp->readDatagram(datagram.data(), datagram.size(), &sender, &senderPort);
         if (read < 0)
             break; // an error (e.g. the peer's port unreachable): reported, nothing to relay
+        if (m_peerPort != 0 && (senderPort != m_peerPort || !sender.isEqual(m_peerAddress)))
+            continue; // not from the destination: never relayed
         if (read == 0)
             continue; // no zero-length datagrams on the wire: an empty message is a keep-alive
         datagram.truncate(int(read));

@@ -6,6 +6,7 @@
 #include <QBasicTimer>
 #include <QByteArray>
 #include <QElapsedTimer>
+#include <QHostAddress>
 #include <QObject>
 #include <QPointer>
 #include <QString>
@@ -62,6 +63,11 @@ public:
                   const QString &description, QObject *parent = nullptr);
     ~DatagramRelay() override;
 
+    // The relay's own udp socket is not connected but sends to this peer and takes datagrams
+    // from it only. (A connected UDP socket learns of ICMP port-unreachable answers, and Qt 6.4
+    // then stops reading it: a peer that restarts would never be heard again.)
+    void setUdpPeer(const QHostAddress &address, quint16 port);
+
     // A datagram from the UDP side, queued towards the WebSocket (the oldest dropped when full).
     void sendToWebSocket(const QByteArray &datagram);
 
@@ -103,6 +109,8 @@ private:
 
     QPointer<QWebSocket> m_ws;
     QUdpSocket *m_udp;
+    QHostAddress m_peerAddress; // with a port: the peer of an unconnected m_udp
+    quint16 m_peerPort = 0;
     Options m_options;
     QString m_description;
     std::deque<QByteArray> m_queue; // towards the WebSocket, oldest first
