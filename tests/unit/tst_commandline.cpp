@@ -27,6 +27,7 @@ private Q_SLOTS:
     void allowDestination();
     void clientOptions();
     void tokenFile();
+    void socks5();
     void hostHeaderIsServerName();
     void profileNamesIgnoreCase();
     void profileNeedingAttention();
@@ -372,6 +373,28 @@ void TestCommandLine::errors_data()
     QTest::newRow("check bad url") << QStringList {"check", "ftp://h/"} << "check: ";
     QTest::newRow("check listens not")
         << QStringList {"check", "ws://h/", "-listen_tcp", ":1"} << "check does not listen";
+    QTest::newRow("socks5 and listen_tcp")
+        << QStringList {"client", "--socks5",   "127.0.0.1:1080", "-listen_tcp",
+                        ":1",     "-remote_ws", "ws://h/"}
+        << "either -listen_tcp";
+    QTest::newRow("socks5 without a port")
+        << QStringList {"client", "--socks5", "127.0.0.1:0", "-remote_ws", "ws://h/"}
+        << "--socks5: needs a port";
+    QTest::newRow("socks5 user without --socks5")
+        << QStringList {"client", "--socks5-user", "u", "-remote_ws", "ws://h/"}
+        << "socks5-user needs --socks5";
+    QTest::newRow("socks5 user without password")
+        << QStringList {"client", "--socks5",   ":1080",  "--socks5-user",
+                        "u",      "-remote_ws", "ws://h/"}
+        << "go together";
+    QTest::newRow("socks5 on the server")
+        << QStringList {"server", "-remote_tcp", "h:1", "--socks5", ":1080"}
+        << "is a client option";
+    QTest::newRow("socks5 with a profile")
+        << QStringList {"client", "--profile", "p", "--socks5", ":1080"}
+        << "cannot be combined with --profile";
+    QTest::newRow("check takes no socks5")
+        << QStringList {"check", "ws://h/", "--socks5", ":1080"} << "check does not listen";
     QTest::newRow("check two urls")
         << QStringList {"check", "ws://h/", "ws://i/"} << "unexpected argument \"ws://i/\"";
 }
@@ -514,6 +537,30 @@ void TestCommandLine::clientOptions()
     QCOMPARE(defaults->client.handshakeTimeoutMs, 15000);
     QVERIFY(defaults->client.headers.isEmpty());
     QCOMPARE(defaults->client.subprotocol, QString());
+}
+
+void TestCommandLine::socks5()
+{
+    QString error;
+    auto parsed = CommandLine::parse(
+        {"tcp-over-websocket", "client", "--socks5", "127.0.0.1:1080", "-remote_ws", "ws://h/"},
+        &error);
+    QVERIFY2(parsed, qPrintable(error));
+    QCOMPARE(parsed->client.socks5Listen.toString(), QStringLiteral("127.0.0.1:1080"));
+    QVERIFY(parsed->client.socks5User.isEmpty());
+
+    QTemporaryFile file;
+    QVERIFY(file.open());
+    file.write("pass word\n");
+    file.flush();
+    parsed = CommandLine::parse({"tcp-over-websocket", "client", "--socks5", "[::1]:1080",
+                                 "--socks5-user", "alice", "--socks5-password-file",
+                                 file.fileName(), "-remote_ws", "ws://h/"},
+                                &error);
+    QVERIFY2(parsed, qPrintable(error));
+    QCOMPARE(parsed->client.socks5Listen.toString(), QStringLiteral("[::1]:1080"));
+    QCOMPARE(parsed->client.socks5User, QStringLiteral("alice"));
+    QCOMPARE(parsed->client.socks5Password, QStringLiteral("pass word"));
 }
 
 void TestCommandLine::tokenFile()
