@@ -1,5 +1,6 @@
 #include "commandline.h"
 
+#include "net/destination.h"
 #include "net/websocketurl.h"
 #include "profiles/profilestore.h"
 #include "regularfile.h"
@@ -63,6 +64,11 @@ const QStringList kPongTimeout = {QStringLiteral("pong-timeout"), QStringLiteral
 const QStringList kConnectTimeout = {QStringLiteral("connect-timeout"),
                                      QStringLiteral("connect_timeout")};
 const QStringList kSubprotocol = {QStringLiteral("subprotocol")};
+// UDP mode of the client.
+const QStringList kUdp = {QStringLiteral("udp")};
+const QStringList kUdpRemote = {QStringLiteral("udp-remote"), QStringLiteral("udp_remote")};
+const QStringList kUdpIdleTimeout = {QStringLiteral("udp-idle-timeout"),
+                                     QStringLiteral("udp_idle_timeout")};
 // The client as a SOCKS5 proxy (instead of -listen_tcp).
 const QStringList kSocks5 = {QStringLiteral("socks5")};
 const QStringList kSocks5User = {QStringLiteral("socks5-user"), QStringLiteral("socks5_user")};
@@ -235,6 +241,10 @@ QString CommandLine::usage()
         "  --connect-timeout SEC  the WebSocket must be open by then (default 15)\n"
         "  --subprotocol binary offer the binary subprotocol (websockify-style servers that\n"
         "                       require it); a server may still answer without one\n"
+        "  --udp ADDR           carry UDP instead: receive datagrams on this local address\n"
+        "                       (instead of -listen_tcp); each source is its own flow\n"
+        "  --udp-remote HOST:PORT  where the server sends them (it must allow udp/HOST:PORT)\n"
+        "  --udp-idle-timeout SEC  close a source's flow after this much silence (default 60)\n"
         "  --profile NAME       run a profile saved by the tray app (repeatable)\n"
         "  --all-autostart      run every saved profile marked to start automatically\n"
         "\n"
@@ -293,6 +303,9 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     const QCommandLineOption pongTimeout(kPongTimeout, QString(), QStringLiteral("seconds"));
     const QCommandLineOption connectTimeout(kConnectTimeout, QString(), QStringLiteral("seconds"));
     const QCommandLineOption subprotocol(kSubprotocol, QString(), QStringLiteral("name"));
+    const QCommandLineOption udp(kUdp, QString(), QStringLiteral("addr"));
+    const QCommandLineOption udpRemote(kUdpRemote, QString(), QStringLiteral("addr"));
+    const QCommandLineOption udpIdleTimeout(kUdpIdleTimeout, QString(), QStringLiteral("s"));
     const QCommandLineOption socks5(kSocks5, QString(), QStringLiteral("addr"));
     const QCommandLineOption socks5User(kSocks5User, QString(), QStringLiteral("name"));
     const QCommandLineOption socks5PasswordFile(kSocks5PasswordFile, QString(),
@@ -307,6 +320,7 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
                        serverName,       header,          keepAliveMode, pongTimeout,
                        connectTimeout,   profile,         allAutostart,  maxTlsHandshakes,
                        subprotocol,      allowDestination});
+    parser.addOptions({udp, udpRemote, udpIdleTimeout});
     parser.addOptions({socks5, socks5User, socks5PasswordFile});
     // Server-only options, in the order they are checked and reported (--token-file is shared:
     // the server requires the token, the client sends it).
@@ -326,6 +340,8 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
         &listenTcp,     &remoteWs,    &insecure,       &keepAlive,  &proxy,
         &caFile,        &pin,         &serverName,     &header,     &tokenFile,
         &keepAliveMode, &pongTimeout, &connectTimeout, &subprotocol};
+    // The client's UDP mode: client-only, and settings a saved profile would hold.
+    const QList<const QCommandLineOption *> udpOptions = {&udp, &udpRemote, &udpIdleTimeout};
     const QList<const QCommandLineOption *> socks5Settings = {&socks5, &socks5User,
                                                               &socks5PasswordFile};
 
@@ -389,6 +405,11 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
                             .arg(parser.value(keepAlive)));
         keepAliveMs = int(seconds * 1000);
     }
+    for (const auto *option : udpOptions) {
+        if (parser.values(*option).size() > 1)
+            return fail(
+                QStringLiteral("%1 is given more than once").arg(flagName(option->names())));
+    }
 
     if (parser.isSet(logLevel)) {
         const QString level = parser.value(logLevel).toLower();
@@ -434,7 +455,7 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     };
 
     if (wantsServer) {
-        for (const auto *option : clientOnly) {
+        for (const auto *option : clientOnly + udpOptions) {
             if (parser.isSet(*option))
                 return fail(QStringLiteral("%1 is a client option; the server takes -listen_ws "
                                            "and -remote_tcp")
@@ -573,7 +594,7 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
                                     .arg(flagName(option->names())));
             }
             // A saved profile holds every setting: flags beside it would be silently ignored.
-            for (const auto *option : profileSettings) {
+            for (const auto *option : profileSettings + udpOptions) {
                 if (parser.isSet(*option))
                     return fail(QStringLiteral("%1 cannot be combined with --profile or "
                                                "--all-autostart; change the profile instead")
@@ -648,6 +669,8 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
         if (wantsCheck) {
             if (parser.isSet(listenTcp))
                 return fail(QStringLiteral("check does not listen: -listen_tcp is for the client"));
+            if (parser.isSet(udp) || parser.isSet(udpRemote) || parser.isSet(udpIdleTimeout))
+                return fail(QStringLiteral("check does not listen: --udp is for the client"));
             for (const auto *option : socks5Settings) {
                 if (parser.isSet(*option))
                     return fail(QStringLiteral("check does not listen: %1 is for the client")
@@ -678,6 +701,38 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
         result.client = *settings.toClientOptions(&why, Profile::Use::CommandLine);
         result.client.pongTimeoutMs = pongTimeoutMs;
         result.client.handshakeTimeoutMs = handshakeTimeoutMs;
+        if (parser.isSet(udp) && parser.isSet(socks5))
+            return fail(QStringLiteral("give one of -listen_tcp, --socks5 or --udp"));
+        // UDP mode: datagrams from a local UDP address instead of TCP connections.
+        if (parser.isSet(udp)) {
+            if (parser.isSet(listenTcp))
+                return fail(QStringLiteral("give either -listen_tcp or --udp, not both"));
+            const auto udpListen = HostPort::parse(parser.value(udp), false, &why);
+            if (!udpListen)
+                return fail(QStringLiteral("--udp: %1").arg(why));
+            if (udpListen->listenAddress().isNull())
+                return fail(QStringLiteral("--udp expects an IP address and port, e.g. "
+                                           "127.0.0.1:51820, not \"%1\"")
+                                .arg(parser.value(udp)));
+            if (!parser.isSet(udpRemote))
+                return fail(QStringLiteral("--udp needs --udp-remote HOST:PORT (where the server "
+                                           "sends the datagrams)"));
+            const auto remote = Destination::parse(
+                QByteArray(QByteArray("udp/") + parser.value(udpRemote).toUtf8()));
+            if (!remote)
+                return fail(QStringLiteral("--udp-remote expects HOST:PORT (port 1-65535, IPv6 in "
+                                           "brackets), not \"%1\"")
+                                .arg(parser.value(udpRemote)));
+            result.client.udpListen = *udpListen;
+            result.client.udpRemote = remote->target;
+            if (parser.isSet(udpIdleTimeout)
+                && !seconds(udpIdleTimeout, 0.01, 86400, &result.client.udpIdleTimeoutMs))
+                return std::nullopt;
+        } else if (parser.isSet(udpRemote) || parser.isSet(udpIdleTimeout)) {
+            return fail(QStringLiteral("%1 is for UDP mode: add --udp ADDR")
+                            .arg(flagName(parser.isSet(udpRemote) ? udpRemote.names()
+                                                                  : udpIdleTimeout.names())));
+        }
         if (!wantsCheck
             && !parseSocks5(parser, socks5, socks5User, socks5PasswordFile, listenTcp,
                             &result.client, error))
@@ -692,8 +747,8 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
             return fail(QStringLiteral("%1 is a client option: tcp-over-websocket client %1")
                             .arg(QStringLiteral("--") + option->names().constFirst()));
     }
-    for (const auto *option :
-         serverOnly + clientOnly + QList<const QCommandLineOption *> {&keepAlive, &tokenFile}) {
+    for (const auto *option : serverOnly + clientOnly
+             + QList<const QCommandLineOption *> {&keepAlive, &tokenFile} + udpOptions) {
         if (parser.isSet(*option))
             return fail(QStringLiteral("%1 needs a command: server or client")
                             .arg(flagName(option->names())));

@@ -3,6 +3,7 @@
 #include "client/clienttunnel.h"
 #include "client/connectioncheck.h"
 #include "client/socks5listener.h"
+#include "client/udpforwarder.h"
 #include "client/websocketconnector.h"
 #include "commandline.h"
 #include "logcategories.h"
@@ -427,6 +428,7 @@ int main(int argc, char *argv[])
     UnixSignals signalWatcher;
     std::unique_ptr<TunnelServer> server;
     std::unique_ptr<ClientTunnel> client;
+    std::unique_ptr<UdpForwarder> udpClient;
     std::unique_ptr<Socks5Listener> socks5;
     std::unique_ptr<TunnelManager> profiles;
     if (commandLine->mode == CommandLine::Mode::Server) {
@@ -453,6 +455,14 @@ int main(int argc, char *argv[])
                                .arg(profile.name, profiles->status(profile.name).lastError));
                 return kExitRuntimeError;
             }
+        }
+        QObject::connect(&signalWatcher, &UnixSignals::reloadRequested, &app,
+                         &QCoreApplication::quit);
+    } else if (commandLine->client.udpRemote.port != 0) {
+        udpClient = std::make_unique<UdpForwarder>(commandLine->client);
+        if (!udpClient->listen(&error)) {
+            printError(error);
+            return kExitRuntimeError;
         }
         QObject::connect(&signalWatcher, &UnixSignals::reloadRequested, &app,
                          &QCoreApplication::quit);
@@ -499,6 +509,7 @@ int main(int argc, char *argv[])
     const int code = QCoreApplication::exec();
     server.reset();
     client.reset();
+    udpClient.reset();
     socks5.reset();
     profiles.reset();
     return code;

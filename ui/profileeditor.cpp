@@ -1,6 +1,7 @@
 #include "profileeditor.h"
 
 #include "profiles/profilestore.h"
+#include "tunneltablemodel.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -74,7 +75,28 @@ ProfileEditor::ProfileEditor(const ProfileStore *store, const Profile &profile,
     setWindowTitle(originalName.isEmpty() ? tr("New tunnel") : tr("Edit “%1”").arg(originalName));
 
     m_name = lineEdit(QStringLiteral("name"), profile.name, tr("e.g. SSH home"));
+    m_kind = new QComboBox;
+    m_kind->setObjectName(QStringLiteral("kind"));
+    for (const auto kind : {Profile::Kind::Forward, Profile::Kind::Socks5, Profile::Kind::Udp})
+        m_kind->addItem(TunnelTableModel::kindText(kind), int(kind));
+    m_kind->setCurrentIndex(m_kind->findData(int(profile.kind)));
+    m_kind->setToolTip(tr("Port forward: one local TCP port to the server's fixed service. "
+                          "SOCKS5 proxy: programs name each destination (the server's allow "
+                          "list decides). UDP: datagrams to one destination."));
     m_listen = lineEdit(QStringLiteral("listen"), profile.listen, tr("e.g. 127.0.0.1:2222"));
+    m_socks5User = lineEdit(QStringLiteral("socks5User"), profile.socks5User,
+                            tr("optional: programs must log in (RFC 1929)"));
+    m_socks5Password =
+        lineEdit(QStringLiteral("socks5Password"), profile.socks5Password, tr("with the user"));
+    m_socks5Password->setEchoMode(QLineEdit::PasswordEchoOnEdit);
+    m_udpRemote = lineEdit(QStringLiteral("udpRemote"), profile.udpRemote,
+                           tr("where the server sends the datagrams, e.g. vpn.internal:51820"));
+    m_udpIdleSeconds = new QDoubleSpinBox;
+    m_udpIdleSeconds->setObjectName(QStringLiteral("udpIdleSeconds"));
+    m_udpIdleSeconds->setRange(1, 86400);
+    m_udpIdleSeconds->setDecimals(0);
+    m_udpIdleSeconds->setSuffix(tr(" s"));
+    m_udpIdleSeconds->setValue(profile.udpIdleTimeoutMs / 1000.0);
     m_server =
         lineEdit(QStringLiteral("server"), profile.serverUrl, tr("e.g. wss://example.org/ssh/"));
     m_token = lineEdit(QStringLiteral("token"), profile.token, tr("optional bearer token"));
@@ -135,9 +157,16 @@ ProfileEditor::ProfileEditor(const ProfileStore *store, const Profile &profile,
     auto *form = new QFormLayout;
     form->setObjectName(QStringLiteral("commonForm"));
     form->addRow(tr("&Name:"), m_name);
+    form->addRow(tr("Kin&d:"), m_kind);
     form->addRow(tr("&Local address:"), m_listen);
     form->addRow(tr("&Server URL:"), m_server);
     form->addRow(tr("&Token:"), m_token);
+    // The chosen kind's own fields; the others are hidden (and not saved).
+    form->addRow(tr("SOCKS5 &user:"), m_socks5User);
+    form->addRow(tr("SOCKS5 pass&word:"), m_socks5Password);
+    form->addRow(tr("UDP destinat&ion:"), m_udpRemote);
+    form->addRow(tr("UDP idle time&out:"), m_udpIdleSeconds);
+    m_form = form;
     form->addRow(QString(), m_autoStart);
 
     // The rest, folded away unless the profile uses it.
@@ -194,8 +223,16 @@ ProfileEditor::ProfileEditor(const ProfileStore *store, const Profile &profile,
     layout->addLayout(errorRow);
     layout->addWidget(m_buttons);
 
-    for (QLineEdit *edit : {m_name, m_listen, m_server, m_token, m_proxy, m_caFile, m_serverName})
+    for (QLineEdit *edit : {m_name, m_listen, m_server, m_token, m_proxy, m_caFile, m_serverName,
+                            m_socks5User, m_socks5Password, m_udpRemote})
         connect(edit, &QLineEdit::textChanged, this, &ProfileEditor::validate);
+    connect(m_udpIdleSeconds, &QDoubleSpinBox::valueChanged, this, &ProfileEditor::validate);
+    connect(m_kind, &QComboBox::currentIndexChanged, this, [this] {
+        showKindFields();
+        validate();
+        fitToScreen();
+    });
+    showKindFields();
     for (QPlainTextEdit *edit : {m_pins, m_headers})
         connect(edit, &QPlainTextEdit::textChanged, this, &ProfileEditor::validate);
     connect(m_keepAliveSeconds, &QDoubleSpinBox::valueChanged, this, &ProfileEditor::validate);
@@ -210,6 +247,26 @@ ProfileEditor::ProfileEditor(const ProfileStore *store, const Profile &profile,
         setAdvancedVisible(true); // its settings stay in sight
     else
         fitToScreen();
+}
+
+void ProfileEditor::showKindFields()
+{
+    const auto kind = Profile::Kind(m_kind->currentData().toInt());
+    m_form->setRowVisible(m_socks5User, kind == Profile::Kind::Socks5);
+    m_form->setRowVisible(m_socks5Password, kind == Profile::Kind::Socks5);
+    m_form->setRowVisible(m_udpRemote, kind == Profile::Kind::Udp);
+    m_form->setRowVisible(m_udpIdleSeconds, kind == Profile::Kind::Udp);
+    switch (kind) {
+    case Profile::Kind::Forward:
+        m_listen->setPlaceholderText(tr("e.g. 127.0.0.1:2222"));
+        break;
+    case Profile::Kind::Socks5:
+        m_listen->setPlaceholderText(tr("the proxy's address, e.g. 127.0.0.1:1080"));
+        break;
+    case Profile::Kind::Udp:
+        m_listen->setPlaceholderText(tr("a local UDP address, e.g. 127.0.0.1:51820"));
+        break;
+    }
 }
 
 bool ProfileEditor::isAdvancedVisible() const
@@ -262,7 +319,12 @@ Profile ProfileEditor::profile() const
 {
     Profile profile = m_base;
     profile.name = m_name->text();
+    profile.kind = Profile::Kind(m_kind->currentData().toInt());
     profile.listen = m_listen->text().trimmed();
+    profile.socks5User = m_socks5User->text();
+    profile.socks5Password = m_socks5Password->text();
+    profile.udpRemote = m_udpRemote->text().trimmed();
+    profile.udpIdleTimeoutMs = int(m_udpIdleSeconds->value() * 1000);
     profile.serverUrl = m_server->text().trimmed();
     profile.token = m_token->text().trimmed();
     profile.proxy = m_proxy->text().trimmed();
@@ -317,6 +379,13 @@ void ProfileEditor::validate()
                 problem = label + QLatin1Char(' ') + problem;
         }
     }
+    // The file may hold a user whose password is still to come (from the keychain); what the
+    // editor saves must be able to start.
+    if (problem.isEmpty() && entered.kind == Profile::Kind::Socks5 && !entered.socks5User.isEmpty()
+        && entered.socks5Password.isEmpty()) {
+        key = QStringLiteral("socks5Password");
+        problem = tr("SOCKS5 password: needed with a user name");
+    }
     if (problem.isEmpty() && m_store) {
         for (const Profile &other : m_store->profiles()) {
             if (other.name != m_originalName
@@ -331,7 +400,8 @@ void ProfileEditor::validate()
         if (!conflict.isEmpty()) {
             key = QStringLiteral("listen");
             problem = tr("Local address: the profile “%1” listens there already (%2 is free)")
-                          .arg(conflict, m_store->freeListenAddress(entered.listen));
+                          .arg(conflict,
+                               m_store->freeListenAddress(entered.listen, entered.listensOnUdp()));
         }
     }
     m_problem = problem;

@@ -14,6 +14,7 @@ class QScrollArea;
 class QToolButton;
 class QDialogButtonBox;
 class QLabel;
+class QFormLayout;
 class QLineEdit;
 class QPlainTextEdit;
 class QDoubleSpinBox;
@@ -45,7 +46,15 @@ private:
     Profile m_base; // fields the dialog does not show are kept as they were
     QString m_problem;
 
+    void showKindFields();
+
     QLineEdit *m_name;
+    QComboBox *m_kind;
+    QLineEdit *m_socks5User;
+    QLineEdit *m_socks5Password;
+    QLineEdit *m_udpRemote;
+    QDoubleSpinBox *m_udpIdleSeconds;
+    QFormLayout *m_form;
     QLineEdit *m_listen;
     QLineEdit *m_server;
     QLineEdit *m_token;

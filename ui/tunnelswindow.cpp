@@ -20,6 +20,7 @@
 #include <QHeaderView>
 #include <QKeyEvent>
 #include <QLabel>
+#include <QLocale>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QPlainTextEdit>
@@ -41,6 +42,7 @@
 #include <QToolBar>
 #include <QUrl>
 #include <QVBoxLayout>
+#include <algorithm>
 
 namespace {
 QString secretsLoadingMessage()
@@ -210,6 +212,11 @@ TunnelsWindow::TunnelsWindow(DesktopApp *app, QWidget *parent)
         refreshActions();
         updateGraph();
         updateDetails();
+    });
+    // A SOCKS5 tunnel's destinations change without its status (bytes of open tunnels move).
+    connect(app->manager(), &TunnelManager::destinationsChanged, this, [this](const QString &name) {
+        if (name == selectedName())
+            updateDetails();
     });
     connect(m_model, &TunnelTableModel::toggleRequested, app,
             [app](const QString &name, bool on) { app->setRunning(name, on); });
@@ -409,6 +416,27 @@ void TunnelsWindow::updateGraph()
                         name);
 }
 
+// One line per destination of a SOCKS5 tunnel, sorted by name: its open tunnels and the bytes
+// they carried so far.
+QStringList TunnelsWindow::destinationLines(
+    const QHash<QString, Socks5Listener::DestinationCount> &destinations) const
+{
+    if (destinations.isEmpty())
+        return {tr("Destinations:  none open")};
+    QStringList names = destinations.keys();
+    std::sort(names.begin(), names.end());
+    QStringList lines {tr("Destinations:")};
+    for (const QString &destination : std::as_const(names)) {
+        const Socks5Listener::DestinationCount count = destinations.value(destination);
+        lines << tr("  %1  %2 open, %3 sent, %4 received")
+                     .arg(destination)
+                     .arg(count.openTunnels)
+                     .arg(QLocale().formattedDataSize(count.sentBytes))
+                     .arg(QLocale().formattedDataSize(count.receivedBytes));
+    }
+    return lines;
+}
+
 void TunnelsWindow::updateDetails()
 {
     const QString name = selectedName();
@@ -420,12 +448,17 @@ void TunnelsWindow::updateDetails()
     const TunnelStatus status = m_app->manager()->status(name);
     QStringList lines;
     lines << tr("Name:          %1").arg(profile->name);
+    lines << tr("Kind:          %1").arg(TunnelTableModel::kindText(profile->kind));
     lines << tr("Local address: %1")
                  .arg(status.listenAddress.isEmpty() ? profile->listen : status.listenAddress);
+    if (profile->kind == Profile::Kind::Udp)
+        lines << tr("Destination:   %1").arg(profile->udpRemote);
     lines << tr("Server:        %1").arg(WebSocketUrl::redacted(QUrl(profile->serverUrl)));
     lines << tr("State:         %1").arg(status.stateText());
     if (!status.lastError.isEmpty() && status.state != TunnelStatus::State::Error)
         lines << tr("Last problem:  %1").arg(status.lastError);
+    if (profile->kind == Profile::Kind::Socks5 && status.isRunning())
+        lines << QString() << destinationLines(m_app->manager()->destinations(name));
     const auto test = m_tests.constFind(name);
     if (test != m_tests.constEnd()) {
         lines << QString();

@@ -4,6 +4,8 @@
 // shows how to add the first one.
 #pragma once
 
+#include "client/socks5listener.h"
+
 #include <QHash>
 #include <QMainWindow>
 
@@ -65,6 +67,8 @@ private:
     void createActions();
     void updateGraph();
     void updateDetails();
+    QStringList
+    destinationLines(const QHash<QString, Socks5Listener::DestinationCount> &destinations) const;
     void updateLog();
     void updateEmptyState();
     void editSelected();

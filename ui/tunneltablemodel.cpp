@@ -85,6 +85,8 @@ QVariant TunnelTableModel::data(const QModelIndex &index, int role) const
     switch (index.column()) {
     case Name:
         return profile.name;
+    case Kind:
+        return kindText(profile.kind);
     case LocalAddress:
         return status.listenAddress.isEmpty() ? profile.listen : status.listenAddress;
     case Server:
@@ -102,6 +104,19 @@ QVariant TunnelTableModel::data(const QModelIndex &index, int role) const
     }
 }
 
+QString TunnelTableModel::kindText(Profile::Kind kind)
+{
+    switch (kind) {
+    case Profile::Kind::Forward:
+        break;
+    case Profile::Kind::Socks5:
+        return tr("SOCKS5 proxy");
+    case Profile::Kind::Udp:
+        return tr("UDP");
+    }
+    return tr("Port forward");
+}
+
 QVariant TunnelTableModel::headerData(int section, Qt::Orientation orientation, int role) const
 {
     if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
@@ -109,6 +124,8 @@ QVariant TunnelTableModel::headerData(int section, Qt::Orientation orientation, 
     switch (section) {
     case Name:
         return tr("Name");
+    case Kind:
+        return tr("Kind");
     case LocalAddress:
         return tr("Local address");
     case Server:

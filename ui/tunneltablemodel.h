@@ -1,6 +1,8 @@
-// The saved profiles with their live tunnel state, as a table for the tunnels window: name, local
-// address, server, state, connections, up and down rates.
+// The saved profiles with their live tunnel state, as a table for the tunnels window: name, kind,
+// local address, server, state, connections, up and down rates.
 #pragma once
+
+#include "profiles/profile.h"
 
 #include <QAbstractTableModel>
 #include <QPointer>
@@ -12,7 +14,17 @@ class TunnelTableModel : public QAbstractTableModel
 {
     Q_OBJECT
 public:
-    enum Column { Name, LocalAddress, Server, State, Connections, UpRate, DownRate, ColumnCount };
+    enum Column {
+        Name,
+        Kind,
+        LocalAddress,
+        Server,
+        State,
+        Connections,
+        UpRate,
+        DownRate,
+        ColumnCount
+    };
     static constexpr int kNameRole = Qt::UserRole + 1;
 
     TunnelTableModel(ProfileStore *store, TunnelManager *manager, QObject *parent = nullptr);
@@ -27,6 +39,8 @@ public:
     bool setData(const QModelIndex &index, const QVariant &value, int role = Qt::EditRole) override;
 
     QString nameAt(int row) const;
+    // "Port forward", "SOCKS5 proxy", "UDP": the editor's names of the kinds.
+    static QString kindText(Profile::Kind kind);
     int rowOf(const QString &name) const;
 
 Q_SIGNALS:

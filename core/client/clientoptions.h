@@ -45,6 +45,13 @@ struct ClientOptions
     KeepAliveMode keepAliveMode = KeepAliveMode::Empty;
     int pongTimeoutMs = 10000;
 
+    // UDP mode (client --udp): the local address datagrams arrive on, the destination the server
+    // sends them to (Tow-Destination: udp/HOST:PORT), and how long a local source may stay silent
+    // before its flow is closed. udpListen's port 0: not in UDP mode.
+    HostPort udpListen;
+    HostPort udpRemote;
+    int udpIdleTimeoutMs = 60000;
+
     int handshakeTimeoutMs = 15000; // the WebSocket must be open by then
     int maxRedirects = 10;
     RelayOptions relay;

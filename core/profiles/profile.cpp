@@ -13,6 +13,9 @@ namespace {
 
 constexpr int kMaxNameLength = 64;
 constexpr int kMaxKeepAliveMs = 86400 * 1000;
+constexpr int kMaxUdpIdleTimeoutMs = 86400 * 1000;
+// RFC 1929: ULEN and PLEN are one octet each.
+constexpr int kMaxSocks5CredentialBytes = 255;
 
 const QLatin1String kKeyName("name");
 const QLatin1String kKeyListen("listen");
@@ -28,6 +31,11 @@ const QLatin1String kKeyBinarySubprotocol("binarySubprotocol");
 const QLatin1String kKeyKeepAliveMode("keepAliveMode");
 const QLatin1String kKeyKeepAliveSeconds("keepAliveSeconds");
 const QLatin1String kKeyAutoStart("autoStart");
+const QLatin1String kKeyKind("kind");
+const QLatin1String kKeySocks5User("socks5User");
+const QLatin1String kKeySocks5Password("socks5Password");
+const QLatin1String kKeyUdpRemote("udpRemote");
+const QLatin1String kKeyUdpIdleSeconds("udpIdleSeconds");
 
 QString typeName(const QJsonValue &value)
 {
@@ -175,6 +183,46 @@ QString Profile::validate(QString *key, Use use) const
                                    "choose one, e.g. 127.0.0.1:2222"));
     if (!WebSocketUrl::parse(serverUrl, &why))
         return fail(kKeyServer, why);
+    if (kind == Kind::Socks5) {
+        if (socks5User.toUtf8().size() > kMaxSocks5CredentialBytes)
+            return fail(kKeySocks5User,
+                        QStringLiteral("the SOCKS5 user name is longer than %1 bytes")
+                            .arg(kMaxSocks5CredentialBytes));
+        if (socks5Password.toUtf8().size() > kMaxSocks5CredentialBytes)
+            return fail(kKeySocks5Password,
+                        QStringLiteral("the SOCKS5 password is longer than %1 bytes")
+                            .arg(kMaxSocks5CredentialBytes));
+        for (const QChar c : socks5User) {
+            if (c.category() == QChar::Other_Control)
+                return fail(kKeySocks5User,
+                            QStringLiteral("the SOCKS5 user name contains a control character"));
+        }
+        if (socks5User.isEmpty() && !socks5Password.isEmpty())
+            return fail(kKeySocks5User,
+                        QStringLiteral("a SOCKS5 password needs a user name; give both or "
+                                       "neither"));
+    } else if (kind == Kind::Udp) {
+        // A UDP socket binds one address; it does not resolve names as the TCP listeners do.
+        if (address->listenAddress().isNull())
+            return fail(kKeyListen,
+                        QStringLiteral("a UDP profile listens on an IP address (e.g. "
+                                       "127.0.0.1:51820), not on the name \"%1\"")
+                            .arg(address->host));
+        const auto remote = HostPort::parse(udpRemote, false, &why);
+        if (udpRemote.trimmed().isEmpty())
+            return fail(kKeyUdpRemote,
+                        QStringLiteral("a UDP profile needs the destination the server sends "
+                                       "the datagrams to (e.g. vpn.internal:51820)"));
+        if (!remote)
+            return fail(kKeyUdpRemote, why);
+        if (remote->port == 0)
+            return fail(kKeyUdpRemote,
+                        QStringLiteral("the UDP destination needs a port between 1 and 65535"));
+        if (udpIdleTimeoutMs < 1000 || udpIdleTimeoutMs > kMaxUdpIdleTimeoutMs)
+            return fail(kKeyUdpIdleSeconds,
+                        QStringLiteral("the UDP idle timeout must be between 1 and 86400 "
+                                       "seconds"));
+    }
 
     static const QRegularExpression headerName(QStringLiteral("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"));
     static const QStringList handshakeHeaders = {QStringLiteral("upgrade"),
@@ -249,8 +297,31 @@ std::optional<ClientOptions> Profile::toClientOptions(QString *error, Use use) c
         *error = QStringLiteral("profile \"%1\": %2").arg(name, problem);
         return std::nullopt;
     }
+    // validate() lets a user name go without its password: the password is a secret that arrives
+    // later (from the keychain). A proxy that nobody could log in to does not start.
+    if (kind == Kind::Socks5 && !socks5User.isEmpty() && socks5Password.isEmpty()) {
+        *error = QStringLiteral("profile \"%1\": the SOCKS5 password is missing (a user name "
+                                "needs one)")
+                     .arg(name);
+        return std::nullopt;
+    }
     ClientOptions options;
-    options.listen = *HostPort::parse(listen, true, nullptr);
+    const HostPort local = *HostPort::parse(listen, true, nullptr);
+    switch (kind) {
+    case Kind::Forward:
+        options.listen = local;
+        break;
+    case Kind::Socks5:
+        options.socks5Listen = local;
+        options.socks5User = socks5User;
+        options.socks5Password = socks5Password;
+        break;
+    case Kind::Udp:
+        options.udpListen = local;
+        options.udpRemote = *HostPort::parse(udpRemote, false, nullptr);
+        options.udpIdleTimeoutMs = udpIdleTimeoutMs;
+        break;
+    }
     options.serverUrl = *WebSocketUrl::parse(serverUrl, nullptr);
     options.insecure = insecure;
     if (binarySubprotocol)
@@ -313,9 +384,11 @@ QString Profile::proxyWithoutPassword() const
 
 void Profile::setSecrets(const QString &newToken, const QString &serverPassword,
                          const QString &proxyPassword,
-                         const QList<QPair<QString, QString>> &serverQuerySecrets)
+                         const QList<QPair<QString, QString>> &serverQuerySecrets,
+                         const QString &newSocks5Password)
 {
     token = newToken;
+    socks5Password = newSocks5Password;
     serverUrl = withPassword(serverUrl, serverPassword);
     if (!serverQuerySecrets.isEmpty()) {
         serverUrl = withQuerySecrets(serverUrl, [&](const QString &key, const QString &current) {
@@ -331,6 +404,37 @@ void Profile::setSecrets(const QString &newToken, const QString &serverPassword,
     proxy = withPassword(proxy, proxyPassword);
 }
 
+bool Profile::localAddressesClash(const Profile &a, const Profile &b)
+{
+    if (a.listensOnUdp() != b.listensOnUdp())
+        return false;
+    const auto first = HostPort::parse(a.listen, true, nullptr);
+    const auto second = HostPort::parse(b.listen, true, nullptr);
+    return first && second && first->clashesWith(*second);
+}
+
+QString Profile::kindName(Kind kind)
+{
+    switch (kind) {
+    case Kind::Forward:
+        break;
+    case Kind::Socks5:
+        return QStringLiteral("socks5");
+    case Kind::Udp:
+        return QStringLiteral("udp");
+    }
+    return QStringLiteral("forward");
+}
+
+std::optional<Profile::Kind> Profile::kindFromName(const QString &name)
+{
+    for (const Kind kind : {Kind::Forward, Kind::Socks5, Kind::Udp}) {
+        if (kindName(kind) == name)
+            return kind;
+    }
+    return std::nullopt;
+}
+
 QString Profile::keepAliveModeName(KeepAliveMode mode)
 {
     return mode == KeepAliveMode::Ping ? QStringLiteral("ping") : QStringLiteral("empty");
@@ -340,6 +444,18 @@ QJsonObject Profile::toJson(bool withSecrets) const
 {
     QJsonObject object;
     object.insert(kKeyName, name);
+    // Only the chosen kind's keys: a port forward is written as before there were kinds.
+    if (kind != Kind::Forward)
+        object.insert(kKeyKind, kindName(kind));
+    if (kind == Kind::Socks5) {
+        if (!socks5User.isEmpty())
+            object.insert(kKeySocks5User, socks5User);
+        if (withSecrets && !socks5Password.isEmpty())
+            object.insert(kKeySocks5Password, socks5Password);
+    } else if (kind == Kind::Udp) {
+        object.insert(kKeyUdpRemote, udpRemote);
+        object.insert(kKeyUdpIdleSeconds, udpIdleTimeoutMs / 1000.0);
+    }
     object.insert(kKeyListen, listen);
     object.insert(kKeyServer, withSecrets ? serverUrl : serverUrlWithoutPassword());
     QJsonArray headerArray;
@@ -369,9 +485,10 @@ std::optional<Profile> Profile::fromJson(const QJsonObject &object, QString *err
         return std::nullopt;
     };
     static const QStringList known = {
-        kKeyName,          kKeyListen,           kKeyServer,    kKeyHeaders,          kKeyToken,
-        kKeyProxy,         kKeyCaFile,           kKeyPins,      kKeyServerName,       kKeyInsecure,
-        kKeyKeepAliveMode, kKeyKeepAliveSeconds, kKeyAutoStart, kKeyBinarySubprotocol};
+        kKeyName,          kKeyListen,           kKeyServer,    kKeyHeaders,           kKeyToken,
+        kKeyProxy,         kKeyCaFile,           kKeyPins,      kKeyServerName,        kKeyInsecure,
+        kKeyKeepAliveMode, kKeyKeepAliveSeconds, kKeyAutoStart, kKeyBinarySubprotocol, kKeyKind,
+        kKeySocks5User,    kKeySocks5Password,   kKeyUdpRemote, kKeyUdpIdleSeconds};
     for (auto it = object.begin(); it != object.end(); ++it) {
         if (!known.contains(it.key()))
             return fail(it.key(),
@@ -417,8 +534,37 @@ std::optional<Profile> Profile::fromJson(const QJsonObject &object, QString *err
         || !readString(kKeyServerName, &profile.serverName, false)
         || !readBool(kKeyInsecure, &profile.insecure)
         || !readBool(kKeyBinarySubprotocol, &profile.binarySubprotocol)
-        || !readBool(kKeyAutoStart, &profile.autoStart))
+        || !readBool(kKeyAutoStart, &profile.autoStart)
+        || !readString(kKeySocks5User, &profile.socks5User, false)
+        || !readString(kKeySocks5Password, &profile.socks5Password, false)
+        || !readString(kKeyUdpRemote, &profile.udpRemote, false))
         return std::nullopt;
+
+    const QJsonValue kind = object.value(kKeyKind);
+    if (!kind.isUndefined()) {
+        const auto known = kindFromName(kind.toString());
+        if (!kind.isString() || !known)
+            return fail(kKeyKind, QStringLiteral("expected \"forward\", \"socks5\" or \"udp\""));
+        profile.kind = *known;
+    }
+    // Keys of another kind are a mistake in the file (they would be dropped on the next save).
+    const QList<QPair<QLatin1String, Kind>> kindKeys = {{kKeySocks5User, Kind::Socks5},
+                                                        {kKeySocks5Password, Kind::Socks5},
+                                                        {kKeyUdpRemote, Kind::Udp},
+                                                        {kKeyUdpIdleSeconds, Kind::Udp}};
+    for (const auto &kindKey : kindKeys) {
+        if (object.contains(kindKey.first) && profile.kind != kindKey.second)
+            return fail(kindKey.first,
+                        QStringLiteral("only for \"kind\": \"%1\" (this profile is \"%2\")")
+                            .arg(kindName(kindKey.second), kindName(profile.kind)));
+    }
+    const QJsonValue idle = object.value(kKeyUdpIdleSeconds);
+    if (!idle.isUndefined()) {
+        if (!idle.isDouble() || idle.toDouble() < 1 || idle.toDouble() > 86400)
+            return fail(kKeyUdpIdleSeconds,
+                        QStringLiteral("expected a number of seconds between 1 and 86400"));
+        profile.udpIdleTimeoutMs = int(idle.toDouble() * 1000);
+    }
 
     const QJsonValue headers = object.value(kKeyHeaders);
     if (!headers.isUndefined()) {
@@ -486,13 +632,17 @@ Profile Profile::readable(const QJsonObject &object)
 {
     Profile profile;
     profile.listen.clear();
-    const QList<QPair<QLatin1String, QString *>> strings = {{kKeyName, &profile.name},
-                                                            {kKeyListen, &profile.listen},
-                                                            {kKeyServer, &profile.serverUrl},
-                                                            {kKeyToken, &profile.token},
-                                                            {kKeyProxy, &profile.proxy},
-                                                            {kKeyCaFile, &profile.caFile},
-                                                            {kKeyServerName, &profile.serverName}};
+    const QList<QPair<QLatin1String, QString *>> strings = {
+        {kKeyName, &profile.name},
+        {kKeyListen, &profile.listen},
+        {kKeyServer, &profile.serverUrl},
+        {kKeyToken, &profile.token},
+        {kKeyProxy, &profile.proxy},
+        {kKeyCaFile, &profile.caFile},
+        {kKeyServerName, &profile.serverName},
+        {kKeySocks5User, &profile.socks5User},
+        {kKeySocks5Password, &profile.socks5Password},
+        {kKeyUdpRemote, &profile.udpRemote}};
     for (const auto &field : strings) {
         if (object.value(field.first).isString())
             *field.second = object.value(field.first).toString();
@@ -517,6 +667,11 @@ Profile Profile::readable(const QJsonObject &object)
         if (pin.isString())
             profile.pinsSha256.append(pin.toString());
     }
+    if (const auto kind = kindFromName(object.value(kKeyKind).toString()))
+        profile.kind = *kind;
+    const QJsonValue idle = object.value(kKeyUdpIdleSeconds);
+    if (idle.isDouble() && idle.toDouble() >= 1 && idle.toDouble() <= 86400)
+        profile.udpIdleTimeoutMs = int(idle.toDouble() * 1000);
     if (object.value(kKeyKeepAliveMode) == QJsonValue(QStringLiteral("ping")))
         profile.keepAliveMode = KeepAliveMode::Ping;
     const QJsonValue seconds = object.value(kKeyKeepAliveSeconds);
@@ -532,5 +687,7 @@ bool operator==(const Profile &a, const Profile &b)
         && a.caFile == b.caFile && a.pinsSha256 == b.pinsSha256 && a.serverName == b.serverName
         && a.insecure == b.insecure && a.keepAliveMode == b.keepAliveMode
         && a.keepAliveIntervalMs == b.keepAliveIntervalMs && a.autoStart == b.autoStart
-        && a.binarySubprotocol == b.binarySubprotocol;
+        && a.binarySubprotocol == b.binarySubprotocol && a.kind == b.kind
+        && a.socks5User == b.socks5User && a.socks5Password == b.socks5Password
+        && a.udpRemote == b.udpRemote && a.udpIdleTimeoutMs == b.udpIdleTimeoutMs;
 }

@@ -15,9 +15,16 @@
 struct Profile
 {
     enum class KeepAliveMode { Empty, Ping };
+    // What the profile runs: a port forward to the server's fixed remote, a SOCKS5 proxy that
+    // names a destination per connection, or a UDP forwarder to one destination. JSON key "kind"
+    // ("forward", "socks5", "udp"); absent: forward, so files of earlier versions read unchanged.
+    enum class Kind { Forward, Socks5, Udp };
 
     QString name;
-    QString listen = QStringLiteral("127.0.0.1:2222"); // as the user wrote it
+    Kind kind = Kind::Forward;
+    // The local address of every kind, as the user wrote it: the port forward's TCP port, the
+    // SOCKS5 proxy's TCP port, or the UDP forwarder's UDP port.
+    QString listen = QStringLiteral("127.0.0.1:2222");
     QString serverUrl; // may carry user:password@ (the password is a secret, stored apart)
     QList<QPair<QByteArray, QByteArray>> headers; // extra HTTP headers of the upgrade request
     QString token; // secret: sent as "Authorization: Bearer <token>"
@@ -31,6 +38,15 @@ struct Profile
     KeepAliveMode keepAliveMode = KeepAliveMode::Empty;
     int keepAliveIntervalMs = 10000; // 0: no keep-alive
     bool autoStart = false; // started when the tray app starts, and by `client --all-autostart`
+
+    // SOCKS5 only: user name and password (RFC 1929) that local programs must give; both empty:
+    // no authentication. The password is a secret, stored apart like the token.
+    QString socks5User;
+    QString socks5Password;
+    // UDP only: the destination the server sends the datagrams to ("host:port"), and how long a
+    // flow may be idle before it is closed.
+    QString udpRemote;
+    int udpIdleTimeoutMs = 60000;
 
     // Where the settings come from: a saved profile needs a name and a fixed local port (a user
     // comes back to it); the command line's one-off tunnel may listen on port 0 (a free port,
@@ -52,9 +68,19 @@ struct Profile
     // the profile is invalid.
     std::optional<ClientOptions> toClientOptions(QString *error, Use use = Use::Saved) const;
 
+    // Whether the local address is a UDP port (a UDP and a TCP port of the same number do not
+    // clash).
+    bool listensOnUdp() const { return kind == Kind::Udp; }
+    // Whether the local addresses of two profiles cannot both be bound: the same transport and
+    // HostPort::clashesWith. False when either address does not parse.
+    static bool localAddressesClash(const Profile &a, const Profile &b);
+
+    static QString kindName(Kind kind); // "forward", "socks5", "udp": the JSON values
+    static std::optional<Kind> kindFromName(const QString &name);
+
     // Secrets split off the public part: the Basic-auth password of serverUrl, the values of its
     // query items that carry credentials (?token=, as written, percent-encoded), the proxy's
-    // password and the token.
+    // password, the token and the SOCKS5 password.
     QString serverPassword() const;
     QString proxyPassword() const;
     QList<QPair<QString, QString>> serverQuerySecrets() const; // (name, value) pairs
@@ -63,7 +89,8 @@ struct Profile
     QString proxyWithoutPassword() const;
     void setSecrets(const QString &token, const QString &serverPassword,
                     const QString &proxyPassword,
-                    const QList<QPair<QString, QString>> &serverQuerySecrets = {});
+                    const QList<QPair<QString, QString>> &serverQuerySecrets = {},
+                    const QString &socks5Password = QString());
 
     // JSON form. Without secrets the token and passwords are left out (they live in the owner-only
     // secrets file, or are not exported).

@@ -28,6 +28,7 @@ const QLatin1String kSecretsKey("secrets");
 const QLatin1String kTokenKey("token");
 const QLatin1String kServerPasswordKey("serverPassword");
 const QLatin1String kProxyPasswordKey("proxyPassword");
+const QLatin1String kSocks5PasswordKey("socks5Password");
 const QLatin1String kServerQueryKey("serverQuery");
 // In secrets.json in place of a profile's secrets: they are in the keychain.
 const QLatin1String kKeychainKey("keychain");
@@ -205,6 +206,7 @@ struct Secrets
     QString serverPassword;
     QString proxyPassword;
     QList<QPair<QString, QString>> serverQuery; // ?token= and the like, by item name
+    QString socks5Password;
 };
 
 // One profile's entry of secrets.json, or the data of its keychain entry (the same object);
@@ -231,7 +233,8 @@ std::optional<Secrets> parseSecretsEntry(const QJsonValue &value, const QString 
     const QList<QPair<QLatin1String, QString *>> fields = {
         {kTokenKey, &item.token},
         {kServerPasswordKey, &item.serverPassword},
-        {kProxyPasswordKey, &item.proxyPassword}};
+        {kProxyPasswordKey, &item.proxyPassword},
+        {kSocks5PasswordKey, &item.socks5Password}};
     for (const auto &field : fields) {
         const QJsonValue fieldValue = entry.value(field.first);
         if (fieldValue.isUndefined())
@@ -286,7 +289,8 @@ std::optional<QHash<QString, Secrets>> parseSecrets(const QByteArray &data, cons
 
 void applySecrets(Profile *profile, const Secrets &item)
 {
-    profile->setSecrets(item.token, item.serverPassword, item.proxyPassword, item.serverQuery);
+    profile->setSecrets(item.token, item.serverPassword, item.proxyPassword, item.serverQuery,
+                        item.socks5Password);
 }
 
 // A profile's secrets as one object (empty when it has none): its entry of secrets.json, and the
@@ -300,6 +304,9 @@ QJsonObject secretsEntry(const Profile &profile)
         entry.insert(kServerPasswordKey, profile.serverPassword());
     if (!profile.proxyPassword().isEmpty())
         entry.insert(kProxyPasswordKey, profile.proxyPassword());
+    // Only the kind's own: the profile file keeps no other kind's fields either.
+    if (profile.kind == Profile::Kind::Socks5 && !profile.socks5Password.isEmpty())
+        entry.insert(kSocks5PasswordKey, profile.socks5Password);
     QJsonObject query;
     for (const auto &secret : profile.serverQuerySecrets()) {
         if (!query.contains(secret.first))
@@ -342,13 +349,6 @@ bool writeFile(const QString &path, const QByteArray &data, bool ownerOnly, QStr
         return false;
     }
     return true;
-}
-
-bool clashes(const QString &a, const QString &b)
-{
-    const auto first = HostPort::parse(a, true, nullptr);
-    const auto second = HostPort::parse(b, true, nullptr);
-    return first && second && first->clashesWith(*second);
 }
 
 } // namespace
@@ -732,7 +732,7 @@ void ProfileStore::updateProblems()
         // Only files of older versions (or edited by hand) hold such a pair: the later profile
         // waits, the earlier one starts.
         for (const Profile *earlier : std::as_const(usable)) {
-            if (clashes(earlier->listen, profile.listen)) {
+            if (Profile::localAddressesClash(*earlier, profile)) {
                 m_problems.insert(profile.name,
                                   QStringLiteral("key \"listen\": the profile \"%1\" listens on %2 "
                                                  "already; choose another port")
@@ -770,24 +770,27 @@ QString ProfileStore::listenConflict(const Profile &profile, const QString &igno
             || other.name.compare(profile.name, Qt::CaseInsensitive) == 0
             || m_problems.contains(other.name))
             continue;
-        if (clashes(other.listen, profile.listen))
+        if (Profile::localAddressesClash(other, profile))
             return other.name;
     }
     return QString();
 }
 
-QString ProfileStore::freeListenAddress(const QString &listen) const
+QString ProfileStore::freeListenAddress(const QString &listen, bool udp) const
 {
-    return freeListenAddress(listen, m_profiles);
+    return freeListenAddress(listen, udp, m_profiles);
 }
 
-QString ProfileStore::freeListenAddress(const QString &listen, const QList<Profile> &profiles)
+QString ProfileStore::freeListenAddress(const QString &listen, bool udp,
+                                        const QList<Profile> &profiles)
 {
     const auto address = HostPort::parse(listen, true, nullptr);
     if (!address || address->port == 0)
         return listen; // not an address a profile may have: its problem says so
     auto isFree = [&](const HostPort &candidate) {
         for (const Profile &profile : profiles) {
+            if (profile.listensOnUdp() != udp)
+                continue;
             const auto other = HostPort::parse(profile.listen, true, nullptr);
             if (other && other->clashesWith(candidate))
                 return false;
@@ -823,7 +826,8 @@ bool ProfileStore::add(const Profile &profile, QString *error)
     const QString conflict = listenConflict(profile);
     if (!conflict.isEmpty()) {
         *error = QStringLiteral("the profile \"%1\" listens on %2 already (%3 is free)")
-                     .arg(conflict, profile.listen, freeListenAddress(profile.listen));
+                     .arg(conflict, profile.listen,
+                          freeListenAddress(profile.listen, profile.listensOnUdp()));
         return false;
     }
     QList<Profile> next = m_profiles;
@@ -851,6 +855,7 @@ bool ProfileStore::update(const QString &name, const Profile &changed, QString *
             kept.serverPassword = stored.serverPassword();
             kept.proxyPassword = stored.proxyPassword();
             kept.serverQuery = stored.serverQuerySecrets();
+            kept.socks5Password = stored.socks5Password;
             applySecrets(&profile, kept);
         }
     }
@@ -937,7 +942,7 @@ std::optional<QString> ProfileStore::duplicate(const QString &name, QString *err
         return std::nullopt;
     }
     copy->name = uniqueName(copy->name.left(48) + QStringLiteral(" (copy)"));
-    copy->listen = freeListenAddress(copy->listen);
+    copy->listen = freeListenAddress(copy->listen, copy->listensOnUdp());
     copy->autoStart = false; // a copy is there to be changed; the original starts as before
     if (!add(*copy, error))
         return std::nullopt;
@@ -1059,7 +1064,7 @@ std::optional<QStringList> ProfileStore::importProfiles(const QString &path, QSt
     const QHash<QString, Kept> previousKept = m_kept;
     for (ReadProfile &read : *imported) {
         Profile &profile = read.profile;
-        const QString listen = freeListenAddress(profile.listen, next);
+        const QString listen = freeListenAddress(profile.listen, profile.listensOnUdp(), next);
         if (listen != profile.listen) {
             profile.listen = listen;
             profile.autoStart = false; // on another port than the file says: look first
@@ -1079,6 +1084,7 @@ std::optional<QStringList> ProfileStore::importProfiles(const QString &path, QSt
                 if (object.value(QLatin1String("autoStart")).isBool())
                     object.insert(QLatin1String("autoStart"), profile.autoStart);
                 object.remove(kTokenKey);
+                object.remove(kSocks5PasswordKey);
                 if (object.value(QLatin1String("server")).isString())
                     object.insert(QLatin1String("server"), profile.serverUrlWithoutPassword());
                 if (object.value(QLatin1String("proxy")).isString())

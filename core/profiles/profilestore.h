@@ -87,8 +87,9 @@ public:
     // profile's own name) whose local address clashes with the profile's, or empty.
     QString listenConflict(const Profile &profile, const QString &ignoringName = QString()) const;
     // listen itself when no profile's address clashes with it, otherwise the same host on the
-    // next port that clashes with none (after 65535 it goes on from 1024).
-    QString freeListenAddress(const QString &listen) const;
+    // next port that clashes with none (after 65535 it goes on from 1024). udp: the address is a
+    // UDP port, which only UDP profiles' ports clash with.
+    QString freeListenAddress(const QString &listen, bool udp = false) const;
 
     // Writes the named profiles (all when names is empty) to a JSON file of the same format;
     // secrets are left out unless asked for.
@@ -132,7 +133,8 @@ private:
     void vaultAnswered();
     void vaultFailed(const QString &why);
     void updateProblems();
-    static QString freeListenAddress(const QString &listen, const QList<Profile> &profiles);
+    static QString freeListenAddress(const QString &listen, bool udp,
+                                     const QList<Profile> &profiles);
 
     QString m_directory;
     QList<Profile> m_profiles;

@@ -22,6 +22,9 @@ const QString kDraining = QStringLiteral("tcp_over_websocket_draining");
 const QString kDestinationRefusals =
     QStringLiteral("tcp_over_websocket_destination_refusals_total");
 const QString kAcceptErrors = QStringLiteral("tcp_over_websocket_accept_errors_total");
+// UDP flows.
+const QString kUdpDatagrams = QStringLiteral("tcp_over_websocket_udp_datagrams_total");
+const QString kUdpDropped = QStringLiteral("tcp_over_websocket_udp_datagrams_dropped_total");
 
 MetricsRegistry::Labels label(const char *name, const QString &value)
 {
@@ -182,6 +185,58 @@ void ServerMetrics::tunnelFinished(const QString &routePath, double seconds, qin
 {
     m_registry.setMax(kPeakQueued, double(peakQueuedBytes));
     m_registry.observe(kDuration, label("route", routePath), seconds);
+}
+
+void ServerMetrics::declareUdp()
+{
+    if (m_udpDeclared)
+        return;
+    m_udpDeclared = true;
+    m_registry.declare(kUdpDatagrams, MetricsRegistry::Type::Counter,
+                       QStringLiteral("UDP datagrams relayed, by route and direction (ws_to_udp: "
+                                      "from the WebSocket clients to the destination; udp_to_ws: "
+                                      "back)."),
+                       {QStringLiteral("route"), QStringLiteral("direction")});
+    m_registry.declare(
+        kUdpDropped, MetricsRegistry::Type::Counter,
+        QStringLiteral("UDP datagrams dropped, by route, direction and reason "
+                       "(queue_full: the oldest of a full queue, or refused by a "
+                       "full socket buffer; too_big: a message longer than 65507 "
+                       "bytes)."),
+        {QStringLiteral("route"), QStringLiteral("direction"), QStringLiteral("reason")});
+}
+
+void ServerMetrics::countUdpDatagrams(const QString &routePath, bool wsToUdp, qint64 count)
+{
+    declareUdp();
+    m_registry.add(kUdpDatagrams,
+                   {{QStringLiteral("route"), routePath},
+                    {QStringLiteral("direction"),
+                     wsToUdp ? QStringLiteral("ws_to_udp") : QStringLiteral("udp_to_ws")}},
+                   double(count));
+}
+
+void ServerMetrics::countUdpDropped(const QString &routePath, bool wsToUdp, bool tooBig,
+                                    qint64 count)
+{
+    declareUdp();
+    m_registry.add(kUdpDropped,
+                   {{QStringLiteral("route"), routePath},
+                    {QStringLiteral("direction"),
+                     wsToUdp ? QStringLiteral("ws_to_udp") : QStringLiteral("udp_to_ws")},
+                    {QStringLiteral("reason"),
+                     tooBig ? QStringLiteral("too_big") : QStringLiteral("queue_full")}},
+                   double(count));
+}
+
+void ServerMetrics::countUdpFlowOpened(const QString &routePath)
+{
+    // Every series of a route that carries UDP shown from its first flow, at 0.
+    for (bool wsToUdp : {true, false}) {
+        countUdpDatagrams(routePath, wsToUdp, 0);
+        countUdpDropped(routePath, wsToUdp, false, 0);
+    }
+    countUdpDropped(routePath, true, true, 0);
 }
 
 void ServerMetrics::setActiveTunnels(int count)

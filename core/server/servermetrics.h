@@ -44,6 +44,10 @@ public:
     void countRemoteReset();
     void tunnelFinished(const QString &routePath, double seconds, qint64 peakQueuedBytes);
     void setActiveTunnels(int count);
+    // UDP flows (declared at the first flow: a server without UDP routes does not show them).
+    void countUdpFlowOpened(const QString &routePath);
+    void countUdpDatagrams(const QString &routePath, bool wsToUdp, qint64 count);
+    void countUdpDropped(const QString &routePath, bool wsToUdp, bool tooBig, qint64 count);
 
     // Values a scrape reads now: process figures, per-route bytes and open tunnels.
     template<typename ActiveOnRoute>
@@ -58,6 +62,9 @@ private:
     void updateProcessAndDraining(bool draining, int active);
     void setRoute(const QString &route, const RouteBytes &bytes, int active);
 
+    void declareUdp();
+
     MetricsRegistry m_registry;
+    bool m_udpDeclared = false;
     QHash<QString, std::shared_ptr<RouteBytes>> m_routeBytes;
 };

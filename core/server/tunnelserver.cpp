@@ -1,6 +1,7 @@
 #include "tunnelserver.h"
 
 #include "logcategories.h"
+#include "relay/datagramrelay.h"
 #include "relay/relay.h"
 #include "relay/writethrough.h"
 #include "serverconfigfile.h"
@@ -11,6 +12,7 @@
 #include <QHttpServer>
 #include <QHttpServerResponse>
 #include <QTcpSocket>
+#include <QUdpSocket>
 #include <QWebSocket>
 
 namespace {
@@ -23,6 +25,12 @@ constexpr qint64 kOwnAddressesMaxAgeMs = 1000;
 // from the moment it connects until the relay takes both (or the connection goes, and it with it).
 const char kDestinationSocketName[] = "tow_destination";
 const char kDestinationProperty[] = "tow_destination_text";
+// The same for a UDP destination: its socket, connected to a checked address.
+const char kDestinationUdpSocketName[] = "tow_destination_udp";
+const char kDestinationPeerProperty[] = "tow_destination_peer";
+const char kDestinationPortProperty[] = "tow_destination_port";
+// A UDP flow's idle timeout when its route sets none.
+constexpr int kDefaultUdpIdleTimeoutMs = 60000;
 // Above the longest request head read, so a whole head fits while it is only peeked at.
 constexpr qint64 kHttpReadBufferBytes = HttpRequestHead::kMaxHeadBytes + 16 * 1024;
 
@@ -122,6 +130,8 @@ TunnelServer::~TunnelServer()
     // Relays hold WebSockets running on sockets of our TCP server: end them first.
     const auto relays = findChildren<Relay *>(QString(), Qt::FindDirectChildrenOnly);
     qDeleteAll(relays);
+    const auto flows = findChildren<DatagramRelay *>(QString(), Qt::FindDirectChildrenOnly);
+    qDeleteAll(flows);
 }
 
 bool TunnelServer::listen(QString *error)
@@ -454,11 +464,10 @@ RequestDispatcher::Verdict TunnelServer::decideDestination(QTcpSocket *socket,
                                                DestinationConnector::kConnectTimeoutMs, this);
     connect(connector, &DestinationConnector::connected, this,
             [this, socket] { destinationReached(socket); });
-    connect(connector, &DestinationConnector::checked, this, [this, socket] {
-        // UDP destinations are checked like TCP ones; carrying their datagrams is not served here.
-        destinationFailed(socket, Error::NotAllowed,
-                          QStringLiteral("this server does not carry UDP"));
-    });
+    connect(connector, &DestinationConnector::checked, this,
+            [this, socket](const QList<QHostAddress> &addresses) {
+                udpDestinationChecked(socket, addresses);
+            });
     connect(connector, &DestinationConnector::failed, this,
             [this, socket, connector](Destination::Error error, const QString &detail) {
                 // The addresses a name resolved to, and why they are denied, go to the log only:
@@ -500,6 +509,57 @@ void TunnelServer::destinationReached(QTcpSocket *socket)
     verdict.kind = RequestDispatcher::Verdict::Kind::Upgrade;
     verdict.slot = deferred.slot;
     m_dispatcher.deliver(socket, verdict);
+}
+
+void TunnelServer::udpDestinationChecked(QTcpSocket *socket, const QList<QHostAddress> &addresses)
+{
+    const DeferredTunnel deferred = m_deferred.value(socket);
+    if (!deferred.connector)
+        return;
+    // The flow sends to a checked address, never to the name, and takes datagrams from that
+    // address only (DatagramRelay::setUdpPeer()). A UDP connect, tried first, fails only when no
+    // route leads there.
+    QString lastError;
+    Destination::Error error = Destination::Error::HostUnreachable;
+    const quint16 port = deferred.connector->destination().target.port;
+    for (const QHostAddress &address : addresses) {
+        QUdpSocket probe;
+        probe.connectToHost(address, port);
+        if (probe.state() != QAbstractSocket::ConnectedState)
+            probe.waitForConnected(0); // a UDP connect is done at once; this only collects it
+        if (probe.state() != QAbstractSocket::ConnectedState) {
+            lastError = probe.errorString();
+            if (probe.error() == QAbstractSocket::NetworkError)
+                error = Destination::Error::NetworkUnreachable;
+            continue;
+        }
+        auto *udp = new QUdpSocket;
+        const bool ipv4 = address.protocol() == QAbstractSocket::IPv4Protocol;
+        if (!udp->bind(ipv4 ? QHostAddress(QHostAddress::AnyIPv4)
+                            : QHostAddress(QHostAddress::AnyIPv6),
+                       0)) {
+            lastError = udp->errorString();
+            delete udp;
+            continue;
+        }
+        udp->setProperty(kDestinationPeerProperty, QVariant::fromValue(address));
+        udp->setProperty(kDestinationPortProperty, port);
+        m_deferred.remove(socket);
+        const QString text = QString::fromLatin1(deferred.connector->destination().headerValue())
+            + QLatin1String(" (") + address.toString() + QLatin1Char(')');
+        deferred.connector->deleteLater();
+        udp->setObjectName(QLatin1String(kDestinationUdpSocketName));
+        udp->setProperty(kDestinationProperty, text);
+        udp->setParent(socket);
+        m_pending.markWaiting(socket, false);
+        RequestDispatcher::Verdict verdict;
+        verdict.kind = RequestDispatcher::Verdict::Kind::Upgrade;
+        verdict.slot = deferred.slot;
+        m_dispatcher.deliver(socket, verdict);
+        return;
+    }
+    destinationFailed(socket, error,
+                      lastError.isEmpty() ? QStringLiteral("no address to send to") : lastError);
 }
 
 void TunnelServer::destinationFailed(QTcpSocket *socket, Destination::Error error,
@@ -605,6 +665,12 @@ void TunnelServer::startRelay(QWebSocket *ws, QTcpSocket *transport,
     RelayOptions relayOptions = m_options.relay;
     relayOptions.idleTimeoutMs =
         route.idleTimeoutMs >= 0 ? route.idleTimeoutMs : m_options.limits.idleTimeoutMs;
+    // A dynamic route's UDP destination, its socket connected before the upgrade was answered.
+    if (auto *udp = transport->findChild<QUdpSocket *>(QLatin1String(kDestinationUdpSocketName),
+                                                       Qt::FindDirectChildrenOnly)) {
+        startDatagramRelay(ws, transport, udp, slot, route);
+        return;
+    }
     // A dynamic route's destination, connected before the upgrade was answered.
     QTcpSocket *reached = transport->findChild<QTcpSocket *>(QLatin1String(kDestinationSocketName),
                                                              Qt::FindDirectChildrenOnly);
@@ -643,6 +709,51 @@ void TunnelServer::startRelay(QWebSocket *ws, QTcpSocket *transport,
         relay->connectTcp(route.remote.host, route.remote.port);
 }
 
+void TunnelServer::startDatagramRelay(QWebSocket *ws, QTcpSocket *transport, QUdpSocket *udp,
+                                      const TunnelAdmission::Slot &slot, const ServerRoute &route)
+{
+    DatagramRelay::Options options;
+    options.idleTimeoutMs =
+        route.idleTimeoutMs >= 0 ? route.idleTimeoutMs : m_options.limits.idleTimeoutMs;
+    if (options.idleTimeoutMs <= 0)
+        options.idleTimeoutMs = kDefaultUdpIdleTimeoutMs; // a UDP flow has no end of its own
+    options.keepAliveIntervalMs = m_options.relay.keepAliveIntervalMs;
+    options.closeTimeoutMs = m_options.relay.closeTimeoutMs;
+    const QString description = slot.clientAddress + QLatin1String(" ") + route.path
+        + QLatin1String(" -> ") + udp->property(kDestinationProperty).toString();
+    auto *relay = new DatagramRelay(ws, udp, options, description, this);
+    relay->setUdpPeer(udp->property(kDestinationPeerProperty).value<QHostAddress>(),
+                      quint16(udp->property(kDestinationPortProperty).toUInt()));
+    // The relay owns the connection its WebSocket runs on; it goes with the relay.
+    transport->setParent(relay);
+    m_metrics.countUdpFlowOpened(route.path);
+    const QString path = route.path;
+    ServerMetrics::RouteBytes *bytes = m_metrics.routeBytes(path);
+    connect(relay, &DatagramRelay::relayed, this,
+            [this, path, bytes](DatagramRelay::Direction direction, qint64 count, qint64 size) {
+                const bool wsToUdp = direction == DatagramRelay::Direction::WsToUdp;
+                m_metrics.countUdpDatagrams(path, wsToUdp, count);
+                (wsToUdp ? bytes->wsToTcp : bytes->tcpToWs) += size;
+            });
+    connect(relay, &DatagramRelay::dropped, this,
+            [this, path](DatagramRelay::Direction direction, DatagramRelay::DropReason reason,
+                         qint64 count) {
+                m_metrics.countUdpDropped(path, direction == DatagramRelay::Direction::WsToUdp,
+                                          reason == DatagramRelay::DropReason::TooBig, count);
+            });
+    QElapsedTimer age;
+    age.start();
+    connect(relay, &DatagramRelay::finished, this, [this, relay, slot, age] {
+        m_admission.release(slot);
+        m_metrics.setActiveTunnels(activeTunnels());
+        m_metrics.tunnelFinished(slot.routePath, double(age.elapsed()) / 1000.0,
+                                 relay->counters().peakQueuedBytes);
+        relay->deleteLater();
+        Q_EMIT tunnelFinished();
+        checkDrained();
+    });
+}
+
 void TunnelServer::drain()
 {
     if (isDraining())
@@ -673,5 +784,8 @@ void TunnelServer::shutdown()
     const auto relays = findChildren<Relay *>(QString(), Qt::FindDirectChildrenOnly);
     for (Relay *relay : relays)
         relay->shutdown();
+    const auto flows = findChildren<DatagramRelay *>(QString(), Qt::FindDirectChildrenOnly);
+    for (DatagramRelay *flow : flows)
+        flow->shutdown();
     checkDrained();
 }

@@ -21,6 +21,7 @@
 
 class QHttpServer;
 class QTcpSocket;
+class QUdpSocket;
 class QWebSocket;
 class TunnelTcpServer;
 
@@ -88,6 +89,9 @@ private:
     // answered: what the client is told, when not detail (see refuseDestination()).
     void destinationFailed(QTcpSocket *socket, Destination::Error error, const QString &detail,
                            const QString &answered = QString());
+    // UDP: the destination's addresses passed the policy; a socket connected to the first that
+    // takes a connect carries the flow.
+    void udpDestinationChecked(QTcpSocket *socket, const QList<QHostAddress> &addresses);
     void deferredAbandoned(QTcpSocket *socket);
     // The answer to a destination that is not reached; counts and logs it (with detail). The
     // slot is freed. The client is told answered, or detail when answered is null.
@@ -96,6 +100,8 @@ private:
                                                  const QString &answered = QString());
     void updatePolicies(); // the routes' allow lists, with this host's addresses, now
     void startRelay(QWebSocket *ws, QTcpSocket *transport, const TunnelAdmission::Slot &slot);
+    void startDatagramRelay(QWebSocket *ws, QTcpSocket *transport, QUdpSocket *udp,
+                            const TunnelAdmission::Slot &slot, const ServerRoute &route);
     void requestAnswered(); // a plain HTTP request on m_currentSocket was answered
     void sweep();
     bool allowRefusalLine();

@@ -1,6 +1,7 @@
 #include "connectionprobe.h"
 
 #include "client/connectioncheck.h"
+#include "net/destination.h"
 
 #include <QStringList>
 #include <QTimer>
@@ -24,19 +25,39 @@ void ConnectionProbe::run(const Profile &profile, QObject *context,
 void ConnectionProbe::start(const Profile &profile)
 {
     QString error;
-    const auto options = profile.toClientOptions(&error);
+    auto options = profile.toClientOptions(&error);
     if (!options) {
         // Reported from the event loop, like every other answer.
         QTimer::singleShot(0, this, [this, error] { finish(false, error); });
         return;
     }
+    // The check opens one WebSocket as a port forward's connection does. A UDP profile's flows
+    // name their one destination, so the check names it too (the server resolves, checks and
+    // reaches it before it answers); a SOCKS5 proxy's destinations come from its programs, so the
+    // check can only try the server's upgrade path without one.
+    QString note;
+    if (profile.kind == Profile::Kind::Udp) {
+        options->headers.append({QByteArray(Destination::kHeader),
+                                 Destination {true, options->udpRemote}.headerValue()});
+        note = QStringLiteral(
+                   "Note: a UDP profile's check tests the server's upgrade path to %1 (the server "
+                   "must allow udp/%1); no datagram is sent.")
+                   .arg(options->udpRemote.toString());
+    } else if (profile.kind == Profile::Kind::Socks5) {
+        note = QStringLiteral(
+            "Note: a SOCKS5 proxy's check can only test the server's upgrade path, without a "
+            "destination (each program names its own); a route that takes only named "
+            "destinations answers 403 not-allowed here.");
+    }
     m_check = new ConnectionCheck(*options, this);
-    connect(m_check, &ConnectionCheck::finished, this, [this](bool works) {
+    connect(m_check, &ConnectionCheck::finished, this, [this, note](bool works) {
         QStringList lines;
         for (const ConnectionCheck::Step &step : m_check->steps())
             lines.append(QStringLiteral("%1 %2: %3")
                              .arg(step.ok ? QStringLiteral("[ok]") : QStringLiteral("[failed]"),
                                   ConnectionCheck::label(step.kind), step.sentence));
+        if (!note.isEmpty())
+            lines.append(note);
         finish(works, lines.join(QLatin1Char('\n')));
     });
     m_check->start();

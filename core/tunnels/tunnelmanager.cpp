@@ -1,10 +1,12 @@
 #include "tunnelmanager.h"
 
 #include "client/clienttunnel.h"
+#include "client/udpforwarder.h"
 #include "logcategories.h"
 #include "net/hostport.h"
 
 #include <QTcpServer>
+#include <QUdpSocket>
 
 namespace {
 // How far above a busy port we look for a free one to suggest.
@@ -43,35 +45,85 @@ bool TunnelManager::start(const Profile &profile)
     const auto options = profile.toClientOptions(&error);
     if (!options)
         return fail(error);
-    auto tunnel = std::make_unique<ClientTunnel>(*options);
-    if (!tunnel->listen(&error))
-        return fail(explainListenError(error, profile.listen));
-
-    ClientTunnel *raw = tunnel.get();
-    auto nameOf = [this, raw]() -> QString {
-        for (auto it = m_entries.cbegin(); it != m_entries.cend(); ++it) {
-            if (it->second.tunnel.get() == raw)
-                return it->first;
-        }
-        return QString();
-    };
-    connect(raw, &ClientTunnel::activeConnectionsChanged, this,
-            [this, nameOf](int count) { setConnections(nameOf(), count); });
-    connect(raw, &ClientTunnel::transferred, this,
-            [this, nameOf](qint64 up, qint64 down) { onTransferred(nameOf(), up, down); });
-    connect(raw, &ClientTunnel::connectionFailed, this,
-            [this, nameOf](const QString &reason, int httpStatus) {
-                onConnectionFailed(nameOf(), reason, httpStatus);
-            });
+    std::unique_ptr<QObject> tunnel;
+    QHostAddress address;
+    quint16 port = 0;
+    Socks5Listener *socks5 = nullptr;
+    switch (profile.kind) {
+    case Profile::Kind::Forward: {
+        auto forward = std::make_unique<ClientTunnel>(*options);
+        if (!forward->listen(&error))
+            return fail(explainListenError(error, profile.listen, false));
+        wire(forward.get(), forward.get());
+        address = forward->serverAddress();
+        port = forward->serverPort();
+        tunnel = std::move(forward);
+        break;
+    }
+    case Profile::Kind::Socks5: {
+        auto proxy = std::make_unique<Socks5Listener>(*options);
+        if (!proxy->listen(&error))
+            return fail(explainListenError(error, profile.listen, false));
+        // Its connections run through the ClientTunnel it shares with port forwards.
+        wire(proxy->tunnel(), proxy.get());
+        socks5 = proxy.get();
+        connect(socks5, &Socks5Listener::destinationsChanged, this, [this, socks5] {
+            for (auto it = m_entries.cbegin(); it != m_entries.cend(); ++it) {
+                if (it->second.socks5 == socks5) {
+                    Q_EMIT destinationsChanged(it->first);
+                    return;
+                }
+            }
+        });
+        address = proxy->serverAddress();
+        port = proxy->serverPort();
+        tunnel = std::move(proxy);
+        break;
+    }
+    case Profile::Kind::Udp: {
+        auto forwarder = std::make_unique<UdpForwarder>(*options);
+        if (!forwarder->listen(&error))
+            return fail(explainListenError(error, profile.listen, true));
+        wire(forwarder.get(), forwarder.get());
+        address = forwarder->localAddress();
+        port = forwarder->localPort();
+        tunnel = std::move(forwarder);
+        break;
+    }
+    }
 
     entry.status.state = TunnelStatus::State::Listening;
-    entry.status.listenAddress =
-        HostPort {raw->serverAddress().toString(), raw->serverPort()}.toString();
+    entry.status.listenAddress = HostPort {address.toString(), port}.toString();
+    entry.localPort = port;
+    entry.udp = profile.listensOnUdp();
+    entry.socks5 = socks5;
     entry.tunnel = std::move(tunnel);
     m_sinceSample.start();
     m_sampleTimer.start();
     Q_EMIT statusChanged(profile.name);
     return true;
+}
+
+// Connects a running engine's signals (source: the object that emits them; engine: what the
+// entry holds) to this manager, which finds the entry by the engine.
+template<typename Source>
+void TunnelManager::wire(Source *source, QObject *engine)
+{
+    auto nameOf = [this, engine]() -> QString {
+        for (auto it = m_entries.cbegin(); it != m_entries.cend(); ++it) {
+            if (it->second.tunnel.get() == engine)
+                return it->first;
+        }
+        return QString();
+    };
+    connect(source, &Source::activeConnectionsChanged, this,
+            [this, nameOf](int count) { setConnections(nameOf(), count); });
+    connect(source, &Source::transferred, this,
+            [this, nameOf](qint64 up, qint64 down) { onTransferred(nameOf(), up, down); });
+    connect(source, &Source::connectionFailed, this,
+            [this, nameOf](const QString &reason, int httpStatus) {
+                onConnectionFailed(nameOf(), reason, httpStatus);
+            });
 }
 
 void TunnelManager::stop(const QString &name)
@@ -82,14 +134,27 @@ void TunnelManager::stop(const QString &name)
     const bool wasActive =
         it->second.tunnel || it->second.status.state != TunnelStatus::State::Stopped;
     if (it->second.tunnel) {
-        ClientTunnel *tunnel = it->second.tunnel.release();
+        QObject *tunnel = it->second.tunnel.release();
         tunnel->disconnect(this);
         // Its connections close properly (in-flight bytes delivered, WebSocket close 1001, the
         // "tunnel closed" lines) while the port is free at once; the manager keeps the tunnel
         // until then.
         tunnel->setParent(this);
-        connect(tunnel, &ClientTunnel::drained, tunnel, &QObject::deleteLater);
-        tunnel->shutdown();
+        if (auto *forward = qobject_cast<ClientTunnel *>(tunnel)) {
+            forward->disconnect(this);
+            connect(forward, &ClientTunnel::drained, forward, &QObject::deleteLater);
+            forward->shutdown();
+        } else if (auto *proxy = qobject_cast<Socks5Listener *>(tunnel)) {
+            proxy->tunnel()->disconnect(this);
+            connect(proxy->tunnel(), &ClientTunnel::drained, proxy, &QObject::deleteLater);
+            proxy->shutdown();
+        } else if (auto *forwarder = qobject_cast<UdpForwarder *>(tunnel)) {
+            connect(forwarder, &UdpForwarder::drained, forwarder, &QObject::deleteLater);
+            forwarder->shutdown();
+        }
+        it->second.socks5 = nullptr;
+        it->second.localPort = 0;
+        Q_EMIT destinationsChanged(name);
     }
     it->second.status.state = TunnelStatus::State::Stopped;
     it->second.status.connections = 0;
@@ -155,6 +220,15 @@ QList<TunnelManager::RateSample> TunnelManager::history(const QString &name) con
 {
     const auto it = m_entries.find(name);
     return it == m_entries.end() ? QList<RateSample>() : it->second.history;
+}
+
+QHash<QString, Socks5Listener::DestinationCount>
+TunnelManager::destinations(const QString &name) const
+{
+    const auto it = m_entries.find(name);
+    if (it == m_entries.end() || !it->second.socks5)
+        return {};
+    return it->second.socks5->destinations();
 }
 
 void TunnelManager::sample()
@@ -242,28 +316,39 @@ void TunnelManager::reportServerCheck(const QString &name, bool ok, const QStrin
         Q_EMIT tunnelFailed(name, QStringLiteral("the server check failed: %1").arg(problem));
 }
 
-QString TunnelManager::explainListenError(const QString &error, const QString &listen) const
+QString TunnelManager::explainListenError(const QString &error, const QString &listen,
+                                          bool udp) const
 {
     const auto address = HostPort::parse(listen, true, nullptr);
     if (!address)
         return error;
     // One of our own tunnels holds the port: say which.
     for (auto it = m_entries.cbegin(); it != m_entries.cend(); ++it) {
-        if (it->second.tunnel && it->second.tunnel->serverPort() == address->port)
+        if (it->second.tunnel && it->second.udp == udp && it->second.localPort == address->port)
             return QStringLiteral("local port %1 is already in use by the profile “%2”; stop it "
                                   "or choose another local port")
                 .arg(address->port)
                 .arg(it->first);
     }
-    QTcpServer probe;
     const QHostAddress host = address->listenAddress();
-    if (host.isNull() || probe.listen(host, address->port)
-        || probe.serverError() != QAbstractSocket::AddressInUseError)
+    auto binds = [&](quint16 port, bool *inUse) {
+        if (udp) {
+            QUdpSocket socket;
+            const bool bound = socket.bind(host, port);
+            *inUse = !bound && socket.error() == QAbstractSocket::AddressInUseError;
+            return bound;
+        }
+        QTcpServer server;
+        const bool bound = server.listen(host, port);
+        *inUse = !bound && server.serverError() == QAbstractSocket::AddressInUseError;
+        return bound;
+    };
+    bool inUse = false;
+    if (host.isNull() || binds(address->port, &inUse) || !inUse)
         return error;
     for (int port = address->port + 1;
          port <= address->port + kPortSuggestionRange && port <= 65535; ++port) {
-        QTcpServer candidate;
-        if (candidate.listen(host, quint16(port))) {
+        if (binds(quint16(port), &inUse)) {
             const HostPort suggestion {address->host, quint16(port)};
             return QStringLiteral("local port %1 is already in use (by another program or "
                                   "another profile); stop that program or choose another local "

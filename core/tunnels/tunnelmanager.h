@@ -1,7 +1,9 @@
-// Runs any number of client tunnels, one per profile, and reports each one's state, connections,
-// bytes and rates, for the tray app and the headless `client --profile`.
+// Runs any number of client tunnels, one per profile (a port forward, a SOCKS5 proxy or a UDP
+// forwarder, by the profile's kind), and reports each one's state, connections, bytes and rates,
+// for the tray app and the headless `client --profile`.
 #pragma once
 
+#include "client/socks5listener.h"
 #include "profiles/profile.h"
 #include "tunnelstatus.h"
 
@@ -13,6 +15,7 @@
 #include <memory>
 
 class ClientTunnel;
+class UdpForwarder;
 
 class TunnelManager : public QObject
 {
@@ -43,6 +46,9 @@ public:
     TunnelStatus status(const QString &name) const;
     QStringList runningNames() const;
     QList<RateSample> history(const QString &name) const; // oldest first, bounded
+    // A running SOCKS5 tunnel's open destinations ("host:port" as the SOCKS client named it);
+    // empty for other kinds and stopped tunnels.
+    QHash<QString, Socks5Listener::DestinationCount> destinations(const QString &name) const;
 
     // The result of the connection check run when the tunnel started (the tray app runs one):
     // a failure marks a running tunnel as failing with the problem (problem: one line, e.g.
@@ -52,13 +58,19 @@ public:
 
 Q_SIGNALS:
     void statusChanged(const QString &name);
+    // A SOCKS5 tunnel's destinations() changed (opened, closed, bytes moved).
+    void destinationsChanged(const QString &name);
     // The tunnel could not start, or the server could not be reached (once per outage).
     void tunnelFailed(const QString &name, const QString &reason);
 
 private:
     struct Entry
     {
-        std::unique_ptr<ClientTunnel> tunnel;
+        // What runs: a ClientTunnel, Socks5Listener or UdpForwarder (the profile's kind).
+        std::unique_ptr<QObject> tunnel;
+        Socks5Listener *socks5 = nullptr; // tunnel, when it is a SOCKS5 proxy
+        quint16 localPort = 0;
+        bool udp = false;
         TunnelStatus status;
         qint64 bytesUpAtSample = 0;
         qint64 bytesDownAtSample = 0;
@@ -71,7 +83,9 @@ private:
     void onConnectionFailed(const QString &name, const QString &reason, int httpStatus);
     // "the port is already in use" (naming the profile of ours that holds it) plus which nearby
     // port is free.
-    QString explainListenError(const QString &error, const QString &listen) const;
+    QString explainListenError(const QString &error, const QString &listen, bool udp) const;
+    template<typename Source>
+    void wire(Source *source, QObject *engine);
 
     std::map<QString, Entry> m_entries; // not QHash: Entry is move-only
     QTimer m_sampleTimer;

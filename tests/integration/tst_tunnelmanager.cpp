@@ -9,6 +9,7 @@
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QTest>
+#include <QUdpSocket>
 
 namespace {
 
@@ -59,6 +60,8 @@ private Q_SLOTS:
     void serverUnreachable();
     void invalidProfile();
     void renameAndForget();
+    void socks5CountsDestinations();
+    void udpCarriesDatagrams();
 
 private:
     EchoServer m_echo;
@@ -230,4 +233,117 @@ void TestTunnelManager::renameAndForget()
 }
 
 QTEST_GUILESS_MAIN(TestTunnelManager)
+// A SOCKS5 profile through our server to the echo endpoint, named by the SOCKS client: the
+// manager starts the proxy by the profile's kind and lists the destination while it is open.
+void TestTunnelManager::socks5CountsDestinations()
+{
+    TowProcess dynamicServer;
+    const QString destination = QStringLiteral("127.0.0.1:%1").arg(m_echo.serverPort());
+    QVERIFY2(dynamicServer.start({QStringLiteral("server"), QStringLiteral("-listen_ws"),
+                                  QStringLiteral("127.0.0.1:0"),
+                                  QStringLiteral("--allow-destination"), destination}),
+             qPrintable(dynamicServer.log()));
+    TunnelManager manager;
+    Profile profile =
+        profileFor(QStringLiteral("Browser"), reserveLoopbackPort(), dynamicServer.port());
+    profile.kind = Profile::Kind::Socks5;
+    QSignalSpy destinationsChanged(&manager, &TunnelManager::destinationsChanged);
+    QVERIFY2(manager.start(profile), qPrintable(manager.status(profile.name).lastError));
+    const quint16 port = HostPort::parse(profile.listen, false, nullptr)->port;
+
+    QTcpSocket socket;
+    socket.connectToHost(QHostAddress::LocalHost, port);
+    QVERIFY(socket.waitForConnected(kTimeoutMs));
+    QByteArray request("\x05\x01\x00\x05\x01\x00\x01\x7f\x00\x00\x01", 11);
+    request.append(char(m_echo.serverPort() >> 8)).append(char(m_echo.serverPort() & 0xff));
+    socket.write(request);
+    QByteArray answer;
+    QVERIFY(QTest::qWaitFor(
+        [&] {
+            answer += socket.readAll();
+            return answer.size() >= 12;
+        },
+        kTimeoutMs));
+    QCOMPARE(answer.left(2), QByteArray("\x05\x00", 2)); // no authentication
+    QCOMPARE(answer.mid(2, 2), QByteArray("\x05\x00", 2)); // succeeded
+    answer.remove(0, 12);
+    socket.write("hello");
+    QVERIFY(QTest::qWaitFor(
+        [&] {
+            answer += socket.readAll();
+            return answer.size() >= 5;
+        },
+        kTimeoutMs));
+    QCOMPARE(answer, QByteArray("hello"));
+    QTRY_VERIFY_WITH_TIMEOUT(
+        manager.destinations(profile.name).value(destination).receivedBytes == 5, kTimeoutMs);
+    const auto count = manager.destinations(profile.name).value(destination);
+    QCOMPARE(count.openTunnels, 1);
+    QCOMPARE(count.sentBytes, 5);
+    QVERIFY(!destinationsChanged.isEmpty());
+    QCOMPARE(destinationsChanged.constLast().at(0).toString(), profile.name);
+    QTRY_COMPARE_WITH_TIMEOUT(manager.status(profile.name).connections, 1, kTimeoutMs);
+
+    socket.disconnectFromHost();
+    QTRY_VERIFY_WITH_TIMEOUT(manager.destinations(profile.name).isEmpty(), kTimeoutMs);
+    manager.stop(profile.name);
+    QVERIFY(manager.destinations(profile.name).isEmpty());
+    QCOMPARE(dynamicServer.stop(), 0);
+}
+
+// A UDP profile: the manager starts the UDP forwarder by the profile's kind; a datagram goes
+// through our server to a UDP echo and back, and counts as traffic of the tunnel (one flow open);
+// a busy UDP port is explained as a busy TCP port is.
+void TestTunnelManager::udpCarriesDatagrams()
+{
+    QUdpSocket echo;
+    QVERIFY(echo.bind(QHostAddress::LocalHost, 0));
+    connect(&echo, &QUdpSocket::readyRead, &echo, [&echo] {
+        while (echo.hasPendingDatagrams()) {
+            QHostAddress from;
+            quint16 port = 0;
+            QByteArray data(int(echo.pendingDatagramSize()), Qt::Uninitialized);
+            echo.readDatagram(data.data(), data.size(), &from, &port);
+            echo.writeDatagram(data, from, port);
+        }
+    });
+    TowProcess dynamicServer;
+    const QString destination = QStringLiteral("127.0.0.1:%1").arg(echo.localPort());
+    QVERIFY2(
+        dynamicServer.start({QStringLiteral("server"), QStringLiteral("-listen_ws"),
+                             QStringLiteral("127.0.0.1:0"), QStringLiteral("--allow-destination"),
+                             QStringLiteral("udp/") + destination}),
+        qPrintable(dynamicServer.log()));
+    QUdpSocket taken; // a local UDP port in use, to start on
+    QVERIFY(taken.bind(QHostAddress::LocalHost, 0));
+    TunnelManager manager;
+    Profile profile =
+        profileFor(QStringLiteral("WireGuard"), taken.localPort(), dynamicServer.port());
+    profile.kind = Profile::Kind::Udp;
+    profile.udpRemote = destination;
+    QVERIFY(!manager.start(profile));
+    const QString busy = manager.status(profile.name).lastError;
+    QVERIFY2(
+        busy.contains(QStringLiteral("local port %1 is already in use").arg(taken.localPort())),
+        qPrintable(busy));
+    taken.close();
+    QVERIFY2(manager.start(profile), qPrintable(manager.status(profile.name).lastError));
+
+    QUdpSocket local;
+    QVERIFY(local.bind(QHostAddress::LocalHost, 0));
+    const quint16 port = HostPort::parse(profile.listen, false, nullptr)->port;
+    local.writeDatagram(QByteArray("datagram"), QHostAddress::LocalHost, port);
+    QVERIFY(QTest::qWaitFor([&] { return local.hasPendingDatagrams(); }, kTimeoutMs));
+    QByteArray answer(int(local.pendingDatagramSize()), Qt::Uninitialized);
+    local.readDatagram(answer.data(), answer.size());
+    QCOMPARE(answer, QByteArray("datagram"));
+    QTRY_COMPARE_WITH_TIMEOUT(manager.status(profile.name).bytesDown, qint64(8), kTimeoutMs);
+    QCOMPARE(manager.status(profile.name).bytesUp, qint64(8));
+    QCOMPARE(manager.status(profile.name).connections, 1);
+    QVERIFY(manager.destinations(profile.name).isEmpty()); // a SOCKS5 tunnel's only
+    manager.stop(profile.name);
+    QVERIFY(!manager.isRunning(profile.name));
+    QCOMPARE(dynamicServer.stop(), 0);
+}
+
 #include "tst_tunnelmanager.moc"

@@ -6,8 +6,11 @@
 #include "uitestbase.h"
 
 #include <QCheckBox>
+#include <QComboBox>
 #include <QDialogButtonBox>
+#include <QDoubleSpinBox>
 #include <QFile>
+#include <QFormLayout>
 #include <QLabel>
 #include <QLineEdit>
 #include <QPlainTextEdit>
@@ -33,6 +36,9 @@ private Q_SLOTS:
     void commonFieldsOnTopAdvancedFolded();
     void labelsHaveBuddies();
     void fitsTheScreen();
+    void kindShowsItsFields();
+    void kindsRoundTrip();
+    void udpPortDoesNotClashWithTcp();
 };
 
 namespace {
@@ -309,7 +315,7 @@ void TestProfileEditor::labelsHaveBuddies()
         // Without a buddy a QLabel draws the "&" instead of underlining the next letter.
         QVERIFY2(label->buddy(), qPrintable(label->text()));
     }
-    QCOMPARE(mnemonics, 10);
+    QCOMPARE(mnemonics, 15);
     // The two rows whose field is a layout (a line edit with a button, a combo box with a spin
     // box).
     auto labelWithText = [&](const QString &text) -> QLabel * {
@@ -345,6 +351,103 @@ void TestProfileEditor::fitsTheScreen()
     auto *advanced = editor.findChild<QScrollArea *>(QStringLiteral("advanced"));
     QVERIFY(advanced && advanced->isVisible());
     QVERIFY(okButton(editor)->isVisible());
+}
+
+// The Kind choice shows the chosen kind's fields only, each with its label.
+void TestProfileEditor::kindShowsItsFields()
+{
+    ProfileEditor editor(store.get(), valid(), QString());
+    editor.show();
+    auto *kind = editor.findChild<QComboBox *>(QStringLiteral("kind"));
+    QVERIFY(kind);
+    QCOMPARE(kind->count(), 3);
+    QCOMPARE(kind->currentText(), QStringLiteral("Port forward"));
+    const QStringList socks5Fields = {QStringLiteral("socks5User"),
+                                      QStringLiteral("socks5Password")};
+    const QStringList udpFields = {QStringLiteral("udpRemote"), QStringLiteral("udpIdleSeconds")};
+    auto visible = [&](const QString &name) {
+        QWidget *field = editor.findChild<QWidget *>(name);
+        auto *form = editor.findChild<QFormLayout *>(QStringLiteral("commonForm"));
+        QWidget *label = form->labelForField(field);
+        return field->isVisible() && label && label->isVisible();
+    };
+    for (const QString &name : socks5Fields + udpFields)
+        QVERIFY2(!visible(name), qPrintable(name));
+
+    kind->setCurrentIndex(kind->findText(QStringLiteral("SOCKS5 proxy")));
+    for (const QString &name : socks5Fields)
+        QVERIFY2(visible(name), qPrintable(name));
+    for (const QString &name : udpFields)
+        QVERIFY2(!visible(name), qPrintable(name));
+    QCOMPARE(editor.profile().kind, Profile::Kind::Socks5);
+    QVERIFY2(editor.isValid(), qPrintable(editor.problem()));
+    // A user name needs its password before OK.
+    QTest::keyClicks(editor.findChild<QLineEdit *>(QStringLiteral("socks5User")), "me");
+    QVERIFY(!editor.isValid());
+    QVERIFY2(editor.problem().contains(QStringLiteral("SOCKS5 password")),
+             qPrintable(editor.problem()));
+    QTest::keyClicks(editor.findChild<QLineEdit *>(QStringLiteral("socks5Password")), "pw");
+    QVERIFY2(editor.isValid(), qPrintable(editor.problem()));
+
+    kind->setCurrentIndex(kind->findText(QStringLiteral("UDP")));
+    for (const QString &name : udpFields)
+        QVERIFY2(visible(name), qPrintable(name));
+    for (const QString &name : socks5Fields)
+        QVERIFY2(!visible(name), qPrintable(name));
+    // A UDP profile needs its destination; the message names the field by its label.
+    QVERIFY(!editor.isValid());
+    QVERIFY2(editor.problem().startsWith(QStringLiteral("UDP destination: ")),
+             qPrintable(editor.problem()));
+    QTest::keyClicks(editor.findChild<QLineEdit *>(QStringLiteral("udpRemote")),
+                     "vpn.internal:51820");
+    QVERIFY2(editor.isValid(), qPrintable(editor.problem()));
+    QVERIFY(okButton(editor)->isEnabled());
+}
+
+void TestProfileEditor::kindsRoundTrip()
+{
+    Profile socks5 = valid();
+    socks5.kind = Profile::Kind::Socks5;
+    socks5.listen = QStringLiteral("127.0.0.1:1080");
+    socks5.socks5User = QStringLiteral("me");
+    socks5.socks5Password = QStringLiteral("pw");
+    ProfileEditor proxyEditor(store.get(), socks5, QString());
+    QVERIFY2(proxyEditor.isValid(), qPrintable(proxyEditor.problem()));
+    QCOMPARE(proxyEditor.profile(), socks5);
+    QCOMPARE(proxyEditor.findChild<QLineEdit *>(QStringLiteral("socks5Password"))->echoMode(),
+             QLineEdit::PasswordEchoOnEdit);
+
+    Profile udp = valid();
+    udp.kind = Profile::Kind::Udp;
+    udp.listen = QStringLiteral("127.0.0.1:51820");
+    udp.udpRemote = QStringLiteral("[fd00::5]:51820");
+    udp.udpIdleTimeoutMs = 90000;
+    ProfileEditor udpEditor(store.get(), udp, QString());
+    QVERIFY2(udpEditor.isValid(), qPrintable(udpEditor.problem()));
+    QCOMPARE(udpEditor.profile(), udp);
+    udpEditor.findChild<QDoubleSpinBox *>(QStringLiteral("udpIdleSeconds"))->setValue(5);
+    QCOMPARE(udpEditor.profile().udpIdleTimeoutMs, 5000);
+}
+
+// The editor applies the store's rule: a UDP port and a TCP port of one number are apart, two
+// TCP ports (port forward and SOCKS5) clash.
+void TestProfileEditor::udpPortDoesNotClashWithTcp()
+{
+    QString error;
+    QVERIFY2(store->add(valid(QStringLiteral("SSH")), &error), qPrintable(error));
+    Profile other = valid(QStringLiteral("Other"));
+    other.udpRemote = QStringLiteral("vpn.internal:51820");
+    ProfileEditor editor(store.get(), other, QString());
+    QVERIFY(!editor.isValid());
+    QVERIFY2(editor.problem().contains(QStringLiteral("“SSH” listens there already")),
+             qPrintable(editor.problem()));
+    auto *kind = editor.findChild<QComboBox *>(QStringLiteral("kind"));
+    kind->setCurrentIndex(kind->findText(QStringLiteral("UDP")));
+    QVERIFY2(editor.isValid(), qPrintable(editor.problem()));
+    kind->setCurrentIndex(kind->findText(QStringLiteral("SOCKS5 proxy")));
+    QVERIFY(!editor.isValid());
+    QVERIFY2(editor.problem().contains(QStringLiteral("(127.0.0.1:2223 is free)")),
+             qPrintable(editor.problem()));
 }
 
 QTEST_MAIN(TestProfileEditor)

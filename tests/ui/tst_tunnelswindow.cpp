@@ -20,6 +20,7 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
+#include <QLocale>
 #include <QMenu>
 #include <QMessageBox>
 #include <QPlainTextEdit>
@@ -30,6 +31,7 @@
 #include <QSystemTrayIcon>
 #include <QTabWidget>
 #include <QTableView>
+#include <QTcpSocket>
 #include <QTimer>
 
 class TestTunnelsWindow : public QObject, public UiTestBase
@@ -61,6 +63,7 @@ private Q_SLOTS:
     void editWithConnectionsAsksFirst();
     void logAndAbout();
     void keychainSecretsGateStartAndEdit();
+    void socks5DetailsListDestinations();
 
 private:
     TunnelTableModel *model() const { return app->window()->model(); }
@@ -693,6 +696,61 @@ void TestTunnelsWindow::logAndAbout()
     });
     action(QStringLiteral("about"))->trigger();
     QCOMPARE(shown, window->aboutText());
+}
+
+// A SOCKS5 profile through our real server (a dynamic route that allows the echo endpoint) to
+// the local TCP echo: the table shows the kind, and the Details tab lists the destination with its
+// open tunnel and bytes while the connection is open, and drops it when it closes.
+void TestTunnelsWindow::socks5DetailsListDestinations()
+{
+    TowProcess dynamicServer;
+    const QString destination = QStringLiteral("127.0.0.1:%1").arg(echo.serverPort());
+    QVERIFY2(dynamicServer.start({QStringLiteral("server"), QStringLiteral("-listen_ws"),
+                                  QStringLiteral("127.0.0.1:0"),
+                                  QStringLiteral("--allow-destination"), destination}),
+             qPrintable(dynamicServer.log()));
+    Profile proxy = profile(QStringLiteral("Browser"));
+    proxy.kind = Profile::Kind::Socks5;
+    proxy.serverUrl = QStringLiteral("ws://127.0.0.1:%1/").arg(dynamicServer.port());
+    QString error;
+    QVERIFY2(store->add(proxy, &error), qPrintable(error));
+    TunnelsWindow *window = app->window();
+    window->show();
+    window->selectName(proxy.name);
+    const int row = model()->rowOf(proxy.name);
+    QCOMPARE(model()->data(model()->index(row, TunnelTableModel::Kind)).toString(),
+             QStringLiteral("SOCKS5 proxy"));
+    QVERIFY(window->detailsText().contains(QStringLiteral("Kind:          SOCKS5 proxy")));
+    app->setRunning(proxy.name, true);
+    QVERIFY(manager->isRunning(proxy.name));
+    QTRY_VERIFY_WITH_TIMEOUT(window->detailsText().contains(QStringLiteral("none open")),
+                             kUiTimeoutMs);
+
+    QTcpSocket socket;
+    QByteArray received;
+    connect(&socket, &QTcpSocket::readyRead, this, [&] { received += socket.readAll(); });
+    socket.connectToHost(QHostAddress::LocalHost, portOf(proxy));
+    // No authentication; CONNECT 127.0.0.1:echo.
+    QByteArray request("\x05\x01\x00\x05\x01\x00\x01\x7f\x00\x00\x01", 11);
+    request.append(char(echo.serverPort() >> 8)).append(char(echo.serverPort() & 0xff));
+    socket.write(request);
+    QTRY_VERIFY_WITH_TIMEOUT(received.size() >= 12, kUiTimeoutMs);
+    QCOMPARE(received.left(4), QByteArray("\x05\x00\x05\x00", 4));
+    received.remove(0, 12);
+    socket.write(QByteArray(3000, 'z'));
+    QTRY_COMPARE_WITH_TIMEOUT(received.size(), 3000, kUiTimeoutMs);
+    const QString row3000 = QStringLiteral("  %1  1 open, %2 sent, %2 received")
+                                .arg(destination, QLocale().formattedDataSize(3000));
+    QTRY_VERIFY2_WITH_TIMEOUT(
+        window->detailsText().contains(row3000),
+        qPrintable(window->detailsText() + QStringLiteral("\nlacks: ") + row3000), kUiTimeoutMs);
+
+    socket.disconnectFromHost();
+    QTRY_VERIFY_WITH_TIMEOUT(window->detailsText().contains(QStringLiteral("none open")),
+                             kUiTimeoutMs);
+    QVERIFY(!window->detailsText().contains(destination));
+    app->setRunning(proxy.name, false);
+    QCOMPARE(dynamicServer.stop(), 0);
 }
 
 QTEST_MAIN(TestTunnelsWindow)

@@ -33,6 +33,9 @@ private Q_SLOTS:
     void profileNeedingAttention();
     void check_data();
     void check();
+    void udpMode();
+    void udpErrors_data();
+    void udpErrors();
 };
 
 void TestCommandLine::serverHardening()
@@ -724,6 +727,78 @@ void TestCommandLine::profileNeedingAttention()
     QCOMPARE(warnings.size(), 1);
     QVERIFY2(warnings.constFirst().contains(QStringLiteral("\"Bad\" needs attention")),
              qPrintable(warnings.constFirst()));
+}
+
+void TestCommandLine::udpMode()
+{
+    QString error;
+    const auto parsed = CommandLine::parse(
+        {"tcp-over-websocket", "client", "--udp", "127.0.0.1:51820", "--udp-remote",
+         "vpn.internal:51820", "-remote_ws", "wss://example.org/wg", "--udp-idle-timeout", "2.5"},
+        &error);
+    QVERIFY2(parsed, qPrintable(error));
+    QCOMPARE(parsed->mode, CommandLine::Mode::Client);
+    QCOMPARE(parsed->client.udpListen.toString(), QStringLiteral("127.0.0.1:51820"));
+    QCOMPARE(parsed->client.udpRemote.toString(), QStringLiteral("vpn.internal:51820"));
+    QCOMPARE(parsed->client.udpIdleTimeoutMs, 2500);
+
+    const auto ipv6 = CommandLine::parse({"tcp-over-websocket", "client", "--udp", "[::1]:53",
+                                          "--udp-remote", "[fd00::1]:53", "-remote_ws", "ws://h/"},
+                                         &error);
+    QVERIFY2(ipv6, qPrintable(error));
+    QCOMPARE(ipv6->client.udpRemote.host, QStringLiteral("fd00::1"));
+    QCOMPARE(ipv6->client.udpIdleTimeoutMs, 60000);
+
+    // Without --udp: no UDP mode.
+    const auto tcp = CommandLine::parse(
+        {"tcp-over-websocket", "client", "-listen_tcp", ":1234", "-remote_ws", "ws://h/"}, &error);
+    QVERIFY(tcp);
+    QCOMPARE(tcp->client.udpRemote.port, quint16(0));
+}
+
+void TestCommandLine::udpErrors_data()
+{
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<QString>("expected");
+    QTest::newRow("udp and listen_tcp")
+        << QStringList {"client",      "--udp", "127.0.0.1:5", "--udp-remote", "h:5",
+                        "-listen_tcp", ":1",    "-remote_ws",  "ws://h/"}
+        << "either -listen_tcp or --udp";
+    QTest::newRow("no remote") << QStringList {"client", "--udp", "127.0.0.1:5", "-remote_ws",
+                                               "ws://h/"}
+                               << "--udp needs --udp-remote";
+    QTest::newRow("remote without udp")
+        << QStringList {"client", "--udp-remote", "h:5", "-remote_ws", "ws://h/"} << "add --udp";
+    QTest::newRow("name to listen on")
+        << QStringList {"client", "--udp",      "example.org:5", "--udp-remote",
+                        "h:5",    "-remote_ws", "ws://h/"}
+        << "IP address";
+    QTest::newRow("bad remote") << QStringList {"client",       "--udp", "127.0.0.1:5",
+                                                "--udp-remote", "h:0",   "-remote_ws",
+                                                "ws://h/"}
+                                << "--udp-remote expects HOST:PORT";
+    QTest::newRow("bad idle timeout")
+        << QStringList {"client", "--udp",      "127.0.0.1:5", "--udp-remote",
+                        "h:5",    "-remote_ws", "ws://h/",     "--udp-idle-timeout",
+                        "0"}
+        << "udp-idle-timeout expects";
+    QTest::newRow("on the server")
+        << QStringList {"server", "-remote_tcp", "h:1", "--udp", "127.0.0.1:5"}
+        << "-udp is a client option";
+    QTest::newRow("twice") << QStringList {"client", "--udp",       "127.0.0.1:5",
+                                           "--udp",  "127.0.0.1:6", "--udp-remote",
+                                           "h:5",    "-remote_ws",  "ws://h/"}
+                           << "more than once";
+}
+
+void TestCommandLine::udpErrors()
+{
+    QFETCH(QStringList, arguments);
+    QFETCH(QString, expected);
+    arguments.prepend(QStringLiteral("tcp-over-websocket"));
+    QString error;
+    QVERIFY(!CommandLine::parse(arguments, &error));
+    QVERIFY2(error.contains(expected), qPrintable(error));
 }
 
 QTEST_GUILESS_MAIN(TestCommandLine)

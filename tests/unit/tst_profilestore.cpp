@@ -156,6 +156,14 @@ private Q_SLOTS:
     void caseOnlyRenameKeepsKeychainEntry();
     void renamedApartProfileReadsItsEntry();
     void profileNeedingAttentionStaysInFile();
+    void kindsLoadWithTheirFields();
+    void forwardIsWrittenAsBefore();
+    void socks5PasswordIsASecret();
+    void socks5PasswordInKeychain();
+    void kindsClash_data();
+    void kindsClash();
+    void kindsDuplicateAndImport();
+    void kindsClientOptions();
 };
 
 void TestProfileStore::missingFileIsEmpty()
@@ -291,6 +299,13 @@ void TestProfileStore::badProfileNeedsAttention_data()
                              << QStringList {"key \"server\"", "unsupported scheme \"ftp\""};
     QTest::newRow("missing key") << "missing-server.json" << QStringList {"SSH home"} << "SSH home"
                                  << QStringList {"key \"server\": missing (expected a string)"};
+    QTest::newRow("unknown kind") << "bad-kind.json" << QStringList {"Proxy"} << "Proxy"
+                                  << QStringList {"key \"kind\"",
+                                                  "expected \"forward\", \"socks5\" or \"udp\""};
+    QTest::newRow("key of another kind")
+        << "other-kind-key.json" << QStringList {"SSH home"} << "SSH home"
+        << QStringList {"key \"udpRemote\": only for \"kind\": \"udp\"",
+                        "this profile is \"forward\""};
 }
 
 void TestProfileStore::badProfileNeedsAttention()
@@ -556,6 +571,41 @@ void TestProfileStore::validation_data()
                                 << "-1"
                                 << "keepAliveSeconds"
                                 << "between 0 and 86400";
+    QTest::newRow("socks5 password without user") << "socks5Password"
+                                                  << "pw"
+                                                  << "socks5User"
+                                                  << "needs a user name";
+    QTest::newRow("socks5 user too long")
+        << "socks5User" << QString(256, QLatin1Char('u')) << "socks5User"
+        << "longer than 255 bytes";
+    QTest::newRow("socks5 user control") << "socks5User"
+                                         << "a\tb"
+                                         << "socks5User"
+                                         << "control character";
+    QTest::newRow("socks5 listen port 0") << "socks5Listen"
+                                          << "127.0.0.1:0"
+                                          << "listen"
+                                          << "port 0";
+    QTest::newRow("udp remote missing") << "udpRemote"
+                                        << ""
+                                        << "udpRemote"
+                                        << "needs the destination";
+    QTest::newRow("udp remote no port") << "udpRemote"
+                                        << "vpn.internal"
+                                        << "udpRemote"
+                                        << "missing \":port\"";
+    QTest::newRow("udp remote port 0") << "udpRemote"
+                                       << "vpn.internal:0"
+                                       << "udpRemote"
+                                       << "between 1 and 65535";
+    QTest::newRow("udp remote empty host") << "udpRemote"
+                                           << ":53"
+                                           << "udpRemote"
+                                           << "host";
+    QTest::newRow("udp idle") << "udpIdle"
+                              << "0"
+                              << "udpIdleSeconds"
+                              << "between 1 and 86400";
 }
 
 void TestProfileStore::validation()
@@ -590,6 +640,24 @@ void TestProfileStore::validation()
         profile.serverName = value;
     else if (field == "keepAlive")
         profile.keepAliveIntervalMs = value.toInt();
+    else if (field.startsWith(QLatin1String("socks5"))) {
+        profile.kind = Profile::Kind::Socks5;
+        QVERIFY(profile.validate(&problemKey).isEmpty());
+        if (field == "socks5Password")
+            profile.socks5Password = value;
+        else if (field == "socks5User")
+            profile.socks5User = value;
+        else
+            profile.listen = value;
+    } else if (field.startsWith(QLatin1String("udp"))) {
+        profile.kind = Profile::Kind::Udp;
+        profile.udpRemote = QStringLiteral("vpn.internal:51820");
+        QVERIFY(profile.validate(&problemKey).isEmpty());
+        if (field == "udpRemote")
+            profile.udpRemote = value;
+        else
+            profile.udpIdleTimeoutMs = value.toInt();
+    }
     const QString problem = profile.validate(&problemKey);
     QVERIFY2(problem.contains(message), qPrintable(problem));
     QCOMPARE(problemKey, key);
@@ -797,6 +865,279 @@ void TestProfileStore::clientOptionsMapping()
     QVERIFY(!profile.toClientOptions(&error));
     QVERIFY2(error.startsWith(QStringLiteral("profile \"SSH\": invalid address")),
              qPrintable(error));
+}
+
+// Every kind loads with its own fields; a UDP port and a TCP port of the same number do not
+// clash, two TCP ports (SOCKS5 and SOCKS5 here) do.
+void TestProfileStore::kindsLoadWithTheirFields()
+{
+    QTemporaryDir dir;
+    ProfileStore store(dir.path());
+    install(QStringLiteral("kinds.json"), store.filePath());
+    install(QStringLiteral("secrets-kinds.json"), store.secretsFilePath());
+    QString error;
+    QVERIFY2(store.load(&error), qPrintable(error));
+    QCOMPARE(store.names(),
+             QStringList({QStringLiteral("SSH home"), QStringLiteral("Browser"),
+                          QStringLiteral("WireGuard"), QStringLiteral("Second proxy")}));
+    QCOMPARE(store.profile(QStringLiteral("SSH home"))->kind, Profile::Kind::Forward);
+    const Profile browser = *store.profile(QStringLiteral("Browser"));
+    QCOMPARE(browser.kind, Profile::Kind::Socks5);
+    QCOMPARE(browser.listen, QStringLiteral("127.0.0.1:1080"));
+    QCOMPARE(browser.socks5User, QStringLiteral("me"));
+    QCOMPARE(browser.socks5Password, QStringLiteral("socks-pw"));
+    QCOMPARE(browser.token, QStringLiteral("dyn-token"));
+    const Profile wireGuard = *store.profile(QStringLiteral("WireGuard"));
+    QCOMPARE(wireGuard.kind, Profile::Kind::Udp);
+    QCOMPARE(wireGuard.udpRemote, QStringLiteral("vpn.internal:51820"));
+    QCOMPARE(wireGuard.udpIdleTimeoutMs, 120000);
+    for (const QString &name :
+         {QStringLiteral("SSH home"), QStringLiteral("Browser"), QStringLiteral("WireGuard")})
+        QCOMPARE(store.problem(name), QString());
+    const QString problem = store.problem(QStringLiteral("Second proxy"));
+    QVERIFY2(problem.contains(QStringLiteral("\"Browser\" listens on 127.0.0.1:1080 already")),
+             qPrintable(problem));
+
+    // Saved and read again: the same profiles.
+    QVERIFY2(store.update(QStringLiteral("Browser"), browser, &error), qPrintable(error));
+    ProfileStore reloaded(dir.path());
+    QVERIFY2(reloaded.load(&error), qPrintable(error));
+    QCOMPARE(reloaded.profiles(), store.profiles());
+}
+
+// A port forward is written with exactly the keys it had before there were kinds, so that an
+// earlier version reads the file (and a file it wrote comes back byte for byte).
+void TestProfileStore::forwardIsWrittenAsBefore()
+{
+    QTemporaryDir dir;
+    ProfileStore store(dir.path());
+    QString error;
+    Profile profile = fullProfile(QStringLiteral("SSH"));
+    // Fields of other kinds, left over in the editor, are not written.
+    profile.socks5User = QStringLiteral("me");
+    profile.socks5Password = QStringLiteral("socks-pw");
+    profile.udpRemote = QStringLiteral("vpn.internal:51820");
+    QVERIFY2(store.add(profile, &error), qPrintable(error));
+    const QJsonObject written = profilesOf(store.filePath()).at(0).toObject();
+    QCOMPARE(written.keys(),
+             QStringList({"autoStart", "binarySubprotocol", "caFile", "headers", "insecure",
+                          "keepAliveMode", "keepAliveSeconds", "listen", "name", "pinsSha256",
+                          "proxy", "server", "serverName"}));
+    QVERIFY(!secretsOf(store.secretsFilePath())
+                 .value(QLatin1String("SSH"))
+                 .toObject()
+                 .contains(QLatin1String("socks5Password")));
+
+    // A file of the earlier version comes back unchanged when saved.
+    ProfileStore old(dir.path() + QStringLiteral("/old"));
+    QVERIFY(QDir().mkpath(old.directory()));
+    install(QStringLiteral("valid.json"), old.filePath());
+    install(QStringLiteral("secrets-valid.json"), old.secretsFilePath());
+    QVERIFY2(old.load(&error), qPrintable(error));
+    QVERIFY2(old.save(&error), qPrintable(error));
+    const QByteArray firstSave = readAll(old.filePath());
+    QVERIFY(!firstSave.contains("kind"));
+    ProfileStore again(old.directory());
+    QVERIFY2(again.load(&error), qPrintable(error));
+    QVERIFY2(again.save(&error), qPrintable(error));
+    QCOMPARE(readAll(again.filePath()), firstSave);
+}
+
+void TestProfileStore::socks5PasswordIsASecret()
+{
+    QTemporaryDir dir;
+    ProfileStore store(dir.path());
+    QString error;
+    Profile profile = simpleProfile(QStringLiteral("Browser"), QStringLiteral("127.0.0.1:1080"));
+    profile.kind = Profile::Kind::Socks5;
+    profile.socks5User = QStringLiteral("me");
+    profile.socks5Password = QStringLiteral("socks-pw");
+    QVERIFY2(store.add(profile, &error), qPrintable(error));
+    const QByteArray publicPart = readAll(store.filePath());
+    QVERIFY(publicPart.contains("\"kind\": \"socks5\""));
+    QVERIFY(publicPart.contains("\"socks5User\": \"me\""));
+    QVERIFY(!publicPart.contains("socks-pw"));
+    QCOMPARE(secretsOf(store.secretsFilePath()).value(QLatin1String("Browser")).toObject(),
+             QJsonObject({{QLatin1String("socks5Password"), QStringLiteral("socks-pw")}}));
+    QVERIFY(isOwnerOnly(store.secretsFilePath()));
+
+    ProfileStore reloaded(dir.path());
+    QVERIFY2(reloaded.load(&error), qPrintable(error));
+    QCOMPARE(*reloaded.profile(QStringLiteral("Browser")), profile);
+
+    // Exported without secrets: no password; with: the password, in an owner-only file.
+    const QString bare = dir.filePath(QStringLiteral("bare.json"));
+    QVERIFY2(store.exportProfiles({}, bare, false, &error), qPrintable(error));
+    QVERIFY(!readAll(bare).contains("socks-pw"));
+    const QString full = dir.filePath(QStringLiteral("full.json"));
+    QVERIFY2(store.exportProfiles({}, full, true, &error), qPrintable(error));
+    QVERIFY(readAll(full).contains("\"socks5Password\": \"socks-pw\""));
+    QVERIFY(isOwnerOnly(full));
+
+    // The editor left the password as shown while the stored one differs: it stays.
+    Profile shown = profile;
+    shown.socks5Password.clear();
+    Profile edited = shown;
+    edited.socks5User = QStringLiteral("you");
+    QVERIFY2(store.update(QStringLiteral("Browser"), edited, &error, shown), qPrintable(error));
+    QCOMPARE(store.profile(QStringLiteral("Browser"))->socks5Password, QStringLiteral("socks-pw"));
+    // Cleared on purpose (with the user name): cleared, and gone from the secrets file.
+    edited.socks5User.clear();
+    QVERIFY2(store.update(QStringLiteral("Browser"), edited, &error, profile), qPrintable(error));
+    QVERIFY(store.profile(QStringLiteral("Browser"))->socks5Password.isEmpty());
+    QVERIFY(!readAll(store.secretsFilePath()).contains("socks-pw"));
+}
+
+void TestProfileStore::socks5PasswordInKeychain()
+{
+    QTemporaryDir dir;
+    MemoryVault vault;
+    ProfileStore store(dir.path());
+    store.setSecretVault(&vault);
+    QString error;
+    QVERIFY(store.load(&error));
+    store.moveSecretsToVault();
+    Profile profile = simpleProfile(QStringLiteral("Browser"), QStringLiteral("127.0.0.1:1080"));
+    profile.kind = Profile::Kind::Socks5;
+    profile.socks5User = QStringLiteral("me");
+    profile.socks5Password = QStringLiteral("socks-pw");
+    QVERIFY2(store.add(profile, &error), qPrintable(error));
+    vault.answerAll();
+    QVERIFY(!store.vaultBusy());
+    QVERIFY(vault.entry(QStringLiteral("Browser")).contains("socks-pw"));
+    QVERIFY(!readAll(store.secretsFilePath()).contains("socks-pw"));
+    QVERIFY(!readAll(store.filePath()).contains("socks-pw"));
+
+    ProfileStore reloaded(dir.path());
+    reloaded.setSecretVault(&vault);
+    QVERIFY2(reloaded.load(&error), qPrintable(error));
+    QVERIFY(reloaded.secretsLoading());
+    vault.answerAll();
+    QCOMPARE(reloaded.profile(QStringLiteral("Browser"))->socks5Password,
+             QStringLiteral("socks-pw"));
+}
+
+void TestProfileStore::kindsClash_data()
+{
+    QTest::addColumn<int>("firstKind");
+    QTest::addColumn<QString>("firstListen");
+    QTest::addColumn<int>("secondKind");
+    QTest::addColumn<QString>("secondListen");
+    QTest::addColumn<bool>("clash");
+    const int forward = int(Profile::Kind::Forward);
+    const int socks5 = int(Profile::Kind::Socks5);
+    const int udp = int(Profile::Kind::Udp);
+    QTest::newRow("forward, socks5") << forward << "127.0.0.1:1080" << socks5 << ":1080" << true;
+    QTest::newRow("socks5, socks5")
+        << socks5 << "127.0.0.1:1080" << socks5 << "localhost:1080" << true;
+    QTest::newRow("forward, udp") << forward << "127.0.0.1:1080" << udp << "127.0.0.1:1080"
+                                  << false;
+    QTest::newRow("socks5, udp") << socks5 << ":1080" << udp << ":1080" << false;
+    QTest::newRow("udp, udp") << udp << "0.0.0.0:51820" << udp << "127.0.0.1:51820" << true;
+    QTest::newRow("udp, udp apart") << udp << "127.0.0.1:51820" << udp << "[::1]:51820" << false;
+}
+
+void TestProfileStore::kindsClash()
+{
+    QFETCH(int, firstKind);
+    QFETCH(QString, firstListen);
+    QFETCH(int, secondKind);
+    QFETCH(QString, secondListen);
+    QFETCH(bool, clash);
+    auto make = [](const QString &name, int kind, const QString &listen) {
+        Profile profile = simpleProfile(name, listen);
+        profile.kind = Profile::Kind(kind);
+        profile.udpRemote = QStringLiteral("vpn.internal:51820");
+        return profile;
+    };
+    const Profile first = make(QStringLiteral("First"), firstKind, firstListen);
+    const Profile second = make(QStringLiteral("Second"), secondKind, secondListen);
+    QCOMPARE(Profile::localAddressesClash(first, second), clash);
+    QCOMPARE(Profile::localAddressesClash(second, first), clash);
+
+    QTemporaryDir dir;
+    ProfileStore store(dir.path());
+    QString error;
+    QVERIFY2(store.add(first, &error), qPrintable(error));
+    QCOMPARE(store.listenConflict(second), clash ? QStringLiteral("First") : QString());
+    QCOMPARE(store.add(second, &error), !clash);
+    if (clash)
+        QVERIFY2(error.contains(QStringLiteral("\"First\" listens on")), qPrintable(error));
+}
+
+// Duplicate and import move a profile to a free port of its own transport.
+void TestProfileStore::kindsDuplicateAndImport()
+{
+    QTemporaryDir dir;
+    ProfileStore store(dir.path() + QStringLiteral("/a"));
+    QString error;
+    QVERIFY(
+        store.add(simpleProfile(QStringLiteral("SSH"), QStringLiteral("127.0.0.1:1081")), &error));
+    Profile udp = simpleProfile(QStringLiteral("WireGuard"), QStringLiteral("127.0.0.1:1080"));
+    udp.kind = Profile::Kind::Udp;
+    udp.udpRemote = QStringLiteral("vpn.internal:51820");
+    QVERIFY2(store.add(udp, &error), qPrintable(error));
+    Profile socks5 = simpleProfile(QStringLiteral("Browser"), QStringLiteral("127.0.0.1:1080"));
+    socks5.kind = Profile::Kind::Socks5;
+    socks5.socks5User = QStringLiteral("me");
+    socks5.socks5Password = QStringLiteral("socks-pw");
+    QVERIFY2(store.add(socks5, &error), qPrintable(error));
+
+    // UDP 1081 is free (TCP 1081 is not, which does not matter); TCP 1081 is taken by SSH.
+    const auto udpCopy = store.duplicate(QStringLiteral("WireGuard"), &error);
+    QVERIFY2(udpCopy, qPrintable(error));
+    QCOMPARE(store.profile(*udpCopy)->listen, QStringLiteral("127.0.0.1:1081"));
+    QCOMPARE(store.profile(*udpCopy)->kind, Profile::Kind::Udp);
+    QCOMPARE(store.profile(*udpCopy)->udpRemote, udp.udpRemote);
+    const auto socksCopy = store.duplicate(QStringLiteral("Browser"), &error);
+    QVERIFY2(socksCopy, qPrintable(error));
+    const Profile copied = *store.profile(*socksCopy);
+    QCOMPARE(copied.listen, QStringLiteral("127.0.0.1:1082"));
+    QCOMPARE(copied.kind, Profile::Kind::Socks5);
+    QCOMPARE(copied.socks5Password, QStringLiteral("socks-pw"));
+
+    const QString all = dir.filePath(QStringLiteral("all.json"));
+    QVERIFY2(store.exportProfiles({}, all, true, &error), qPrintable(error));
+    ProfileStore other(dir.path() + QStringLiteral("/b"));
+    const auto added = other.importProfiles(all, &error);
+    QVERIFY2(added, qPrintable(error));
+    QCOMPARE(other.profiles(), store.profiles());
+    for (const QString &name : other.names())
+        QCOMPARE(other.problem(name), QString());
+}
+
+void TestProfileStore::kindsClientOptions()
+{
+    QString error;
+    Profile socks5 = simpleProfile(QStringLiteral("Browser"), QStringLiteral("127.0.0.1:1080"));
+    socks5.kind = Profile::Kind::Socks5;
+    socks5.socks5User = QStringLiteral("me");
+    // A user name whose password did not arrive (the keychain could not be read) starts nothing:
+    // no program could log in.
+    QVERIFY(!socks5.toClientOptions(&error));
+    QVERIFY2(error.contains(QStringLiteral("SOCKS5 password")), qPrintable(error));
+    socks5.socks5Password = QStringLiteral("socks-pw");
+    const auto proxy = socks5.toClientOptions(&error);
+    QVERIFY2(proxy, qPrintable(error));
+    QCOMPARE(proxy->socks5Listen, (HostPort {QStringLiteral("127.0.0.1"), 1080}));
+    QCOMPARE(proxy->socks5User, QStringLiteral("me"));
+    QCOMPARE(proxy->socks5Password, QStringLiteral("socks-pw"));
+    QCOMPARE(proxy->udpListen.port, quint16(0));
+
+    Profile udp = simpleProfile(QStringLiteral("WireGuard"), QStringLiteral("127.0.0.1:51820"));
+    udp.kind = Profile::Kind::Udp;
+    udp.udpRemote = QStringLiteral("[fd00::5]:51820");
+    udp.udpIdleTimeoutMs = 30000;
+    const auto datagrams = udp.toClientOptions(&error);
+    QVERIFY2(datagrams, qPrintable(error));
+    QCOMPARE(datagrams->udpListen, (HostPort {QStringLiteral("127.0.0.1"), 51820}));
+    QCOMPARE(datagrams->udpRemote, (HostPort {QStringLiteral("fd00::5"), 51820}));
+    QCOMPARE(datagrams->udpIdleTimeoutMs, 30000);
+    QCOMPARE(datagrams->socks5Listen.port, quint16(0));
+    // A UDP socket binds an address, not a name.
+    udp.listen = QStringLiteral("wg.example:51820");
+    QVERIFY(!udp.toClientOptions(&error));
+    QVERIFY2(error.contains(QStringLiteral("not on the name \"wg.example\"")), qPrintable(error));
 }
 
 QTEST_GUILESS_MAIN(TestProfileStore)

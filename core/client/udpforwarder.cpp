@@ -1,0 +1,284 @@
+#include "udpforwarder.h"
+
+#include "logcategories.h"
+#include "net/destination.h"
+#include "net/websocketurl.h"
+#include "proxyresolver.h"
+#include "relay/datagramrelay.h"
+#include "websocketconnector.h"
+
+#include <QNetworkDatagram>
+#include <QUdpSocket>
+#include <QWebSocket>
+#include <limits>
+
+namespace {
+
+QString keyOf(const QHostAddress &address, quint16 port)
+{
+    return HostPort {address.toString(), port}.toString();
+}
+
+} // namespace
+
+UdpForwarder::UdpForwarder(const ClientOptions &options, QObject *parent)
+    : QObject(parent), m_options(options), m_effectiveUrl(options.serverUrl)
+{
+    Destination destination;
+    destination.udp = true;
+    destination.target = m_options.udpRemote;
+    m_options.headers.append({QByteArray(Destination::kHeader), destination.headerValue()});
+}
+
+UdpForwarder::~UdpForwarder()
+{
+    for (auto it = m_flows.begin(); it != m_flows.end(); ++it) {
+        delete it->connector.data();
+        delete it->relay.data();
+    }
+    const auto relays = findChildren<DatagramRelay *>(QString(), Qt::FindDirectChildrenOnly);
+    qDeleteAll(relays);
+}
+
+bool UdpForwarder::listen(QString *error)
+{
+    const auto tls = TlsPolicy::create(m_options, error);
+    if (!tls)
+        return false;
+    m_tls = *tls;
+    QString why;
+    const auto proxy = ProxyResolver::resolve(m_options.proxy, m_options.serverUrl, &why);
+    if (!proxy) {
+        *error = why;
+        return false;
+    }
+    QHostAddress address = m_options.udpListen.listenAddress();
+    if (address.isNull()) {
+        *error = QStringLiteral("--udp: %1 is not an IP address").arg(m_options.udpListen.host);
+        return false;
+    }
+    m_socket = new QUdpSocket(this);
+    if (!m_socket->bind(address, m_options.udpListen.port)) {
+        *error = QStringLiteral("cannot receive UDP on %1: %2")
+                     .arg(m_options.udpListen.toString(), m_socket->errorString());
+        delete m_socket;
+        m_socket = nullptr;
+        return false;
+    }
+    connect(m_socket, &QUdpSocket::readyRead, this, &UdpForwarder::onReadyRead);
+    qCInfo(lcClient).noquote() << "listening on"
+                               << HostPort {localAddress().toString(), localPort()}.toString()
+                               << "(UDP) for" << m_options.udpRemote.toString() << "server"
+                               << WebSocketUrl::redacted(m_options.serverUrl) << "via"
+                               << ProxyResolver::describe(*proxy);
+    if (m_options.insecure)
+        qCWarning(lcClient) << "TLS certificate verification is disabled (--insecure)";
+    return true;
+}
+
+void UdpForwarder::shutdown()
+{
+    m_shuttingDown = true;
+    if (m_socket)
+        m_socket->close();
+    const QStringList keys = m_flows.keys();
+    for (const QString &key : keys) {
+        DatagramRelay *relay = m_flows.value(key).relay;
+        removeFlow(key);
+        if (relay)
+            relay->shutdown(QStringLiteral("tunnel stopped"));
+    }
+    checkDrained();
+}
+
+QHostAddress UdpForwarder::localAddress() const
+{
+    return m_socket ? m_socket->localAddress() : QHostAddress();
+}
+
+quint16 UdpForwarder::localPort() const
+{
+    return m_socket ? m_socket->localPort() : 0;
+}
+
+qint64 UdpForwarder::pendingBytes() const
+{
+    qint64 bytes = 0;
+    for (const Flow &flow : m_flows)
+        bytes += flow.pendingBytes;
+    return bytes;
+}
+
+void UdpForwarder::onReadyRead()
+{
+    qint64 sent = 0;
+    while (m_socket && m_socket->hasPendingDatagrams()) {
+        const QNetworkDatagram datagram = m_socket->receiveDatagram();
+        if (!datagram.isValid())
+            break;
+        if (datagram.data().isEmpty())
+            continue; // an empty message is a keep-alive on the wire: cannot be carried
+        const QHostAddress address = datagram.senderAddress();
+        const quint16 port = quint16(datagram.senderPort());
+        const QString key = keyOf(address, port);
+        auto it = m_flows.find(key);
+        if (it == m_flows.end()) {
+            if (m_shuttingDown)
+                continue;
+            if (m_flows.size() >= m_maxFlows)
+                closeLeastRecentlyUsed();
+            openFlow(address, port);
+            it = m_flows.find(key);
+        }
+        it->lastUsed = ++m_tick;
+        if (it->relay) {
+            it->relay->sendToWebSocket(datagram.data());
+            sent += datagram.data().size();
+            continue;
+        }
+        it->pending.push_back(datagram.data());
+        it->pendingBytes += datagram.data().size();
+        while (it->pendingBytes > kPendingBytes) {
+            it->pendingBytes -= it->pending.front().size();
+            it->pending.pop_front();
+            ++m_droppedWhileOpening;
+        }
+    }
+    if (sent > 0)
+        Q_EMIT transferred(sent, 0);
+}
+
+UdpForwarder::Flow *UdpForwarder::openFlow(const QHostAddress &address, quint16 port)
+{
+    const QString key = keyOf(address, port);
+    Flow &flow = m_flows[key];
+    flow.address = address;
+    flow.port = port;
+    auto *connector = new WebSocketConnector(m_options, m_tls, this);
+    flow.connector = connector;
+    connect(connector, &WebSocketConnector::failed, this,
+            [this, key](const WebSocketConnector::Failure &failure) {
+                onFailed(key, failure.reason, failure.httpStatus);
+            });
+    connect(connector, &WebSocketConnector::opened, this, [this, key] { onOpened(key); });
+    connector->open(m_effectiveUrl);
+    return &flow;
+}
+
+void UdpForwarder::onFailed(const QString &key, const QString &reason, int httpStatus)
+{
+    auto *connector = qobject_cast<WebSocketConnector *>(sender());
+    if (connector)
+        connector->deleteLater();
+    auto it = m_flows.find(key);
+    if (it != m_flows.end() && it->connector == connector) {
+        m_droppedWhileOpening += qint64(it->pending.size());
+        m_flows.erase(it);
+    }
+    qCWarning(lcClient).noquote() << key << "- cannot open"
+                                  << WebSocketUrl::redacted(m_effectiveUrl) << "for udp/"
+                                  << m_options.udpRemote.toString() << "-" << reason;
+    if (m_effectiveUrl != m_options.serverUrl)
+        m_effectiveUrl = m_options.serverUrl; // the redirect target failed: start over
+    Q_EMIT connectionFailed(reason, httpStatus);
+    checkDrained();
+}
+
+void UdpForwarder::onOpened(const QString &key)
+{
+    auto *connector = qobject_cast<WebSocketConnector *>(sender());
+    if (!connector)
+        return;
+    QWebSocket *ws = connector->takeWebSocket();
+    m_effectiveUrl = connector->rememberedUrl();
+    const QUrl finalUrl = connector->finalUrl();
+    connector->deleteLater();
+    auto it = m_flows.find(key);
+    if (it == m_flows.end() || it->connector != connector || m_shuttingDown) {
+        // Closed meanwhile (least recently used, or shutting down): nothing was carried yet.
+        ws->close(QWebSocketProtocol::CloseCodeGoingAway);
+        ws->deleteLater();
+        return;
+    }
+    DatagramRelay::Options relayOptions;
+    relayOptions.idleTimeoutMs = m_options.udpIdleTimeoutMs;
+    relayOptions.keepAliveIntervalMs = m_options.relay.keepAliveIntervalMs;
+    relayOptions.closeTimeoutMs = m_options.relay.closeTimeoutMs;
+    const QString description = key + QLatin1String(" -> ") + WebSocketUrl::redacted(finalUrl)
+        + QLatin1String(" udp/") + m_options.udpRemote.toString();
+    auto *relay = new DatagramRelay(ws, nullptr, relayOptions, description, this);
+    it->relay = relay;
+    it->connector = nullptr;
+    ++m_relays;
+    Q_EMIT activeConnectionsChanged(m_relays);
+    const QHostAddress address = it->address;
+    const quint16 port = it->port;
+    connect(relay, &DatagramRelay::datagramForUdp, this,
+            [this, key, address, port](const QByteArray &datagram) {
+                // Not isOpen(): a bound QUdpSocket is not an open QIODevice (Qt 6.4).
+                if (!m_socket || m_socket->state() != QAbstractSocket::BoundState)
+                    return;
+                auto flow = m_flows.find(key);
+                if (flow != m_flows.end())
+                    flow->lastUsed = ++m_tick;
+                // A local peer that reads nothing loses datagrams in its kernel, not here.
+                m_socket->writeDatagram(datagram, address, port);
+                Q_EMIT transferred(0, datagram.size());
+            });
+    connect(relay, &DatagramRelay::finished, this, [this, key, relay] {
+        auto flow = m_flows.find(key);
+        if (flow != m_flows.end() && flow->relay == relay)
+            m_flows.erase(flow);
+        --m_relays;
+        Q_EMIT activeConnectionsChanged(m_relays);
+        relay->deleteLater();
+        checkDrained();
+    });
+    std::deque<QByteArray> pending;
+    pending.swap(it->pending);
+    it->pendingBytes = 0;
+    qint64 sent = 0;
+    for (const QByteArray &datagram : pending) {
+        relay->sendToWebSocket(datagram);
+        sent += datagram.size();
+    }
+    if (sent > 0)
+        Q_EMIT transferred(sent, 0);
+}
+
+void UdpForwarder::closeLeastRecentlyUsed()
+{
+    QString oldest;
+    quint64 oldestTick = std::numeric_limits<quint64>::max();
+    for (auto it = m_flows.cbegin(); it != m_flows.cend(); ++it) {
+        if (it->lastUsed < oldestTick) {
+            oldestTick = it->lastUsed;
+            oldest = it.key();
+        }
+    }
+    if (oldest.isEmpty())
+        return;
+    qCInfo(lcClient).noquote() << oldest << "- udp flow closed: more than" << m_maxFlows
+                               << "flows, this one used least recently";
+    DatagramRelay *relay = m_flows.value(oldest).relay;
+    removeFlow(oldest);
+    if (relay)
+        relay->shutdown(QStringLiteral("too many flows"));
+}
+
+void UdpForwarder::removeFlow(const QString &key)
+{
+    auto it = m_flows.find(key);
+    if (it == m_flows.end())
+        return;
+    if (it->connector)
+        it->connector->deleteLater(); // its signals are not delivered any more
+    m_droppedWhileOpening += qint64(it->pending.size());
+    m_flows.erase(it);
+}
+
+void UdpForwarder::checkDrained()
+{
+    if (m_shuttingDown && m_relays == 0)
+        QMetaObject::invokeMethod(this, &UdpForwarder::drained, Qt::QueuedConnection);
+}
