@@ -56,7 +56,8 @@ public:
     };
 
     // Takes ownership of both. The WebSocket must be open; udp, when given, is connected to its
-    // one peer: the relay reads and writes it. Without udp (a client's flows share one local
+    // one peer, or bound and given its peer by setUdpPeer(): the relay reads and writes it.
+    // Without udp (a client's flows share one local
     // socket) the owner hands in what the local peer sends (sendToWebSocket()) and sends what
     // datagramForUdp() gives it.
     DatagramRelay(QWebSocket *ws, QUdpSocket *udp, const Options &options,
