@@ -279,4 +279,43 @@ void EchoEndpoint::loop()
         close(fd);
 }
 
+UdpEchoEndpoint::UdpEchoEndpoint()
+{
+    m_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    const int buffer = 4 << 20;
+    setsockopt(m_fd, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer);
+    setsockopt(m_fd, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer);
+    // Wakes up now and then to see m_stop.
+    timeval timeout {0, 100000};
+    setsockopt(m_fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    sockaddr_in address {};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(m_fd, reinterpret_cast<sockaddr *>(&address), sizeof address);
+    socklen_t length = sizeof address;
+    getsockname(m_fd, reinterpret_cast<sockaddr *>(&address), &length);
+    m_port = ntohs(address.sin_port);
+    m_thread = std::thread([this] { loop(); });
+}
+
+UdpEchoEndpoint::~UdpEchoEndpoint()
+{
+    m_stop = true;
+    m_thread.join();
+    close(m_fd);
+}
+
+void UdpEchoEndpoint::loop()
+{
+    std::vector<char> buffer(65536);
+    while (!m_stop) {
+        sockaddr_storage from {};
+        socklen_t length = sizeof from;
+        const ssize_t n = recvfrom(m_fd, buffer.data(), buffer.size(), 0,
+                                   reinterpret_cast<sockaddr *>(&from), &length);
+        if (n >= 0)
+            sendto(m_fd, buffer.data(), size_t(n), 0, reinterpret_cast<sockaddr *>(&from), length);
+    }
+}
+
 } // namespace bench

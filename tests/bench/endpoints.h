@@ -124,4 +124,21 @@ private:
     std::thread m_thread;
 };
 
+// Echoes every datagram to its sender, on 127.0.0.1, from its own thread.
+class UdpEchoEndpoint
+{
+public:
+    UdpEchoEndpoint();
+    ~UdpEchoEndpoint();
+    uint16_t port() const { return m_port; }
+
+private:
+    void loop();
+
+    int m_fd = -1;
+    uint16_t m_port = 0;
+    std::atomic<bool> m_stop {false};
+    std::thread m_thread;
+};
+
 } // namespace bench

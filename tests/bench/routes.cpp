@@ -29,14 +29,16 @@ std::vector<qint64> withChildren(qint64 pid);
 // process's descriptors, without connecting: a probe connection would open a tunnel and disturb
 // the endpoints. The owner matters: with tests running beside the benchmark another process may
 // have taken the port between freePort() and our process's bind, which then failed.
-bool isListening(uint16_t port, qint64 pid)
+// With udp, a UDP socket bound to the port (/proc/net/udp, state 07: not connected).
+bool isListening(uint16_t port, qint64 pid, bool udp)
 {
     const QByteArray wanted =
         QByteArray(":") + QByteArray::number(port, 16).toUpper().rightJustified(4, '0');
     QList<QByteArray> inodes;
-    for (const QByteArray &line : readProcFile(QStringLiteral("/proc/net/tcp")).split('\n')) {
+    const QString table = udp ? QStringLiteral("/proc/net/udp") : QStringLiteral("/proc/net/tcp");
+    for (const QByteArray &line : readProcFile(table).split('\n')) {
         const QList<QByteArray> fields = line.simplified().split(' ');
-        if (fields.size() > 9 && fields[1].endsWith(wanted) && fields[3] == "0A")
+        if (fields.size() > 9 && fields[1].endsWith(wanted) && fields[3] == (udp ? "07" : "0A"))
             inodes.append("socket:[" + fields[9] + "]");
     }
     if (inodes.isEmpty())
@@ -181,7 +183,7 @@ QString Route::logTail(int lines) const
 }
 
 bool Route::spawn(const QString &label, const QString &program, const QStringList &arguments,
-                  uint16_t waitPort, QString *error)
+                  uint16_t waitPort, QString *error, bool udp)
 {
     auto process = std::make_unique<QProcess>();
     process->setProcessChannelMode(QProcess::ForwardedOutputChannel);
@@ -199,7 +201,7 @@ bool Route::spawn(const QString &label, const QString &program, const QStringLis
     m_logFiles.push_back(logFile);
     m_logStarts.push_back(logStart);
     QDeadlineTimer deadline(10000);
-    while (!isListening(waitPort, m_processes.back()->processId())) {
+    while (!isListening(waitPort, m_processes.back()->processId(), udp)) {
         if (deadline.hasExpired() || m_processes.back()->state() != QProcess::Running) {
             *error = QStringLiteral("%1 did not listen on port %2\n%3")
                          .arg(label)
@@ -280,18 +282,23 @@ bool Route::startOnce(uint16_t targetPort, QString *error)
     case RouteKind::OursNginx:
     case RouteKind::Websockify: {
         const uint16_t wsPort = freePort();
-        const uint16_t entry = freePort();
+        const uint16_t entryPort = freePort();
         // Every connection comes from 127.0.0.1: the benchmark measures capacity, not the
         // admission limits a public server sets.
+        const Entry entry = m_kind == RouteKind::Ours ? m_entry : Entry::Forward;
+        // A dynamic route allowing the target only (loopback needs an explicit entry).
+        const QStringList destination = entry == Entry::Forward
+            ? QStringList {QStringLiteral("-remote_tcp"), target}
+            : QStringList {QStringLiteral("--allow-destination"),
+                           (entry == Entry::Udp ? QStringLiteral("udp/") : QString()) + target};
         QStringList server {QStringLiteral("server"),
                             QStringLiteral("-listen_ws"),
                             QStringLiteral("127.0.0.1:%1").arg(wsPort),
-                            QStringLiteral("-remote_tcp"),
-                            target,
                             QStringLiteral("--max-tunnels"),
                             QStringLiteral("0"),
                             QStringLiteral("--max-tunnels-per-ip"),
                             QStringLiteral("0")};
+        server << destination;
         if (m_kind == RouteKind::OursTls)
             server << QStringLiteral("--tls-cert") << g_tlsFiles.certificateFile
                    << QStringLiteral("--tls-key") << g_tlsFiles.keyFile;
@@ -311,16 +318,22 @@ bool Route::startOnce(uint16_t targetPort, QString *error)
                           {QStringLiteral("127.0.0.1:%1").arg(wsPort), target}, wsPort, error)) {
             return false;
         }
-        QStringList client {QStringLiteral("client"), QStringLiteral("-listen_tcp"),
-                            QStringLiteral("127.0.0.1:%1").arg(entry), QStringLiteral("-remote_ws"),
-                            url};
+        const QString local = QStringLiteral("127.0.0.1:%1").arg(entryPort);
+        QStringList client {QStringLiteral("client")};
+        if (entry == Entry::Socks5)
+            client << QStringLiteral("--socks5") << local;
+        else if (entry == Entry::Udp)
+            client << QStringLiteral("--udp") << local << QStringLiteral("--udp-remote") << target;
+        else
+            client << QStringLiteral("-listen_tcp") << local;
+        client << QStringLiteral("-remote_ws") << url;
         // Verification stays on: the CA made at run time, the certificate's name.
         if (isTls(m_kind))
             client << QStringLiteral("--ca-file") << g_tlsFiles.caFile
                    << QStringLiteral("--server-name") << QStringLiteral("localhost");
-        if (!spawn(QStringLiteral("client"), m_tow, client, entry, error))
+        if (!spawn(QStringLiteral("client"), m_tow, client, entryPort, error, entry == Entry::Udp))
             return false;
-        m_entryPort = entry;
+        m_entryPort = entryPort;
         return true;
     }
     }

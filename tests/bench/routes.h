@@ -54,6 +54,10 @@ public:
     static void setLogDirectory(const QString &directory);
     // Needed before a TLS route starts.
     static void setTlsFiles(const TlsFiles &files);
+    // What our client offers locally (Ours only): a port forward to the target (the default), a
+    // SOCKS5 proxy whose server allows only the target, or a UDP port carried to the target (UDP).
+    enum class Entry { Forward, Socks5, Udp };
+    void setEntry(Entry entry) { m_entry = entry; }
     QString name() const { return name(m_kind); }
     RouteKind kind() const { return m_kind; }
 
@@ -76,10 +80,11 @@ public:
 private:
     bool startOnce(uint16_t targetPort, QString *error);
     bool spawn(const QString &label, const QString &program, const QStringList &arguments,
-               uint16_t waitPort, QString *error);
+               uint16_t waitPort, QString *error, bool udp = false);
     bool spawnNginx(uint16_t port, uint16_t upstreamPort, QString *error);
 
     RouteKind m_kind;
+    Entry m_entry = Entry::Forward;
     QString m_tow;
     uint16_t m_entryPort = 0;
     std::vector<std::unique_ptr<QProcess>> m_processes;

@@ -1,6 +1,8 @@
 // tow_bench: measures tcp-over-websocket beside direct TCP, a socat two-hop relay and websockify
 // (paired with our client) on the same machine in one run, and over TLS beside socat's TLS two-hop
 // (our server's own TLS, and nginx terminating TLS in front of it), and checks every transfer.
+// Through our route also a SOCKS5 setup rate (client --socks5) and a UDP datagram rate (client
+// --udp), both to destinations the server allows with --allow-destination.
 // Usage: tow_bench [--quick] [--json FILE] [--markdown FILE] [--tow PATH]
 #include "endpoints.h"
 #include "routes.h"
@@ -24,6 +26,8 @@
 #include <fcntl.h>
 #include <functional>
 #include <map>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <thread>
@@ -50,9 +54,12 @@ struct Settings
     double slowSeconds = 20;
     std::vector<uint64_t> tails {64 * 1024, 16ull << 20};
     int closeTrials = 20;
-    QStringList workloads {QStringLiteral("bulk"),  QStringLiteral("rtt"),
-                           QStringLiteral("setup"), QStringLiteral("concurrency"),
-                           QStringLiteral("slow"),  QStringLiteral("close")};
+    int udpDatagrams = 200000;
+    int udpWindow = 64;
+    QStringList workloads {QStringLiteral("bulk"),   QStringLiteral("rtt"),
+                           QStringLiteral("setup"),  QStringLiteral("concurrency"),
+                           QStringLiteral("slow"),   QStringLiteral("close"),
+                           QStringLiteral("socks5"), QStringLiteral("udp")};
     bool has(const char *workload) const { return workloads.contains(QLatin1String(workload)); }
 };
 
@@ -173,7 +180,8 @@ public:
     QString markdown() const;
 
 private:
-    bool withRoute(RouteKind kind, uint16_t target, const std::function<void(Route &)> &body);
+    bool withRoute(RouteKind kind, uint16_t target, const std::function<void(Route &)> &body,
+                   Route::Entry entry = Route::Entry::Forward);
     // A failed check of our route (or of direct TCP, which checks the harness) fails the run;
     // a baseline's failure is a finding about that baseline, reported but not fatal.
     void fail(const QString &what)
@@ -196,7 +204,11 @@ private:
 
     void bulk(RouteKind kind);
     void roundTrip(RouteKind kind);
-    void setup(RouteKind kind);
+    // Connection setup through a port forward, or (Socks5) through our client's SOCKS5 proxy:
+    // greeting, CONNECT, success reply and one echoed byte per connection.
+    void setup(RouteKind kind, Route::Entry entry = Route::Entry::Forward);
+    // Numbered datagrams through our client's --udp port to a UDP echo and back.
+    void udpRate(RouteKind kind);
     // "<prefix> <process> peak RSS MiB" for each process of the route.
     void recordPeakRss(RouteKind kind, const Route &route, const QString &prefix);
     void concurrency(RouteKind kind, int tunnels);
@@ -212,9 +224,11 @@ private:
     QJsonObject m_json;
 };
 
-bool Bench::withRoute(RouteKind kind, uint16_t target, const std::function<void(Route &)> &body)
+bool Bench::withRoute(RouteKind kind, uint16_t target, const std::function<void(Route &)> &body,
+                      Route::Entry entry)
 {
     Route route(kind, m_tow);
+    route.setEntry(entry);
     QString error;
     if (!route.start(target, &error)) {
         fail(Route::name(kind) + QStringLiteral(": ") + error);
@@ -367,80 +381,261 @@ void Bench::recordPeakRss(RouteKind kind, const Route &route, const QString &pre
                double(stats[p].peakRssKb) / 1024.0);
 }
 
-void Bench::setup(RouteKind kind)
+// The SOCKS5 handshake of a client without authentication asking for 127.0.0.1:port (RFC 1928),
+// one step at a time as curl does; true when the proxy replied "succeeded".
+bool socks5Connect(int fd, uint16_t port)
 {
+    const unsigned char greeting[] = {5, 1, 0};
+    unsigned char method[2];
+    if (!writeAll(fd, reinterpret_cast<const char *>(greeting), sizeof greeting)
+        || !readExactly(fd, reinterpret_cast<char *>(method), sizeof method) || method[0] != 5
+        || method[1] != 0)
+        return false;
+    const unsigned char request[] = {5, 1, 0, 1, 127, 0, 0, 1, uint8_t(port >> 8), uint8_t(port)};
+    unsigned char reply[4];
+    if (!writeAll(fd, reinterpret_cast<const char *>(request), sizeof request)
+        || !readExactly(fd, reinterpret_cast<char *>(reply), sizeof reply) || reply[0] != 5
+        || reply[1] != 0)
+        return false;
+    // The bound address: IPv4, IPv6 or a name, then the port.
+    char rest[258];
+    size_t restSize = reply[3] == 1 ? 6 : reply[3] == 4 ? 18 : 0;
+    if (reply[3] == 3) {
+        if (!readExactly(fd, rest, 1))
+            return false;
+        restSize = size_t(uint8_t(rest[0])) + 2;
+    }
+    return restSize != 0 && readExactly(fd, rest, restSize);
+}
+
+void Bench::setup(RouteKind kind, Route::Entry entry)
+{
+    const bool socks5 = entry == Route::Entry::Socks5;
+    const QString prefix = socks5 ? QStringLiteral("socks5 setup") : QStringLiteral("setup");
     EchoEndpoint echo;
-    withRoute(kind, echo.port(), [&](Route &route) {
-        auto probe = [&route]() -> bool {
-            const int fd = connectLoopback(route.entryPort(), true);
-            if (fd < 0)
-                return false;
-            timeval timeout {10, 0};
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-            char byte = 'x';
-            const bool ok = writeAll(fd, &byte, 1) && readExactly(fd, &byte, 1) && byte == 'x';
+    const uint16_t echoPort = echo.port();
+    withRoute(
+        kind, echoPort,
+        [&](Route &route) {
+            auto probe = [&route, socks5, echoPort]() -> bool {
+                const int fd = connectLoopback(route.entryPort(), true);
+                if (fd < 0)
+                    return false;
+                timeval timeout {10, 0};
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+                char byte = 'x';
+                const bool ok = (!socks5 || socks5Connect(fd, echoPort)) && writeAll(fd, &byte, 1)
+                    && readExactly(fd, &byte, 1) && byte == 'x';
+                close(fd);
+                return ok;
+            };
+            int errors = 0;
+            auto start = Clock::now();
+            for (int i = 0; i < m_settings.setupSequential; ++i)
+                errors += probe() ? 0 : 1;
+            record(kind, prefix + QStringLiteral(" sequential conn/s"),
+                   m_settings.setupSequential / seconds(start));
+            std::atomic<int> parallelErrors {0};
+            // Each thread makes its share; what does not divide evenly is not made.
+            const int perThread = m_settings.setupParallel / m_settings.parallelism;
+            const int parallelConnections = perThread * m_settings.parallelism;
+            const std::vector<ProcessStats> before = route.stats();
+            const double machineBefore = machineBusySeconds();
+            start = Clock::now();
+            std::vector<std::thread> threads;
+            for (int t = 0; t < m_settings.parallelism; ++t) {
+                threads.emplace_back([&] {
+                    for (int i = 0; i < perThread; ++i)
+                        parallelErrors += probe() ? 0 : 1;
+                });
+            }
+            for (auto &thread : threads)
+                thread.join();
+            record(kind, prefix + QStringLiteral(" 32 parallel conn/s"),
+                   parallelConnections / seconds(start));
+            // What one connection costs, in parallel: the tunnel processes' own time, user space
+            // and kernel apart, and the whole machine's (the endpoints and the kernel's network
+            // work included), which bounds the rate two cores can reach.
+            const double perConnection = 1e6 / parallelConnections;
+            const std::vector<ProcessStats> after = route.stats();
+            if (!after.empty()) {
+                double user = 0;
+                double system = 0;
+                for (size_t p = 0; p < after.size() && p < before.size(); ++p) {
+                    user += after[p].userSeconds - before[p].userSeconds;
+                    system += after[p].systemSeconds - before[p].systemSeconds;
+                }
+                record(kind, prefix + QStringLiteral(" tunnel processes user CPU us/conn"),
+                       user * perConnection);
+                record(kind, prefix + QStringLiteral(" tunnel processes system CPU us/conn"),
+                       system * perConnection);
+            }
+            record(kind, prefix + QStringLiteral(" machine CPU us/conn"),
+                   (machineBusySeconds() - machineBefore) * perConnection);
+            record(kind, prefix + QStringLiteral(" errors"), errors + parallelErrors);
+            if (kind == RouteKind::OursNginx) {
+                // Whether our client resumed TLS sessions, as the server end saw it: each process
+                // has one log line per connection, written as the connection ends.
+                QThread::msleep(200);
+                const auto [handshakes, resumed] = route.nginxHandshakes();
+                record(kind, QStringLiteral("setup TLS handshakes"), handshakes);
+                record(kind, QStringLiteral("setup TLS handshakes resumed"), resumed);
+            }
+            // A tunnel that has ended must let go of its memory: one that outlives its connections
+            // shows here, not in the rate.
+            recordPeakRss(kind, route, prefix);
+            if (errors + parallelErrors > 0)
+                fail(Route::name(kind)
+                     + QStringLiteral(": %1 %2s failed").arg(errors + parallelErrors).arg(prefix));
+        },
+        entry);
+}
+
+void Bench::udpRate(RouteKind kind)
+{
+    constexpr size_t kSize = 1200; // a datagram: its 8-byte number, then the pattern
+    constexpr uint64_t kWarmUp = 1ull << 63; // numbers of the datagrams that open the flow
+    auto fill = [](char *datagram, uint64_t number) {
+        std::memcpy(datagram, &number, 8);
+        std::memcpy(datagram + 8, patternAt(number * (kSize - 8)), kSize - 8);
+    };
+    UdpEchoEndpoint echo;
+    withRoute(
+        kind, echo.port(),
+        [&](Route &route) {
+            const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+            const int bufferSize = 4 << 20;
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufferSize, sizeof bufferSize);
+            setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufferSize, sizeof bufferSize);
+            sockaddr_in to {};
+            to.sin_family = AF_INET;
+            to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            to.sin_port = htons(route.entryPort());
+            if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr *>(&to), sizeof to) != 0) {
+                fail(Route::name(kind) + QStringLiteral(": udp: cannot open a socket"));
+                if (fd >= 0)
+                    close(fd);
+                return;
+            }
+            char out[kSize];
+            char in[kSize + 1];
+            auto waitReadable = [fd](int milliseconds) {
+                pollfd readable {fd, POLLIN, 0};
+                return poll(&readable, 1, milliseconds) > 0;
+            };
+            // The flow opens (a WebSocket) with its first datagram: one echoed before measuring.
+            bool open = false;
+            for (uint64_t attempt = 0; attempt < 10 && !open; ++attempt) {
+                fill(out, kWarmUp + attempt);
+                send(fd, out, kSize, 0);
+                while (!open && waitReadable(1000)) {
+                    const ssize_t n = recv(fd, in, sizeof in, MSG_DONTWAIT);
+                    open = n == ssize_t(kSize);
+                }
+            }
+            if (!open) {
+                fail(Route::name(kind) + QStringLiteral(": udp: no datagram came back"));
+                close(fd);
+                return;
+            }
+            const uint64_t count = uint64_t(m_settings.udpDatagrams);
+            std::vector<bool> seen(count);
+            uint64_t sent = 0;
+            uint64_t received = 0;
+            uint64_t givenUp = 0; // in flight when nothing came back for a while: lost (or late)
+            uint64_t corrupt = 0;
+            uint64_t duplicates = 0;
+            uint64_t reordered = 0;
+            uint64_t highest = 0;
+            uint64_t sendErrors = 0;
+            bool stalled = false;
+            auto take = [&](ssize_t n) {
+                uint64_t number = 0;
+                if (n >= 8)
+                    std::memcpy(&number, in, 8);
+                if (n >= 8 && number >= kWarmUp)
+                    return; // a late answer to the warm-up
+                if (n != ssize_t(kSize) || number >= count
+                    || std::memcmp(in + 8, patternAt(number * (kSize - 8)), kSize - 8) != 0) {
+                    ++corrupt;
+                } else if (seen[number]) {
+                    ++duplicates;
+                } else {
+                    seen[number] = true;
+                    ++received;
+                    if (number < highest)
+                        ++reordered;
+                    highest = std::max(highest, number);
+                }
+            };
+            const std::vector<ProcessStats> before = route.stats();
+            const auto start = Clock::now();
+            auto lastProgress = Clock::now();
+            while (received + givenUp < count || sent < count) {
+                while (sent < count && sent < received + givenUp + uint64_t(m_settings.udpWindow)) {
+                    fill(out, sent);
+                    if (send(fd, out, kSize, 0) != ssize_t(kSize))
+                        ++sendErrors;
+                    ++sent;
+                }
+                if (!waitReadable(200)) {
+                    // The window's datagrams are taken for lost; if nothing at all comes back
+                    // for 10 s the tunnel is broken.
+                    givenUp = sent - received;
+                    if (seconds(lastProgress) > 10) {
+                        stalled = true;
+                        break;
+                    }
+                    continue;
+                }
+                for (;;) {
+                    const ssize_t n = recv(fd, in, sizeof in, MSG_DONTWAIT);
+                    if (n < 0)
+                        break;
+                    take(n);
+                    lastProgress = Clock::now();
+                }
+            }
+            const double elapsed = seconds(start);
+            const std::vector<ProcessStats> after = route.stats();
+            // Late ones still count as delivered (not in the rate).
+            while (!stalled && received < count && waitReadable(500)) {
+                const ssize_t n = recv(fd, in, sizeof in, MSG_DONTWAIT);
+                if (n >= 0)
+                    take(n);
+            }
             close(fd);
-            return ok;
-        };
-        int errors = 0;
-        auto start = Clock::now();
-        for (int i = 0; i < m_settings.setupSequential; ++i)
-            errors += probe() ? 0 : 1;
-        record(kind, QStringLiteral("setup sequential conn/s"),
-               m_settings.setupSequential / seconds(start));
-        std::atomic<int> parallelErrors {0};
-        // Each thread makes its share; what does not divide evenly is not made.
-        const int perThread = m_settings.setupParallel / m_settings.parallelism;
-        const int parallelConnections = perThread * m_settings.parallelism;
-        const std::vector<ProcessStats> before = route.stats();
-        const double machineBefore = machineBusySeconds();
-        start = Clock::now();
-        std::vector<std::thread> threads;
-        for (int t = 0; t < m_settings.parallelism; ++t) {
-            threads.emplace_back([&] {
-                for (int i = 0; i < perThread; ++i)
-                    parallelErrors += probe() ? 0 : 1;
-            });
-        }
-        for (auto &thread : threads)
-            thread.join();
-        record(kind, QStringLiteral("setup 32 parallel conn/s"),
-               parallelConnections / seconds(start));
-        // What one connection costs, in parallel: the tunnel processes' own time, user space and
-        // kernel apart, and the whole machine's (the endpoints and the kernel's network work
-        // included), which bounds the rate two cores can reach.
-        const double perConnection = 1e6 / parallelConnections;
-        const std::vector<ProcessStats> after = route.stats();
-        if (!after.empty()) {
+            record(kind, QStringLiteral("udp datagrams/s"), double(received) / elapsed);
+            record(kind, QStringLiteral("udp MB/s"),
+                   double(received) * double(kSize) / 1e6 / elapsed);
+            record(kind, QStringLiteral("udp loss %"),
+                   100.0 * double(count - received) / double(count));
+            record(kind, QStringLiteral("udp reordered"), double(reordered));
+            record(kind, QStringLiteral("udp duplicates"), double(duplicates));
             double user = 0;
             double system = 0;
             for (size_t p = 0; p < after.size() && p < before.size(); ++p) {
                 user += after[p].userSeconds - before[p].userSeconds;
                 system += after[p].systemSeconds - before[p].systemSeconds;
             }
-            record(kind, QStringLiteral("setup tunnel processes user CPU us/conn"),
-                   user * perConnection);
-            record(kind, QStringLiteral("setup tunnel processes system CPU us/conn"),
-                   system * perConnection);
-        }
-        record(kind, QStringLiteral("setup machine CPU us/conn"),
-               (machineBusySeconds() - machineBefore) * perConnection);
-        record(kind, QStringLiteral("setup errors"), errors + parallelErrors);
-        if (kind == RouteKind::OursNginx) {
-            // Whether our client resumed TLS sessions, as the server end saw it: each process
-            // has one log line per connection, written as the connection ends.
-            QThread::msleep(200);
-            const auto [handshakes, resumed] = route.nginxHandshakes();
-            record(kind, QStringLiteral("setup TLS handshakes"), handshakes);
-            record(kind, QStringLiteral("setup TLS handshakes resumed"), resumed);
-        }
-        // A tunnel that has ended must let go of its memory: one that outlives its connections
-        // shows here, not in the rate.
-        recordPeakRss(kind, route, QStringLiteral("setup"));
-        if (errors + parallelErrors > 0)
-            fail(Route::name(kind)
-                 + QStringLiteral(": %1 connection setups failed").arg(errors + parallelErrors));
-    });
+            // Per datagram echoed: each crosses the tunnel twice.
+            record(kind, QStringLiteral("udp tunnel processes user CPU us/datagram"),
+                   user * 1e6 / double(sent));
+            record(kind, QStringLiteral("udp tunnel processes system CPU us/datagram"),
+                   system * 1e6 / double(sent));
+            recordPeakRss(kind, route, QStringLiteral("udp"));
+            if (corrupt + sendErrors > 0 || stalled || received == 0)
+                fail(Route::name(kind)
+                     + QStringLiteral(": udp: %1 changed datagrams, %2 send errors, %3 of %4 "
+                                      "echoed%5")
+                           .arg(corrupt)
+                           .arg(sendErrors)
+                           .arg(received)
+                           .arg(count)
+                           .arg(stalled ? QStringLiteral(", nothing came back for 10 s")
+                                        : QString()));
+        },
+        Route::Entry::Udp);
 }
 
 void Bench::concurrency(RouteKind kind, int tunnels)
@@ -650,6 +845,16 @@ int Bench::run(const std::vector<RouteKind> &kinds)
     }
     if (m_settings.has("close"))
         eachRoute("close", [this](RouteKind kind) { closeTails(kind); });
+    // Dynamic routes: our route only (the baselines have no SOCKS5 proxy or UDP).
+    const bool ours = std::find(kinds.begin(), kinds.end(), RouteKind::Ours) != kinds.end();
+    if (ours && m_settings.has("socks5")) {
+        std::printf("== socks5 setup: %s\n", qPrintable(Route::name(RouteKind::Ours)));
+        setup(RouteKind::Ours, Route::Entry::Socks5);
+    }
+    if (ours && m_settings.has("udp")) {
+        std::printf("== udp: %s\n", qPrintable(Route::name(RouteKind::Ours)));
+        udpRate(RouteKind::Ours);
+    }
     QJsonArray rows;
     for (const auto &[metric, values] : m_results) {
         QJsonObject row {{QStringLiteral("metric"), metric}};
@@ -772,7 +977,8 @@ int main(int argc, char *argv[])
                                      QStringLiteral("list"));
     const QCommandLineOption workloads(
         QStringLiteral("workloads"),
-        QStringLiteral("Workloads to run: bulk,rtt,setup,concurrency,slow,close (default: all)."),
+        QStringLiteral("Workloads to run: bulk,rtt,setup,concurrency,slow,close,socks5,udp "
+                       "(default: all; socks5 and udp through ours only)."),
         QStringLiteral("list"));
     const QCommandLineOption logs(
         QStringLiteral("logs"),
@@ -795,6 +1001,7 @@ int main(int argc, char *argv[])
         settings.slowSeconds = 2;
         settings.tails = {64 * 1024, 1ull << 20};
         settings.closeTrials = 3;
+        settings.udpDatagrams = 5000;
     }
     if (parser.isSet(tunnels)) {
         settings.concurrency.clear();
