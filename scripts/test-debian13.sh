@@ -6,9 +6,9 @@
 # in ${TOW_DEBIAN13_ROOT:-/var/cache/tow-ci/debian13}, and is kept for the next run: the first
 # run makes it with `debootstrap --variant=minbase trixie` from the Debian mirror the host's apt
 # uses (into DIR.tmp, renamed to DIR once complete, so a half-made chroot is never reused).
-# Each run mounts /proc, /sys, /dev, /dev/pts, a fresh /dev/shm and this source tree at /src in
-# the chroot, installs what the tests need with scripts/install-deps.sh, then configures, builds
-# and tests with the `debian13` CMake preset (build tree build/debian13, so the host's
+# Each run makes the chroot a mount point of its own, mounts /proc, /sys, /dev, /dev/pts, a fresh
+# /dev/shm and this source tree at /src in the chroot, installs what the tests need with
+# scripts/install-deps.sh, then configures, builds and tests with the `debian13` CMake preset (build tree build/debian13, so the host's
 # build/release is left alone). Everything is unmounted on exit, also on failure; mounts left by
 # a killed earlier run are unmounted first.
 set -euo pipefail
@@ -216,6 +216,11 @@ chmod 1777 "$root/tmp"
 install -d -m 700 "$root/run/user/0"
 
 log "mounting /proc, /sys, /dev, /dev/pts, /dev/shm and $src at /src in $root"
+# The chroot's / is a mount point of its own, private (nothing mounted in it reaches the host):
+# tests that make a mount namespace (unshare -m, the dynamic-route test's resolver) set the
+# propagation of /, which only a mount point has.
+mount --bind "$root" "$root"
+mount --make-private "$root"
 mount -t proc proc "$root/proc"
 mount -t sysfs sysfs "$root/sys"
 mount --bind /dev "$root/dev"
