@@ -8,9 +8,9 @@
 # uses (into DIR.tmp, renamed to DIR once complete, so a half-made chroot is never reused).
 # Each run makes the chroot a mount point of its own, mounts /proc, /sys, /dev, /dev/pts, a fresh
 # /dev/shm and this source tree at /src in the chroot, installs what the tests need with
-# scripts/install-deps.sh, then configures, builds and tests with the `debian13` CMake preset (build tree build/debian13, so the host's
-# build/release is left alone). Everything is unmounted on exit, also on failure; mounts left by
-# a killed earlier run are unmounted first.
+# scripts/install-deps.sh, then configures, builds and tests with the `debian13` CMake preset (build
+# tree build/debian13, so the host's build/release is left alone). Everything is unmounted on exit,
+# also on failure; mounts left by a killed earlier run are unmounted first.
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd -P)
