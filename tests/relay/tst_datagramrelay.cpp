@@ -16,14 +16,20 @@
 #include <QWebSocket>
 #include <QWebSocketServer>
 #include <QtEndian>
+#include <algorithm>
+#include <cstring>
 #include <memory>
 
 namespace {
 
+// A datagram of size bytes that starts with its number, big-endian (only the number's first
+// bytes in a datagram shorter than four).
 QByteArray numbered(quint32 number, int size)
 {
     QByteArray datagram(size, char(number & 0x7F));
-    qToBigEndian<quint32>(number, datagram.data());
+    uchar bytes[sizeof(number)];
+    qToBigEndian<quint32>(number, bytes);
+    std::memcpy(datagram.data(), bytes, std::min(sizeof(bytes), size_t(size)));
     return datagram;
 }
 
