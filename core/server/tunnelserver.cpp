@@ -495,15 +495,23 @@ void TunnelServer::destinationReached(QTcpSocket *socket)
     if (!deferred.connector)
         return;
     QTcpSocket *remote = deferred.connector->takeSocket();
-    const QString text = QString::fromLatin1(deferred.connector->destination().headerValue())
-        + QLatin1String(" (") + deferred.connector->address().toString() + QLatin1Char(')');
-    deferred.connector->deleteLater();
     m_metrics.countRemoteConnected();
     // Until the relay reads it, what the destination sends waits within the relay's bound.
     remote->setReadBufferSize(m_options.relay.tcpReadBufferBytes);
-    remote->setObjectName(QLatin1String(kDestinationSocketName));
-    remote->setProperty(kDestinationProperty, text);
-    remote->setParent(socket);
+    upgradeToDestination(socket, deferred, remote, kDestinationSocketName,
+                         deferred.connector->address());
+}
+
+void TunnelServer::upgradeToDestination(QTcpSocket *socket, const DeferredTunnel &deferred,
+                                        QAbstractSocket *destination, const char *objectName,
+                                        const QHostAddress &address)
+{
+    const QString text = QString::fromLatin1(deferred.connector->destination().headerValue())
+        + QLatin1String(" (") + address.toString() + QLatin1Char(')');
+    deferred.connector->deleteLater();
+    destination->setObjectName(QLatin1String(objectName));
+    destination->setProperty(kDestinationProperty, text);
+    destination->setParent(socket);
     m_pending.markWaiting(socket, false);
     RequestDispatcher::Verdict verdict;
     verdict.kind = RequestDispatcher::Verdict::Kind::Upgrade;
@@ -545,17 +553,7 @@ void TunnelServer::udpDestinationChecked(QTcpSocket *socket, const QList<QHostAd
         udp->setProperty(kDestinationPeerProperty, QVariant::fromValue(address));
         udp->setProperty(kDestinationPortProperty, port);
         m_deferred.remove(socket);
-        const QString text = QString::fromLatin1(deferred.connector->destination().headerValue())
-            + QLatin1String(" (") + address.toString() + QLatin1Char(')');
-        deferred.connector->deleteLater();
-        udp->setObjectName(QLatin1String(kDestinationUdpSocketName));
-        udp->setProperty(kDestinationProperty, text);
-        udp->setParent(socket);
-        m_pending.markWaiting(socket, false);
-        RequestDispatcher::Verdict verdict;
-        verdict.kind = RequestDispatcher::Verdict::Kind::Upgrade;
-        verdict.slot = deferred.slot;
-        m_dispatcher.deliver(socket, verdict);
+        upgradeToDestination(socket, deferred, udp, kDestinationUdpSocketName, address);
         return;
     }
     destinationFailed(socket, error,

@@ -19,6 +19,7 @@
 #include <QPointer>
 #include <QTimer>
 
+class QAbstractSocket;
 class QHttpServer;
 class QTcpSocket;
 class QUdpSocket;
@@ -124,6 +125,12 @@ private:
         TunnelAdmission::Slot slot;
     };
     QHash<QTcpSocket *, DeferredTunnel> m_deferred; // by the client's connection
+    // A destination reached (TCP) or checked (UDP) at address: its socket goes with the client's
+    // connection, named objectName, until the relay takes it; the upgrade is answered. deferred
+    // is already out of m_deferred.
+    void upgradeToDestination(QTcpSocket *socket, const DeferredTunnel &deferred,
+                              QAbstractSocket *destination, const char *objectName,
+                              const QHostAddress &address);
 
     QElapsedTimer m_clock;
     QTimer m_sweepTimer;
