@@ -74,6 +74,8 @@ const QStringList kSocks5 = {QStringLiteral("socks5")};
 const QStringList kSocks5User = {QStringLiteral("socks5-user"), QStringLiteral("socks5_user")};
 const QStringList kSocks5PasswordFile = {QStringLiteral("socks5-password-file"),
                                          QStringLiteral("socks5_password_file")};
+// check: the destination a dynamic route is asked to reach.
+const QStringList kDestination = {QStringLiteral("destination")};
 const QStringList kHelp = {QStringLiteral("help"), QStringLiteral("h")};
 const QStringList kVersion = {QStringLiteral("version")};
 
@@ -180,7 +182,8 @@ QString CommandLine::usage()
         "Usage:\n"
         "  tcp-over-websocket server -listen_ws [HOST]:PORT -remote_tcp HOST:PORT\n"
         "  tcp-over-websocket client -listen_tcp [HOST]:PORT -remote_ws ws[s]://HOST[:PORT]/PATH\n"
-        "  tcp-over-websocket check ws[s]://HOST[:PORT]/PATH [client options]\n"
+        "  tcp-over-websocket check ws[s]://HOST[:PORT]/PATH [--destination [udp/]HOST:PORT]\n"
+        "                    [client options]\n"
         "  tcp-over-websocket client --profile NAME [--profile NAME...] | --all-autostart\n"
         "  tcp-over-websocket                (tray app, when built with the desktop UI)\n"
         "\n"
@@ -246,6 +249,8 @@ QString CommandLine::usage()
         "  --udp-remote HOST:PORT  where the server sends them (it must allow udp/HOST:PORT)\n"
         "  --udp-idle-timeout SEC  close a source's flow after this much silence (default 60)\n"
         "  --profile NAME       run a profile saved by the tray app (repeatable)\n"
+        "  --destination [udp/]HOST:PORT  check only: ask a dynamic route for this\n"
+        "                       destination (Tow-Destination) and report the server's verdict\n"
         "  --all-autostart      run every saved profile marked to start automatically\n"
         "\n"
         "Common options:\n"
@@ -310,6 +315,7 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
     const QCommandLineOption socks5User(kSocks5User, QString(), QStringLiteral("name"));
     const QCommandLineOption socks5PasswordFile(kSocks5PasswordFile, QString(),
                                                 QStringLiteral("file"));
+    const QCommandLineOption destination(kDestination, QString(), QStringLiteral("destination"));
     parser.addOptions({listenWs,         remoteTcp,       listenTcp,     remoteWs,
                        insecure,         keepAlive,       serverFlag,    clientFlag,
                        config,           tokenFile,       maxTunnels,    maxTunnelsPerIp,
@@ -322,6 +328,7 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
                        subprotocol,      allowDestination});
     parser.addOptions({udp, udpRemote, udpIdleTimeout});
     parser.addOptions({socks5, socks5User, socks5PasswordFile});
+    parser.addOption(destination);
     // Server-only options, in the order they are checked and reported (--token-file is shared:
     // the server requires the token, the client sends it).
     const QList<const QCommandLineOption *> serverOnly = {
@@ -334,7 +341,7 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
         &listenTcp,    &remoteWs,   &insecure,      &proxy,       &caFile,         &pin,
         &serverName,   &header,     &keepAliveMode, &pongTimeout, &connectTimeout, &profile,
         &allAutostart, &subprotocol};
-    clientOnly += {&socks5, &socks5User, &socks5PasswordFile};
+    clientOnly += {&socks5, &socks5User, &socks5PasswordFile, &destination};
     // The settings a saved profile holds: refused beside --profile / --all-autostart.
     const QList<const QCommandLineOption *> profileSettings = {
         &listenTcp,     &remoteWs,    &insecure,       &keepAlive,  &proxy,
@@ -583,6 +590,9 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
                                 .arg(flagName(option->names())));
         }
         result.mode = wantsCheck ? Mode::Check : Mode::Client;
+        if (!wantsCheck && parser.isSet(destination))
+            return fail(QStringLiteral("--destination is for check; a SOCKS5 proxy's programs "
+                                       "name their destinations, --udp-remote names UDP's"));
         if (wantsCheck && (parser.isSet(profile) || parser.isSet(allAutostart)))
             return fail(QStringLiteral("check takes a URL and client options, not --profile "
                                        "(the tray app's Test button checks a saved profile)"));
@@ -669,12 +679,35 @@ std::optional<CommandLine> CommandLine::parse(const QStringList &arguments, QStr
         if (wantsCheck) {
             if (parser.isSet(listenTcp))
                 return fail(QStringLiteral("check does not listen: -listen_tcp is for the client"));
+            // One way to name what is checked: --destination, also for the routes SOCKS5
+            // proxies and UDP forwarders use.
             if (parser.isSet(udp) || parser.isSet(udpRemote) || parser.isSet(udpIdleTimeout))
-                return fail(QStringLiteral("check does not listen: --udp is for the client"));
+                return fail(QStringLiteral("check does not listen: --udp is for the client; "
+                                           "check URL --destination udp/HOST:PORT checks a UDP "
+                                           "destination"));
             for (const auto *option : socks5Settings) {
                 if (parser.isSet(*option))
-                    return fail(QStringLiteral("check does not listen: %1 is for the client")
+                    return fail(QStringLiteral("check does not listen: %1 is for the client; "
+                                               "check URL checks the server and the route, "
+                                               "--destination HOST:PORT one destination")
                                     .arg(flagName(option->names())));
+            }
+            if (parser.values(destination).size() > 1)
+                return fail(QStringLiteral("--destination is given more than once"));
+            if (parser.isSet(destination)) {
+                const QString value = parser.value(destination);
+                result.checkDestination = Destination::parse(value.toUtf8());
+                if (!result.checkDestination)
+                    return fail(QStringLiteral("--destination expects HOST:PORT or "
+                                               "udp/HOST:PORT (port 1-65535, IPv6 in brackets), "
+                                               "not \"%1\"")
+                                    .arg(value));
+                for (const auto &named : std::as_const(settings.headers)) {
+                    if (named.first.compare(Destination::kHeader, Qt::CaseInsensitive) == 0)
+                        return fail(QStringLiteral("give the destination once: --destination or "
+                                                   "-H '%1: ...'")
+                                        .arg(QLatin1String(Destination::kHeader)));
+                }
             }
             if (positional.size() < 2 && !parser.isSet(remoteWs))
                 return fail(QStringLiteral("check needs the server URL, e.g. "

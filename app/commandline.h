@@ -3,6 +3,7 @@
 #pragma once
 
 #include "client/clientoptions.h"
+#include "net/destination.h"
 #include "profiles/profile.h"
 #include "server/serveroptions.h"
 
@@ -22,6 +23,9 @@ struct CommandLine
     QString serverConfigPath; // --config: the server's options come from this file
     QString logLevel; // --log-level: debug, info, warning, error; empty: default (info)
     ClientOptions client; // also the settings of Mode::Check
+    // check --destination: what the route is asked to reach (Tow-Destination); none: the route's
+    // fixed remote, or the server's refusal that proves the route takes named destinations only.
+    std::optional<Destination> checkDestination;
     QStringList clientProfiles; // client --profile NAME (repeatable): saved profiles to run
     bool clientAllAutostart = false; // client --all-autostart: every profile marked auto-start
     QString text; // the help or version text for Mode::Help and Mode::Version

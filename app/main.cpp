@@ -191,24 +191,40 @@ void raiseDescriptorLimit()
 #endif
 }
 
-// The check command: one line per step on stdout, a verdict, exit code 0 only when a tunnel
-// would work.
-int runCheck(const ClientOptions &options)
+// The check command: one line per step on stdout, a verdict, exit code 0 only when what was asked
+// works: a tunnel to the route's fixed remote, to the --destination given, or, without one, the
+// server and a route that takes named destinations only.
+int runCheck(const ClientOptions &options, const std::optional<Destination> &destination)
 {
     std::printf("Checking %s\n", qPrintable(WebSocketUrl::redacted(options.serverUrl)));
+    ConnectionCheck check(options);
+    if (destination) {
+        check.setDestination(*destination);
+        std::printf("  destination: %s\n", destination->headerValue().constData());
+    }
+    check.setNamedDestinationsSuffice(true);
     const QString headers = WebSocketConnector::describeHeaders(options);
     if (!headers.isEmpty())
         std::printf("  headers: %s\n", qPrintable(headers));
     std::fflush(stdout);
-    ConnectionCheck check(options);
     QObject::connect(&check, &ConnectionCheck::step, &check, [](const ConnectionCheck::Step &step) {
         std::printf("%s %s: %s\n", step.ok ? "[ok]  " : "[FAIL]",
                     qPrintable(ConnectionCheck::label(step.kind)), qPrintable(step.sentence));
         std::fflush(stdout);
     });
-    QObject::connect(&check, &ConnectionCheck::finished, &check, [](bool works) {
-        std::printf("%s\n",
-                    works ? "Result: a tunnel would work." : "Result: a tunnel would NOT work.");
+    QObject::connect(&check, &ConnectionCheck::finished, &check, [&check](bool works) {
+        const auto named = check.destination();
+        const QString to = named
+            ? QStringLiteral(" to %1").arg(QString::fromLatin1(named->headerValue()))
+            : QString();
+        if (works && check.routeTakesNamedDestinationsOnly())
+            std::printf(
+                "Result: the server and the route work; the route takes named destinations "
+                "only (a SOCKS5 proxy, UDP; check one with --destination HOST:PORT), a port "
+                "forward through it would be refused.\n");
+        else
+            std::printf("Result: a tunnel%s would %s.\n", qPrintable(to),
+                        works ? "work" : "NOT work");
         QCoreApplication::exit(works ? 0 : kExitRuntimeError);
     });
     check.start();
@@ -401,7 +417,7 @@ int main(int argc, char *argv[])
     case CommandLine::Mode::Check: {
         QCoreApplication app(argc, argv);
         setApplicationNames();
-        return runCheck(commandLine->client);
+        return runCheck(commandLine->client, commandLine->checkDestination);
     }
     case CommandLine::Mode::Server:
     case CommandLine::Mode::Client:

@@ -64,6 +64,8 @@ QString ConnectionCheck::label(StepKind kind)
         return QStringLiteral("TLS");
     case StepKind::Upgrade:
         return QStringLiteral("HTTP upgrade");
+    case StepKind::Destination:
+        return QStringLiteral("Destination");
     case StepKind::RoundTrip:
         return QStringLiteral("Round trip");
     }
@@ -107,8 +109,63 @@ QString ConnectionCheck::explainStatus(int status, const QUrl &url)
     }
 }
 
+QString ConnectionCheck::explainRefusal(const QByteArray &errorToken, int status)
+{
+    using Error = Destination::Error;
+    const QString answer =
+        QStringLiteral("(%1 %2)").arg(status).arg(QString::fromLatin1(errorToken));
+    const auto error = Destination::errorFromToken(errorToken);
+    if (!error)
+        return QStringLiteral("the server answered HTTP %1 with %2: %3")
+            .arg(status)
+            .arg(QLatin1String(Destination::kErrorHeader), QString::fromLatin1(errorToken));
+    switch (*error) {
+    case Error::BadDestination:
+        return QStringLiteral("the server cannot read it %1").arg(answer);
+    case Error::NotAllowed:
+        return QStringLiteral("not allowed by the route's rules %1: its allow list does not take "
+                              "it, the server denies it by default (loopback, link-local, its own "
+                              "addresses), or the route takes no named destination")
+            .arg(answer);
+    case Error::NoSuchHost:
+        return QStringLiteral("the server cannot resolve its name %1").arg(answer);
+    case Error::Refused:
+        return QStringLiteral("it refused the server's connection %1").arg(answer);
+    case Error::HostUnreachable:
+        return QStringLiteral("the server cannot reach the host %1").arg(answer);
+    case Error::NetworkUnreachable:
+        return QStringLiteral("the server has no route to its network %1").arg(answer);
+    case Error::Timeout:
+        return QStringLiteral("it did not answer the server's connection in time %1").arg(answer);
+    }
+    return answer;
+}
+
+void ConnectionCheck::setDestination(const Destination &destination)
+{
+    m_destination = destination;
+}
+
 void ConnectionCheck::start()
 {
+    // The destination goes to the server in its header; one given in the options' headers (-H)
+    // counts as named too.
+    const QByteArray headerName = QByteArray(Destination::kHeader);
+    for (qsizetype i = m_options.headers.size() - 1; i >= 0; --i) {
+        if (m_options.headers.at(i).first.compare(headerName, Qt::CaseInsensitive) != 0)
+            continue;
+        if (m_destination)
+            m_options.headers.removeAt(i);
+        else
+            m_destinationValue = m_options.headers.at(i).second.trimmed();
+    }
+    if (m_destination) {
+        m_destinationValue = m_destination->headerValue();
+        m_options.headers.append({headerName, m_destinationValue});
+    } else if (!m_destinationValue.isEmpty()) {
+        m_destination = Destination::parse(m_destinationValue);
+    }
+
     QString error;
     const auto tls = TlsPolicy::create(m_options, &error);
     if (!tls) {
@@ -211,6 +268,12 @@ void ConnectionCheck::openWebSocket()
                         : StepKind::Upgrade;
                     break;
                 case WebSocketConnector::Stage::Upgrade:
+                    // A Tow-Error: the server took the request and answered for the destination.
+                    if (!failure.errorToken.isEmpty()) {
+                        onRefused(failure.httpStatus, failure.errorToken);
+                        return;
+                    }
+                    Q_FALLTHROUGH();
                 case WebSocketConnector::Stage::Redirect:
                     kind = StepKind::Upgrade;
                     if (failure.httpStatus && failure.stage == WebSocketConnector::Stage::Upgrade)
@@ -235,6 +298,17 @@ void ConnectionCheck::openWebSocket()
                QStringLiteral("HTTP 101: %1 accepted the WebSocket upgrade%2")
                    .arg(WebSocketUrl::redacted(m_connector->finalUrl()), subprotocol),
                101);
+        if (!m_destinationValue.isEmpty())
+            report(StepKind::Destination, true,
+                   m_destination && m_destination->udp
+                       ? QStringLiteral("the server allows %1 and is ready to send its datagrams "
+                                        "there (the check sends none)")
+                             .arg(QString::fromLatin1(m_destinationValue))
+                       : QStringLiteral("the server accepted the upgrade for %1; a server of "
+                                        "ours does so only once it has connected to it (a plain "
+                                        "relay such as the original Go server ignores the name "
+                                        "and opens its own remote)")
+                             .arg(QString::fromLatin1(m_destinationValue)));
         connect(m_ws, &QWebSocket::pong, this, [this] {
             m_pongTimeout.stop();
             m_roundTripMs = m_pingSent.nsecsElapsed() / 1e6;
@@ -281,6 +355,50 @@ void ConnectionCheck::openWebSocket()
         m_ws->ping();
     });
     m_connector->open(m_options.serverUrl);
+}
+
+void ConnectionCheck::onRefused(int httpStatus, const QByteArray &errorToken)
+{
+    const QString answer =
+        QStringLiteral("HTTP %1, %2: %3")
+            .arg(httpStatus)
+            .arg(QLatin1String(Destination::kErrorHeader), QString::fromLatin1(errorToken));
+    // Only a server of ours sends Tow-Error, and only once the path, the token, the Origin and
+    // the limits have let the request through (they answer without one).
+    report(StepKind::Upgrade, true,
+           QStringLiteral("%1 took the request (path and credentials accepted) and answered for "
+                          "the destination: %2")
+               .arg(WebSocketUrl::redacted(m_connector->finalUrl()), answer),
+           httpStatus);
+    if (!m_destinationValue.isEmpty()) {
+        const auto error = Destination::errorFromToken(errorToken);
+        const bool refused = !error || *error == Destination::Error::NotAllowed
+            || *error == Destination::Error::BadDestination;
+        report(StepKind::Destination, false,
+               QStringLiteral("the server %1 the destination %2: %3")
+                   .arg(refused ? QStringLiteral("refused") : QStringLiteral("could not reach"),
+                        QString::fromLatin1(m_destinationValue),
+                        explainRefusal(errorToken, httpStatus)),
+               httpStatus);
+        finish(false);
+        return;
+    }
+    m_namedOnlyRoute = true;
+    if (m_namedDestinationsSuffice)
+        report(StepKind::Destination, true,
+               QStringLiteral("none named, and the route takes named destinations only (%1): "
+                              "SOCKS5 proxies and UDP forwarders name theirs; a port forward "
+                              "through it would be refused")
+                   .arg(answer),
+               httpStatus);
+    else
+        report(StepKind::Destination, false,
+               QStringLiteral("the route takes named destinations only (%1): a port forward names "
+                              "none and is refused; use a SOCKS5 proxy or UDP through it, or a "
+                              "route with a fixed remote")
+                   .arg(answer),
+               httpStatus);
+    finish(m_namedDestinationsSuffice);
 }
 
 void ConnectionCheck::report(StepKind kind, bool ok, const QString &sentence, int httpStatus)

@@ -31,35 +31,40 @@ void ConnectionProbe::start(const Profile &profile)
         QTimer::singleShot(0, this, [this, error] { finish(false, error); });
         return;
     }
-    // The check opens one WebSocket as a port forward's connection does. A UDP profile's flows
-    // name their one destination, so the check names it too (the server resolves, checks and
-    // reaches it before it answers); a SOCKS5 proxy's destinations come from its programs, so the
-    // check can only try the server's upgrade path without one.
+    // The check opens one WebSocket as one of the profile's connections does. A UDP profile's
+    // flows name their one destination, so the check names it too: the server resolves, checks
+    // and reaches it before it answers, and its verdict is the result. A SOCKS5 proxy's
+    // destinations come from its programs: the check names none, and a route that takes named
+    // destinations only (it refuses the unnamed tunnel with a Tow-Error answer, after the token and
+    // path) is what the proxy needs. A port forward needs the route's fixed remote.
+    m_check = new ConnectionCheck(*options, this);
     QString note;
     if (profile.kind == Profile::Kind::Udp) {
-        options->headers.append({QByteArray(Destination::kHeader),
-                                 Destination {true, options->udpRemote}.headerValue()});
-        note = QStringLiteral(
-                   "Note: a UDP profile's check tests the server's upgrade path to %1 (the server "
-                   "must allow udp/%1); no datagram is sent.")
-                   .arg(options->udpRemote.toString());
+        m_check->setDestination(Destination {true, options->udpRemote});
+        note = QStringLiteral("Note: no datagram is sent; the UDP service's own answer is not "
+                              "tested.");
     } else if (profile.kind == Profile::Kind::Socks5) {
-        note = QStringLiteral(
-            "Note: a SOCKS5 proxy's check can only test the server's upgrade path, without a "
-            "destination (each program names its own); a route that takes only named "
-            "destinations answers 403 not-allowed here.");
+        m_check->setNamedDestinationsSuffice(true);
     }
-    m_check = new ConnectionCheck(*options, this);
-    connect(m_check, &ConnectionCheck::finished, this, [this, note](bool works) {
-        QStringList lines;
-        for (const ConnectionCheck::Step &step : m_check->steps())
-            lines.append(QStringLiteral("%1 %2: %3")
-                             .arg(step.ok ? QStringLiteral("[ok]") : QStringLiteral("[failed]"),
-                                  ConnectionCheck::label(step.kind), step.sentence));
-        if (!note.isEmpty())
-            lines.append(note);
-        finish(works, lines.join(QLatin1Char('\n')));
-    });
+    connect(
+        m_check, &ConnectionCheck::finished, this, [this, note, kind = profile.kind](bool works) {
+            QStringList lines;
+            for (const ConnectionCheck::Step &step : m_check->steps())
+                lines.append(QStringLiteral("%1 %2: %3")
+                                 .arg(step.ok ? QStringLiteral("[ok]") : QStringLiteral("[failed]"),
+                                      ConnectionCheck::label(step.kind), step.sentence));
+            if (!note.isEmpty())
+                lines.append(note);
+            // A route with a fixed remote opens a tunnel without a destination, but refuses the
+            // destinations a SOCKS5 proxy names.
+            if (works && kind == Profile::Kind::Socks5
+                && !m_check->routeTakesNamedDestinationsOnly())
+                lines.append(
+                    QStringLiteral("Note: the route opened a tunnel without a destination (it has "
+                                   "a fixed remote); "
+                                   "the proxy's destinations must also be in its allow list."));
+            finish(works, lines.join(QLatin1Char('\n')));
+        });
     m_check->start();
 }
 

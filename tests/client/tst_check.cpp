@@ -2,6 +2,8 @@
 // of our server (README configuration) plus locations that answer 400, 401, 404, 502, a
 // redirect, a location that drops the Upgrade headers, tinyproxy asking for credentials, and a
 // wrong pin. The output must name the cause; the exit code is 0 only when a tunnel would work.
+// Dynamic routes: a route that takes named destinations only, one with a fixed remote, and
+// destinations allowed, not allowed and refused, named with --destination.
 #include "droppingwebsocketserver.h"
 #include "endpoints.h"
 #include "nginxprocess.h"
@@ -9,6 +11,7 @@
 #include "testcertificates.h"
 #include "towprocess.h"
 
+#include <QFile>
 #include <QProcess>
 #include <QTcpServer>
 #include <QTemporaryDir>
@@ -25,6 +28,8 @@ private Q_SLOTS:
     void proxyAuthentication();
     void remoteUnreachable();
     void droppedWithoutCloseFrame();
+    void dynamicRoute_data();
+    void dynamicRoute();
 
 private:
     QString url(const QString &path) const
@@ -37,6 +42,8 @@ private:
     EchoServer m_echo;
     TowProcess m_server;
     NginxProcess m_nginx;
+    TowProcess m_dynamic; // routes /dyn (named destinations only, with a token) and /fixed
+    quint16 m_closedPort = 0;
 };
 
 void TestCheck::initTestCase()
@@ -71,12 +78,33 @@ void TestCheck::initTestCase()
                              .arg(closedPort)
                              .arg(m_server.port());
     QVERIFY2(m_nginx.start(config, &error), qPrintable(error));
+
+    // The echo endpoint is allowed by TCP and UDP, the closed port by TCP: it refuses.
+    m_closedPort = closedPort;
+    const QString echo = QStringLiteral("127.0.0.1:%1").arg(m_echo.serverPort());
+    for (const auto &[name, content] :
+         {std::pair {QStringLiteral("dyn-token"), QByteArray("dyn-secret\n")},
+          std::pair {QStringLiteral("wrong-token"), QByteArray("not-the-secret\n")},
+          std::pair {QStringLiteral("routes.json"),
+                     QStringLiteral(R"({"listen": "127.0.0.1:0", "routes": [
+    {"path": "/dyn", "token": "dyn-secret", "allow": ["%1", "udp/%1", "127.0.0.1:%2"]},
+    {"path": "/fixed", "remote": "%1"}]})")
+                         .arg(echo)
+                         .arg(closedPort)
+                         .toUtf8()}}) {
+        QFile file(m_pki.filePath(name));
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write(content);
+    }
+    QVERIFY2(m_dynamic.start({"server", "--config", m_pki.filePath("routes.json")}),
+             qPrintable(m_dynamic.log()));
 }
 
 void TestCheck::cleanupTestCase()
 {
     m_nginx.stop();
     QCOMPARE(m_server.stop(), 0);
+    QCOMPARE(m_dynamic.stop(), 0);
 }
 
 void TestCheck::diagnosis_data()
@@ -258,6 +286,106 @@ void TestCheck::droppedWithoutCloseFrame()
     QVERIFY(output.contains(QLatin1String("Result: a tunnel would NOT work.")));
     QCOMPARE(check.exitStatus(), QProcess::NormalExit);
     QCOMPARE(check.exitCode(), 1);
+}
+
+void TestCheck::dynamicRoute_data()
+{
+    QTest::addColumn<QString>("path");
+    // ECHO and CLOSED are replaced by the ports, TOKEN and WRONG by the token files.
+    QTest::addColumn<QStringList>("options");
+    QTest::addColumn<int>("exitCode");
+    QTest::addColumn<QStringList>("expected");
+
+    QTest::newRow("named destinations only, none named")
+        << "/dyn" << QStringList {"--token-file", "TOKEN"} << 0
+        << QStringList {"[ok]   HTTP upgrade: ws://127.0.0.1:",
+                        "took the request (path and credentials accepted) and answered for the "
+                        "destination: HTTP 403, Tow-Error: not-allowed",
+                        "[ok]   Destination: none named, and the route takes named destinations "
+                        "only (HTTP 403, Tow-Error: not-allowed)",
+                        "Result: the server and the route work; the route takes named "
+                        "destinations only",
+                        "a port forward through it would be refused."};
+    QTest::newRow("named destinations only, wrong token")
+        << "/dyn" << QStringList {"--token-file", "WRONG"} << 1
+        << QStringList {"[FAIL] HTTP upgrade: HTTP 401 Unauthorized",
+                        "Result: a tunnel would NOT work."};
+    QTest::newRow("allowed destination")
+        << "/dyn" << QStringList {"--token-file", "TOKEN", "--destination", "127.0.0.1:ECHO"} << 0
+        << QStringList {"  destination: 127.0.0.1:ECHO", "[ok]   HTTP upgrade: HTTP 101",
+                        "[ok]   Destination: the server accepted the upgrade for 127.0.0.1:ECHO",
+                        "[ok]   Round trip: WebSocket ping answered in",
+                        "Result: a tunnel to 127.0.0.1:ECHO would work."};
+    QTest::newRow("allowed UDP destination")
+        << "/dyn" << QStringList {"--token-file", "TOKEN", "--destination", "udp/127.0.0.1:ECHO"}
+        << 0
+        << QStringList {"[ok]   Destination: the server allows udp/127.0.0.1:ECHO and is ready to "
+                        "send its datagrams there (the check sends none)",
+                        "Result: a tunnel to udp/127.0.0.1:ECHO would work."};
+    QTest::newRow("destination not allowed")
+        << "/dyn" << QStringList {"--token-file", "TOKEN", "--destination", "192.0.2.1:22"} << 1
+        << QStringList {"[ok]   HTTP upgrade:", "HTTP 403, Tow-Error: not-allowed",
+                        "[FAIL] Destination: the server refused the destination 192.0.2.1:22: "
+                        "not allowed by the route's rules (403 not-allowed)",
+                        "Result: a tunnel to 192.0.2.1:22 would NOT work."};
+    QTest::newRow("UDP on a TCP rule")
+        << "/dyn" << QStringList {"--token-file", "TOKEN", "--destination", "udp/127.0.0.1:CLOSED"}
+        << 1
+        << QStringList {"[FAIL] Destination: the server refused the destination "
+                        "udp/127.0.0.1:CLOSED: not allowed by the route's rules (403 not-allowed)"};
+    QTest::newRow("destination refuses")
+        << "/dyn" << QStringList {"--token-file", "TOKEN", "--destination", "127.0.0.1:CLOSED"} << 1
+        << QStringList {"HTTP 502, Tow-Error: refused",
+                        "[FAIL] Destination: the server could not reach the destination "
+                        "127.0.0.1:CLOSED: it refused the server's connection (502 refused)",
+                        "Result: a tunnel to 127.0.0.1:CLOSED would NOT work."};
+    QTest::newRow("destination with a wrong token")
+        << "/dyn" << QStringList {"--token-file", "WRONG", "--destination", "127.0.0.1:ECHO"} << 1
+        << QStringList {"[FAIL] HTTP upgrade: HTTP 401 Unauthorized"};
+    QTest::newRow("fixed remote") << "/fixed" << QStringList {} << 0
+                                  << QStringList {"[ok]   HTTP upgrade: HTTP 101",
+                                                  "Result: a tunnel would work."};
+    QTest::newRow("fixed remote, destination named")
+        << "/fixed" << QStringList {"--destination", "127.0.0.1:ECHO"} << 1
+        << QStringList {"[FAIL] Destination: the server refused the destination 127.0.0.1:ECHO: "
+                        "not allowed by the route's rules (403 not-allowed)",
+                        "or the route takes no named destination"};
+    // The same header given with -H is a named destination too.
+    QTest::newRow("destination in -H")
+        << "/dyn" << QStringList {"--token-file", "TOKEN", "-H", "Tow-Destination: 192.0.2.1:22"}
+        << 1 << QStringList {"[FAIL] Destination: the server refused the destination 192.0.2.1:22"};
+}
+
+void TestCheck::dynamicRoute()
+{
+    QFETCH(QString, path);
+    QFETCH(QStringList, options);
+    QFETCH(int, exitCode);
+    QFETCH(QStringList, expected);
+    const auto substitute = [this](QString text) {
+        return text.replace(QLatin1String("ECHO"), QString::number(m_echo.serverPort()))
+            .replace(QLatin1String("CLOSED"), QString::number(m_closedPort));
+    };
+    for (QString &option : options) {
+        if (option == QLatin1String("TOKEN"))
+            option = m_pki.filePath(QStringLiteral("dyn-token"));
+        else if (option == QLatin1String("WRONG"))
+            option = m_pki.filePath(QStringLiteral("wrong-token"));
+        else
+            option = substitute(option);
+    }
+    const ProcessResult result = runTow(
+        QStringList {"check", QStringLiteral("ws://127.0.0.1:%1%2").arg(m_dynamic.port()).arg(path)}
+            + options,
+        60000);
+    const QString output = result.standardOutput;
+    for (const QString &part : std::as_const(expected)) {
+        QVERIFY2(output.contains(substitute(part)),
+                 qPrintable(QStringLiteral("missing \"%1\" in:\n%2%3")
+                                .arg(substitute(part), output, result.standardError)));
+    }
+    QVERIFY2(!output.contains(QLatin1String("secret")), qPrintable(output));
+    QCOMPARE(result.exitCode, exitCode);
 }
 
 QTEST_GUILESS_MAIN(TestCheck)

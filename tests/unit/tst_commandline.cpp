@@ -395,6 +395,27 @@ void TestCommandLine::errors_data()
         << "cannot be combined with --profile";
     QTest::newRow("check takes no socks5")
         << QStringList {"check", "ws://h/", "--socks5", ":1080"} << "check does not listen";
+    QTest::newRow("check takes no udp, it points to --destination")
+        << QStringList {"check", "ws://h/", "--udp", "127.0.0.1:1", "--udp-remote", "h:1"}
+        << "check URL --destination udp/HOST:PORT";
+    QTest::newRow("check destination without a port")
+        << QStringList {"check", "ws://h/", "--destination", "h"}
+        << "--destination expects HOST:PORT or udp/HOST:PORT";
+    QTest::newRow("check destination with a scheme")
+        << QStringList {"check", "ws://h/", "--destination", "tcp://h:1"}
+        << "--destination expects HOST:PORT";
+    QTest::newRow("check destination twice")
+        << QStringList {"check", "ws://h/", "--destination", "h:1", "--destination", "i:1"}
+        << "--destination is given more than once";
+    QTest::newRow("check destination and its header")
+        << QStringList {"check", "ws://h/", "--destination", "h:1", "-H", "tow-destination: i:1"}
+        << "give the destination once";
+    QTest::newRow("destination on the client")
+        << QStringList {"client", "-remote_ws", "ws://h/", "--destination", "h:1"}
+        << "--destination is for check";
+    QTest::newRow("destination on the server")
+        << QStringList {"server", "-remote_tcp", "h:1", "--destination", "h:1"}
+        << "-destination is a client option";
     QTest::newRow("check two urls")
         << QStringList {"check", "ws://h/", "ws://i/"} << "unexpected argument \"ws://i/\"";
 }
@@ -617,10 +638,21 @@ void TestCommandLine::check_data()
 {
     QTest::addColumn<QStringList>("arguments");
     QTest::addColumn<QString>("url");
-    QTest::newRow("positional url") << QStringList {"check", "https://h/x"} << "wss://h/x";
-    QTest::newRow("url flag") << QStringList {"check", "-remote_ws", "ws://h:1/"} << "ws://h:1/";
+    QTest::addColumn<QString>("destination"); // its header value; empty: none
+    QTest::newRow("positional url")
+        << QStringList {"check", "https://h/x"} << "wss://h/x" << QString();
+    QTest::newRow("url flag") << QStringList {"check", "-remote_ws", "ws://h:1/"} << "ws://h:1/"
+                              << QString();
     QTest::newRow("options after url")
-        << QStringList {"check", "wss://h/", "--insecure", "--proxy", "none"} << "wss://h/";
+        << QStringList {"check", "wss://h/", "--insecure", "--proxy", "none"} << "wss://h/"
+        << QString();
+    QTest::newRow("destination") << QStringList {"check", "wss://h/dyn", "--destination",
+                                                 "db.corp.example:5432"}
+                                 << "wss://h/dyn"
+                                 << "db.corp.example:5432";
+    QTest::newRow("UDP destination")
+        << QStringList {"check", "wss://h/wg", "--destination=udp/[fd00::1]:51820"} << "wss://h/wg"
+        << "udp/[fd00::1]:51820";
 }
 
 void TestCommandLine::check()
@@ -632,6 +664,10 @@ void TestCommandLine::check()
     QVERIFY2(parsed, qPrintable(error));
     QCOMPARE(parsed->mode, CommandLine::Mode::Check);
     QTEST(parsed->client.serverUrl.toString(), "url");
+    QFETCH(QString, destination);
+    QCOMPARE(bool(parsed->checkDestination), !destination.isEmpty());
+    if (parsed->checkDestination)
+        QCOMPARE(QString::fromLatin1(parsed->checkDestination->headerValue()), destination);
 }
 
 void TestCommandLine::hostHeaderIsServerName()
