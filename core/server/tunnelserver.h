@@ -94,6 +94,9 @@ private:
     // takes a connect carries the flow.
     void udpDestinationChecked(QTcpSocket *socket, const QList<QHostAddress> &addresses);
     void deferredAbandoned(QTcpSocket *socket);
+    // Stopping: upgrades still waiting for their destination are answered now (503
+    // shutting-down), their lookups and connections cancelled.
+    void refuseWaitingDestinations();
     // The answer to a destination that is not reached; counts and logs it (with detail). The
     // slot is freed. The client is told answered, or detail when answered is null.
     RequestDispatcher::Verdict refuseDestination(const TunnelAdmission::Slot &slot,
