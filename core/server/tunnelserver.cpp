@@ -460,7 +460,7 @@ RequestDispatcher::Verdict TunnelServer::decideDestination(QTcpSocket *socket,
                                  QStringLiteral("%1 is not allowed")
                                      .arg(QString::fromLatin1(destination->headerValue())));
 
-    auto *connector = new DestinationConnector(*destination, policy,
+    auto *connector = new DestinationConnector(*destination, policy, &m_lookups, slot.limitKey,
                                                DestinationConnector::kConnectTimeoutMs, this);
     connect(connector, &DestinationConnector::connected, this,
             [this, socket] { destinationReached(socket); });
@@ -609,11 +609,13 @@ RequestDispatcher::Verdict TunnelServer::refuseDestination(const TunnelAdmission
     m_metrics.setActiveTunnels(activeTunnels());
     m_metrics.countUpgradeError();
     const bool refused = error == Error::NotAllowed || error == Error::BadDestination;
-    // Shutting down is the server's condition, logged once for all
-    // (refuseWaitingDestinations()).
+    // Busy and shutting down are the server's conditions, logged once for all (NameLookups,
+    // refuseWaitingDestinations()).
     const bool aboutDestination = Destination::isAboutDestination(error);
     if (refused)
         m_metrics.countDestinationRefusal(slot.routePath);
+    else if (error == Error::Busy)
+        m_metrics.countLimitRejection(QStringLiteral("lookup_limit"));
     else if (error == Error::ShuttingDown)
         m_metrics.countHandshakeFailure(QStringLiteral("draining"));
     else

@@ -121,6 +121,7 @@ private:
     RequestDispatcher m_dispatcher;
     QPointer<QTcpSocket> m_currentSocket; // the plain connection whose request is being served
     QHash<QString, DestinationPolicy> m_policies; // by route path, dynamic routes only
+    NameLookups m_lookups; // of the destinations that dynamic routes' clients name
     qint64 m_policiesReadAtMs = 0; // m_clock's time of the own addresses in m_policies
     struct DeferredTunnel
     {
