@@ -43,19 +43,23 @@ void NameLookups::cancel(QObject *requester)
 
 void NameLookups::start(Request request)
 {
-    const quint64 ticket = ++m_nextTicket;
     ++m_inProgressByClient[request.client];
-    const QString name = request.name;
-    m_inProgress.insert(ticket, std::move(request));
     // Never aborted (QHostInfo::abortHostLookup()): an aborted lookup reports nothing, and its
-    // thread stays busy until the resolver answers; the count must last as long.
-    QHostInfo::lookupHost(name, this,
-                          [this, ticket](const QHostInfo &info) { finished(ticket, info); });
+    // thread stays busy until the resolver answers; the count must last as long. A slot by
+    // name, not a functor: Qt 6.4 leaks the functor of a lookup that reports nothing, or whose
+    // context object is gone when it ends (QHostInfoResult; 6.8 frees it), as at the exit of a
+    // server with lookups in progress. Results are always delivered later, never from here.
+    const int id = QHostInfo::lookupHost(request.name, this, SLOT(finished(QHostInfo)));
+    m_inProgress.insert(id, std::move(request));
 }
 
-void NameLookups::finished(quint64 ticket, const QHostInfo &info)
+void NameLookups::finished(const QHostInfo &info)
 {
-    const Request request = m_inProgress.take(ticket);
+    const auto it = m_inProgress.find(info.lookupId());
+    if (it == m_inProgress.end())
+        return;
+    const Request request = *it;
+    m_inProgress.erase(it);
     if (--m_inProgressByClient[request.client] <= 0)
         m_inProgressByClient.remove(request.client);
     startWaiting();

@@ -39,6 +39,9 @@ public:
     int inProgress() const { return int(m_inProgress.size()); }
     int waiting() const { return int(m_waiting.size()); }
 
+private Q_SLOTS:
+    void finished(const QHostInfo &info);
+
 private:
     struct Request
     {
@@ -49,13 +52,11 @@ private:
     };
 
     void start(Request request);
-    void finished(quint64 ticket, const QHostInfo &info);
     void startWaiting();
     void refused(const QString &client);
     void endBurst(); // logs the refusals of a burst that is over
 
-    quint64 m_nextTicket = 0;
-    QHash<quint64, Request> m_inProgress; // by ticket
+    QHash<int, Request> m_inProgress; // by QHostInfo's lookup id
     QHash<QString, int> m_inProgressByClient;
     QList<Request> m_waiting; // first come, first started
     QHash<QString, int> m_waitingByClient;
