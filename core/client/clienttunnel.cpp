@@ -139,8 +139,11 @@ void ClientTunnel::carry(QTcpSocket *tcp, const Carry &carry, QObject *context)
                     tcpGuard->abort(); // nothing can be delivered: close the local side at once
                     tcpGuard->deleteLater();
                 }
-                // A destination the server did not reach is no failure of the tunnel.
-                if (!carry.destination.isEmpty() && !failure.errorToken.isEmpty())
+                // A destination the server did not reach is no failure of the tunnel; a server
+                // that is busy or shutting down is.
+                const auto error = Destination::errorFromToken(failure.errorToken);
+                if (!carry.destination.isEmpty() && !failure.errorToken.isEmpty()
+                    && (!error || Destination::isAboutDestination(*error)))
                     return;
                 if (m_effectiveUrl != m_options.serverUrl)
                     m_effectiveUrl = m_options.serverUrl; // the redirect target failed: start over

@@ -93,6 +93,8 @@ Socks5Handshake::Reply Socks5Listener::replyFor(const WebSocketConnector::Failur
     case Destination::Error::NetworkUnreachable:
         return Reply::NetworkUnreachable;
     case Destination::Error::BadDestination:
+    case Destination::Error::Busy: // the server's own condition, as an answer without a token
+    case Destination::Error::ShuttingDown:
         break;
     }
     return Reply::GeneralFailure;

@@ -33,6 +33,8 @@ constexpr ErrorName kErrorNames[] = {
     {Destination::Error::HostUnreachable, "host-unreachable", 502},
     {Destination::Error::NetworkUnreachable, "network-unreachable", 502},
     {Destination::Error::Timeout, "timeout", 504},
+    {Destination::Error::Busy, "busy", 503},
+    {Destination::Error::ShuttingDown, "shutting-down", 503},
 };
 
 } // namespace

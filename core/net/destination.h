@@ -36,11 +36,22 @@ struct Destination
         HostUnreachable, // 502 host-unreachable: EHOSTUNREACH and other failures
         NetworkUnreachable, // 502 network-unreachable: ENETUNREACH
         Timeout, // 504 timeout: no connection within the connect timeout
+        // 503 busy: the client has too many name lookups in progress or waiting (the server's
+        // lookups are a shared, bounded resource); not about the destination itself
+        Busy,
+        // 503 shutting-down: the server stopped before the destination was reached
+        ShuttingDown,
     };
     static QByteArray errorToken(Error error);
     static std::optional<Error> errorFromToken(QByteArrayView token);
     // The HTTP status that carries the error.
     static int httpStatus(Error error);
+    // Whether the error tells about the destination (not reached, not allowed), rather than
+    // about the server (busy, shutting down).
+    static bool isAboutDestination(Error error)
+    {
+        return error != Error::Busy && error != Error::ShuttingDown;
+    }
 
     friend bool operator==(const Destination &a, const Destination &b)
     {

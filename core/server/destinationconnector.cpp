@@ -5,9 +5,14 @@
 #include <QTcpSocket>
 
 DestinationConnector::DestinationConnector(const Destination &destination,
-                                           const DestinationPolicy &policy, int timeoutMs,
-                                           QObject *parent)
-    : QObject(parent), m_destination(destination), m_policy(policy), m_timeoutMs(timeoutMs)
+                                           const DestinationPolicy &policy, NameLookups *lookups,
+                                           const QString &client, int timeoutMs, QObject *parent)
+    : QObject(parent),
+      m_destination(destination),
+      m_policy(policy),
+      m_lookups(lookups),
+      m_client(client),
+      m_timeoutMs(timeoutMs)
 {
     m_timer.setSingleShot(true);
     connect(&m_timer, &QTimer::timeout, this, [this] {
@@ -18,8 +23,8 @@ DestinationConnector::DestinationConnector(const Destination &destination,
 
 DestinationConnector::~DestinationConnector()
 {
-    if (m_lookupId >= 0)
-        QHostInfo::abortHostLookup(m_lookupId);
+    if (m_lookingUp && m_lookups)
+        m_lookups->cancel(this);
     if (m_socket) {
         m_socket->disconnect(this);
         m_socket->abort();
@@ -39,13 +44,23 @@ void DestinationConnector::start()
         return;
     }
     // Once: the addresses checked are the addresses connected to.
-    m_lookupId = QHostInfo::lookupHost(m_destination.target.host, this,
-                                       [this](const QHostInfo &info) { resolved(info); });
+    m_lookingUp = m_lookups
+        && m_lookups->lookUp(m_client, m_destination.target.host, this,
+                             [this](const QHostInfo &info) { resolved(info); });
+    if (!m_lookingUp) {
+        QMetaObject::invokeMethod(
+            this,
+            [this] {
+                fail(Destination::Error::Busy,
+                     QStringLiteral("too many name lookups in progress or waiting"));
+            },
+            Qt::QueuedConnection);
+    }
 }
 
 void DestinationConnector::resolved(const QHostInfo &info)
 {
-    m_lookupId = -1;
+    m_lookingUp = false;
     if (m_done)
         return;
     if (info.error() != QHostInfo::NoError || info.addresses().isEmpty()) {
@@ -146,9 +161,10 @@ void DestinationConnector::fail(Destination::Error error, const QString &detail)
         return;
     m_done = true;
     m_timer.stop();
-    if (m_lookupId >= 0) {
-        QHostInfo::abortHostLookup(m_lookupId);
-        m_lookupId = -1;
+    if (m_lookingUp) {
+        if (m_lookups)
+            m_lookups->cancel(this);
+        m_lookingUp = false;
     }
     if (m_socket) {
         m_socket->disconnect(this);

@@ -5,12 +5,14 @@
 #pragma once
 
 #include "destinationpolicy.h"
+#include "namelookups.h"
 #include "net/destination.h"
 
 #include <QHostAddress>
 #include <QHostInfo>
 #include <QList>
 #include <QObject>
+#include <QPointer>
 #include <QTimer>
 
 class QTcpSocket;
@@ -22,7 +24,10 @@ public:
     // From the start to a connected socket: beyond it the client gets 504 timeout.
     static constexpr int kConnectTimeoutMs = 10000;
 
+    // A name is looked up through lookups, as client's (whose lookups it bounds: a request it
+    // refuses fails with Error::Busy).
     DestinationConnector(const Destination &destination, const DestinationPolicy &policy,
+                         NameLookups *lookups, const QString &client,
                          int timeoutMs = kConnectTimeoutMs, QObject *parent = nullptr);
     ~DestinationConnector() override; // aborts a lookup or connection in progress
 
@@ -52,9 +57,11 @@ private:
 
     Destination m_destination;
     DestinationPolicy m_policy;
+    QPointer<NameLookups> m_lookups;
+    QString m_client;
     int m_timeoutMs;
     QTimer m_timer;
-    int m_lookupId = -1;
+    bool m_lookingUp = false;
     QList<QHostAddress> m_addresses; // checked, still to try
     QHostAddress m_address;
     QTcpSocket *m_socket = nullptr;

@@ -79,9 +79,10 @@ ServerMetrics::ServerMetrics()
         m_registry.add(kHandshakeFailures, label("reason", QString::fromLatin1(reason)), 0);
     m_registry.declare(kLimitRejections, Type::Counter,
                        QStringLiteral("Upgrades refused by a concurrency limit (server_limit, "
-                                      "route_limit, client_limit)."),
+                                      "route_limit, client_limit, lookup_limit: too many name "
+                                      "lookups of dynamic routes in progress or waiting)."),
                        labelNames("limit"));
-    for (const char *limit : {"server_limit", "route_limit", "client_limit"})
+    for (const char *limit : {"server_limit", "route_limit", "client_limit", "lookup_limit"})
         m_registry.add(kLimitRejections, label("limit", QString::fromLatin1(limit)), 0);
     m_registry.declare(kPeakQueued, Type::Gauge,
                        QStringLiteral("Largest number of bytes any finished tunnel queued towards "

@@ -460,7 +460,7 @@ RequestDispatcher::Verdict TunnelServer::decideDestination(QTcpSocket *socket,
                                  QStringLiteral("%1 is not allowed")
                                      .arg(QString::fromLatin1(destination->headerValue())));
 
-    auto *connector = new DestinationConnector(*destination, policy,
+    auto *connector = new DestinationConnector(*destination, policy, &m_lookups, slot.limitKey,
                                                DestinationConnector::kConnectTimeoutMs, this);
     connect(connector, &DestinationConnector::connected, this,
             [this, socket] { destinationReached(socket); });
@@ -571,6 +571,24 @@ void TunnelServer::destinationFailed(QTcpSocket *socket, Destination::Error erro
     m_dispatcher.deliver(socket, refuseDestination(deferred.slot, error, detail, answered));
 }
 
+void TunnelServer::refuseWaitingDestinations()
+{
+    if (m_deferred.isEmpty())
+        return;
+    qCInfo(lcServer)
+        << m_deferred.size()
+        << "upgrade(s) still waiting for their destination: answered 503 shutting-down";
+    const QList<QTcpSocket *> sockets = m_deferred.keys();
+    for (QTcpSocket *socket : sockets) {
+        const DeferredTunnel deferred = m_deferred.take(socket);
+        delete deferred.connector.data(); // cancels the lookup or the connection
+        m_pending.markWaiting(socket, false);
+        m_dispatcher.deliver(socket,
+                             refuseDestination(deferred.slot, Destination::Error::ShuttingDown,
+                                               QStringLiteral("the server is shutting down")));
+    }
+}
+
 void TunnelServer::deferredAbandoned(QTcpSocket *socket)
 {
     const DeferredTunnel deferred = m_deferred.take(socket);
@@ -591,13 +609,20 @@ RequestDispatcher::Verdict TunnelServer::refuseDestination(const TunnelAdmission
     m_metrics.setActiveTunnels(activeTunnels());
     m_metrics.countUpgradeError();
     const bool refused = error == Error::NotAllowed || error == Error::BadDestination;
+    // Busy and shutting down are the server's conditions, logged once for all (NameLookups,
+    // refuseWaitingDestinations()).
+    const bool aboutDestination = Destination::isAboutDestination(error);
     if (refused)
         m_metrics.countDestinationRefusal(slot.routePath);
+    else if (error == Error::Busy)
+        m_metrics.countLimitRejection(QStringLiteral("lookup_limit"));
+    else if (error == Error::ShuttingDown)
+        m_metrics.countHandshakeFailure(QStringLiteral("draining"));
     else
         m_metrics.countRemoteUnreachable();
     const QByteArray token = Destination::errorToken(error);
     const int status = Destination::httpStatus(error);
-    if (allowRefusalLine()) {
+    if (aboutDestination && allowRefusalLine()) {
         if (refused)
             qCInfo(lcServer).noquote() << slot.clientAddress << "- upgrade on" << slot.routePath
                                        << "refused:" << status << token << "-" << detail;
@@ -763,6 +788,7 @@ void TunnelServer::drain()
                      << "open tunnel(s) may finish within" << m_options.drainTimeoutMs / 1000
                      << "s";
     m_drainTimer.start(m_options.drainTimeoutMs);
+    refuseWaitingDestinations();
     checkDrained();
 }
 
@@ -785,5 +811,6 @@ void TunnelServer::shutdown()
     const auto flows = findChildren<DatagramRelay *>(QString(), Qt::FindDirectChildrenOnly);
     for (DatagramRelay *flow : flows)
         flow->shutdown();
+    refuseWaitingDestinations();
     checkDrained();
 }

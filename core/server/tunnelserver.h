@@ -94,6 +94,9 @@ private:
     // takes a connect carries the flow.
     void udpDestinationChecked(QTcpSocket *socket, const QList<QHostAddress> &addresses);
     void deferredAbandoned(QTcpSocket *socket);
+    // Stopping: upgrades still waiting for their destination are answered now (503
+    // shutting-down), their lookups and connections cancelled.
+    void refuseWaitingDestinations();
     // The answer to a destination that is not reached; counts and logs it (with detail). The
     // slot is freed. The client is told answered, or detail when answered is null.
     RequestDispatcher::Verdict refuseDestination(const TunnelAdmission::Slot &slot,
@@ -118,6 +121,7 @@ private:
     RequestDispatcher m_dispatcher;
     QPointer<QTcpSocket> m_currentSocket; // the plain connection whose request is being served
     QHash<QString, DestinationPolicy> m_policies; // by route path, dynamic routes only
+    NameLookups m_lookups; // of the destinations that dynamic routes' clients name
     qint64 m_policiesReadAtMs = 0; // m_clock's time of the own addresses in m_policies
     struct DeferredTunnel
     {

@@ -33,6 +33,8 @@ private Q_SLOTS:
     void curlThroughTheProxy();
     void replies_data();
     void replies();
+    void replyForEveryToken_data();
+    void replyForEveryToken();
     void logsNameTheDestinationNotThePassword();
     void destinationCounts();
 
@@ -237,6 +239,44 @@ void TestSocks5::replies()
                                                         : m_deadServerClientPort;
     const QStringList got = socks5Run(QStringList {QString::number(port)} + arguments);
     QCOMPARE(got, expected);
+}
+
+void TestSocks5::replyForEveryToken_data()
+{
+    QTest::addColumn<QByteArray>("token");
+    QTest::addColumn<int>("status");
+    QTest::addColumn<int>("reply");
+
+    using Reply = Socks5Handshake::Reply;
+    QTest::newRow("not-allowed") << QByteArray("not-allowed") << 403 << int(Reply::NotAllowed);
+    QTest::newRow("bad-destination")
+        << QByteArray("bad-destination") << 400 << int(Reply::GeneralFailure);
+    QTest::newRow("no-such-host") << QByteArray("no-such-host") << 502
+                                  << int(Reply::HostUnreachable);
+    QTest::newRow("refused") << QByteArray("refused") << 502 << int(Reply::ConnectionRefused);
+    QTest::newRow("host-unreachable")
+        << QByteArray("host-unreachable") << 502 << int(Reply::HostUnreachable);
+    QTest::newRow("network-unreachable")
+        << QByteArray("network-unreachable") << 502 << int(Reply::NetworkUnreachable);
+    QTest::newRow("timeout") << QByteArray("timeout") << 504 << int(Reply::HostUnreachable);
+    // The server's own conditions, not the destination's.
+    QTest::newRow("busy") << QByteArray("busy") << 503 << int(Reply::GeneralFailure);
+    QTest::newRow("shutting-down")
+        << QByteArray("shutting-down") << 503 << int(Reply::GeneralFailure);
+    QTest::newRow("no token") << QByteArray() << 503 << int(Reply::GeneralFailure);
+    QTest::newRow("unknown token") << QByteArray("later") << 502 << int(Reply::GeneralFailure);
+}
+
+void TestSocks5::replyForEveryToken()
+{
+    QFETCH(QByteArray, token);
+    QFETCH(int, status);
+    QFETCH(int, reply);
+    WebSocketConnector::Failure failure;
+    failure.stage = WebSocketConnector::Stage::Upgrade;
+    failure.httpStatus = status;
+    failure.errorToken = token;
+    QCOMPARE(int(Socks5Listener::replyFor(failure)), reply);
 }
 
 void TestSocks5::logsNameTheDestinationNotThePassword()

@@ -18,10 +18,13 @@
 #include <QTest>
 #include <QThread>
 #include <arpa/inet.h>
+#include <csignal>
 #include <cstring>
+#include <memory>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <vector>
 
 namespace {
 
@@ -321,7 +324,9 @@ void TestDynamicRoutes::namesResolveOnceInANamespace()
     QVERIFY(dir.isValid());
     QFile resolv(dir.filePath(QStringLiteral("resolv.conf")));
     QVERIFY(resolv.open(QIODevice::WriteOnly));
-    resolv.write("nameserver 127.0.0.1\noptions attempts:1 timeout:2\n");
+    // A server that does not answer is waited for longer than a destination may take (10 s):
+    // the silent names of our DNS server stay unresolved until the checks release them.
+    resolv.write("nameserver 127.0.0.1\noptions attempts:1 timeout:30\n");
     resolv.close();
     QProcess inner;
     inner.setProcessChannelMode(QProcess::MergedChannels);
@@ -405,7 +410,8 @@ int inNamespace()
     dns.setProcessChannelMode(QProcess::ForwardedErrorChannel);
     dns.start(QStringLiteral("python3"),
               {QStringLiteral(TOW_TEST_SUPPORT_DIR "/rebindingdns.py"), "127.0.0.1", "53", dnsLog,
-               "rebind.test=127.0.0.2/127.0.0.1", "multi.test=127.0.0.1,127.0.0.2"});
+               "rebind.test=127.0.0.2/127.0.0.1", "multi.test=127.0.0.1,127.0.0.2",
+               "other.test=127.0.0.2", "*.silent.test=silent"});
     NS_CHECK(dns.waitForReadyRead(10000) && dns.readLine().trimmed() == "ready",
              QStringLiteral("the DNS server started"));
 
@@ -527,6 +533,108 @@ int inNamespace()
             == 1.0,
         QStringLiteral("counted as a handshake that did not finish"));
     slow.stop();
+
+    // A client naming names whose DNS does not answer holds a few lookups, not all of Qt's
+    // threads: another client's name is still resolved. Its requests beyond the lookups in
+    // progress and those waiting (4 + 32 per client address) are refused: 503 busy.
+    TowProcess flooded;
+    if (!flooded.start({"server", "-listen_ws", "127.0.0.1:0", "--allow-destination",
+                        "*.silent.test:80", "--allow-destination", allowed})) {
+        qWarning().noquote() << flooded.log();
+        return 1;
+    }
+    const QByteArray busyMetric =
+        "tcp_over_websocket_limit_rejections_total{limit=\"lookup_limit\"}";
+    constexpr int kFlood = 40;
+    constexpr int kRefused = 4;
+    std::vector<std::unique_ptr<QTcpSocket>> flood;
+    for (int i = 0; i < kFlood; ++i) {
+        auto socket = std::make_unique<QTcpSocket>();
+        NS_CHECK(socket->bind(QHostAddress(QStringLiteral("127.0.0.5"))),
+                 QStringLiteral("bind to 127.0.0.5"));
+        socket->connectToHost(QHostAddress::LocalHost, flooded.port());
+        NS_CHECK(socket->waitForConnected(5000), QStringLiteral("connected to the server"));
+        socket->write(kUpgradeHead + "Tow-Destination: flood" + QByteArray::number(i)
+                      + ".silent.test:80\r\n\r\n");
+        socket->waitForBytesWritten(5000);
+        flood.push_back(std::move(socket));
+    }
+    deadline.setRemainingTime(20000);
+    while (metric(flooded.port(), active) + metric(flooded.port(), busyMetric) != kFlood
+           && !deadline.hasExpired())
+        QThread::msleep(20);
+    NS_CHECK(metric(flooded.port(), active) + metric(flooded.port(), busyMetric) == kFlood,
+             QStringLiteral("every request of the flood taken"));
+    failure = echoThrough(flooded.port(), "other.test:" + portText);
+    NS_CHECK(failure.isEmpty(), failure + QLatin1Char('\n') + flooded.log());
+    NS_CHECK(
+        metric(flooded.port(), busyMetric) == kRefused,
+        QStringLiteral("%1 refused, not %2").arg(kRefused).arg(metric(flooded.port(), busyMetric)));
+    int busyAnswers = 0;
+    deadline.setRemainingTime(20000);
+    while (busyAnswers < kRefused && !deadline.hasExpired()) {
+        for (auto &socket : flood) {
+            if (!socket->waitForReadyRead(10))
+                continue;
+            const QByteArray answer = socket->readAll();
+            NS_CHECK(answer.startsWith("HTTP/1.1 503 ") && answer.contains("Tow-Error: busy"),
+                     QString::fromLatin1(answer));
+            ++busyAnswers;
+        }
+    }
+    NS_CHECK(busyAnswers == kRefused, QStringLiteral("%1 answered 503 busy").arg(busyAnswers));
+
+    // Stopping (SIGTERM: a drain) answers the upgrades still reaching their destination at once,
+    // a name being looked up and a connection being made: 503 shutting-down, not 504 timeout
+    // once their 10 s are over.
+    TowProcess stopping;
+    if (!stopping.start({"server", "-listen_ws", "127.0.0.1:0", "--allow-destination",
+                         "*.silent.test:80", "--allow-destination",
+                         QStringLiteral("127.0.0.3:%1").arg(hangingPort)})) {
+        qWarning().noquote() << stopping.log();
+        return 1;
+    }
+    QTcpSocket lookingUp;
+    QTcpSocket connecting;
+    const QList<QPair<QTcpSocket *, QByteArray>> waiting {{&lookingUp, "a.silent.test:80"},
+                                                          {&connecting, hanging}};
+    for (const auto &[socket, destination] : waiting) {
+        socket->connectToHost(QHostAddress::LocalHost, stopping.port());
+        NS_CHECK(socket->waitForConnected(5000), QStringLiteral("connected to the server"));
+        socket->write(kUpgradeHead + "Tow-Destination: " + destination + "\r\n\r\n");
+        socket->waitForBytesWritten(5000);
+    }
+    deadline.setRemainingTime(8000);
+    while (metric(stopping.port(), active) != 2.0 && !deadline.hasExpired())
+        QThread::msleep(20);
+    NS_CHECK(metric(stopping.port(), active) == 2.0,
+             QStringLiteral("both wait for their destination"));
+    stopping.process().terminate();
+    for (const auto &[socket, destination] : waiting) {
+        QByteArray answer;
+        while (socket->state() == QAbstractSocket::ConnectedState
+               && socket->waitForReadyRead(20000))
+            answer += socket->readAll();
+        answer += socket->readAll();
+        NS_CHECK(answer.startsWith("HTTP/1.1 503 ") && answer.contains("Tow-Error: shutting-down"),
+                 QString::fromLatin1(destination + ": " + answer) + stopping.log());
+    }
+
+    // The lookups' threads end, and with them the servers (Qt waits for its lookups at exit).
+    ::kill(pid_t(dns.processId()), SIGUSR1);
+    bool released = false;
+    deadline.setRemainingTime(10000);
+    while (!released && !deadline.hasExpired()) {
+        // Lines as they come: the one before may have come without its end.
+        if (!dns.canReadLine())
+            dns.waitForReadyRead(100);
+        else
+            released = dns.readLine().trimmed() == "released";
+    }
+    NS_CHECK(released, QStringLiteral("the DNS server answers the silent names"));
+    NS_CHECK(stopping.process().waitForFinished(20000) && stopping.process().exitCode() == 0,
+             stopping.log());
+    NS_CHECK(flooded.stop(20000) == 0, flooded.log());
     ::close(hangingFd);
     dns.kill();
     dns.waitForFinished();

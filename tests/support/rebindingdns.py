@@ -4,10 +4,13 @@
 Usage: rebindingdns.py ADDRESS PORT LOGFILE RECORD...
 
 RECORD is NAME=ADDR[,ADDR...] (always these A records, in this order) or NAME=FIRST/LATER
-(FIRST on the first A query for NAME, LATER on every later one: a DNS-rebinding attempt).
-AAAA queries for a known name get no records; unknown names get NXDOMAIN. Each query is logged
-to LOGFILE as "TYPE NAME" on its own line. Prints "ready" once it listens.
+(FIRST on the first A query for NAME, LATER on every later one: a DNS-rebinding attempt) or
+NAME=silent (no answer at all, as from a DNS server that never answers, until SIGUSR1: then
+NXDOMAIN to every query held and every later one, and "released" on stdout). A NAME "*.SUFFIX" stands for every name
+under SUFFIX. AAAA queries for a known name get no records; unknown names get NXDOMAIN. Each
+query is logged to LOGFILE as "TYPE NAME" on its own line. Prints "ready" once it listens.
 """
+import signal
 import socket
 import struct
 import sys
@@ -43,10 +46,12 @@ def answer(packet, addresses, rcode):
 
 def main():
     host, port, log_path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    fixed, rebinding = {}, {}
+    fixed, rebinding, silent = {}, {}, []
     for record in sys.argv[4:]:
         name, value = record.split("=", 1)
-        if "/" in value:
+        if value == "silent":
+            silent.append(name.lower())
+        elif "/" in value:
             rebinding[name.lower()] = value.split("/", 1)
         else:
             fixed[name.lower()] = value.split(",")
@@ -54,6 +59,18 @@ def main():
     server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     server.bind((host, port))
     log = open(log_path, "a", buffering=1)
+    held = []
+    released = []
+
+    def release(_signum, _frame):
+        released.append(True)
+        for packet, client in held:
+            server.sendto(answer(packet, [], 3), client)  # NXDOMAIN
+        held.clear()
+        if _signum is not None:
+            print("released", flush=True)
+
+    signal.signal(signal.SIGUSR1, release)
     print("ready", flush=True)
     while True:
         packet, client = server.recvfrom(4096)
@@ -62,6 +79,13 @@ def main():
         name, end = parse_name(packet, 12)
         qtype = struct.unpack("!H", packet[end:end + 2])[0]
         log.write("%s %s\n" % ({TYPE_A: "A", TYPE_AAAA: "AAAA"}.get(qtype, str(qtype)), name))
+        if not released and any(
+                name == pattern or (pattern.startswith("*.") and name.endswith(pattern[1:]))
+                for pattern in silent):
+            held.append((packet, client))
+            if released:  # released while this one was on its way in
+                release(None, None)
+            continue
         if name not in fixed and name not in rebinding:
             server.sendto(answer(packet, [], 3), client)  # NXDOMAIN
             continue

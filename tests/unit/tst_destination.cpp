@@ -123,6 +123,8 @@ void TestDestination::errorTokens()
         {Destination::Error::HostUnreachable, "host-unreachable", 502},
         {Destination::Error::NetworkUnreachable, "network-unreachable", 502},
         {Destination::Error::Timeout, "timeout", 504},
+        {Destination::Error::Busy, "busy", 503},
+        {Destination::Error::ShuttingDown, "shutting-down", 503},
     };
     for (const auto &row : rows) {
         QCOMPARE(Destination::errorToken(row.error), QByteArray(row.token));
