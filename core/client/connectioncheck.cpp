@@ -137,6 +137,12 @@ QString ConnectionCheck::explainRefusal(const QByteArray &errorToken, int status
         return QStringLiteral("the server has no route to its network %1").arg(answer);
     case Error::Timeout:
         return QStringLiteral("it did not answer the server's connection in time %1").arg(answer);
+    case Error::Busy:
+        return QStringLiteral("the server has too many name lookups of this address in progress; "
+                              "try again later %1")
+            .arg(answer);
+    case Error::ShuttingDown:
+        return QStringLiteral("the server is stopping %1").arg(answer);
     }
     return answer;
 }
@@ -364,14 +370,24 @@ void ConnectionCheck::onRefused(int httpStatus, const QByteArray &errorToken)
             .arg(httpStatus)
             .arg(QLatin1String(Destination::kErrorHeader), QString::fromLatin1(errorToken));
     // Only a server of ours sends Tow-Error, and only once the path, the token, the Origin and
-    // the limits have let the request through (they answer without one).
+    // the limits have let the request through (they answer without one). Busy and shutting-down
+    // are about the server: the upgrade failed, whatever the destination.
+    const auto error = Destination::errorFromToken(errorToken);
+    if (error && !Destination::isAboutDestination(*error)) {
+        report(StepKind::Upgrade, false,
+               QStringLiteral("%1 took the request but cannot serve it now: %2")
+                   .arg(WebSocketUrl::redacted(m_connector->finalUrl()),
+                        explainRefusal(errorToken, httpStatus)),
+               httpStatus);
+        finish(false);
+        return;
+    }
     report(StepKind::Upgrade, true,
            QStringLiteral("%1 took the request (path and credentials accepted) and answered for "
                           "the destination: %2")
                .arg(WebSocketUrl::redacted(m_connector->finalUrl()), answer),
            httpStatus);
     if (!m_destinationValue.isEmpty()) {
-        const auto error = Destination::errorFromToken(errorToken);
         const bool refused = !error || *error == Destination::Error::NotAllowed
             || *error == Destination::Error::BadDestination;
         report(StepKind::Destination, false,
