@@ -2,6 +2,7 @@
 
 #include <QCoreApplication>
 #include <QSocketNotifier>
+#include <QThread>
 #include <QTimerEvent>
 #include <algorithm>
 #include <cerrno>
@@ -290,8 +291,16 @@ int EpollEventDispatcher::remainingTime(int timerId)
 
 void EpollEventDispatcher::wakeUp()
 {
-    // Called from any thread (QCoreApplication::postEvent); one write until the loop has woken.
-    if (m_wakeUpPending.testAndSetAcquire(0, 1)) {
+    // From the loop's own thread (an event posted by a handler: every queued call and
+    // deleteLater(), a few per tunnel) the loop is not waiting: it only must not start to before
+    // it has delivered posted events again. A mark that the next wait reads does that without the
+    // eventfd's write, wake-up and read. From any other thread (QCoreApplication::postEvent,
+    // interrupt()): one write until the loop has woken.
+    if (QThread::currentThreadId() == m_loopThread.load(std::memory_order_relaxed)) {
+        m_wakeUpPending.testAndSetRelaxed(0, kWokenInLoopThread);
+        return;
+    }
+    if (m_wakeUpPending.testAndSetAcquire(0, kWokenByWrite)) {
         const uint64_t one = 1;
         const ssize_t written = ::write(m_wakeFd, &one, sizeof one);
         Q_UNUSED(written); // only fails when the counter is full: the loop wakes anyway
@@ -512,6 +521,7 @@ int EpollEventDispatcher::activateTimers()
 
 bool EpollEventDispatcher::processEvents(QEventLoop::ProcessEventsFlags flags)
 {
+    m_loopThread.store(QThread::currentThreadId(), std::memory_order_relaxed);
     m_interrupted.storeRelaxed(0);
     Q_EMIT awake();
     // Posted events first; one posted from now on wakes the wait below (postEvent -> wakeUp).
@@ -525,7 +535,12 @@ bool EpollEventDispatcher::processEvents(QEventLoop::ProcessEventsFlags flags)
     if (m_interrupted.loadRelaxed())
         return false;
 
-    const int timeoutMs = canWait ? waitTimeoutMs(includeTimers, includeNotifiers) : 0;
+    int timeoutMs = canWait ? waitTimeoutMs(includeTimers, includeNotifiers) : 0;
+    // Woken from this thread since the loop last woke: an event waits, look without waiting.
+    // (Another thread's wake-up meanwhile found the mark and wrote nothing: that event is
+    // delivered on the next pass too.)
+    if (m_wakeUpPending.testAndSetAcquire(kWokenInLoopThread, 0))
+        timeoutMs = 0;
     int events = waitForEvents(timeoutMs, includeNotifiers);
     if (includeNotifiers)
         events += activateSocketNotifiers();
