@@ -143,9 +143,11 @@ uint32_t EpollEventDispatcher::wantedEvents(const Watch &watch) const
 void EpollEventDispatcher::updateWatch(int fd, Watch &watch)
 {
     const uint32_t wanted = wantedEvents(watch);
-    // Adding and removing at once: the descriptor may be closed (and its number reused) right
-    // after its last notifier goes. Changing what is watched can wait for the next wait.
-    if (wanted != 0 && watch.kernelEvents != 0) {
+    // Removing at once: the descriptor may be closed (and its number reused) right after its last
+    // notifier goes. Adding and changing what is watched can wait for the next wait: a notifier
+    // switched on and off again in one pass costs no system call. QAbstractSocket does that
+    // around every write, QTcpServer whenever a pending connection is taken.
+    if (wanted != 0) {
         if (!watch.dirty) {
             watch.dirty = true;
             m_dirty.push_back(fd);
@@ -190,6 +192,10 @@ void EpollEventDispatcher::applyWatch(int fd, Watch &watch)
         result = epoll_ctl(m_epoll, EPOLL_CTL_ADD, fd, &event);
         if (result != 0 && errno == EEXIST)
             result = epoll_ctl(m_epoll, EPOLL_CTL_MOD, fd, &event);
+        // Closed under a live notifier before the deferred add: nothing to watch (the notifier's
+        // owner unregisters it next); a notifier registered again brings the next attempt.
+        if (result != 0 && errno == EBADF)
+            return;
     } else {
         result = epoll_ctl(m_epoll, EPOLL_CTL_MOD, fd, &event);
         // Closed and reused behind a notifier that was not unregistered: watch the new one.
@@ -365,6 +371,9 @@ int EpollEventDispatcher::waitForEvents(int timeoutMs, bool includeNotifiers)
         return 0;
     }
     applyDirtyWatches();
+    // A descriptor just found unpollable (a deferred add) is always ready: no sleeping.
+    if (!m_unpollable.empty())
+        timeoutMs = 0;
     epoll_event events[kMaxEventsPerWait];
     const int ready = epoll_wait(m_epoll, events, kMaxEventsPerWait, timeoutMs);
     int woken = 0;

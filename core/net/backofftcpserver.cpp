@@ -79,6 +79,20 @@ bool BackoffTcpServer::listenOn(const HostPort &address, QString *error)
     return true;
 }
 
+QTcpSocket *BackoffTcpServer::nextPendingConnection()
+{
+    QTcpSocket *socket = QTcpServer::nextPendingConnection();
+#ifdef Q_OS_UNIX
+    // QTcpServer (Qt 6.4 to 6.8) switches its notifier on again whenever a pending connection
+    // is taken. Left on, it woke with ours on every new connection only to switch itself off:
+    // two epoll_ctl calls and a notifier run per connection. Off again in the same pass, it
+    // costs nothing (EpollEventDispatcher applies the change only before it waits).
+    if (m_notifier && isListening())
+        pauseAccepting();
+#endif
+    return socket;
+}
+
 void BackoffTcpServer::stopListening()
 {
     m_resumeTimer.stop();

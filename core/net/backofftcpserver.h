@@ -34,6 +34,9 @@ public:
 
     qint64 failedAccepts() const { return m_failedAccepts; }
 
+    // QTcpServer's, leaving QTcpServer's own accepting switched off (see listenOn()).
+    QTcpSocket *nextPendingConnection() override;
+
 Q_SIGNALS:
     // An accept() failed for want of resources; accepting pauses for pauseMs.
     void acceptFailed(const QString &reason, int pauseMs);
