@@ -92,6 +92,12 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
         m_transport->setReadBufferSize(m_options.wsReadBufferBytes);
         m_transport->setSocketOption(QAbstractSocket::LowDelayOption, 1);
         TcpKeepAlive::enable(m_transport);
+        // Our server's answer to the upgrade waits in the write buffer: out now rather than when
+        // the loop next finds the socket writable, which switches the write notifier on and off
+        // again (two epoll_ctl calls and a pass per tunnel). Not TLS: QSslSocket::flush() also
+        // decrypts, and frames would be read from inside this constructor.
+        if (!qobject_cast<QSslSocket *>(m_transport.data()) && m_transport->bytesToWrite() > 0)
+            m_transport->flush();
     }
     // TLS: QSslSocket (Qt 6.4) counts only bytes not yet encrypted in bytesToWrite(); encrypted
     // ones wait in its inner socket, unbounded, and only encryptedBytesWritten() reports them
