@@ -1,5 +1,6 @@
 #include "backofftcpserver.h"
 
+#include "tcpkeepalive.h"
 #include "tcplisten.h"
 
 #include <QSocketNotifier>
@@ -55,6 +56,8 @@ bool BackoffTcpServer::listenOn(const HostPort &address, QString *error)
 {
     if (!TcpListen::listen(this, address, error))
         return false;
+    // Once here rather than a few system calls per accepted socket (each tunnel has one).
+    m_acceptedSocketsTuned = TcpKeepAlive::enableForAccepted(socketDescriptor());
 #ifdef Q_OS_UNIX
     // Qt 6.4's QTcpServer cannot be relied on to report a failed accept: QNativeSocketEngine
     // keeps the first error it ever saw, and the EAGAIN that ends every batch of accepts is one,
