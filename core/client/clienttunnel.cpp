@@ -174,8 +174,10 @@ void ClientTunnel::carry(QTcpSocket *tcp, const Carry &carry, QObject *context)
                     + WebSocketUrl::redacted(finalUrl);
                 if (carry.opened && contextGuard)
                     carry.opened();
+                RelayOptions relayOptions = m_options.relay;
+                relayOptions.acceptedSocketTuned = m_server && m_server->acceptedSocketsTuned();
                 auto *relay =
-                    new Relay(tcpGuard.data(), ws, nullptr, m_options.relay, description, this);
+                    new Relay(tcpGuard.data(), ws, nullptr, relayOptions, description, this);
                 if (m_pingIntervalMs > 0)
                     new PingKeepAlive(ws, relay, m_pingIntervalMs, m_options.pongTimeoutMs,
                                       description);

@@ -2,6 +2,7 @@
 
 #include <QCoreApplication>
 #include <QSocketNotifier>
+#include <QThread>
 #include <QTimerEvent>
 #include <algorithm>
 #include <cerrno>
@@ -142,9 +143,11 @@ uint32_t EpollEventDispatcher::wantedEvents(const Watch &watch) const
 void EpollEventDispatcher::updateWatch(int fd, Watch &watch)
 {
     const uint32_t wanted = wantedEvents(watch);
-    // Adding and removing at once: the descriptor may be closed (and its number reused) right
-    // after its last notifier goes. Changing what is watched can wait for the next wait.
-    if (wanted != 0 && watch.kernelEvents != 0) {
+    // Removing at once: the descriptor may be closed (and its number reused) right after its last
+    // notifier goes. Adding and changing what is watched can wait for the next wait: a notifier
+    // switched on and off again in one pass costs no system call. QAbstractSocket does that
+    // around every write, QTcpServer whenever a pending connection is taken.
+    if (wanted != 0) {
         if (!watch.dirty) {
             watch.dirty = true;
             m_dirty.push_back(fd);
@@ -189,6 +192,10 @@ void EpollEventDispatcher::applyWatch(int fd, Watch &watch)
         result = epoll_ctl(m_epoll, EPOLL_CTL_ADD, fd, &event);
         if (result != 0 && errno == EEXIST)
             result = epoll_ctl(m_epoll, EPOLL_CTL_MOD, fd, &event);
+        // Closed under a live notifier before the deferred add: nothing to watch (the notifier's
+        // owner unregisters it next); a notifier registered again brings the next attempt.
+        if (result != 0 && errno == EBADF)
+            return;
     } else {
         result = epoll_ctl(m_epoll, EPOLL_CTL_MOD, fd, &event);
         // Closed and reused behind a notifier that was not unregistered: watch the new one.
@@ -290,8 +297,16 @@ int EpollEventDispatcher::remainingTime(int timerId)
 
 void EpollEventDispatcher::wakeUp()
 {
-    // Called from any thread (QCoreApplication::postEvent); one write until the loop has woken.
-    if (m_wakeUpPending.testAndSetAcquire(0, 1)) {
+    // From the loop's own thread (an event posted by a handler: every queued call and
+    // deleteLater(), a few per tunnel) the loop is not waiting: it only must not start to before
+    // it has delivered posted events again. A mark that the next wait reads does that without the
+    // eventfd's write, wake-up and read. From any other thread (QCoreApplication::postEvent,
+    // interrupt()): one write until the loop has woken.
+    if (QThread::currentThreadId() == m_loopThread.load(std::memory_order_relaxed)) {
+        m_wakeUpPending.testAndSetRelaxed(0, kWokenInLoopThread);
+        return;
+    }
+    if (m_wakeUpPending.testAndSetAcquire(0, kWokenByWrite)) {
         const uint64_t one = 1;
         const ssize_t written = ::write(m_wakeFd, &one, sizeof one);
         Q_UNUSED(written); // only fails when the counter is full: the loop wakes anyway
@@ -356,6 +371,9 @@ int EpollEventDispatcher::waitForEvents(int timeoutMs, bool includeNotifiers)
         return 0;
     }
     applyDirtyWatches();
+    // A descriptor just found unpollable (a deferred add) is always ready: no sleeping.
+    if (!m_unpollable.empty())
+        timeoutMs = 0;
     epoll_event events[kMaxEventsPerWait];
     const int ready = epoll_wait(m_epoll, events, kMaxEventsPerWait, timeoutMs);
     int woken = 0;
@@ -512,6 +530,7 @@ int EpollEventDispatcher::activateTimers()
 
 bool EpollEventDispatcher::processEvents(QEventLoop::ProcessEventsFlags flags)
 {
+    m_loopThread.store(QThread::currentThreadId(), std::memory_order_relaxed);
     m_interrupted.storeRelaxed(0);
     Q_EMIT awake();
     // Posted events first; one posted from now on wakes the wait below (postEvent -> wakeUp).
@@ -525,7 +544,12 @@ bool EpollEventDispatcher::processEvents(QEventLoop::ProcessEventsFlags flags)
     if (m_interrupted.loadRelaxed())
         return false;
 
-    const int timeoutMs = canWait ? waitTimeoutMs(includeTimers, includeNotifiers) : 0;
+    int timeoutMs = canWait ? waitTimeoutMs(includeTimers, includeNotifiers) : 0;
+    // Woken from this thread since the loop last woke: an event waits, look without waiting.
+    // (Another thread's wake-up meanwhile found the mark and wrote nothing: that event is
+    // delivered on the next pass too.)
+    if (m_wakeUpPending.testAndSetAcquire(kWokenInLoopThread, 0))
+        timeoutMs = 0;
     int events = waitForEvents(timeoutMs, includeNotifiers);
     if (includeNotifiers)
         events += activateSocketNotifiers();

@@ -13,6 +13,7 @@
 #include <QAbstractEventDispatcher>
 #include <QAtomicInt>
 #include <QList>
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <queue>
@@ -110,9 +111,15 @@ private:
     const Timer *liveTimer(const HeapEntry &entry) const;
     void dropStaleHeapEntries() const;
 
+    // m_wakeUpPending: none, an eventfd write (read when the loop wakes), or a mark left by the
+    // loop's own thread (read before the loop waits).
+    static constexpr int kWokenByWrite = 1;
+    static constexpr int kWokenInLoopThread = 2;
+
     int m_epoll = -1;
     int m_wakeFd = -1;
     QAtomicInt m_wakeUpPending;
+    std::atomic<Qt::HANDLE> m_loopThread {nullptr}; // the thread that runs processEvents()
     QAtomicInt m_interrupted;
 
     std::unordered_map<int, Watch> m_watches; // by descriptor

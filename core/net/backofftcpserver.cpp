@@ -1,5 +1,6 @@
 #include "backofftcpserver.h"
 
+#include "tcpkeepalive.h"
 #include "tcplisten.h"
 
 #include <QSocketNotifier>
@@ -55,6 +56,8 @@ bool BackoffTcpServer::listenOn(const HostPort &address, QString *error)
 {
     if (!TcpListen::listen(this, address, error))
         return false;
+    // Once here rather than a few system calls per accepted socket (each tunnel has one).
+    m_acceptedSocketsTuned = TcpKeepAlive::enableForAccepted(socketDescriptor());
 #ifdef Q_OS_UNIX
     // Qt 6.4's QTcpServer cannot be relied on to report a failed accept: QNativeSocketEngine
     // keeps the first error it ever saw, and the EAGAIN that ends every batch of accepts is one,
@@ -77,6 +80,20 @@ bool BackoffTcpServer::listenOn(const HostPort &address, QString *error)
     connect(m_notifier, &QSocketNotifier::activated, this, &BackoffTcpServer::acceptPending);
 #endif
     return true;
+}
+
+QTcpSocket *BackoffTcpServer::nextPendingConnection()
+{
+    QTcpSocket *socket = QTcpServer::nextPendingConnection();
+#ifdef Q_OS_UNIX
+    // QTcpServer (Qt 6.4 to 6.8) switches its notifier on again whenever a pending connection
+    // is taken. Left on, it woke with ours on every new connection only to switch itself off:
+    // two epoll_ctl calls and a notifier run per connection. Off again in the same pass, it
+    // costs nothing (EpollEventDispatcher applies the change only before it waits).
+    if (m_notifier && isListening())
+        pauseAccepting();
+#endif
+    return socket;
 }
 
 void BackoffTcpServer::stopListening()

@@ -33,6 +33,12 @@ public:
     void stopListening();
 
     qint64 failedAccepts() const { return m_failedAccepts; }
+    // Whether accepted sockets come with no delay and keep-alive with its timing already,
+    // inherited from the listening socket (Linux; see TcpKeepAlive::enableForAccepted()).
+    bool acceptedSocketsTuned() const { return m_acceptedSocketsTuned; }
+
+    // QTcpServer's, leaving QTcpServer's own accepting switched off (see listenOn()).
+    QTcpSocket *nextPendingConnection() override;
 
 Q_SIGNALS:
     // An accept() failed for want of resources; accepting pauses for pauseMs.
@@ -50,6 +56,7 @@ private:
     QTimer m_resumeTimer;
     int m_pauseMs = kFirstPauseMs;
     qint64 m_failedAccepts = 0;
+    bool m_acceptedSocketsTuned = false;
     int m_episodeFailures = 0; // failed attempts since accepting last worked
     QElapsedTimer m_episode;
 };

@@ -90,8 +90,21 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
             m_reader.prepend(m_transport->readAll());
         connect(m_transport, &QAbstractSocket::readyRead, this, &Relay::onTransportReadyRead);
         m_transport->setReadBufferSize(m_options.wsReadBufferBytes);
-        m_transport->setSocketOption(QAbstractSocket::LowDelayOption, 1);
-        TcpKeepAlive::enable(m_transport);
+        // No delay and keep-alive with its timing, once per socket. The client's was opened by
+        // QWebSocket, which switched on both (Qt 6.4 to 6.8, QWebSocketPrivate::open()); the
+        // server's may have them from its listening socket.
+        if (!serverTransport) {
+            TcpKeepAlive::setTiming(m_transport);
+        } else if (!m_options.acceptedSocketTuned) {
+            m_transport->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+            TcpKeepAlive::enable(m_transport);
+        }
+        // Our server's answer to the upgrade waits in the write buffer: out now rather than when
+        // the loop next finds the socket writable, which switches the write notifier on and off
+        // again (two epoll_ctl calls and a pass per tunnel). Not TLS: QSslSocket::flush() also
+        // decrypts, and frames would be read from inside this constructor.
+        if (!qobject_cast<QSslSocket *>(m_transport.data()) && m_transport->bytesToWrite() > 0)
+            m_transport->flush();
     }
     // TLS: QSslSocket (Qt 6.4) counts only bytes not yet encrypted in bytesToWrite(); encrypted
     // ones wait in its inner socket, unbounded, and only encryptedBytesWritten() reports them
@@ -126,8 +139,12 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
     qCInfo(lcRelay).noquote() << "tunnel opened" << m_description;
 
     if (m_state.tcp() == RelayState::Tcp::Open) {
-        m_tcp->setSocketOption(QAbstractSocket::LowDelayOption, 1);
-        TcpKeepAlive::enable(m_tcp);
+        // The client's TCP socket was accepted, maybe with them already; the server's was
+        // connected (a dynamic route's destination).
+        if (!(m_maskFrames && m_options.acceptedSocketTuned)) {
+            m_tcp->setSocketOption(QAbstractSocket::LowDelayOption, 1);
+            TcpKeepAlive::enable(m_tcp);
+        }
         m_tcpWriteThrough = WriteThrough::isPossible(m_tcp);
         watchTcpErrors();
     }

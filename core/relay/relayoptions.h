@@ -50,4 +50,10 @@ struct RelayOptions
     // While closing, a side that takes none of its last bytes for this long is given up, counted
     // from its last progress (also when that was before the close).
     int closeStallTimeoutMs = 30000;
+
+    // Not a setting: set by whoever accepted the tunnel's accepted socket (the client's TCP
+    // socket, the server's WebSocket transport) when it came with no delay and keep-alive with
+    // its timing already, inherited from its listening socket (BackoffTcpServer). The relay then
+    // sets them only on the other socket.
+    bool acceptedSocketTuned = false;
 };

@@ -686,6 +686,8 @@ void TunnelServer::startRelay(QWebSocket *ws, QTcpSocket *transport,
     m_metrics.setActiveTunnels(activeTunnels());
 
     RelayOptions relayOptions = m_options.relay;
+    // Every transport was accepted by our listener.
+    relayOptions.acceptedSocketTuned = m_tcpServer && m_tcpServer->acceptedSocketsTuned();
     relayOptions.idleTimeoutMs =
         route.idleTimeoutMs >= 0 ? route.idleTimeoutMs : m_options.limits.idleTimeoutMs;
     // A dynamic route's UDP destination, its socket connected before the upgrade was answered.

@@ -3,6 +3,7 @@
 // loss, also while paused), keep-alive, protocol errors and unreachable peers.
 #include "client/clienttunnel.h"
 #include "endpoints.h"
+#include "net/tcpkeepalive.h"
 #include "relay/binaryframe.h"
 #include "relay/idlebuffers.h"
 #include "relay/relay.h"
@@ -28,6 +29,8 @@
 #endif
 #ifdef Q_OS_LINUX
 #include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #endif
 
 namespace {
@@ -1134,7 +1137,9 @@ void TestRelay::bytesNeverWrittenAreNotCounted()
     QCOMPARE(scrape.mid(at, scrape.indexOf('\n', at) - at).trimmed().toDouble(), double(written));
 }
 
-// Both sockets of a tunnel, on either side, have TCP keep-alive on (its timing: tst_tcpkeepalive).
+// Both sockets of a tunnel, on either side, have no delay and TCP keep-alive on with Go's timing,
+// whether the relay set them, QWebSocket did (the client's WebSocket) or the socket inherited them
+// from its listener (the client's TCP socket, the server's WebSocket; Linux).
 void TestRelay::tcpKeepAliveOnBothSockets()
 {
     EchoServer echo;
@@ -1147,8 +1152,21 @@ void TestRelay::tcpKeepAliveOnBothSockets()
         QCOMPARE(relays.size(), 1);
         const auto sockets = relays.constFirst()->findChildren<QAbstractSocket *>();
         QVERIFY(sockets.size() >= 2); // its TCP socket and the one its WebSocket runs on
-        for (QAbstractSocket *socket : sockets)
+        for (QAbstractSocket *socket : sockets) {
             QCOMPARE(socket->socketOption(QAbstractSocket::KeepAliveOption).toInt(), 1);
+            QCOMPARE(socket->socketOption(QAbstractSocket::LowDelayOption).toInt(), 1);
+#ifdef Q_OS_LINUX
+            const auto tcpOption = [socket](int option) {
+                int value = -1;
+                socklen_t size = sizeof value;
+                getsockopt(int(socket->socketDescriptor()), IPPROTO_TCP, option, &value, &size);
+                return value;
+            };
+            QCOMPARE(tcpOption(TCP_KEEPIDLE), TcpKeepAlive::kIdleSeconds);
+            QCOMPARE(tcpOption(TCP_KEEPINTVL), TcpKeepAlive::kIntervalSeconds);
+            QCOMPARE(tcpOption(TCP_KEEPCNT), TcpKeepAlive::kProbes);
+#endif
+        }
     }
 }
 

@@ -15,6 +15,7 @@
 #include <QThread>
 #include <QTimer>
 #include <cerrno>
+#include <functional>
 #include <memory>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -56,6 +57,7 @@ private Q_SLOTS:
     void notifierActivatedOnceWithNestedLoop();
     void hangUpReachesEveryNotifier();
     void postedEventFromAnotherThreadWakesTheLoop();
+    void eventPostedWhileDeliveringIsNotLeftWaiting();
     void quitFromAnotherThread();
     void tcpEchoThroughTheLoop();
     void socketErrorRecordedForWatchedSocket_data();
@@ -354,6 +356,33 @@ void TestEpollEventDispatcher::postedEventFromAnotherThreadWakesTheLoop()
     thread->wait();
     QVERIFY(delivered);
     QVERIFY2(clock.elapsed() < 4000, "woken by the posted event, not by the guard timer");
+}
+
+void TestEpollEventDispatcher::eventPostedWhileDeliveringIsNotLeftWaiting()
+{
+    // An event posted on the loop's thread while posted events are delivered waits for the next
+    // delivery (QCoreApplication, Qt 6.4 to 6.8). That wake-up is a mark, not an eventfd write:
+    // the loop must still look again at once rather than sleep in epoll_wait with it pending
+    // (only the guard timer would end that sleep).
+    int delivered = 0;
+    QElapsedTimer clock;
+    QEventLoop loop;
+    std::function<void()> next = [&] {
+        if (++delivered == 3) {
+            loop.quit();
+            return;
+        }
+        QMetaObject::invokeMethod(this, next, Qt::QueuedConnection);
+    };
+    QTimer guard;
+    guard.setSingleShot(true);
+    connect(&guard, &QTimer::timeout, &loop, &QEventLoop::quit);
+    guard.start(5000);
+    QMetaObject::invokeMethod(this, next, Qt::QueuedConnection);
+    clock.start();
+    loop.exec();
+    QCOMPARE(delivered, 3);
+    QVERIFY2(clock.elapsed() < 4000, "delivered at once, not when the guard timer woke the loop");
 }
 
 void TestEpollEventDispatcher::quitFromAnotherThread()
