@@ -28,6 +28,10 @@ UdpForwarder::UdpForwarder(const ClientOptions &options, QObject *parent)
     destination.udp = true;
     destination.target = m_options.udpRemote;
     m_options.headers.append({QByteArray(Destination::kHeader), destination.headerValue()});
+    m_retryTimer.setSingleShot(true);
+    connect(&m_retryTimer, &QTimer::timeout, this, [this] {
+        qCDebug(lcClient).noquote() << "udp: the next new flow tries the server again";
+    });
 }
 
 UdpForwarder::~UdpForwarder()
@@ -125,6 +129,10 @@ void UdpForwarder::onReadyRead()
         if (it == m_flows.end()) {
             if (m_shuttingDown)
                 continue;
+            if (!mayOpenFlow(key)) {
+                ++m_droppedWhileBackingOff;
+                continue;
+            }
             if (m_flows.size() >= m_maxFlows)
                 closeLeastRecentlyUsed();
             openFlow(address, port);
@@ -146,6 +154,24 @@ void UdpForwarder::onReadyRead()
     }
     if (sent > 0)
         Q_EMIT transferred(sent, 0);
+}
+
+void UdpForwarder::retryNow()
+{
+    m_retryTimer.stop();
+}
+
+// Whether a new flow may open its WebSocket now. After a failure, none may until the pause is
+// over; then one tries (key becomes the probe), and the others wait until it has opened: a
+// server that is down gets one upgrade attempt per pause, however many datagrams arrive.
+bool UdpForwarder::mayOpenFlow(const QString &key)
+{
+    if (m_backoff.episodeFailures() == 0)
+        return true;
+    if (m_retryTimer.isActive() || !m_probeKey.isEmpty())
+        return false;
+    m_probeKey = key;
+    return true;
 }
 
 UdpForwarder::Flow *UdpForwarder::openFlow(const QHostAddress &address, quint16 port)
@@ -175,9 +201,28 @@ void UdpForwarder::onFailed(const QString &key, const QString &reason, int httpS
         m_droppedWhileOpening += qint64(it->pending.size());
         m_flows.erase(it);
     }
-    qCWarning(lcClient).noquote() << key << "- cannot open"
-                                  << WebSocketUrl::redacted(m_effectiveUrl) << "for udp/"
-                                  << m_options.udpRemote.toString() << "-" << reason;
+    if (m_probeKey == key)
+        m_probeKey.clear();
+    // Flows that were opening together fail together: one pause for all of them.
+    if (!m_retryTimer.isActive() && !m_shuttingDown) {
+        const int pauseMs = m_backoff.failed();
+        m_retryTimer.start(pauseMs);
+        if (m_backoff.episodeFailures() == 1) {
+            m_droppedAtEpisodeStart = m_droppedWhileBackingOff;
+            qCWarning(lcClient).noquote()
+                << key << "- cannot open" << WebSocketUrl::redacted(m_effectiveUrl) << "for udp/"
+                << m_options.udpRemote.toString() << "-" << reason << "- new flows wait" << pauseMs
+                << "to" << m_backoff.maxPauseMs()
+                << "ms between attempts; their datagrams are dropped meanwhile";
+        } else {
+            qCDebug(lcClient).noquote()
+                << key << "- still cannot open" << WebSocketUrl::redacted(m_effectiveUrl) << "-"
+                << reason << "- next attempt in" << pauseMs << "ms";
+        }
+    } else {
+        qCDebug(lcClient).noquote()
+            << key << "- cannot open" << WebSocketUrl::redacted(m_effectiveUrl) << "-" << reason;
+    }
     if (m_effectiveUrl != m_options.serverUrl)
         m_effectiveUrl = m_options.serverUrl; // the redirect target failed: start over
     Q_EMIT connectionFailed(reason, httpStatus);
@@ -193,6 +238,17 @@ void UdpForwarder::onOpened(const QString &key)
     m_effectiveUrl = connector->rememberedUrl();
     const QUrl finalUrl = connector->finalUrl();
     connector->deleteLater();
+    if (m_probeKey == key)
+        m_probeKey.clear();
+    const qint64 outageMs = m_backoff.episodeElapsedMs();
+    if (const int failures = m_backoff.succeeded(); failures > 0) {
+        m_retryTimer.stop();
+        qCInfo(lcClient).noquote()
+            << "udp: the server is reachable again after" << failures << "failed attempt(s) in"
+            << QString::number(outageMs / 1000.0, 'f', 1) << "s;"
+            << m_droppedWhileBackingOff - m_droppedAtEpisodeStart
+            << "datagram(s) of new flows dropped meanwhile";
+    }
     auto it = m_flows.find(key);
     if (it == m_flows.end() || it->connector != connector || m_shuttingDown) {
         // Closed meanwhile (least recently used, or shutting down): nothing was carried yet.
@@ -273,6 +329,8 @@ void UdpForwarder::removeFlow(const QString &key)
         return;
     if (it->connector)
         it->connector->deleteLater(); // its signals are not delivered any more
+    if (m_probeKey == key)
+        m_probeKey.clear(); // another flow may try the server
     m_droppedWhileOpening += qint64(it->pending.size());
     m_flows.erase(it);
 }
