@@ -36,6 +36,8 @@ UdpForwarder::UdpForwarder(const ClientOptions &options, QObject *parent)
 
 UdpForwarder::~UdpForwarder()
 {
+    if (m_socket)
+        logDrops();
     for (auto it = m_flows.begin(); it != m_flows.end(); ++it) {
         delete it->connector.data();
         delete it->relay.data();
@@ -83,8 +85,10 @@ bool UdpForwarder::listen(QString *error)
 void UdpForwarder::shutdown()
 {
     m_shuttingDown = true;
-    if (m_socket)
+    if (m_socket) {
         m_socket->close();
+        logDrops();
+    }
     const QStringList keys = m_flows.keys();
     for (const QString &key : keys) {
         DatagramRelay *relay = m_flows.value(key).relay;
@@ -111,6 +115,39 @@ qint64 UdpForwarder::pendingBytes() const
     for (const Flow &flow : m_flows)
         bytes += flow.pendingBytes;
     return bytes;
+}
+
+UdpForwarder::Drops UdpForwarder::drops() const
+{
+    Drops drops;
+    drops.backingOff = m_droppedWhileBackingOff;
+    drops.queueFull = m_droppedWhileOpening + m_droppedQueueFull;
+    drops.tooBig = m_droppedTooBig;
+    return drops;
+}
+
+void UdpForwarder::reportDrops()
+{
+    const qint64 total = drops().total();
+    if (total == m_droppedReported)
+        return;
+    m_droppedReported = total;
+    Q_EMIT datagramsDropped();
+}
+
+void UdpForwarder::logDrops()
+{
+    if (m_dropsLogged)
+        return;
+    m_dropsLogged = true;
+    const Drops dropped = drops();
+    if (dropped.total() == 0)
+        return;
+    qCInfo(lcClient).noquote() << "udp" << m_options.udpListen.toString() << "->"
+                               << m_options.udpRemote.toString() << "-" << dropped.total()
+                               << "datagram(s) dropped here:" << dropped.backingOff
+                               << "while the server was not tried again," << dropped.queueFull
+                               << "with a full queue," << dropped.tooBig << "too big";
 }
 
 void UdpForwarder::onReadyRead()
@@ -154,6 +191,7 @@ void UdpForwarder::onReadyRead()
     }
     if (sent > 0)
         Q_EMIT transferred(sent, 0);
+    reportDrops();
 }
 
 void UdpForwarder::retryNow()
@@ -226,6 +264,7 @@ void UdpForwarder::onFailed(const QString &key, const QString &reason, int httpS
     if (m_effectiveUrl != m_options.serverUrl)
         m_effectiveUrl = m_options.serverUrl; // the redirect target failed: start over
     Q_EMIT connectionFailed(reason, httpStatus);
+    reportDrops();
     checkDrained();
 }
 
@@ -277,9 +316,22 @@ void UdpForwarder::onOpened(const QString &key)
                 auto flow = m_flows.find(key);
                 if (flow != m_flows.end())
                     flow->lastUsed = ++m_tick;
-                // A local peer that reads nothing loses datagrams in its kernel, not here.
-                m_socket->writeDatagram(datagram, address, port);
+                // A local peer that reads nothing loses datagrams in its kernel, not here; but
+                // when our socket's own buffer is full the kernel takes none.
+                if (m_socket->writeDatagram(datagram, address, port) != datagram.size()) {
+                    ++m_droppedQueueFull;
+                    reportDrops();
+                    return;
+                }
                 Q_EMIT transferred(0, datagram.size());
+            });
+    connect(relay, &DatagramRelay::dropped, this,
+            [this](DatagramRelay::Direction, DatagramRelay::DropReason reason, qint64 datagrams) {
+                if (reason == DatagramRelay::DropReason::TooBig)
+                    m_droppedTooBig += datagrams;
+                else
+                    m_droppedQueueFull += datagrams;
+                reportDrops();
             });
     connect(relay, &DatagramRelay::finished, this, [this, key, relay] {
         auto flow = m_flows.find(key);

@@ -58,6 +58,22 @@ public:
     // network changed).
     void retryNow();
 
+    // Datagrams dropped on this side since it started, by why.
+    struct Drops
+    {
+        // From local sources of new flows, while the server was not tried again after a failure.
+        qint64 backingOff = 0;
+        // From local sources: waiting for a WebSocket that opens (oldest first) or before a flow
+        // that could not open, or the oldest of a flow's full queue towards its WebSocket. To
+        // local sources: the local socket took none.
+        qint64 queueFull = 0;
+        // From the server: messages longer than a UDP datagram can be.
+        qint64 tooBig = 0;
+
+        qint64 total() const { return backingOff + queueFull + tooBig; }
+    };
+    Drops drops() const;
+
     // Datagrams dropped on this side: waiting for a WebSocket that opens (oldest first), or
     // before a flow that could not open.
     qint64 droppedWhileOpening() const { return m_droppedWhileOpening; }
@@ -74,6 +90,8 @@ Q_SIGNALS:
     // Payload bytes of datagrams sent and received.
     void transferred(qint64 sentBytes, qint64 receivedBytes);
     void activeConnectionsChanged(int count);
+    // drops() grew.
+    void datagramsDropped();
     void drained(); // after shutdown(), the last flow has closed
 
 private:
@@ -96,6 +114,8 @@ private:
     void closeLeastRecentlyUsed();
     void removeFlow(const QString &key);
     void checkDrained();
+    void reportDrops(); // emits datagramsDropped() when drops() grew
+    void logDrops(); // once, when the forwarder stops
 
     ClientOptions m_options; // with the Tow-Destination header of every flow
     TlsPolicy m_tls;
@@ -107,6 +127,10 @@ private:
     quint64 m_tick = 0;
     qint64 m_droppedWhileOpening = 0;
     qint64 m_droppedWhileBackingOff = 0;
+    qint64 m_droppedQueueFull = 0; // by the flows' relays, and by the local socket
+    qint64 m_droppedTooBig = 0;
+    qint64 m_droppedReported = 0; // drops().total() when datagramsDropped() was last emitted
+    bool m_dropsLogged = false;
     qint64 m_droppedAtEpisodeStart = 0; // m_droppedWhileBackingOff when the server last failed
     Backoff m_backoff {kFirstRetryPauseMs, kMaxRetryPauseMs};
     QTimer m_retryTimer; // runs while new flows wait after a failure

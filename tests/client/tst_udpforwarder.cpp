@@ -168,6 +168,8 @@ void TestUdpForwarder::datagramsWaitingForTheWebSocketAreBounded()
         }));
     }
     QVERIFY(forwarder.droppedWhileOpening() > 0);
+    QCOMPARE(forwarder.drops().queueFull, forwarder.droppedWhileOpening());
+    QCOMPARE(forwarder.drops().backingOff, qint64(0));
     QVERIFY(forwarder.pendingBytes() <= UdpForwarder::kPendingBytes);
     QVERIFY(forwarder.pendingBytes() > UdpForwarder::kPendingBytes - kSize);
     QCOMPARE(forwarder.activeFlows(), 1);
@@ -193,6 +195,7 @@ void TestUdpForwarder::serverDownGetsOneAttemptPerPause()
     QString error;
     QVERIFY2(forwarder.listen(&error), qPrintable(error));
     QSignalSpy failures(&forwarder, &UdpForwarder::connectionFailed);
+    QSignalSpy dropped(&forwarder, &UdpForwarder::datagramsDropped);
 
     constexpr int kSources = 10;
     std::vector<std::unique_ptr<QUdpSocket>> sources;
@@ -218,6 +221,9 @@ void TestUdpForwarder::serverDownGetsOneAttemptPerPause()
         send(i % kSources, QByteArray("keepalive ") + QByteArray::number(i));
     QVERIFY(waitFor([&] { return forwarder.droppedWhileBackingOff() == kDatagrams; }));
     QCOMPARE(down->attempts, 1);
+    QCOMPARE(forwarder.drops().backingOff, qint64(kDatagrams));
+    QCOMPARE(forwarder.drops().total(), qint64(kDatagrams + 1)); // and "first", never sent
+    QVERIFY(!dropped.isEmpty());
     QCOMPARE(forwarder.activeFlows(), 0);
     QCOMPARE(forwarder.pendingBytes(), 0);
 
