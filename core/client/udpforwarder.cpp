@@ -1,9 +1,9 @@
 #include "udpforwarder.h"
 
+#include "connectionsettings.h"
 #include "logcategories.h"
 #include "net/destination.h"
 #include "net/websocketurl.h"
-#include "proxyresolver.h"
 #include "relay/datagramrelay.h"
 #include "websocketconnector.h"
 
@@ -48,16 +48,10 @@ UdpForwarder::~UdpForwarder()
 
 bool UdpForwarder::listen(QString *error)
 {
-    const auto tls = TlsPolicy::create(m_options, error);
-    if (!tls)
+    const auto settings = ConnectionSettings::prepare(m_options, error);
+    if (!settings)
         return false;
-    m_tls = *tls;
-    QString why;
-    const auto proxy = ProxyResolver::resolve(m_options.proxy, m_options.serverUrl, &why);
-    if (!proxy) {
-        *error = why;
-        return false;
-    }
+    m_tls = settings->tls;
     QHostAddress address = m_options.udpListen.listenAddress();
     if (address.isNull()) {
         *error = QStringLiteral("--udp: %1 is not an IP address").arg(m_options.udpListen.host);
@@ -72,13 +66,9 @@ bool UdpForwarder::listen(QString *error)
         return false;
     }
     connect(m_socket, &QUdpSocket::readyRead, this, &UdpForwarder::onReadyRead);
-    qCInfo(lcClient).noquote() << "listening on"
-                               << HostPort {localAddress().toString(), localPort()}.toString()
-                               << "(UDP) for" << m_options.udpRemote.toString() << "server"
-                               << WebSocketUrl::redacted(m_options.serverUrl) << "via"
-                               << ProxyResolver::describe(*proxy);
-    if (m_options.insecure)
-        qCWarning(lcClient) << "TLS certificate verification is disabled (--insecure)";
+    settings->logListening(HostPort {localAddress().toString(), localPort()}.toString()
+                               + QLatin1String(" (UDP) for ") + m_options.udpRemote.toString(),
+                           m_options);
     return true;
 }
 
