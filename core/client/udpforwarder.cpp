@@ -238,9 +238,9 @@ void UdpForwarder::onFailed(const QString &key, const QString &reason, int httpS
         if (m_backoff.episodeFailures() == 1) {
             m_droppedAtEpisodeStart = m_droppedWhileBackingOff;
             qCWarning(lcClient).noquote()
-                << key << "- cannot open" << WebSocketUrl::redacted(m_effectiveUrl) << "for udp/"
-                << m_options.udpRemote.toString() << "-" << reason << "- new flows wait" << pauseMs
-                << "to" << m_backoff.maxPauseMs()
+                << key << "- cannot open" << WebSocketUrl::redacted(m_effectiveUrl) << "for"
+                << QLatin1String("udp/") + m_options.udpRemote.toString() << "-" << reason
+                << "- new flows wait" << pauseMs << "to" << m_backoff.maxPauseMs()
                 << "ms between attempts; their datagrams are dropped meanwhile";
         } else {
             qCDebug(lcClient).noquote()
