@@ -457,6 +457,8 @@ void TunnelsWindow::updateDetails()
     lines << tr("State:         %1").arg(status.stateText());
     if (!status.lastError.isEmpty() && status.state != TunnelStatus::State::Error)
         lines << tr("Last problem:  %1").arg(status.lastError);
+    if (profile->kind == Profile::Kind::Udp && status.isRunning())
+        lines << tr("Dropped:       %1").arg(status.droppedText());
     if (profile->kind == Profile::Kind::Socks5 && status.isRunning())
         lines << QString() << destinationLines(m_app->manager()->destinations(name));
     const auto test = m_tests.constFind(name);

@@ -1,11 +1,11 @@
 #include "clienttunnel.h"
 
+#include "connectionsettings.h"
 #include "logcategories.h"
 #include "net/backofftcpserver.h"
 #include "net/destination.h"
 #include "net/websocketurl.h"
 #include "pingkeepalive.h"
-#include "proxyresolver.h"
 #include "relay/relay.h"
 #include "relay/writethrough.h"
 #include "websocketconnector.h"
@@ -41,16 +41,10 @@ ClientTunnel::~ClientTunnel()
 
 bool ClientTunnel::listen(QString *error)
 {
-    const auto tls = TlsPolicy::create(m_options, error);
-    if (!tls)
+    const auto settings = ConnectionSettings::prepare(m_options, error);
+    if (!settings)
         return false;
-    m_tls = *tls;
-    QString why;
-    const auto proxy = ProxyResolver::resolve(m_options.proxy, m_options.serverUrl, &why);
-    if (!proxy) {
-        *error = why;
-        return false;
-    }
+    m_tls = settings->tls;
     m_server = new BackoffTcpServer(lcClient, this);
     if (!m_server->listenOn(m_options.listen, error)) {
         delete m_server;
@@ -61,12 +55,8 @@ bool ClientTunnel::listen(QString *error)
     // by itself.
     connect(m_server, &QTcpServer::pendingConnectionAvailable, this,
             &ClientTunnel::onNewConnection);
-    qCInfo(lcClient).noquote() << "listening on"
-                               << HostPort {serverAddress().toString(), serverPort()}.toString()
-                               << "server" << WebSocketUrl::redacted(m_options.serverUrl) << "via"
-                               << ProxyResolver::describe(*proxy);
-    if (m_options.insecure)
-        qCWarning(lcClient) << "TLS certificate verification is disabled (--insecure)";
+    settings->logListening(HostPort {serverAddress().toString(), serverPort()}.toString(),
+                           m_options);
     return true;
 }
 

@@ -1,9 +1,9 @@
 #include "udpforwarder.h"
 
+#include "connectionsettings.h"
 #include "logcategories.h"
 #include "net/destination.h"
 #include "net/websocketurl.h"
-#include "proxyresolver.h"
 #include "relay/datagramrelay.h"
 #include "websocketconnector.h"
 
@@ -28,10 +28,16 @@ UdpForwarder::UdpForwarder(const ClientOptions &options, QObject *parent)
     destination.udp = true;
     destination.target = m_options.udpRemote;
     m_options.headers.append({QByteArray(Destination::kHeader), destination.headerValue()});
+    m_retryTimer.setSingleShot(true);
+    connect(&m_retryTimer, &QTimer::timeout, this, [this] {
+        qCDebug(lcClient).noquote() << "udp: the next new flow tries the server again";
+    });
 }
 
 UdpForwarder::~UdpForwarder()
 {
+    if (m_socket)
+        logDrops();
     for (auto it = m_flows.begin(); it != m_flows.end(); ++it) {
         delete it->connector.data();
         delete it->relay.data();
@@ -42,16 +48,10 @@ UdpForwarder::~UdpForwarder()
 
 bool UdpForwarder::listen(QString *error)
 {
-    const auto tls = TlsPolicy::create(m_options, error);
-    if (!tls)
+    const auto settings = ConnectionSettings::prepare(m_options, error);
+    if (!settings)
         return false;
-    m_tls = *tls;
-    QString why;
-    const auto proxy = ProxyResolver::resolve(m_options.proxy, m_options.serverUrl, &why);
-    if (!proxy) {
-        *error = why;
-        return false;
-    }
+    m_tls = settings->tls;
     QHostAddress address = m_options.udpListen.listenAddress();
     if (address.isNull()) {
         *error = QStringLiteral("--udp: %1 is not an IP address").arg(m_options.udpListen.host);
@@ -66,21 +66,19 @@ bool UdpForwarder::listen(QString *error)
         return false;
     }
     connect(m_socket, &QUdpSocket::readyRead, this, &UdpForwarder::onReadyRead);
-    qCInfo(lcClient).noquote() << "listening on"
-                               << HostPort {localAddress().toString(), localPort()}.toString()
-                               << "(UDP) for" << m_options.udpRemote.toString() << "server"
-                               << WebSocketUrl::redacted(m_options.serverUrl) << "via"
-                               << ProxyResolver::describe(*proxy);
-    if (m_options.insecure)
-        qCWarning(lcClient) << "TLS certificate verification is disabled (--insecure)";
+    settings->logListening(HostPort {localAddress().toString(), localPort()}.toString()
+                               + QLatin1String(" (UDP) for ") + m_options.udpRemote.toString(),
+                           m_options);
     return true;
 }
 
 void UdpForwarder::shutdown()
 {
     m_shuttingDown = true;
-    if (m_socket)
+    if (m_socket) {
         m_socket->close();
+        logDrops();
+    }
     const QStringList keys = m_flows.keys();
     for (const QString &key : keys) {
         DatagramRelay *relay = m_flows.value(key).relay;
@@ -109,6 +107,39 @@ qint64 UdpForwarder::pendingBytes() const
     return bytes;
 }
 
+UdpForwarder::Drops UdpForwarder::drops() const
+{
+    Drops drops;
+    drops.backingOff = m_droppedWhileBackingOff;
+    drops.queueFull = m_droppedWhileOpening + m_droppedQueueFull;
+    drops.tooBig = m_droppedTooBig;
+    return drops;
+}
+
+void UdpForwarder::reportDrops()
+{
+    const qint64 total = drops().total();
+    if (total == m_droppedReported)
+        return;
+    m_droppedReported = total;
+    Q_EMIT datagramsDropped();
+}
+
+void UdpForwarder::logDrops()
+{
+    if (m_dropsLogged)
+        return;
+    m_dropsLogged = true;
+    const Drops dropped = drops();
+    if (dropped.total() == 0)
+        return;
+    qCInfo(lcClient).noquote() << "udp" << m_options.udpListen.toString() << "->"
+                               << m_options.udpRemote.toString() << "-" << dropped.total()
+                               << "datagram(s) dropped here:" << dropped.backingOff
+                               << "while the server was not tried again," << dropped.queueFull
+                               << "with a full queue," << dropped.tooBig << "too big";
+}
+
 void UdpForwarder::onReadyRead()
 {
     qint64 sent = 0;
@@ -125,6 +156,10 @@ void UdpForwarder::onReadyRead()
         if (it == m_flows.end()) {
             if (m_shuttingDown)
                 continue;
+            if (!mayOpenFlow(key)) {
+                ++m_droppedWhileBackingOff;
+                continue;
+            }
             if (m_flows.size() >= m_maxFlows)
                 closeLeastRecentlyUsed();
             openFlow(address, port);
@@ -146,6 +181,25 @@ void UdpForwarder::onReadyRead()
     }
     if (sent > 0)
         Q_EMIT transferred(sent, 0);
+    reportDrops();
+}
+
+void UdpForwarder::retryNow()
+{
+    m_retryTimer.stop();
+}
+
+// Whether a new flow may open its WebSocket now. After a failure, none may until the pause is
+// over; then one tries (key becomes the probe), and the others wait until it has opened: a
+// server that is down gets one upgrade attempt per pause, however many datagrams arrive.
+bool UdpForwarder::mayOpenFlow(const QString &key)
+{
+    if (m_backoff.episodeFailures() == 0)
+        return true;
+    if (m_retryTimer.isActive() || !m_probeKey.isEmpty())
+        return false;
+    m_probeKey = key;
+    return true;
 }
 
 UdpForwarder::Flow *UdpForwarder::openFlow(const QHostAddress &address, quint16 port)
@@ -175,12 +229,32 @@ void UdpForwarder::onFailed(const QString &key, const QString &reason, int httpS
         m_droppedWhileOpening += qint64(it->pending.size());
         m_flows.erase(it);
     }
-    qCWarning(lcClient).noquote() << key << "- cannot open"
-                                  << WebSocketUrl::redacted(m_effectiveUrl) << "for udp/"
-                                  << m_options.udpRemote.toString() << "-" << reason;
+    if (m_probeKey == key)
+        m_probeKey.clear();
+    // Flows that were opening together fail together: one pause for all of them.
+    if (!m_retryTimer.isActive() && !m_shuttingDown) {
+        const int pauseMs = m_backoff.failed();
+        m_retryTimer.start(pauseMs);
+        if (m_backoff.episodeFailures() == 1) {
+            m_droppedAtEpisodeStart = m_droppedWhileBackingOff;
+            qCWarning(lcClient).noquote()
+                << key << "- cannot open" << WebSocketUrl::redacted(m_effectiveUrl) << "for"
+                << QLatin1String("udp/") + m_options.udpRemote.toString() << "-" << reason
+                << "- new flows wait" << pauseMs << "to" << m_backoff.maxPauseMs()
+                << "ms between attempts; their datagrams are dropped meanwhile";
+        } else {
+            qCDebug(lcClient).noquote()
+                << key << "- still cannot open" << WebSocketUrl::redacted(m_effectiveUrl) << "-"
+                << reason << "- next attempt in" << pauseMs << "ms";
+        }
+    } else {
+        qCDebug(lcClient).noquote()
+            << key << "- cannot open" << WebSocketUrl::redacted(m_effectiveUrl) << "-" << reason;
+    }
     if (m_effectiveUrl != m_options.serverUrl)
         m_effectiveUrl = m_options.serverUrl; // the redirect target failed: start over
     Q_EMIT connectionFailed(reason, httpStatus);
+    reportDrops();
     checkDrained();
 }
 
@@ -193,6 +267,17 @@ void UdpForwarder::onOpened(const QString &key)
     m_effectiveUrl = connector->rememberedUrl();
     const QUrl finalUrl = connector->finalUrl();
     connector->deleteLater();
+    if (m_probeKey == key)
+        m_probeKey.clear();
+    const qint64 outageMs = m_backoff.episodeElapsedMs();
+    if (const int failures = m_backoff.succeeded(); failures > 0) {
+        m_retryTimer.stop();
+        qCInfo(lcClient).noquote()
+            << "udp: the server is reachable again after" << failures << "failed attempt(s) in"
+            << QString::number(outageMs / 1000.0, 'f', 1) << "s;"
+            << m_droppedWhileBackingOff - m_droppedAtEpisodeStart
+            << "datagram(s) of new flows dropped meanwhile";
+    }
     auto it = m_flows.find(key);
     if (it == m_flows.end() || it->connector != connector || m_shuttingDown) {
         // Closed meanwhile (least recently used, or shutting down): nothing was carried yet.
@@ -221,9 +306,22 @@ void UdpForwarder::onOpened(const QString &key)
                 auto flow = m_flows.find(key);
                 if (flow != m_flows.end())
                     flow->lastUsed = ++m_tick;
-                // A local peer that reads nothing loses datagrams in its kernel, not here.
-                m_socket->writeDatagram(datagram, address, port);
+                // A local peer that reads nothing loses datagrams in its kernel, not here; but
+                // when our socket's own buffer is full the kernel takes none.
+                if (m_socket->writeDatagram(datagram, address, port) != datagram.size()) {
+                    ++m_droppedQueueFull;
+                    reportDrops();
+                    return;
+                }
                 Q_EMIT transferred(0, datagram.size());
+            });
+    connect(relay, &DatagramRelay::dropped, this,
+            [this](DatagramRelay::Direction, DatagramRelay::DropReason reason, qint64 datagrams) {
+                if (reason == DatagramRelay::DropReason::TooBig)
+                    m_droppedTooBig += datagrams;
+                else
+                    m_droppedQueueFull += datagrams;
+                reportDrops();
             });
     connect(relay, &DatagramRelay::finished, this, [this, key, relay] {
         auto flow = m_flows.find(key);
@@ -273,6 +371,8 @@ void UdpForwarder::removeFlow(const QString &key)
         return;
     if (it->connector)
         it->connector->deleteLater(); // its signals are not delivered any more
+    if (m_probeKey == key)
+        m_probeKey.clear(); // another flow may try the server
     m_droppedWhileOpening += qint64(it->pending.size());
     m_flows.erase(it);
 }

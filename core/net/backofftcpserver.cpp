@@ -148,13 +148,13 @@ void BackoffTcpServer::acceptPending()
 
 void BackoffTcpServer::accepted()
 {
-    m_pauseMs = kFirstPauseMs;
-    if (m_episodeFailures == 0)
+    const qint64 elapsedMs = m_backoff.episodeElapsedMs();
+    const int failures = m_backoff.succeeded();
+    if (failures == 0)
         return;
-    qCInfo(m_category).noquote() << "accepting connections again after" << m_episodeFailures
+    qCInfo(m_category).noquote() << "accepting connections again after" << failures
                                  << "failed attempt(s) in"
-                                 << QString::number(m_episode.elapsed() / 1000.0, 'f', 1) << "s";
-    m_episodeFailures = 0;
+                                 << QString::number(elapsedMs / 1000.0, 'f', 1) << "s";
 }
 
 void BackoffTcpServer::failed(int errorNumber)
@@ -168,19 +168,18 @@ void BackoffTcpServer::failed(int errorNumber)
     Q_UNUSED(errorNumber);
     const QString reason = errorString();
 #endif
-    if (m_episodeFailures++ == 0) {
-        m_episode.start();
+    const int pauseMs = m_backoff.failed();
+    if (m_backoff.episodeFailures() == 1) {
         qCWarning(m_category).noquote()
             << "cannot accept connections on port" << serverPort() << "-" << reason
             << "- pausing, retrying every" << kFirstPauseMs << "to" << kMaxPauseMs
             << "ms until descriptors are free";
     } else {
         qCDebug(m_category).noquote()
-            << "accepting still fails:" << reason << "- retrying in" << m_pauseMs << "ms";
+            << "accepting still fails:" << reason << "- retrying in" << pauseMs << "ms";
     }
-    Q_EMIT acceptFailed(reason, m_pauseMs);
-    m_resumeTimer.start(m_pauseMs);
-    m_pauseMs = qMin(2 * m_pauseMs, kMaxPauseMs);
+    Q_EMIT acceptFailed(reason, pauseMs);
+    m_resumeTimer.start(pauseMs);
 }
 
 void BackoffTcpServer::resume()

@@ -3,9 +3,9 @@
 // retrying in a busy loop, logs the episode once and counts every failed attempt.
 #pragma once
 
+#include "backoff.h"
 #include "hostport.h"
 
-#include <QElapsedTimer>
 #include <QLoggingCategory>
 #include <QTcpServer>
 #include <QTimer>
@@ -54,9 +54,7 @@ private:
     QSocketNotifier *m_notifier = nullptr;
     qintptr m_descriptor = -1;
     QTimer m_resumeTimer;
-    int m_pauseMs = kFirstPauseMs;
+    Backoff m_backoff {kFirstPauseMs, kMaxPauseMs};
     qint64 m_failedAccepts = 0;
     bool m_acceptedSocketsTuned = false;
-    int m_episodeFailures = 0; // failed attempts since accepting last worked
-    QElapsedTimer m_episode;
 };

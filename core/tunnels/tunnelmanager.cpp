@@ -28,6 +28,7 @@ bool TunnelManager::start(const Profile &profile)
     entry.status = TunnelStatus();
     entry.bytesUpAtSample = 0;
     entry.bytesDownAtSample = 0;
+    entry.droppedAtSample = 0;
 
     auto fail = [&](const QString &reason) {
         entry.status.state = TunnelStatus::State::Error;
@@ -85,6 +86,19 @@ bool TunnelManager::start(const Profile &profile)
         if (!forwarder->listen(&error))
             return fail(explainListenError(error, profile.listen, true));
         wire(forwarder.get(), forwarder.get());
+        // Drops may come with every datagram: counted now, told with the next sample.
+        UdpForwarder *udp = forwarder.get();
+        connect(udp, &UdpForwarder::datagramsDropped, this, [this, udp] {
+            for (auto it = m_entries.begin(); it != m_entries.end(); ++it) {
+                if (it->second.tunnel.get() == udp) {
+                    const UdpForwarder::Drops drops = udp->drops();
+                    it->second.status.droppedBackingOff = drops.backingOff;
+                    it->second.status.droppedQueueFull = drops.queueFull;
+                    it->second.status.droppedTooBig = drops.tooBig;
+                    return;
+                }
+            }
+        });
         address = forwarder->localAddress();
         port = forwarder->localPort();
         tunnel = std::move(forwarder);
@@ -246,7 +260,9 @@ void TunnelManager::sample()
         it->second.history.append({status.upBytesPerSecond, status.downBytesPerSecond});
         while (it->second.history.size() > kHistorySamples)
             it->second.history.removeFirst();
-        if (wasMoving || status.upBytesPerSecond > 0 || status.downBytesPerSecond > 0)
+        const bool dropped = status.datagramsDropped() != it->second.droppedAtSample;
+        it->second.droppedAtSample = status.datagramsDropped();
+        if (wasMoving || dropped || status.upBytesPerSecond > 0 || status.downBytesPerSecond > 0)
             Q_EMIT statusChanged(it->first);
     }
 }

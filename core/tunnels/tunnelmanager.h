@@ -74,6 +74,7 @@ private:
         TunnelStatus status;
         qint64 bytesUpAtSample = 0;
         qint64 bytesDownAtSample = 0;
+        qint64 droppedAtSample = 0; // datagrams dropped, when statusChanged() last said so
         QList<RateSample> history;
     };
 

@@ -1,5 +1,7 @@
 #include "tunnelstatus.h"
 
+#include <limits>
+
 QString TunnelStatus::stateText() const
 {
     switch (state) {
@@ -24,4 +26,16 @@ QString TunnelStatus::rateText(double bytesPerSecond)
     if (bytesPerSecond < 1000 * 1000)
         return QStringLiteral("%1 kB/s").arg(bytesPerSecond / 1000, 0, 'f', 1);
     return QStringLiteral("%1 MB/s").arg(bytesPerSecond / (1000 * 1000), 0, 'f', 1);
+}
+
+QString TunnelStatus::droppedText() const
+{
+    if (datagramsDropped() == 0)
+        return tr("none");
+    return tr("%n datagram(s): ", nullptr,
+              int(qMin<qint64>(datagramsDropped(), std::numeric_limits<int>::max())))
+        + tr("%1 while the server was unreachable, %2 with a full queue, %3 too big")
+              .arg(droppedBackingOff)
+              .arg(droppedQueueFull)
+              .arg(droppedTooBig);
 }

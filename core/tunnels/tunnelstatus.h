@@ -25,10 +25,20 @@ public:
     // running, and the server was reached but answered wrongly (e.g. HTTP 404 at the URL's path),
     // by a connection or by the check run at start; empty otherwise
     QString serverProblem;
+    // A UDP tunnel's datagrams dropped on this side since it started (UdpForwarder::Drops): of
+    // new flows while the server was not tried again after a failure, with a full queue, and
+    // from the server too big for a datagram.
+    qint64 droppedBackingOff = 0;
+    qint64 droppedQueueFull = 0;
+    qint64 droppedTooBig = 0;
 
     bool isRunning() const { return state == State::Listening || state == State::Active; }
 
     // "Listening", "Listening — HTTP 404 ...", "Active: 3 connections", "Error: ..."
     QString stateText() const;
     static QString rateText(double bytesPerSecond); // "1.2 MB/s"
+    qint64 datagramsDropped() const { return droppedBackingOff + droppedQueueFull + droppedTooBig; }
+    // "none", or "12 datagrams: 10 while the server was unreachable, 2 with a full queue, 0 too
+    // big"
+    QString droppedText() const;
 };

@@ -44,6 +44,13 @@
             <numerusform>Active: %n connections</numerusform>
         </translation>
     </message>
+    <message numerus="yes">
+        <source>%n datagram(s): </source>
+        <translation>
+            <numerusform>%n datagram: </numerusform>
+            <numerusform>%n datagrams: </numerusform>
+        </translation>
+    </message>
 </context>
 <context>
     <name>TunnelsWindow</name>

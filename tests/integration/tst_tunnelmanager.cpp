@@ -62,6 +62,7 @@ private Q_SLOTS:
     void renameAndForget();
     void socks5CountsDestinations();
     void udpCarriesDatagrams();
+    void udpCountsDrops();
 
 private:
     EchoServer m_echo;
@@ -344,6 +345,41 @@ void TestTunnelManager::udpCarriesDatagrams()
     manager.stop(profile.name);
     QVERIFY(!manager.isRunning(profile.name));
     QCOMPARE(dynamicServer.stop(), 0);
+}
+
+// A UDP profile whose server never answers the upgrade: datagrams wait for the flow's WebSocket,
+// the oldest beyond the bound are dropped, and the tunnel's status says how many and why.
+void TestTunnelManager::udpCountsDrops()
+{
+    QTcpServer silent; // accepts, never answers: the WebSocket keeps opening
+    QVERIFY(silent.listen(QHostAddress::LocalHost));
+    TunnelManager manager;
+    Profile profile = profileFor(QStringLiteral("DNS"), reserveLoopbackPort(), silent.serverPort());
+    profile.kind = Profile::Kind::Udp;
+    profile.udpRemote = QStringLiteral("10.0.0.53:53");
+    QVERIFY2(manager.start(profile), qPrintable(manager.status(profile.name).lastError));
+    QCOMPARE(manager.status(profile.name).datagramsDropped(), qint64(0));
+    QCOMPARE(manager.status(profile.name).droppedText(), QStringLiteral("none"));
+    QSignalSpy changed(&manager, &TunnelManager::statusChanged);
+
+    QUdpSocket local;
+    QVERIFY(local.bind(QHostAddress::LocalHost, 0));
+    const quint16 port = HostPort::parse(profile.listen, false, nullptr)->port;
+    // Batches well within the forwarder's receive buffer, each read before the next.
+    for (int batch = 0; batch < 1000 && manager.status(profile.name).droppedQueueFull == 0;
+         ++batch) {
+        for (int i = 0; i < 16; ++i)
+            local.writeDatagram(QByteArray(1200, 'q'), QHostAddress::LocalHost, port);
+        QCoreApplication::processEvents();
+    }
+    const TunnelStatus status = manager.status(profile.name);
+    QVERIFY(status.droppedQueueFull > 0);
+    QCOMPARE(status.droppedTooBig, qint64(0));
+    QVERIFY2(status.droppedText().contains(QStringLiteral("with a full queue")),
+             qPrintable(status.droppedText()));
+    // Told with the next sample, not with every datagram.
+    QTRY_VERIFY_WITH_TIMEOUT(!changed.isEmpty(), kTimeoutMs);
+    manager.stop(profile.name);
 }
 
 #include "tst_tunnelmanager.moc"

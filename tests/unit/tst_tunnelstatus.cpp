@@ -19,6 +19,7 @@ private Q_SLOTS:
     void rateText_data();
     void rateText();
     void stateText();
+    void droppedText();
 };
 
 void TestTunnelStatus::rateText_data()
@@ -62,6 +63,30 @@ void TestTunnelStatus::stateText()
     status.lastError = QStringLiteral("local port 2222 is already in use");
     QCOMPARE(status.stateText(), QStringLiteral("Error: local port 2222 is already in use"));
     QVERIFY(!status.isRunning());
+}
+
+void TestTunnelStatus::droppedText()
+{
+    TunnelStatus status;
+    QCOMPARE(status.datagramsDropped(), qint64(0));
+    QCOMPARE(status.droppedText(), QStringLiteral("none"));
+    status.droppedBackingOff = 10;
+    status.droppedQueueFull = 2;
+    QCOMPARE(status.datagramsDropped(), qint64(12));
+#ifdef TOW_HAVE_TRANSLATIONS
+    QCOMPARE(status.droppedText(),
+             QStringLiteral("12 datagrams: 10 while the server was unreachable, 2 with a full "
+                            "queue, 0 too big"));
+    status = TunnelStatus();
+    status.droppedTooBig = 1;
+    QCOMPARE(status.droppedText(),
+             QStringLiteral("1 datagram: 0 while the server was unreachable, 0 with a full "
+                            "queue, 1 too big"));
+#else
+    QCOMPARE(status.droppedText(),
+             QStringLiteral("12 datagram(s): 10 while the server was unreachable, 2 with a full "
+                            "queue, 0 too big"));
+#endif
 }
 
 QTEST_GUILESS_MAIN(TestTunnelStatus)
