@@ -55,11 +55,15 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 # POSIX headers that MinGW-w64 provides and MSVC does not: an include outside a Q_OS_UNIX (or
-# similar) guard would pass MinGW and break the MSVC build.
+# similar) guard would pass MinGW and break the MSVC build. Qt's private qglobal_p.h (under its
+# include guard QGLOBAL_P_H) includes <unistd.h> for MinGW only (Q_CC_MINGW), a branch MSVC does not
+# take: that one include gets the real header.
 for header in unistd.h dirent.h strings.h libgen.h sys/time.h sys/mman.h; do
     mkdir -p "$(dirname "$work/posix/$header")"
+    printf '#if defined(QGLOBAL_P_H)\n#include_next <%s>\n#else\n' "$header" >"$work/posix/$header"
     printf '#error "<%s> is POSIX-only (MSVC has none): include it under #ifdef Q_OS_UNIX"\n' \
-        "$header" >"$work/posix/$header"
+        "$header" >>"$work/posix/$header"
+    printf '#endif\n' >>"$work/posix/$header"
 done
 # Tests include their moc output ("tst_x.moc"), which only a build makes: empty stand-ins will do
 # for a syntax check.
@@ -74,6 +78,13 @@ common=(-std=c++17 -fsyntax-only -Wall -Wextra -Wpedantic -Werror
         -isystem "$qt")
 for module in QtCore QtNetwork QtWebSockets QtHttpServer QtGui QtWidgets QtTest; do
     common+=(-isystem "$qt/$module")
+done
+# Qt's private headers of Core and Network (Debian's qt6-base-private-dev), in a directory named
+# after Qt's version: core/net/sharedtlscontext.cpp uses QSslSocketPrivate.
+for module in QtCore QtNetwork; do
+    for private in "$qt/$module"/6.*; do
+        [ -d "$private" ] && common+=(-isystem "$private" -isystem "$private/$module")
+    done
 done
 # QtKeychain's headers (Debian's qtkeychain-qt6-dev) alone, without the rest of /usr/include.
 mkdir -p "$work/qtkeychain"

@@ -22,6 +22,9 @@ for group in "$@"; do
             # Qt's LinguistTools: its CMake package (qt6-tools-dev) and lrelease/lupdate
             # (qt6-l10n-tools), which build the tray app's translations (its plural forms).
             packages+=(qt6-tools-dev qt6-l10n-tools)
+            # Qt's private network headers: one TLS context shared by many connections
+            # (core/net/sharedtlscontext.cpp uses QSslSocketPrivate's context sharing).
+            packages+=(qt6-base-private-dev)
             ;;
         # python3-websockets: a third-party WebSocket peer; prometheus: promtool for /metrics.
         # socat, websockify: the baselines the benchmark (and its --quick smoke test) runs.

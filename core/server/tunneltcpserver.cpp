@@ -15,6 +15,12 @@ void TunnelTcpServer::setTlsConfiguration(const QSslConfiguration &configuration
 {
     m_tls = true;
     m_tlsConfiguration = configuration;
+    // Qt caches the last session of a context for a client to resume (as the socket's
+    // sessionTicket()); a server has no use for it and would hand it to the next connection.
+    m_tlsConfiguration.setSslOption(QSsl::SslOptionDisableSessionSharing, true);
+    // The next connection builds the context of the new configuration (handshakes in progress
+    // finish with the old one; their sessions do not resume with the new one).
+    m_tlsContext.drop();
 }
 
 void TunnelTcpServer::handOverToHttp(QTcpSocket *socket)
@@ -72,7 +78,10 @@ void TunnelTcpServer::incomingConnection(qintptr socketDescriptor)
         oldest->deleteLater();
     }
     prepare(socket);
+    const bool shared = m_tlsContext.give(socket);
     socket->startServerEncryption();
+    if (!shared)
+        m_tlsContext.keepFrom(socket); // built it just now, synchronously
 }
 
 void TunnelTcpServer::handshakeEnded(QSslSocket *socket)

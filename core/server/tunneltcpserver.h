@@ -4,6 +4,7 @@
 #pragma once
 
 #include "net/backofftcpserver.h"
+#include "net/sharedtlscontext.h"
 
 #include <QSslConfiguration>
 #include <deque>
@@ -19,8 +20,12 @@ public:
     // From now on, accepted connections do a TLS server handshake with this configuration
     // first; only encrypted sockets become pending connections. Connections accepted before
     // keep the configuration they started with (a renewed certificate applies to new ones).
+    // All connections of one configuration share one TLS context (SharedTlsContext): it is
+    // built once, and a client can resume a session on any of them.
     void setTlsConfiguration(const QSslConfiguration &configuration);
     bool isTls() const { return m_tls; }
+    // Whether the socket uses the TLS context of the current configuration (for tests).
+    bool sharesTlsContext(QSslSocket *socket) const { return m_tlsContext.isUsedBy(socket); }
     // TLS handshakes in progress at once; beyond it the oldest is closed (tlsHandshakeEvicted).
     void setMaxTlsHandshakes(int count) { m_maxTlsHandshakes = qMax(1, count); }
     int tlsHandshakesInProgress() const { return int(m_handshaking.size()); }
@@ -50,6 +55,7 @@ private:
     qint64 m_socketReadBufferBytes;
     bool m_tls = false;
     QSslConfiguration m_tlsConfiguration;
+    SharedTlsContext m_tlsContext; // of m_tlsConfiguration, once a connection has built it
     int m_maxTlsHandshakes = 64;
     std::deque<QSslSocket *> m_handshaking; // oldest first; removed as each one ends
 };

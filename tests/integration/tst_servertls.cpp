@@ -76,6 +76,35 @@ Handshake handshake(quint16 port, const QStringList &extra = {})
     return result;
 }
 
+#ifdef Q_OS_UNIX // used by sessionsResumeUntilReload() only
+// A TLS 1.3 handshake by openssl s_client that ends once the server's first session ticket (sent
+// after the handshake) arrived; -sess_out FILE in extra keeps the session, -sess_in FILE offers
+// it. Returns what s_client printed: "New, TLSv1.3, ..." or "Reused, TLSv1.3, ...".
+QString handshakeWithTicket(quint16 port, const QStringList &extra)
+{
+    QProcess probe;
+    probe.setProcessChannelMode(QProcess::MergedChannels);
+    probe.start(QStringLiteral("openssl"),
+                QStringList {QStringLiteral("s_client"), QStringLiteral("-connect"),
+                             QStringLiteral("127.0.0.1:%1").arg(port),
+                             QStringLiteral("-servername"), QStringLiteral("localhost"),
+                             QStringLiteral("-tls1_3")}
+                    + extra);
+    QString output;
+    const bool ticket = QTest::qWaitFor(
+        [&] {
+            output += QString::fromLocal8Bit(probe.readAll());
+            return output.contains(QLatin1String("New Session Ticket arrived"))
+                || probe.state() == QProcess::NotRunning;
+        },
+        30000);
+    Q_UNUSED(ticket); // the output tells
+    probe.closeWriteChannel();
+    probe.waitForFinished(30000);
+    return output + QString::fromLocal8Bit(probe.readAll());
+}
+#endif
+
 // Forces TLS 1.1 on openssl s_client, which Debian's OpenSSL 3 refuses by itself unless the
 // security level allows SHA-1 signatures: only the server may be the one that says no.
 const QStringList kTls11 = {QStringLiteral("-tls1_1"), QStringLiteral("-cipher"),
@@ -162,6 +191,7 @@ private Q_SLOTS:
 #ifdef Q_OS_UNIX // SIGHUP reloads; Windows has no such signal
     void reloadRenewsCertificate();
     void reloadWithoutConfigFile();
+    void sessionsResumeUntilReload();
 #endif
 
 private:
@@ -730,6 +760,38 @@ void TestServerTls::reloadWithoutConfigFile()
     ::kill(server.process().processId(), SIGHUP);
     QTRY_VERIFY(server.log().contains("TLS certificate for new connections"));
     QCOMPARE(handshake(port).certificate, renewed);
+    QCOMPARE(server.stop(), 0);
+}
+
+// The server's connections share one TLS context per certificate, whose key encrypts the session
+// tickets: a session the server gave is resumed on later connections, until a reload (SIGHUP)
+// brings a new context. (With a context per connection, as Qt makes by default, none is.)
+void TestServerTls::sessionsResumeUntilReload()
+{
+    const QString certificate = m_dir.filePath("resume.pem");
+    const QString key = m_dir.filePath("resume.key");
+    QVERIFY(copyFile(m_certificates.certificateFile(), certificate));
+    QVERIFY(copyFile(m_certificates.keyFile(), key));
+    TowProcess server;
+    QVERIFY(server.start({"server", "-listen_ws", "127.0.0.1:0", "-remote_tcp",
+                          QStringLiteral("127.0.0.1:%1").arg(m_echo.serverPort()), "--tls-cert",
+                          certificate, "--tls-key", key}));
+    const quint16 port = server.port();
+    const QString session = m_dir.filePath("resume-session.pem");
+    QFile::remove(session);
+
+    const QString first = handshakeWithTicket(port, {"-sess_out", session});
+    QVERIFY2(first.contains("New, TLSv1.3"), qPrintable(first));
+    QVERIFY2(QFile::exists(session), qPrintable(first));
+    for (int i = 0; i < 2; ++i) {
+        const QString again = handshakeWithTicket(port, {"-sess_in", session});
+        QVERIFY2(again.contains("Reused, TLSv1.3"), qPrintable(again));
+    }
+
+    ::kill(server.process().processId(), SIGHUP);
+    QTRY_VERIFY(server.log().contains("configuration reloaded"));
+    const QString afterReload = handshakeWithTicket(port, {"-sess_in", session});
+    QVERIFY2(afterReload.contains("New, TLSv1.3"), qPrintable(afterReload));
     QCOMPARE(server.stop(), 0);
 }
 #endif
