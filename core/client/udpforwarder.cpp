@@ -225,7 +225,11 @@ void UdpForwarder::onFailed(const QString &key, const QString &reason, int httpS
     if (connector)
         connector->deleteLater();
     auto it = m_flows.find(key);
-    if (it != m_flows.end() && it->connector == connector) {
+    // A late failure of a flow that was replaced since (same source): the new flow's attempt is
+    // still running and decides.
+    if (it != m_flows.end() && it->connector != connector)
+        return;
+    if (it != m_flows.end()) {
         m_droppedWhileOpening += qint64(it->pending.size());
         m_flows.erase(it);
     }

@@ -133,8 +133,14 @@ Relay::Relay(QTcpSocket *tcp, QWebSocket *ws, QTcpSocket *serverTransport,
         connect(m_sslTransport, &QSslSocket::encryptedBytesWritten, this, &Relay::onWsBytesWritten);
     else if (m_transport)
         connect(m_transport, &QAbstractSocket::bytesWritten, this, &Relay::onWsBytesWritten);
-    if (m_transport)
+    if (m_transport) {
         connect(m_transport, &QAbstractSocket::disconnected, this, &Relay::onTransportDisconnected);
+        // The flush of the upgrade's answer above aborts a socket the client reset before it
+        // went out, and said so before anyone listened: told later, from the loop, not from
+        // inside this constructor.
+        if (m_transport->state() == QAbstractSocket::UnconnectedState)
+            QMetaObject::invokeMethod(this, &Relay::onTransportDisconnected, Qt::QueuedConnection);
+    }
 
     qCInfo(lcRelay).noquote() << "tunnel opened" << m_description;
 

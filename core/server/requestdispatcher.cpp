@@ -268,10 +268,12 @@ void RequestDispatcher::answer(QTcpSocket *socket, int status, const Headers &he
     // it, a handshake queued in QWebSocketServer) finds nothing more.
     socket->skip(socket->bytesAvailable());
     socket->write(out);
+    // Connected before the flush: a write that fails aborts the socket and emits disconnected()
+    // at once, and nothing else deletes it any more.
+    connect(socket, &QAbstractSocket::disconnected, socket, &QObject::deleteLater);
     // Handed to the system now: a server that stops right after (a drain's last answers) still
     // sends it, as the event loop may not run again.
     socket->flush();
-    connect(socket, &QAbstractSocket::disconnected, socket, &QObject::deleteLater);
     socket->disconnectFromHost();
 }
 
