@@ -225,13 +225,18 @@ void WebSocketConnector::start(const QUrl &url, int redirectsLeft)
         // onError() for its Tow-Error header; connected() commits what was read.
         if (socket->isOpen() && !socket->isTransactionStarted())
             socket->startTransaction();
+        // Said before the flush below, which may find the connection reset and fail it: the
+        // failure then follows the connection, as it happened.
+        const QPointer<WebSocketConnector> self(this);
+        Q_EMIT tcpConnected(
+            HostPort {socket->peerAddress().toString(), socket->peerPort()}.toString());
+        if (!self)
+            return;
         // QWebSocket (Qt 6.4 to 6.8) has just queued its upgrade request (plain ws://; for wss://
         // once encrypted): out now rather than a pass later, when the loop finds the socket
         // writable (the write notifier off again before the loop waits: no epoll_ctl for it).
         if (!qobject_cast<QSslSocket *>(socket))
             socket->flush();
-        Q_EMIT tcpConnected(
-            HostPort {socket->peerAddress().toString(), socket->peerPort()}.toString());
     });
     auto *ssl = qobject_cast<QSslSocket *>(socket);
     if (ssl) {
