@@ -2,6 +2,8 @@
 
 #include "logcategories.h"
 
+#ifdef TOW_SHARED_TLS_CONTEXT
+
 #include <QSslSocket>
 #include <QtNetwork/private/qsslsocket_p.h>
 #include <atomic>
@@ -12,9 +14,7 @@
 // context given before the handshake starts (its initSslContext() builds one only when none was
 // given) and lets it go when the socket disconnects; the other backends ignore it and have none.
 // A newer Qt must be checked again (tst_sharedtlscontext) before it is allowed here.
-#if QT_VERSION < QT_VERSION_CHECK(6, 4, 0) || QT_VERSION >= QT_VERSION_CHECK(6, 11, 0)
-#error "Check QSslSocketPrivate::checkSettingSslContext() and sslContext() in this Qt"
-#endif
+// CMake turns TOW_SHARED_TLS_CONTEXT off for any other Qt.
 
 namespace {
 
@@ -66,3 +66,24 @@ bool SharedTlsContext::isUsedBy(QSslSocket *socket) const
 {
     return m_context && socket && QSslSocketPrivate::sslContext(socket) == m_context;
 }
+
+#else // built without Qt's private headers, or for a Qt not checked yet: nothing is shared
+
+bool SharedTlsContext::working()
+{
+    return false;
+}
+
+bool SharedTlsContext::give(QSslSocket *)
+{
+    return false;
+}
+
+void SharedTlsContext::keepFrom(QSslSocket *) { }
+
+bool SharedTlsContext::isUsedBy(QSslSocket *) const
+{
+    return false;
+}
+
+#endif

@@ -76,7 +76,7 @@ Handshake handshake(quint16 port, const QStringList &extra = {})
     return result;
 }
 
-#ifdef Q_OS_UNIX // used by sessionsResumeUntilReload() only
+#if defined(Q_OS_UNIX) && defined(TOW_SHARED_TLS_CONTEXT) // sessionsResumeUntilReload() only
 // A TLS 1.3 handshake by openssl s_client that ends once the server's first session ticket (sent
 // after the handshake) arrived; -sess_out FILE in extra keeps the session, -sess_in FILE offers
 // it. Returns what s_client printed: "New, TLSv1.3, ..." or "Reused, TLSv1.3, ...".
@@ -191,7 +191,9 @@ private Q_SLOTS:
 #ifdef Q_OS_UNIX // SIGHUP reloads; Windows has no such signal
     void reloadRenewsCertificate();
     void reloadWithoutConfigFile();
+#ifdef TOW_SHARED_TLS_CONTEXT // built with the server's shared TLS context
     void sessionsResumeUntilReload();
+#endif
 #endif
 
 private:
@@ -766,6 +768,7 @@ void TestServerTls::reloadWithoutConfigFile()
 // The server's connections share one TLS context per certificate, whose key encrypts the session
 // tickets: a session the server gave is resumed on later connections, until a reload (SIGHUP)
 // brings a new context. (With a context per connection, as Qt makes by default, none is.)
+#ifdef TOW_SHARED_TLS_CONTEXT
 void TestServerTls::sessionsResumeUntilReload()
 {
     const QString certificate = m_dir.filePath("resume.pem");
@@ -794,6 +797,7 @@ void TestServerTls::sessionsResumeUntilReload()
     QVERIFY2(afterReload.contains("New, TLSv1.3"), qPrintable(afterReload));
     QCOMPARE(server.stop(), 0);
 }
+#endif // TOW_SHARED_TLS_CONTEXT
 #endif
 
 QTEST_GUILESS_MAIN(TestServerTls)
