@@ -199,6 +199,10 @@ private Q_SLOTS:
 private:
     bool startServer(TowProcess &server, quint16 remotePort, const QStringList &extra = {});
     bool startClient(TowProcess &client, quint16 serverPort);
+    // A server with --tls-cert NAME.pem and --tls-key NAME.key, copies of the test certificate
+    // and key that a test may replace before a reload.
+    bool startWithCopies(TowProcess &server, const QString &name, QString *certificate,
+                         QString *key);
 
     QTemporaryDir m_dir;
     TestCertificates m_certificates;
@@ -258,6 +262,18 @@ bool TestServerTls::startClient(TowProcess &client, quint16 serverPort)
     return client.start({"client", "-listen_tcp", "127.0.0.1:0", "-remote_ws",
                          QStringLiteral("wss://localhost:%1/").arg(serverPort), "--ca-file",
                          m_certificates.caFile()});
+}
+
+bool TestServerTls::startWithCopies(TowProcess &server, const QString &name, QString *certificate,
+                                    QString *key)
+{
+    *certificate = m_dir.filePath(name + QStringLiteral(".pem"));
+    *key = m_dir.filePath(name + QStringLiteral(".key"));
+    return copyFile(m_certificates.certificateFile(), *certificate)
+        && copyFile(m_certificates.keyFile(), *key)
+        && server.start({"server", "-listen_ws", "127.0.0.1:0", "-remote_tcp",
+                         QStringLiteral("127.0.0.1:%1").arg(m_echo.serverPort()), "--tls-cert",
+                         *certificate, "--tls-key", *key});
 }
 
 void TestServerTls::ourClientThroughNativeTls()
@@ -737,14 +753,10 @@ void TestServerTls::reloadRenewsCertificate()
 // With --tls-cert and --tls-key on the command line, SIGHUP reads those files again.
 void TestServerTls::reloadWithoutConfigFile()
 {
-    const QString certificate = m_dir.filePath("flags.pem");
-    const QString key = m_dir.filePath("flags.key");
-    QVERIFY(copyFile(m_certificates.certificateFile(), certificate));
-    QVERIFY(copyFile(m_certificates.keyFile(), key));
+    QString certificate;
+    QString key;
     TowProcess server;
-    QVERIFY(server.start({"server", "-listen_ws", "127.0.0.1:0", "-remote_tcp",
-                          QStringLiteral("127.0.0.1:%1").arg(m_echo.serverPort()), "--tls-cert",
-                          certificate, "--tls-key", key}));
+    QVERIFY(startWithCopies(server, QStringLiteral("flags"), &certificate, &key));
     const quint16 port = server.port();
     const QSslCertificate renewed = QSslCertificate::fromPath(m_renewedCertificate).value(0);
     QCOMPARE(handshake(port).certificate,
@@ -771,14 +783,10 @@ void TestServerTls::reloadWithoutConfigFile()
 #ifdef TOW_SHARED_TLS_CONTEXT
 void TestServerTls::sessionsResumeUntilReload()
 {
-    const QString certificate = m_dir.filePath("resume.pem");
-    const QString key = m_dir.filePath("resume.key");
-    QVERIFY(copyFile(m_certificates.certificateFile(), certificate));
-    QVERIFY(copyFile(m_certificates.keyFile(), key));
+    QString certificate;
+    QString key;
     TowProcess server;
-    QVERIFY(server.start({"server", "-listen_ws", "127.0.0.1:0", "-remote_tcp",
-                          QStringLiteral("127.0.0.1:%1").arg(m_echo.serverPort()), "--tls-cert",
-                          certificate, "--tls-key", key}));
+    QVERIFY(startWithCopies(server, QStringLiteral("resume"), &certificate, &key));
     const quint16 port = server.port();
     const QString session = m_dir.filePath("resume-session.pem");
     QFile::remove(session);
